@@ -1,0 +1,208 @@
+//! Postern's configuration, in two layers (as ripgrep does with its
+//! `LowArgs`/`HiArgs`):
+//!
+//! 1. [`file::File`] mirrors `postern.toml` exactly: serde with
+//!    `deny_unknown_fields`, strings where the value needs checking, no I/O.
+//! 2. [`Config`] is validated and resolved: typed listeners, absolute paths,
+//!    durations, limits. Every problem found is reported, each naming the
+//!    file, the key and what to do.
+//!
+//! Certificates are only *named* here; loading and checking them is the `tls`
+//! crate's job (keys never pass through this crate).
+//!
+//! # Layout
+//! - [`file`]: the file as written.
+//! - [`resolve`]: file -> [`Config`], with every validation rule.
+//! - [`error`]: [`ConfigError`] and its `path:line: key: message` form.
+//! - [`duration`]: `"30s"`, `"10m"`, `"1h"` durations.
+//! - [`template`]: the commented `postern.toml` that `postern init` writes.
+
+pub mod defaults;
+pub mod duration;
+pub mod error;
+pub mod file;
+pub mod resolve;
+pub mod template;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use error::{ConfigError, ConfigErrors};
+use postern_types::{Service, TlsMode};
+
+/// The validated configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The file it was read from (for messages).
+    pub path: PathBuf,
+    /// Where Postern keeps its state; relative paths in the file resolve
+    /// against the file's own directory.
+    pub data_dir: PathBuf,
+    /// This server's host name: greetings, EHLO, the default certificate.
+    pub hostname: String,
+    /// The mail domains this server is the final destination for.
+    pub domains: Vec<String>,
+    /// How long running sessions get to finish on shutdown.
+    pub shutdown_grace: Duration,
+    pub log: LogConfig,
+    pub tls: TlsPolicy,
+    pub certificates: Vec<CertificateConfig>,
+    pub listeners: Vec<Listener>,
+}
+
+impl Config {
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Self, ConfigErrors> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigErrors::one(ConfigError::file(
+                path,
+                format!("cannot read the configuration file: {e}"),
+            ))
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Validates configuration text; `path` is used for messages and to
+    /// resolve relative paths.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigErrors> {
+        let file = file::File::parse(path, text)?;
+        resolve::resolve(path, text, file)
+    }
+
+    /// The certificate marked (or implied) as default.
+    pub fn default_certificate(&self) -> Option<&CertificateConfig> {
+        self.certificates.iter().find(|c| c.default)
+    }
+
+    /// The enabled listeners.
+    pub fn enabled_listeners(&self) -> impl Iterator<Item = &Listener> {
+        self.listeners.iter().filter(|l| l.enabled)
+    }
+}
+
+/// Log output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A tracing filter directive, e.g. `info` or `postern_server=debug,info`.
+    pub level: String,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// TLS versions Postern can speak. Nothing older than 1.2 exists here: TLS 1.0
+/// and 1.1 are deprecated by RFC 8996.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TlsVersion {
+    Tls12,
+    Tls13,
+}
+
+/// The TLS policy shared by every listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsPolicy {
+    pub min_version: TlsVersion,
+    /// Cipher-suite names as IANA spells them (`TLS13_AES_256_GCM_SHA384`,
+    /// `TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256`); empty means the provider's
+    /// forward-secret defaults. Names are checked by the `tls` crate, which
+    /// knows what the provider offers.
+    pub cipher_suites: Vec<String>,
+    /// Warn this many days before a certificate in use expires.
+    pub expiry_warning_days: u32,
+    /// Log an error this many days before.
+    pub expiry_error_days: u32,
+}
+
+/// A certificate (with its key) that listeners can serve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateConfig {
+    /// How listeners and `postern cert` refer to it.
+    pub name: String,
+    pub source: CertSource,
+    /// Served to clients that send no SNI or a name no certificate covers.
+    pub default: bool,
+}
+
+/// Where a certificate and its key come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CertSource {
+    /// A PEM chain (leaf first) and a PEM key.
+    Pem { cert: PathBuf, key: PathBuf },
+    /// A PKCS#12 keystore; the password is read from a file (never from the
+    /// configuration itself, which is often world-readable).
+    Pkcs12 {
+        path: PathBuf,
+        password_file: PathBuf,
+    },
+}
+
+impl CertSource {
+    /// The files whose change triggers a reload.
+    pub fn files(&self) -> Vec<&Path> {
+        match self {
+            Self::Pem { cert, key } => vec![cert, key],
+            Self::Pkcs12 {
+                path,
+                password_file,
+            } => vec![path, password_file],
+        }
+    }
+}
+
+/// Whether a listener asks for a client certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientAuth {
+    None,
+    /// Asked for; a client without one may still log in with a password.
+    Optional {
+        ca: PathBuf,
+    },
+    /// The handshake fails without a certificate signed by `ca`.
+    Required {
+        ca: PathBuf,
+    },
+}
+
+/// One listening service.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listener {
+    pub name: String,
+    pub service: Service,
+    pub bind: Vec<SocketAddr>,
+    pub tls: TlsMode,
+    /// Names of the certificates this listener may serve; SNI chooses.
+    pub certificates: Vec<String>,
+    pub client_auth: ClientAuth,
+    pub limits: Limits,
+    pub enabled: bool,
+    /// For `http` listeners: the HTTPS port redirects point to.
+    pub redirect_https_port: Option<u16>,
+}
+
+/// Resource limits of one listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Open connections at once; the next waits before accept.
+    pub max_connections: usize,
+    /// Open connections from one IP address.
+    pub max_connections_per_ip: usize,
+    pub handshake_timeout: Duration,
+    /// Read timeout before authentication.
+    pub pre_auth_timeout: Duration,
+    /// Read timeout of an authenticated client between commands.
+    pub authenticated_timeout: Duration,
+    /// Read timeout inside a message transfer.
+    pub data_timeout: Duration,
+    /// Read timeout while the client waits for news (IMAP IDLE).
+    pub idle_timeout: Duration,
+    /// Write timeout: a peer that stops reading is dropped.
+    pub write_timeout: Duration,
+    /// The longest a session may last, whatever it does.
+    pub session_timeout: Duration,
+}

@@ -1,0 +1,202 @@
+//! The commented `postern.toml` that `postern init` writes. Every default is
+//! spelled out with its reason, so the file documents itself.
+
+use std::fmt::Write as _;
+
+use postern_types::TlsMode;
+
+use crate::defaults::{self, WellKnown, WELL_KNOWN};
+use crate::duration::format as dur;
+
+/// What `postern init` knows when it writes the file.
+#[derive(Debug, Clone)]
+pub struct InitParams {
+    pub hostname: String,
+    pub domain: String,
+    /// Listen on the unprivileged dev ports (2525, 2993, ...) on loopback.
+    pub dev_ports: bool,
+    /// The certificate files, relative to the data directory.
+    pub cert_file: String,
+    pub key_file: String,
+}
+
+/// Renders the initial configuration.
+pub fn render(p: &InitParams) -> String {
+    let mut out = header(p);
+    for wk in WELL_KNOWN {
+        out.push_str(&listener(wk, p.dev_ports));
+    }
+    out
+}
+
+fn header(p: &InitParams) -> String {
+    format!(
+        r#"# Postern configuration, written by `postern init`.
+# Check it with `postern check --config postern.toml` after every edit.
+# Relative paths are relative to the directory of this file.
+
+[server]
+# The public name of this server: greetings, EHLO, the certificate's name.
+hostname = "{host}"
+# Mail domains this server receives mail for (add more with `postern domain add`).
+domains = ["{domain}"]
+# How long open sessions get to finish when the server stops (SIGTERM).
+shutdown_grace = "10s"
+
+[log]
+# "text" for people, "json" for log collectors.
+format = "text"
+# A tracing filter: error, warn, info, debug, or per module
+# ("postern_server=debug,info").
+level = "info"
+
+[tls]
+# TLS 1.2 and 1.3 only; 1.0 and 1.1 are deprecated (RFC 8996). "1.3" drops 1.2.
+min_version = "1.2"
+# Empty: the provider's forward-secret suites (ECDHE for TLS 1.2, all of
+# TLS 1.3's), strongest first. To narrow, list IANA names, e.g.
+# cipher_suites = ["TLS13_AES_256_GCM_SHA384", "TLS13_CHACHA20_POLY1305_SHA256",
+#                  "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"]
+cipher_suites = []
+# Key exchange: the provider's default, X25519MLKEM768 (hybrid post-quantum)
+# first, then X25519, P-256, P-384. Not configurable on purpose.
+# Log a warning this many days before a certificate in use expires, an error at
+# the second figure.
+expiry_warning_days = 30
+expiry_error_days = 7
+
+# Certificates. SNI picks the one whose names cover the name the client asks
+# for (exact first, then wildcard); the default serves clients without SNI.
+# Replace this self-signed one with a CA's: `postern cert request`, then
+# `postern cert import`: no restart needed, changed files are reloaded.
+# A PKCS#12 keystore works too: pkcs12 = "x.p12", password_file = "x.pass".
+[[certificate]]
+name = "main"
+cert = "{cert}"
+key = "{key}"
+default = true
+"#,
+        host = p.hostname,
+        domain = p.domain,
+        cert = p.cert_file,
+        key = p.key_file,
+    )
+}
+
+fn listener(wk: &WellKnown, dev: bool) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "\n# {}", describe(wk));
+    s.push_str("[[listener]]\n");
+    let _ = writeln!(s, "name = \"{}\"", wk.name);
+    let _ = writeln!(s, "protocol = \"{}\"", wk.service);
+    let _ = writeln!(s, "bind = {}", bind(wk, dev));
+    let _ = writeln!(s, "tls = \"{}\"", wk.tls);
+    if wk.tls != TlsMode::None {
+        s.push_str(
+            "# Client certificates: \"none\", \"optional\" or \"required\" (with client_ca).\n",
+        );
+        s.push_str("client_certificates = \"none\"\n");
+    }
+    if wk.name == "http" {
+        let _ = writeln!(s, "redirect_https_port = {}", if dev { 8443 } else { 443 });
+    }
+    s.push_str(&limits(wk));
+    s
+}
+
+fn bind(wk: &WellKnown, dev: bool) -> String {
+    if wk.name == "metrics" {
+        // Metrics name listeners and certificates: loopback only by default.
+        return format!("[\"127.0.0.1:{}\"]", wk.port);
+    }
+    if dev {
+        format!("[\"127.0.0.1:{}\"]", wk.dev_port)
+    } else {
+        format!("[\"0.0.0.0:{p}\", \"[::]:{p}\"]", p = wk.port)
+    }
+}
+
+fn limits(wk: &WellKnown) -> String {
+    let l = defaults::limits(wk.service);
+    format!(
+        r#"[listener.limits]
+max_connections = {}         # at once; more wait before accept
+max_connections_per_ip = {}
+handshake_timeout = "{}"
+pre_auth_timeout = "{}"       # read timeout before login
+authenticated_timeout = "{}"
+data_timeout = "{}"           # inside a message transfer
+idle_timeout = "{}"           # IMAP IDLE
+write_timeout = "{}"          # a client that stops reading is dropped
+session_timeout = "{}"
+"#,
+        l.max_connections,
+        l.max_connections_per_ip,
+        dur(l.handshake_timeout),
+        dur(l.pre_auth_timeout),
+        dur(l.authenticated_timeout),
+        dur(l.data_timeout),
+        dur(l.idle_timeout),
+        dur(l.write_timeout),
+        dur(l.session_timeout),
+    )
+}
+
+fn describe(wk: &WellKnown) -> &'static str {
+    match wk.name {
+        "smtp" => "Mail from other servers (MX). Plain text with STARTTLS offered, as RFC 3207 expects; no login here.",
+        "submission" => "Mail from your users' clients (RFC 6409): STARTTLS required before login.",
+        "submissions" => "Mail submission with implicit TLS (RFC 8314), preferred by modern clients.",
+        "imap" => "IMAP with STARTTLS: LOGINDISABLED until the upgrade.",
+        "imaps" => "IMAP with implicit TLS (RFC 8314).",
+        "pop3" => "POP3 with STLS: no USER/PASS until the upgrade.",
+        "pop3s" => "POP3 with implicit TLS.",
+        "http" => "Plain HTTP only redirects to HTTPS: secure mode is the only mode.",
+        "https" => "Webmail, calendar, CalDAV, admin, autoconfig.",
+        "metrics" => "Prometheus metrics (handshakes, failures, certificate expiry). Loopback only.",
+        _ => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Config;
+    use std::path::Path;
+
+    fn params(dev: bool) -> InitParams {
+        InitParams {
+            hostname: "mail.example.com".into(),
+            domain: "example.com".into(),
+            dev_ports: dev,
+            cert_file: "certs/main.crt.pem".into(),
+            key_file: "certs/main.key.pem".into(),
+        }
+    }
+
+    #[test]
+    fn the_template_is_a_valid_config() {
+        for dev in [false, true] {
+            let text = render(&params(dev));
+            let c = Config::parse(Path::new("/srv/postern/postern.toml"), &text)
+                .unwrap_or_else(|e| panic!("{e}\n{text}"));
+            assert_eq!(c.listeners.len(), WELL_KNOWN.len());
+            assert_eq!(c.hostname, "mail.example.com");
+            let imaps = c.listeners.iter().find(|l| l.name == "imaps").unwrap();
+            let port = if dev { 2993 } else { 993 };
+            assert_eq!(imaps.bind[0].port(), port);
+            assert_eq!(imaps.tls, TlsMode::Implicit);
+            assert_eq!(imaps.certificates, vec!["main".to_owned()]);
+            assert!(c.default_certificate().is_some());
+        }
+    }
+
+    #[test]
+    fn dev_ports_bind_loopback_only() {
+        let c = Config::parse(Path::new("p.toml"), &render(&params(true))).unwrap();
+        assert!(c
+            .listeners
+            .iter()
+            .all(|l| l.bind.iter().all(|a| a.ip().is_loopback())));
+    }
+}

@@ -1,0 +1,1 @@
+//! Sans-I/O POP3 server core.

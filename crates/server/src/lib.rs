@@ -1,0 +1,1 @@
+//! Postern's tokio side: listeners, the one connection driver, STARTTLS, shutdown, metrics.

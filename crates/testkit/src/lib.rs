@@ -1,0 +1,1 @@
+//! Test helpers: a throw-away CA, a test server, TLS wire clients.

@@ -1,0 +1,1 @@
+//! TLS for Postern: certificate loading, SNI with hot reload, TLS policy, certificate tooling.
