@@ -290,7 +290,8 @@ impl Resolver<'_> {
                     "the name is used twice; listener names must be unique",
                 );
             }
-            for a in l.bind.iter().filter(|_| l.enabled) {
+            // Port 0 asks the system for a free port: never a clash.
+            for a in l.bind.iter().filter(|a| l.enabled && a.port() != 0) {
                 if let Some((_, other)) = addrs.iter().find(|(b, _)| b == a) {
                     self.error(
                         format!("listener \"{}\": bind = \"{a}\"", l.name),
