@@ -1,1 +1,78 @@
-fn main() {}
+//! `postern`: the one binary. Every subcommand takes `--data-dir DIR`
+//! (default `$POSTERN_DATA_DIR`, else `./postern-data`) or `--config FILE`.
+//!
+//! # Layout
+//! - [`cmd`]: one module per subcommand family.
+//! - [`paths`]: where the data directory and configuration are.
+//! - [`logging`]: the tracing subscriber (only this crate installs one).
+
+mod cmd;
+mod logging;
+mod paths;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::paths::Location;
+
+/// Postern: a secure-by-default mail and calendar server.
+#[derive(Debug, Parser)]
+#[command(name = "postern", version, about, long_about = None)]
+struct Cli {
+    #[command(flatten)]
+    location: Location,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create a data directory: a commented postern.toml and a self-signed certificate.
+    Init(cmd::init::InitArgs),
+    /// Run the server.
+    Serve,
+    /// Validate the configuration and certificates; exit non-zero on any problem.
+    Check,
+    /// Development set-up: init on the dev ports (if needed), then serve, as non-root.
+    Quickstart(cmd::quickstart::QuickstartArgs),
+    /// Certificates: self-signed, request (CSR), import, show, check.
+    #[command(subcommand)]
+    Cert(cmd::cert::CertCommand),
+}
+
+fn main() -> ExitCode {
+    quiet_broken_pipe();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Init(args) => cmd::init::run(&cli.location, &args),
+        Command::Serve => cmd::serve::run(&cli.location),
+        Command::Check => cmd::check::run(&cli.location),
+        Command::Quickstart(args) => cmd::quickstart::run(&cli.location, &args),
+        Command::Cert(c) => cmd::cert::run(&cli.location, c),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("postern: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `postern cert show | head` closes our stdout early; that is the reader's
+/// choice, not a crash worth a backtrace. Exit quietly instead.
+fn quiet_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .unwrap_or_default();
+        if text.contains("Broken pipe") {
+            std::process::exit(141); // 128 + SIGPIPE, what a shell reports
+        }
+        default(info);
+    }));
+}

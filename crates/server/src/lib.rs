@@ -1,1 +1,282 @@
-//! Postern's tokio side: listeners, the one connection driver, STARTTLS, shutdown, metrics.
+//! Postern's tokio side: listeners, the one connection driver, STARTTLS,
+//! certificate hot reload, metrics and graceful shutdown.
+//!
+//! # Layout
+//! - [`driver`]: the one loop between a stream and a sans-I/O core.
+//! - [`conn`]: one connection: implicit TLS, or plain text, STARTTLS and the
+//!   handshake.
+//! - [`listener`]: the accept loop (semaphore before accept, per-IP limit).
+//! - [`session`]: each service's answers to its core's events.
+//! - [`http_lite`]: the redirector's and the metrics endpoint's HTTP.
+//! - [`metrics`]: Prometheus counters.
+//! - [`reload`]: SIGHUP and file-change certificate reload, expiry checks.
+//! - [`per_ip`]: connections per client address.
+
+pub mod conn;
+pub mod driver;
+pub mod http_lite;
+pub mod listener;
+pub mod metrics;
+pub mod per_ip;
+pub mod reload;
+pub mod session;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use postern_config::{Config, Listener};
+use postern_tls::rustls::ServerConfig;
+use postern_tls::{CertError, CertStore, Certificates, PolicyError, ReloadReport};
+use postern_types::{Service, TlsMode};
+use time::OffsetDateTime;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::conn::SessionFactory;
+use crate::listener::{accept_loop, ListenerCtx};
+use crate::metrics::Metrics;
+use crate::session::http::{HttpFactory, HttpRole};
+
+/// Why the server did not start. Nothing is left running.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Certificates(Vec<CertError>),
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    #[error("listener \"{listener}\": cannot listen on {addr}: {message}")]
+    Bind {
+        listener: String,
+        addr: SocketAddr,
+        message: String,
+    },
+    #[error("no listener is enabled; enable one in the [[listener]] sections")]
+    NothingToServe,
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct Server {
+    addrs: Vec<(String, SocketAddr)>,
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+    certificates: Certificates,
+    config: Arc<Config>,
+}
+
+struct Bound {
+    listener: Listener,
+    tls: Option<Arc<ServerConfig>>,
+    socket: TcpListener,
+}
+
+impl Server {
+    /// Loads the certificates, builds every listener's TLS configuration and
+    /// binds every socket, and only then starts serving: a taken port or an
+    /// unusable certificate stops the start with nothing half running.
+    pub async fn start(config: Config) -> Result<Self, StartError> {
+        let now = OffsetDateTime::now_utc();
+        let store = CertStore::load(&config.certificates, now).map_err(StartError::Certificates)?;
+        postern_tls::expiry::log_expiries(&store, &config.tls, now);
+        let certificates = Certificates::new(store);
+        let bound = bind_all(&config, &certificates)?;
+        if bound.is_empty() {
+            return Err(StartError::NothingToServe);
+        }
+        let config = Arc::new(config);
+        let server = Self {
+            addrs: bound
+                .iter()
+                .filter_map(|b| Some((b.listener.name.clone(), b.socket.local_addr().ok()?)))
+                .collect(),
+            cancel: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+            certificates,
+            config,
+        };
+        server.spawn_all(bound);
+        Ok(server)
+    }
+
+    fn spawn_all(&self, bound: Vec<Bound>) {
+        let metrics = Arc::new(Metrics::default());
+        for b in bound {
+            for (name, addr) in self.addrs.iter().filter(|(n, _)| *n == b.listener.name) {
+                tracing::info!(listener = %name, %addr, service = %b.listener.service, tls = %b.listener.tls, "listening");
+            }
+            let ctx = Arc::new(ListenerCtx {
+                listener: b.listener,
+                tls: b.tls,
+                metrics: metrics.clone(),
+                per_ip: Default::default(),
+            });
+            self.spawn_listener(b.socket, ctx, &metrics);
+        }
+        let (config, certs, cancel) = (
+            self.config.clone(),
+            self.certificates.clone(),
+            self.cancel.clone(),
+        );
+        let hangup = reload::hangup_signal();
+        self.tracker
+            .spawn(reload::watch(config, certs, hangup, cancel));
+    }
+
+    fn spawn_listener(&self, socket: TcpListener, ctx: Arc<ListenerCtx>, metrics: &Arc<Metrics>) {
+        let hostname = self.config.hostname.clone();
+        match ctx.listener.service {
+            Service::Smtp | Service::Submission => self.spawn_accept(
+                socket,
+                session::smtp::SmtpFactory::new(hostname, &ctx.listener),
+                ctx,
+            ),
+            Service::Imap => {
+                self.spawn_accept(socket, session::imap::ImapFactory::new(hostname), ctx)
+            }
+            Service::Pop3 => {
+                self.spawn_accept(socket, session::pop3::Pop3Factory::new(hostname), ctx)
+            }
+            Service::Http => {
+                let https_port = ctx.listener.redirect_https_port.unwrap_or(443);
+                let role = HttpRole::Redirect {
+                    hostname,
+                    https_port,
+                };
+                self.spawn_accept(socket, HttpFactory(role), ctx)
+            }
+            Service::Https => {
+                self.spawn_accept(socket, HttpFactory(HttpRole::FrontPage { hostname }), ctx)
+            }
+            Service::Metrics => {
+                let role = HttpRole::Metrics {
+                    metrics: metrics.clone(),
+                    certificates: self.certificates.clone(),
+                };
+                self.spawn_accept(socket, HttpFactory(role), ctx)
+            }
+        }
+    }
+
+    fn spawn_accept<F: SessionFactory>(
+        &self,
+        socket: TcpListener,
+        factory: F,
+        ctx: Arc<ListenerCtx>,
+    ) {
+        let fut = accept_loop(
+            socket,
+            Arc::new(factory),
+            ctx,
+            self.tracker.clone(),
+            self.cancel.clone(),
+        );
+        self.tracker.spawn(fut);
+    }
+
+    /// The addresses a listener is bound to (port 0 resolved).
+    pub fn local_addrs(&self, listener: &str) -> Vec<SocketAddr> {
+        self.addrs
+            .iter()
+            .filter(|(n, _)| n == listener)
+            .map(|(_, a)| *a)
+            .collect()
+    }
+
+    /// The first address of a listener.
+    pub fn addr(&self, listener: &str) -> Option<SocketAddr> {
+        self.local_addrs(listener).first().copied()
+    }
+
+    /// The certificates being served.
+    pub fn certificates(&self) -> &Certificates {
+        &self.certificates
+    }
+
+    /// Reloads the certificates now (what SIGHUP does).
+    pub fn reload_certificates(&self) -> ReloadReport {
+        self.certificates
+            .reload(&self.config.certificates, OffsetDateTime::now_utc())
+    }
+
+    /// A token that stops the server when cancelled.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+
+    /// Stops accepting, tells every session goodbye, and waits for them up
+    /// to the configured grace period.
+    pub async fn shutdown(self) {
+        self.cancel.cancel();
+        self.tracker.close();
+        let grace = self.config.shutdown_grace;
+        if tokio::time::timeout(grace, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                ?grace,
+                "sessions still open after the grace period; closing them"
+            );
+        }
+    }
+}
+
+fn bind_all(config: &Config, certs: &Certificates) -> Result<Vec<Bound>, StartError> {
+    let mut bound = Vec::new();
+    for l in config.enabled_listeners() {
+        let tls = tls_config(config, l, certs)?;
+        for addr in &l.bind {
+            let socket = bind(*addr).map_err(|e| bind_error(l, *addr, &e))?;
+            bound.push(Bound {
+                listener: l.clone(),
+                tls: tls.clone(),
+                socket,
+            });
+        }
+    }
+    Ok(bound)
+}
+
+fn tls_config(
+    config: &Config,
+    l: &Listener,
+    certs: &Certificates,
+) -> Result<Option<Arc<ServerConfig>>, StartError> {
+    if l.tls == TlsMode::None {
+        return Ok(None);
+    }
+    let (tls, offered) = postern_tls::server_config(&config.tls, l, certs.shared())?;
+    tracing::info!(listener = %l.name, %offered, "TLS policy");
+    Ok(Some(tls))
+}
+
+/// Binds one address. An IPv6 socket is v6-only, so `0.0.0.0:993` and
+/// `[::]:993` can both be configured.
+fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    TcpListener::from_std(socket.into())
+}
+
+fn bind_error(l: &Listener, addr: SocketAddr, e: &std::io::Error) -> StartError {
+    let hint = match e.kind() {
+        std::io::ErrorKind::AddrInUse => "the port is taken by another program (another mail server?); stop it or change bind",
+        std::io::ErrorKind::PermissionDenied => "ports below 1024 need root or CAP_NET_BIND_SERVICE (see contrib/postern.service), or use the dev ports (postern init --dev-ports)",
+        std::io::ErrorKind::AddrNotAvailable => "this machine has no such address; check bind",
+        _ => "check bind",
+    };
+    StartError::Bind {
+        listener: l.name.clone(),
+        addr,
+        message: format!("{e}; {hint}"),
+    }
+}

@@ -41,6 +41,11 @@ pub trait Protocol: Sized {
     /// Queues the protocol's goodbye (`421`, `* BYE`, `-ERR`) and finishes.
     fn goodbye(&mut self, why: Goodbye);
 
+    /// How many received bytes are buffered and not yet consumed. The driver
+    /// checks it right after a STARTTLS go-ahead, before the handshake: any
+    /// byte there was pipelined in plain text and the connection is closed.
+    fn buffered_input_len(&self) -> usize;
+
     /// The STARTTLS upgrade. Consumes the plaintext machine and returns a fresh
     /// one that knows nothing of what was said before (RFC 3207 §4.2, RFC 9051
     /// §6.2.1, RFC 2595 §4). Fails if the client pipelined anything after the

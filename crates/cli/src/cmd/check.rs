@@ -1,0 +1,94 @@
+//! `postern check`: the configuration, every certificate, and every
+//! listener's TLS policy, checked without starting anything.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use postern_config::Config;
+use postern_tls::tooling::{check_cert_key, Severity};
+use postern_tls::{CertStore, Certificates};
+use postern_types::TlsMode;
+use time::OffsetDateTime;
+
+use crate::paths::Location;
+
+pub fn run(loc: &Location) -> anyhow::Result<ExitCode> {
+    let config = match loc.load() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e:#}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    println!("{}: configuration valid", config.path.display());
+    let mut worst = certificates(&config);
+    worst = worst.max(listeners(&config));
+    Ok(match worst {
+        Severity::Error => ExitCode::FAILURE,
+        Severity::Ok | Severity::Warning => ExitCode::SUCCESS,
+    })
+}
+
+/// The host names a certificate must cover: the default certificate answers
+/// clients that ask for the server's host name.
+pub fn required_hosts(config: &Config, name: &str) -> Vec<String> {
+    let used_by_tls = config
+        .enabled_listeners()
+        .any(|l| l.tls != TlsMode::None && l.certificates.iter().any(|c| c == name));
+    let is_default = config.default_certificate().is_some_and(|c| c.name == name);
+    if used_by_tls && is_default {
+        vec![config.hostname.clone()]
+    } else {
+        Vec::new()
+    }
+}
+
+fn certificates(config: &Config) -> Severity {
+    let now = OffsetDateTime::now_utc();
+    let mut worst = Severity::Ok;
+    for c in &config.certificates {
+        let ck = match postern_tls::certstore::read_cert_key(c) {
+            Ok(ck) => ck,
+            Err(e) => {
+                println!("error: {e}");
+                worst = Severity::Error;
+                continue;
+            }
+        };
+        let report = check_cert_key(&ck, &required_hosts(config, &c.name), now);
+        println!("certificate \"{}\":", c.name);
+        for f in &report.findings {
+            println!("  {:<7} {}", label(f.severity), f.message);
+        }
+        worst = worst.max(report.worst());
+    }
+    worst
+}
+
+fn listeners(config: &Config) -> Severity {
+    // Build each TLS configuration against an empty store: this checks the
+    // suites and client CAs without needing the certificates to load.
+    let empty = Certificates::new(CertStore::default());
+    let mut worst = Severity::Ok;
+    for l in config
+        .enabled_listeners()
+        .filter(|l| l.tls != TlsMode::None)
+    {
+        match postern_tls::server_config(&config.tls, l, Arc::clone(&empty.shared())) {
+            Ok((_, offered)) => println!("listener \"{}\": {offered}", l.name),
+            Err(e) => {
+                println!("error: {e}");
+                worst = Severity::Error;
+            }
+        }
+    }
+    worst
+}
+
+pub fn label(s: Severity) -> &'static str {
+    match s {
+        Severity::Ok => "ok",
+        Severity::Warning => "warning",
+        Severity::Error => "error",
+    }
+}

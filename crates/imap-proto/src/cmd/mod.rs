@@ -1,0 +1,286 @@
+//! Command parsing, one file per command family (RFC 9051 §6), each with
+//! its `parse` and known-answer tests.
+//!
+//! A command arrives as raw parts from the framer. `head` checks them all
+//! (no control characters, UTF-8 text, no NUL in literals) and reads
+//! `tag SP name`; the machine looks at the name before the arguments, so
+//! that a credential command before TLS is refused whatever it carries;
+//! `request` then reads the arguments.
+
+mod any_state;
+mod authenticate;
+mod login;
+mod starttls;
+
+use postern_types::Secret;
+
+use crate::syntax::Part;
+use crate::tag::{is_atom_char, Tag};
+
+/// A command: its tag and what it asks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command {
+    /// The tag the completion response carries.
+    pub tag: Tag,
+    /// The command and its arguments.
+    pub request: Request,
+}
+
+/// The commands the core reads; any other is [`Request::Other`].
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// `CAPABILITY` (RFC 9051 §6.1.1).
+    Capability,
+    /// `NOOP` (RFC 9051 §6.1.2).
+    Noop,
+    /// `LOGOUT` (RFC 9051 §6.1.3).
+    Logout,
+    /// `STARTTLS` (RFC 9051 §6.2.1).
+    StartTls,
+    /// `LOGIN userid password` (RFC 9051 §6.2.3).
+    Login {
+        /// The user name.
+        username: String,
+        /// The password.
+        password: Secret<String>,
+    },
+    /// `AUTHENTICATE mechanism [initial-response]` (RFC 9051 §6.2.2,
+    /// RFC 4959).
+    Authenticate {
+        /// The SASL mechanism, upper-cased.
+        mechanism: String,
+        /// The base64 initial response; `Some("")` for `=`.
+        initial_response: Option<Secret<String>>,
+    },
+    /// Any other well-formed `tag SP name [SP arguments]`, for the session.
+    Other {
+        /// The command name, upper-cased.
+        name: String,
+        /// The arguments after `name SP`.
+        rest: Vec<Part>,
+    },
+}
+
+/// A command before its arguments are read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    /// The tag.
+    pub tag: Tag,
+    /// The command name, upper-cased.
+    pub name: String,
+    /// The arguments after `name SP` (empty if there are none).
+    pub rest: Vec<Part>,
+}
+
+impl Head {
+    /// LOGIN and AUTHENTICATE carry credentials: refused before TLS.
+    pub fn is_credential(&self) -> bool {
+        matches!(self.name.as_str(), "LOGIN" | "AUTHENTICATE")
+    }
+}
+
+/// Why a command is malformed: answered `* BAD` when no valid tag could be
+/// read (RFC 9051 §7.1.3), `tag BAD` otherwise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParseError {
+    /// No valid tag.
+    Untagged(&'static str),
+    /// A valid tag, then something wrong.
+    Tagged(Tag, &'static str),
+}
+
+/// A piece of a command as framed: not yet checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RawPart {
+    Text(Vec<u8>),
+    Literal(Vec<u8>),
+}
+
+/// Checks every part and reads `tag SP name`.
+pub(crate) fn head(raw: Vec<RawPart>) -> Result<Head, ParseError> {
+    let tag = raw_tag(&raw);
+    let fail = |text| match &tag {
+        Some(tag) => ParseError::Tagged(tag.clone(), text),
+        None => ParseError::Untagged(text),
+    };
+    let mut parts = check(raw).map_err(fail)?;
+    let tag = tag.ok_or(ParseError::Untagged("Invalid tag"))?;
+    let Some(Part::Text(first)) = parts.first_mut() else {
+        return Err(ParseError::Tagged(tag, "Missing command"));
+    };
+    let line = std::mem::take(first);
+    let after_tag = &line[tag.as_str().len()..];
+    let Some((name, rest)) = split_name(after_tag) else {
+        return Err(ParseError::Tagged(tag, "Missing or invalid command name"));
+    };
+    let rest = match rest {
+        Some(rest) => {
+            parts[0] = Part::Text(rest.to_owned());
+            parts
+        }
+        None if parts.len() == 1 => Vec::new(),
+        None => {
+            return Err(ParseError::Tagged(
+                tag,
+                "Missing space after the command name",
+            ))
+        }
+    };
+    Ok(Head { tag, name, rest })
+}
+
+/// `SP name [SP rest]` after the tag: the name upper-cased, and the rest
+/// after its space (`None` when the line ends with the name).
+fn split_name(after_tag: &str) -> Option<(String, Option<&str>)> {
+    let line = after_tag.strip_prefix(' ')?;
+    let (name, rest) = match line.split_once(' ') {
+        Some((name, rest)) => (name, Some(rest)),
+        None => (line, None),
+    };
+    let valid = !name.is_empty() && name.bytes().all(is_atom_char);
+    valid.then(|| (name.to_ascii_uppercase(), rest))
+}
+
+/// The tag, if the first line starts with a valid one.
+fn raw_tag(raw: &[RawPart]) -> Option<Tag> {
+    let Some(RawPart::Text(first)) = raw.first() else {
+        return None;
+    };
+    let end = first.iter().position(|&b| b == b' ').unwrap_or(first.len());
+    Tag::new(std::str::from_utf8(&first[..end]).ok()?)
+}
+
+/// Every text part: no control character but TAB, and UTF-8; every
+/// literal: no NUL (RFC 9051 §4.3, `CHAR8`).
+fn check(raw: Vec<RawPart>) -> Result<Vec<Part>, &'static str> {
+    raw.into_iter()
+        .map(|part| match part {
+            RawPart::Text(text) => {
+                if text.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+                    return Err("Control characters are not allowed");
+                }
+                String::from_utf8(text)
+                    .map(Part::Text)
+                    .map_err(|_| "Commands must be UTF-8")
+            }
+            RawPart::Literal(bytes) if bytes.contains(&0) => Err("NUL is not allowed in a literal"),
+            RawPart::Literal(bytes) => Ok(Part::Literal(bytes)),
+        })
+        .collect()
+}
+
+/// Reads the arguments of the commands the core knows.
+pub(crate) fn request(head: Head) -> Result<Command, ParseError> {
+    let Head { tag, name, rest } = head;
+    let parsed = match name.as_str() {
+        "CAPABILITY" => any_state::capability(&rest),
+        "NOOP" => any_state::noop(&rest),
+        "LOGOUT" => any_state::logout(&rest),
+        "STARTTLS" => starttls::parse(&rest),
+        "LOGIN" => login::parse(&rest),
+        "AUTHENTICATE" => authenticate::parse(&rest),
+        _ => Ok(Request::Other { name, rest }),
+    };
+    match parsed {
+        Ok(request) => Ok(Command { tag, request }),
+        Err(usage) => Err(ParseError::Tagged(tag, usage)),
+    }
+}
+
+/// Commands without arguments (RFC 9051 §6.1).
+fn no_args(rest: &[Part], request: Request, usage: &'static str) -> Result<Request, &'static str> {
+    if rest.is_empty() {
+        Ok(request)
+    } else {
+        Err(usage)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Parses one line of text as a whole command.
+    pub(crate) fn parse(line: &str) -> Result<Command, ParseError> {
+        parse_raw(vec![RawPart::Text(line.as_bytes().to_vec())])
+    }
+
+    pub(crate) fn parse_raw(raw: Vec<RawPart>) -> Result<Command, ParseError> {
+        request(head(raw)?)
+    }
+
+    pub(crate) fn tag(s: &str) -> Tag {
+        Tag::new(s).unwrap()
+    }
+
+    #[test]
+    fn heads() {
+        let other = |name: &str, rest: &str| {
+            Ok(Command {
+                tag: tag("a1"),
+                request: Request::Other {
+                    name: name.to_owned(),
+                    rest: vec![Part::Text(rest.to_owned())],
+                },
+            })
+        };
+        assert_eq!(parse("a1 select INBOX"), other("SELECT", "INBOX"));
+        assert_eq!(parse("a1 X-FOO "), other("X-FOO", ""));
+        let bare = Ok(Command {
+            tag: tag("a1"),
+            request: Request::Other {
+                name: "CHECK".into(),
+                rest: vec![],
+            },
+        });
+        assert_eq!(parse("a1 CHECK"), bare);
+    }
+
+    #[test]
+    fn malformed() {
+        let untagged = |t| Err(ParseError::Untagged(t));
+        let tagged = |t| Err(ParseError::Tagged(tag("a"), t));
+        assert_eq!(parse(""), untagged("Invalid tag"));
+        assert_eq!(parse("a+ NOOP"), untagged("Invalid tag"));
+        assert_eq!(parse("* NOOP"), untagged("Invalid tag"));
+        assert_eq!(parse("a"), tagged("Missing or invalid command name"));
+        assert_eq!(parse("a  NOOP"), tagged("Missing or invalid command name"));
+        assert_eq!(parse("a NO(OP"), tagged("Missing or invalid command name"));
+        assert_eq!(
+            parse("a NOOP\0"),
+            tagged("Control characters are not allowed")
+        );
+        assert_eq!(
+            parse("a\0 NOOP"),
+            untagged("Control characters are not allowed")
+        );
+        let raw = vec![
+            RawPart::Text(b"a X ".to_vec()),
+            RawPart::Literal(b"\0".to_vec()),
+            RawPart::Text(vec![]),
+        ];
+        assert_eq!(parse_raw(raw), tagged("NUL is not allowed in a literal"));
+        let raw = vec![
+            RawPart::Text(b"a LOGIN".to_vec()),
+            RawPart::Literal(b"x".to_vec()),
+            RawPart::Text(vec![]),
+        ];
+        assert_eq!(
+            parse_raw(raw),
+            tagged("Missing space after the command name")
+        );
+        assert_eq!(
+            parse_raw(vec![RawPart::Text(b"a \xff".to_vec())]),
+            tagged("Commands must be UTF-8")
+        );
+    }
+
+    #[test]
+    fn credential_heads() {
+        let head_of = |line: &str| head(vec![RawPart::Text(line.as_bytes().to_vec())]).unwrap();
+        assert!(head_of("a login x y").is_credential());
+        assert!(head_of("a AUTHENTICATE PLAIN").is_credential());
+        assert!(!head_of("a LOGOUT").is_credential());
+    }
+}

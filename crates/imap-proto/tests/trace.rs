@@ -1,0 +1,196 @@
+//! RFC-style transcripts replayed through the machine with no socket, then
+//! fed at every byte split: the core must not care how TCP cut the input.
+
+mod common;
+
+use common::{After, Log};
+use postern_imap_proto::{Event, Options, Part, Server};
+use postern_types::{Protocol, Secret, TlsInfo};
+
+/// The test session: what a simple server crate would answer.
+fn answer(s: &mut Server, event: &Event) -> After {
+    match event {
+        Event::StartTls { tag } => {
+            s.accept_starttls(tag);
+            return After::StartTls;
+        }
+        Event::Login { tag, .. } | Event::Authenticate { tag, .. } => {
+            s.tagged_no(tag, Some("AUTHENTICATIONFAILED"), "Invalid credentials");
+        }
+        Event::Command { tag, name, .. } if name == "ID" => {
+            s.untagged("ID NIL");
+            s.tagged_ok(tag, None, "ID completed");
+        }
+        Event::Command { tag, .. } => s.tagged_bad(tag, None, "Unknown command"),
+        _ => {}
+    }
+    After::Continue
+}
+
+fn imap() -> Server {
+    Server::new(Options::default())
+}
+
+fn imaps() -> Server {
+    Server::new(Options {
+        tls_active: true,
+        starttls_offered: false,
+        ..Options::default()
+    })
+}
+
+/// Port 143: the RFC 9051 §6.2.1 shape, then the post-TLS capabilities and
+/// a login with a synchronizing and a LITERAL- literal.
+const IMAP: &str = r#"
+    S: * OK [CAPABILITY IMAP4rev1 IMAP4rev2 SASL-IR LITERAL- STARTTLS LOGINDISABLED] Postern ready
+    C: a1 CAPABILITY
+    S: * CAPABILITY IMAP4rev1 IMAP4rev2 SASL-IR LITERAL- STARTTLS LOGINDISABLED
+    S: a1 OK CAPABILITY completed
+    C: a2 LOGIN alice secret
+    S: a2 NO [PRIVACYREQUIRED] Plaintext login is disallowed, use STARTTLS first
+    C: a3 LOGIN {5}
+    S: a3 NO [PRIVACYREQUIRED] Plaintext login is disallowed, use STARTTLS first
+    C: a4 NOOP
+    S: a4 OK NOOP completed
+    C: a5 STARTTLS
+    S: a5 OK Begin TLS negotiation now
+    -- TLS --
+    (RFC 9051 §6.2.1: nothing is sent after the handshake)
+    C: b1 CAPABILITY
+    S: * CAPABILITY IMAP4rev1 IMAP4rev2 SASL-IR LITERAL- AUTH=PLAIN
+    S: b1 OK CAPABILITY completed
+    C: b2 STARTTLS
+    S: b2 BAD TLS is already active
+    C: b3 LOGIN {5}
+    S: + Ready for literal data
+    C: alice {9+}
+    C: pass word
+    S: b3 NO [AUTHENTICATIONFAILED] Invalid credentials
+    C: b4 LOGIN "alice" "p\"w"
+    S: b4 NO [AUTHENTICATIONFAILED] Invalid credentials
+    C: b5 AUTHENTICATE PLAIN AGFsaWNlAHNlY3JldA==
+    S: b5 NO [AUTHENTICATIONFAILED] Invalid credentials
+    C: b6 ID NIL
+    S: * ID NIL
+    S: b6 OK ID completed
+    C: b7 FROB
+    S: b7 BAD Unknown command
+    C: b8 LOGOUT
+    S: * BYE Logging out
+    S: b8 OK LOGOUT completed
+"#;
+
+/// Port 993: the greeting already lists AUTH=PLAIN.
+const IMAPS: &str = "
+    S: * OK [CAPABILITY IMAP4rev1 IMAP4rev2 SASL-IR LITERAL- AUTH=PLAIN] Postern ready
+    C: x STARTTLS
+    S: x BAD TLS is already active
+    C: y LOGOUT
+    S: * BYE Logging out
+    S: y OK LOGOUT completed
+";
+
+#[test]
+fn imap_transcript() {
+    let server = common::replay(imap(), IMAP, answer);
+    assert!(server.is_finished());
+    assert!(server.tls_info().is_some());
+}
+
+#[test]
+fn imaps_transcript() {
+    assert!(common::replay(imaps(), IMAPS, answer).is_finished());
+}
+
+#[test]
+fn imap_transcript_is_split_invariant() {
+    common::assert_split_invariant(imap, IMAP, answer);
+}
+
+#[test]
+fn imaps_transcript_is_split_invariant() {
+    common::assert_split_invariant(imaps, IMAPS, answer);
+}
+
+#[test]
+fn transcript_events() {
+    let phases = common::client_phases(&common::steps(IMAP));
+    let chunks: Vec<Vec<&[u8]>> = phases.iter().map(|p| vec![&p[..]]).collect();
+    let log: Log<Event> = common::feed(imap(), &chunks, answer);
+    let tag = |t: &str| postern_imap_proto::Tag::new(t).unwrap();
+    assert_eq!(log.events[0], Event::StartTls { tag: tag("a5") });
+    let login = Event::Login {
+        tag: tag("b3"),
+        username: "alice".into(),
+        password: Secret::new("pass word".into()),
+    };
+    assert_eq!(log.events[1], login);
+    let quoted = Event::Login {
+        tag: tag("b4"),
+        username: "alice".into(),
+        password: Secret::new("p\"w".into()),
+    };
+    assert_eq!(log.events[2], quoted);
+    let id = Event::Command {
+        tag: tag("b6"),
+        name: "ID".into(),
+        rest: vec![Part::Text("NIL".into())],
+    };
+    assert_eq!(log.events[4], id);
+    assert_eq!(log.events.len(), 6);
+}
+
+/// CVE-2011-0411: a command pipelined after STARTTLS in clear text is never
+/// executed, and the upgrade is refused with the number of bytes.
+#[test]
+fn starttls_injection_is_refused() {
+    let mut server = imap();
+    let mut log = Log::default();
+    server.enqueue_input(b"a STARTTLS\r\nb LOGIN x y\r\n");
+    assert!(common::drive(&mut server, &mut log, answer));
+    let said = log.text();
+    assert!(
+        said.ends_with("a OK Begin TLS negotiation now\r\n"),
+        "{said}"
+    );
+    assert!(
+        !said.contains("b "),
+        "the injected LOGIN was answered: {said}"
+    );
+    assert_eq!(server.buffered_input_len(), 13);
+    assert_eq!(server.start_tls(TlsInfo::default()).unwrap_err().bytes, 13);
+}
+
+#[test]
+fn an_injected_literal_is_counted_too() {
+    let mut server = imap();
+    let mut log = Log::default();
+    server.enqueue_input(b"a STARTTLS\r\nb LOGIN {3+}\r\nx");
+    assert!(common::drive(&mut server, &mut log, answer));
+    assert_eq!(server.start_tls(TlsInfo::default()).unwrap_err().bytes, 15);
+}
+
+#[test]
+fn next_after_the_go_ahead_never_parses() {
+    let mut server = imap();
+    let mut log = Log::default();
+    server.enqueue_input(b"a STARTTLS\r\n");
+    assert!(common::drive(&mut server, &mut log, answer));
+    server.enqueue_input(b"b LOGIN x y\r\n");
+    assert!(!common::drive(&mut server, &mut log, answer));
+    assert_eq!(log.events.len(), 1);
+    assert!(log.error.is_some());
+}
+
+#[test]
+fn the_upgraded_machine_starts_over() {
+    let mut server = imap();
+    let mut log = Log::default();
+    server.enqueue_input(b"a FOO(\r\nb STARTTLS\r\n");
+    assert!(common::drive(&mut server, &mut log, answer));
+    assert_eq!(server.bad_commands(), 1);
+    let mut server = server.start_tls(TlsInfo::default()).unwrap();
+    assert_eq!(server.bad_commands(), 0);
+    assert!(server.options().tls_active && !server.options().starttls_offered);
+    assert_eq!(server.take_output(), None, "no second greeting");
+}

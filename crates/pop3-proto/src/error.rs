@@ -1,0 +1,43 @@
+//! Why a session ends on the core's initiative.
+
+use std::fmt;
+
+/// A fatal protocol error. The core has already queued its last `-ERR`; the
+/// driver flushes it and closes the connection.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// The peer sent a line longer than `Options::max_line` octets; the rest
+    /// of the line was never buffered.
+    LineTooLong {
+        /// The limit that was exceeded.
+        limit: usize,
+    },
+    /// The peer reached `Options::max_bad_commands` refused or malformed
+    /// commands.
+    TooManyBadCommands {
+        /// The limit that was reached.
+        limit: u32,
+    },
+    /// Driver misuse: `next()` was called after `accept_stls()`. The driver
+    /// must flush with `take_output()` and call `start_tls()`.
+    UpgradePending,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::LineTooLong { limit } => {
+                write!(f, "peer sent a line longer than {limit} octets")
+            }
+            Self::TooManyBadCommands { limit } => {
+                write!(f, "peer sent {limit} bad commands")
+            }
+            Self::UpgradePending => {
+                f.write_str("API misuse: next() called while an STLS upgrade is pending")
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {}

@@ -1,0 +1,130 @@
+//! The core's own answers and the intent methods, one behaviour per test.
+
+mod common;
+
+use common::{After, Log};
+use postern_pop3_proto::{Event, Options, Server};
+use postern_types::{Goodbye, Protocol, TimeoutClass, TlsInfo};
+
+fn ignore(_: &mut Server, _: &Event) -> After {
+    After::Continue
+}
+
+fn server(opts: Options) -> Server {
+    let mut s = Server::new(opts);
+    s.take_output();
+    s
+}
+
+fn tls() -> Options {
+    Options {
+        tls_active: true,
+        starttls_offered: false,
+        ..Options::default()
+    }
+}
+
+fn run(s: &mut Server, input: &[u8]) -> Log<Event> {
+    let mut log = Log::default();
+    s.enqueue_input(input);
+    common::drive(s, &mut log, ignore);
+    log
+}
+
+#[test]
+fn greeting_noop_quit() {
+    let mut s = Server::new(Options::default());
+    assert_eq!(s.take_output().unwrap(), b"+OK Postern ready\r\n");
+    assert_eq!(s.timeout_class(), TimeoutClass::PreAuth);
+    let log = run(&mut s, b"NOOP\r\nQUIT\r\nNOOP\r\n");
+    assert_eq!(log.text(), "+OK\r\n+OK Logging out\r\n");
+    assert!(s.is_finished());
+}
+
+#[test]
+fn stls_not_offered() {
+    let mut s = server(Options {
+        starttls_offered: false,
+        ..Options::default()
+    });
+    let log = run(&mut s, b"STLS\r\n");
+    assert_eq!(log.text(), "-ERR STLS is not available on this port\r\n");
+    assert!(log.events.is_empty());
+}
+
+#[test]
+fn stls_may_be_declined() {
+    let mut s = server(Options::default());
+    s.enqueue_input(b"STLS\r\nNOOP\r\n");
+    assert_eq!(s.next().unwrap(), Event::StartTls);
+    s.err(Some("SYS/TEMP"), "TLS is not available now");
+    let log = run(&mut s, b"");
+    assert_eq!(
+        log.text(),
+        "-ERR [SYS/TEMP] TLS is not available now\r\n+OK\r\n"
+    );
+}
+
+#[test]
+fn apop_is_refused_even_under_tls() {
+    let mut s = server(tls());
+    let log = run(&mut s, b"APOP mrose c4c9334bac560ecc979e58001b3e22fb\r\n");
+    assert_eq!(log.text(), "-ERR APOP is not supported\r\n");
+    assert!(log.events.is_empty());
+}
+
+#[test]
+fn syntax_errors() {
+    let mut s = server(tls());
+    let log = run(&mut s, b"USER\r\nAUTH\r\nCAPA x\r\n");
+    assert_eq!(
+        log.text(),
+        "-ERR Syntax: USER name\r\n-ERR Syntax: AUTH mechanism [initial-response]\r\n-ERR Syntax: CAPA\r\n"
+    );
+    assert_eq!(s.bad_commands(), 3);
+}
+
+#[test]
+fn goodbyes() {
+    let cases = [
+        (
+            Goodbye::Shutdown,
+            "-ERR [SYS/TEMP] Server shutting down\r\n",
+        ),
+        (Goodbye::Timeout, "-ERR Disconnected for inactivity\r\n"),
+        (
+            Goodbye::SessionTooLong,
+            "-ERR Session time limit reached\r\n",
+        ),
+    ];
+    for (why, expected) in cases {
+        let mut s = server(Options::default());
+        s.goodbye(why);
+        assert!(s.is_finished());
+        assert_eq!(s.take_output().unwrap(), expected.as_bytes());
+        s.goodbye(why);
+        assert_eq!(s.take_output(), None);
+    }
+}
+
+#[test]
+fn intent_methods() {
+    let mut s = server(tls());
+    s.ok("2 320");
+    s.ok_lines("2 messages", &["1 120", ".hidden 200"]);
+    s.err(Some("IN-USE"), "Mailbox locked\r\n+OK forged");
+    assert_eq!(
+        String::from_utf8(s.take_output().unwrap()).unwrap(),
+        "+OK 2 320\r\n+OK 2 messages\r\n1 120\r\n..hidden 200\r\n.\r\n-ERR [IN-USE] Mailbox locked  +OK forged\r\n"
+    );
+}
+
+#[test]
+fn implicit_tls_keeps_the_handshake_facts() {
+    let info = TlsInfo {
+        version: "TLSv1.3".into(),
+        ..TlsInfo::default()
+    };
+    let s = Server::new(tls()).with_tls_info(info.clone());
+    assert_eq!(s.tls_info(), Some(&info));
+}

@@ -1,0 +1,170 @@
+//! One connection, from accept to close: the TLS handshake (implicit), or
+//! plain text until STARTTLS and then the handshake, around the one driver.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use postern_types::{Protocol, TlsInfo, TlsMode};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::{timeout, Instant};
+use tokio_rustls::server::TlsStream;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+
+use crate::driver::{drive, ConnError, Deadlines, Outcome, Session};
+use crate::listener::ListenerCtx;
+
+/// Creates the protocol core and session logic of one service.
+pub trait SessionFactory: Send + Sync + 'static {
+    type Session: Session;
+
+    /// A fresh core. `tls` is `Some` on implicit-TLS listeners.
+    fn protocol(
+        &self,
+        tls: Option<TlsInfo>,
+        starttls_offered: bool,
+    ) -> <Self::Session as Session>::Proto;
+
+    /// The session logic for a new connection.
+    fn session(&self, peer: SocketAddr) -> Self::Session;
+
+    /// The line that refuses a connection before the protocol starts (too
+    /// many connections from one address).
+    fn busy_line(&self) -> &'static [u8];
+}
+
+/// Serves one accepted connection to its end.
+pub async fn serve<F: SessionFactory>(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    factory: Arc<F>,
+    ctx: Arc<ListenerCtx>,
+    cancel: CancellationToken,
+) -> Result<(), ConnError> {
+    let deadlines = Deadlines::new(&ctx.listener.limits);
+    let mut session = factory.session(peer);
+    match ctx.listener.tls {
+        TlsMode::Implicit => {
+            let (mut tls, info) = handshake(tcp, &ctx).await?;
+            let mut proto = factory.protocol(Some(info), false);
+            drive(&mut tls, &mut proto, &mut session, &deadlines, &cancel).await?;
+            close(tls, &deadlines).await;
+        }
+        TlsMode::StartTls => {
+            let mut tcp = tcp;
+            let mut proto = factory.protocol(None, true);
+            let outcome = drive(&mut tcp, &mut proto, &mut session, &deadlines, &cancel).await?;
+            if outcome == Outcome::StartTls {
+                upgrade(tcp, proto, session, &ctx, &deadlines, &cancel).await?;
+            } else {
+                close(tcp, &deadlines).await;
+            }
+        }
+        TlsMode::None => {
+            let mut tcp = tcp;
+            let mut proto = factory.protocol(None, false);
+            drive(&mut tcp, &mut proto, &mut session, &deadlines, &cancel).await?;
+            close(tcp, &deadlines).await;
+        }
+    }
+    Ok(())
+}
+
+/// STARTTLS: refuse if the client pipelined anything after the command
+/// (CVE-2011-0411 class: those bytes were sent in clear and may be an
+/// attacker's), then the handshake, then a fresh protocol core.
+async fn upgrade<S: Session>(
+    tcp: TcpStream,
+    proto: S::Proto,
+    mut session: S,
+    ctx: &ListenerCtx,
+    deadlines: &Deadlines,
+    cancel: &CancellationToken,
+) -> Result<(), ConnError> {
+    let pipelined = proto.buffered_input_len();
+    if pipelined > 0 {
+        tracing::warn!(bytes = pipelined, "plain text pipelined after STARTTLS (possible command injection); closing without executing it");
+        ctx.metrics
+            .refused(&ctx.listener.name, "plaintext_after_starttls");
+        return Err(postern_types::PlaintextAfterStartTls { bytes: pipelined }.into());
+    }
+    let (mut tls, info) = handshake(tcp, ctx).await?;
+    let mut proto = proto.start_tls(info)?;
+    let outcome = drive(&mut tls, &mut proto, &mut session, deadlines, cancel).await?;
+    if outcome == Outcome::StartTls {
+        tracing::warn!("a second STARTTLS inside TLS; closing");
+    }
+    close(tls, deadlines).await;
+    Ok(())
+}
+
+/// The TLS handshake, bounded in time, counted in the metrics.
+pub async fn handshake(
+    tcp: TcpStream,
+    ctx: &ListenerCtx,
+) -> Result<(TlsStream<TcpStream>, TlsInfo), ConnError> {
+    let Some(config) = ctx.tls.clone() else {
+        return Err(ConnError::Handshake(
+            "this listener has no TLS configuration".into(),
+        ));
+    };
+    let name = &ctx.listener.name;
+    let started = Instant::now();
+    let accept = TlsAcceptor::from(config).accept(tcp);
+    let tls = match timeout(ctx.listener.limits.handshake_timeout, accept).await {
+        Err(_) => {
+            ctx.metrics.handshake_failed(name, "timeout");
+            return Err(ConnError::HandshakeTimeout);
+        }
+        Ok(Err(e)) => {
+            let reason = failure_reason(&e);
+            ctx.metrics.handshake_failed(name, reason);
+            tracing::warn!(reason, error = %e, "TLS handshake failed");
+            return Err(ConnError::Handshake(e.to_string()));
+        }
+        Ok(Ok(tls)) => tls,
+    };
+    let conn = tls.get_ref().1;
+    let info = postern_tls::session::tls_info(conn);
+    let group = postern_tls::session::kx_group(conn);
+    ctx.metrics.handshake_ok(
+        name,
+        &info.version,
+        &info.cipher_suite,
+        &group,
+        started.elapsed(),
+    );
+    tracing::info!(version = %info.version, suite = %info.cipher_suite, group = %group, sni = info.server_name.as_deref().unwrap_or("-"), client_cert = info.client.is_some(), "TLS established");
+    Ok((tls, info))
+}
+
+/// A short, stable label for a failed handshake (a metrics label).
+fn failure_reason(e: &std::io::Error) -> &'static str {
+    use postern_tls::rustls::Error as E;
+    if e.kind() == std::io::ErrorKind::UnexpectedEof {
+        return "eof";
+    }
+    match e.get_ref().and_then(|i| i.downcast_ref::<E>()) {
+        Some(E::NoApplicationProtocol) => "no_application_protocol",
+        Some(E::PeerIncompatible(_)) => "peer_incompatible",
+        Some(E::InvalidMessage(_)) => "not_tls",
+        Some(E::NoCertificatesPresented) => "client_certificate_missing",
+        Some(E::InvalidCertificate(_)) => "client_certificate_invalid",
+        Some(E::AlertReceived(_)) => "alert_received",
+        Some(E::PeerMisbehaved(_)) => "peer_misbehaved",
+        Some(_) => "other",
+        None => "io",
+    }
+}
+
+/// Ends the stream politely (TLS close_notify), bounded in time.
+async fn close<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, d: &Deadlines) {
+    let _ = timeout(
+        d.limits
+            .write_timeout
+            .min(std::time::Duration::from_secs(5)),
+        stream.shutdown(),
+    )
+    .await;
+}

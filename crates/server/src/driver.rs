@@ -1,0 +1,198 @@
+//! The one connection driver: moves bytes between a stream and a sans-I/O
+//! protocol core, with a deadline on every wait. Written once for every
+//! protocol, plain or TLS.
+//!
+//! It keeps no read buffer of its own: every byte read goes straight into the
+//! core, so nothing read in plain text can survive a STARTTLS upgrade except
+//! inside the core, which refuses to upgrade when it holds any.
+
+use std::future::Future;
+use std::time::Duration;
+
+use postern_config::Limits;
+use postern_types::{Goodbye, Interrupt, Io, Protocol, TimeoutClass};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::time::{timeout, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// What the session logic tells the driver after handling an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    Continue,
+    /// The go-ahead for STARTTLS is queued: flush it, then hand over.
+    StartTls,
+    /// End the session after flushing.
+    Close,
+}
+
+/// How a drive ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The session is over (or the peer left).
+    Closed,
+    /// The client asked for TLS and was told to go ahead.
+    StartTls,
+}
+
+/// Why a connection ended abnormally.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnError {
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the client stopped reading (write timed out)")]
+    WriteTimeout,
+    #[error("TLS handshake timed out")]
+    HandshakeTimeout,
+    #[error("TLS handshake failed: {0}")]
+    Handshake(String),
+    #[error(transparent)]
+    PlaintextAfterStartTls(#[from] postern_types::PlaintextAfterStartTls),
+}
+
+/// A protocol's session logic: it creates the core and answers its events.
+pub trait Session: Send + 'static {
+    type Proto: Protocol<Event: Send> + Send;
+
+    /// Answers one event through the core's intent methods.
+    fn handle(
+        &mut self,
+        proto: &mut Self::Proto,
+        event: <Self::Proto as Protocol>::Event,
+    ) -> impl Future<Output = Control> + Send;
+}
+
+/// The deadlines of one connection.
+#[derive(Debug, Clone)]
+pub struct Deadlines {
+    pub limits: Limits,
+    /// The whole session ends here, whatever it is doing.
+    pub session_end: Instant,
+}
+
+impl Deadlines {
+    pub fn new(limits: &Limits) -> Self {
+        Self {
+            session_end: Instant::now() + limits.session_timeout,
+            limits: limits.clone(),
+        }
+    }
+
+    fn read_timeout(&self, class: TimeoutClass) -> Duration {
+        match class {
+            TimeoutClass::PreAuth => self.limits.pre_auth_timeout,
+            TimeoutClass::Authenticated => self.limits.authenticated_timeout,
+            TimeoutClass::Data => self.limits.data_timeout,
+            TimeoutClass::Idle => self.limits.idle_timeout,
+        }
+    }
+}
+
+/// Runs the core until the session ends or asks for STARTTLS.
+pub async fn drive<S, H>(
+    stream: &mut S,
+    proto: &mut H::Proto,
+    session: &mut H,
+    deadlines: &Deadlines,
+    cancel: &CancellationToken,
+) -> Result<Outcome, ConnError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+    H: Session,
+{
+    let mut chunk = vec![0u8; 16 * 1024];
+    loop {
+        match proto.next() {
+            Ok(event) => match session.handle(proto, event).await {
+                Control::Continue => {}
+                Control::StartTls => {
+                    flush(stream, proto, deadlines).await?;
+                    return Ok(Outcome::StartTls);
+                }
+                Control::Close => {
+                    flush(stream, proto, deadlines).await?;
+                    return Ok(Outcome::Closed);
+                }
+            },
+            Err(Interrupt::Io(Io::Output(bytes))) => write(stream, &bytes, deadlines).await?,
+            Err(Interrupt::Io(Io::NeedMoreInput)) => {
+                if proto.is_finished() {
+                    return Ok(Outcome::Closed);
+                }
+                let read = read_or_stop(stream, &mut chunk, proto, deadlines, cancel).await?;
+                match read {
+                    Some(0) | None => return finish(stream, proto, deadlines).await,
+                    Some(n) => proto.enqueue_input(&chunk[..n]),
+                }
+            }
+            Err(Interrupt::Error(e)) => {
+                tracing::warn!(error = %e, "protocol error; closing");
+                return finish(stream, proto, deadlines).await;
+            }
+        }
+    }
+}
+
+/// Reads once. `None` means the server ended the session (timeout, shutdown,
+/// session too long) and queued the goodbye.
+async fn read_or_stop<S, P>(
+    stream: &mut S,
+    chunk: &mut [u8],
+    proto: &mut P,
+    deadlines: &Deadlines,
+    cancel: &CancellationToken,
+) -> Result<Option<usize>, ConnError>
+where
+    S: AsyncRead + Unpin,
+    P: Protocol,
+{
+    let wait = deadlines.read_timeout(proto.timeout_class());
+    let why = tokio::select! {
+        r = timeout(wait, stream.read(chunk)) => match r {
+            Ok(n) => return Ok(Some(n?)),
+            Err(_) => Goodbye::Timeout,
+        },
+        () = cancel.cancelled() => Goodbye::Shutdown,
+        () = tokio::time::sleep_until(deadlines.session_end) => Goodbye::SessionTooLong,
+    };
+    tracing::info!(reason = ?why, "ending the session");
+    proto.goodbye(why);
+    Ok(None)
+}
+
+/// Flushes what the core still has to say, then reports the session closed.
+async fn finish<S, P>(stream: &mut S, proto: &mut P, d: &Deadlines) -> Result<Outcome, ConnError>
+where
+    S: AsyncWrite + Unpin,
+    P: Protocol,
+{
+    flush(stream, proto, d).await?;
+    Ok(Outcome::Closed)
+}
+
+/// Writes everything the core has queued.
+pub async fn flush<S, P>(stream: &mut S, proto: &mut P, d: &Deadlines) -> Result<(), ConnError>
+where
+    S: AsyncWrite + Unpin,
+    P: Protocol,
+{
+    while let Some(bytes) = proto.take_output() {
+        write(stream, &bytes, d).await?;
+    }
+    Ok(())
+}
+
+async fn write<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    bytes: &[u8],
+    d: &Deadlines,
+) -> Result<(), ConnError> {
+    let io = async {
+        stream.write_all(bytes).await?;
+        stream.flush().await
+    };
+    match timeout(d.limits.write_timeout, io).await {
+        Ok(r) => Ok(r?),
+        Err(_) => Err(ConnError::WriteTimeout),
+    }
+}

@@ -1,0 +1,226 @@
+//! The real server, started in-process on loopback with a temporary data
+//! directory and certificates from a throw-away CA.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use postern_config::defaults::WELL_KNOWN;
+use postern_config::Config;
+use postern_server::Server;
+use rustls::ClientConfig;
+use tempfile::TempDir;
+
+use crate::ca::{Issued, TestCa};
+
+/// The host name the default test certificate is issued for.
+pub const HOST: &str = "mail.example.test";
+
+/// Builds a [`TestServer`].
+#[derive(Debug)]
+pub struct TestServerBuilder {
+    ca: TestCa,
+    certs: Vec<(String, Issued, bool)>,
+    listener_lines: Vec<(String, String)>,
+    limit_lines: Vec<(String, String)>,
+    top: String,
+}
+
+impl Default for TestServerBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TestServerBuilder {
+    /// Every well-known listener on `127.0.0.1:0`, one certificate "main"
+    /// for [`HOST`], `localhost` and 127.0.0.1.
+    pub fn new() -> Self {
+        let ca = TestCa::default();
+        let main = ca.server_cert(&[HOST, "localhost", "127.0.0.1"]);
+        Self {
+            ca,
+            certs: vec![("main".into(), main, true)],
+            listener_lines: Vec::new(),
+            limit_lines: Vec::new(),
+            top: String::new(),
+        }
+    }
+
+    /// The CA that signs the server's certificates.
+    pub fn ca(&self) -> &TestCa {
+        &self.ca
+    }
+
+    /// Adds a certificate.
+    pub fn certificate(mut self, name: &str, issued: Issued) -> Self {
+        self.certs.push((name.to_owned(), issued, false));
+        self
+    }
+
+    /// Adds a TOML line to one listener's section (`client_certificates =
+    /// "required"`, ...). Paths are relative to the data directory.
+    pub fn listener_line(mut self, listener: &str, line: &str) -> Self {
+        self.listener_lines
+            .push((listener.to_owned(), line.to_owned()));
+        self
+    }
+
+    /// Adds a line to one listener's `[listener.limits]` (`pre_auth_timeout
+    /// = "1s"`). The test defaults are 8 connections per IP and a 5 s
+    /// pre-auth timeout.
+    pub fn limit(mut self, listener: &str, line: &str) -> Self {
+        self.limit_lines
+            .push((listener.to_owned(), line.to_owned()));
+        self
+    }
+
+    /// Adds TOML at the top (e.g. a `[tls]` section).
+    pub fn toml(mut self, text: &str) -> Self {
+        self.top.push_str(text);
+        self.top.push('\n');
+        self
+    }
+
+    fn render(&self) -> String {
+        let mut t = format!(
+            "[server]\nhostname = \"{HOST}\"\ndomains = [\"example.test\"]\nshutdown_grace = \"2s\"\n{}\n",
+            self.top
+        );
+        for (name, _, default) in &self.certs {
+            let _ = write!(
+                t,
+                "[[certificate]]\nname = \"{name}\"\ncert = \"certs/{name}.crt.pem\"\nkey = \"certs/{name}.key.pem\"\ndefault = {default}\n\n"
+            );
+        }
+        for wk in WELL_KNOWN {
+            let _ = write!(
+                t,
+                "[[listener]]\nname = \"{}\"\nprotocol = \"{}\"\nbind = \"127.0.0.1:0\"\ntls = \"{}\"\n",
+                wk.name, wk.service, wk.tls
+            );
+            if wk.name == "http" {
+                t.push_str("redirect_https_port = 8443\n");
+            }
+            for (_, line) in self.listener_lines.iter().filter(|(l, _)| l == wk.name) {
+                t.push_str(line);
+                t.push('\n');
+            }
+            t.push_str("[listener.limits]\n");
+            let mut limits: Vec<&str> = self
+                .limit_lines
+                .iter()
+                .filter(|(l, _)| l == wk.name)
+                .map(|(_, line)| line.as_str())
+                .collect();
+            for default in ["max_connections_per_ip = 8", "pre_auth_timeout = \"5s\""] {
+                let key = default.split(' ').next().unwrap_or_default();
+                if !limits.iter().any(|l| l.starts_with(key)) {
+                    limits.push(default);
+                }
+            }
+            for line in limits {
+                t.push_str(line);
+                t.push('\n');
+            }
+            t.push('\n');
+        }
+        t
+    }
+
+    /// Writes the data directory and starts the server.
+    pub async fn start(self) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("certs")).expect("certs dir");
+        for (name, issued, _) in &self.certs {
+            write_cert(dir.path(), name, issued);
+        }
+        std::fs::write(dir.path().join("ca.pem"), self.ca.root_pem()).expect("ca.pem");
+        let path = dir.path().join("postern.toml");
+        std::fs::write(&path, self.render()).expect("postern.toml");
+        let config = Config::load(&path).unwrap_or_else(|e| panic!("test config: {e}"));
+        let server = Server::start(config)
+            .await
+            .unwrap_or_else(|e| panic!("server start: {e}"));
+        TestServer {
+            server: Some(server),
+            dir,
+            ca: self.ca,
+        }
+    }
+}
+
+/// Writes `certs/NAME.crt.pem` and `certs/NAME.key.pem`, each atomically
+/// (what `postern cert import` does too).
+pub fn write_cert(dir: &Path, name: &str, issued: &Issued) {
+    let certs = dir.join("certs");
+    for (file, body) in [
+        (format!("{name}.key.pem"), &issued.key_pem),
+        (format!("{name}.crt.pem"), &issued.cert_pem),
+    ] {
+        let tmp = certs.join(format!(".{file}.tmp"));
+        std::fs::write(&tmp, body).expect("write cert");
+        std::fs::rename(&tmp, certs.join(file)).expect("rename cert");
+    }
+}
+
+/// A running test server.
+#[derive(Debug)]
+pub struct TestServer {
+    server: Option<Server>,
+    dir: TempDir,
+    pub ca: TestCa,
+}
+
+impl TestServer {
+    /// The default server.
+    pub async fn start() -> Self {
+        TestServerBuilder::new().start().await
+    }
+
+    /// The server itself.
+    pub fn server(&self) -> &Server {
+        self.server.as_ref().expect("server running")
+    }
+
+    /// A listener's address.
+    pub fn addr(&self, listener: &str) -> SocketAddr {
+        self.server()
+            .addr(listener)
+            .unwrap_or_else(|| panic!("no listener {listener}"))
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A certificate file of the data directory.
+    pub fn cert_path(&self, name: &str) -> PathBuf {
+        self.dir
+            .path()
+            .join("certs")
+            .join(format!("{name}.crt.pem"))
+    }
+
+    /// A client trusting the test CA.
+    pub fn client_config(&self, alpn: &[&[u8]]) -> Arc<ClientConfig> {
+        self.ca.client_config(alpn)
+    }
+
+    /// Stops the server gracefully.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.server.take() {
+            s.shutdown().await;
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(s) = &self.server {
+            s.shutdown_token().cancel();
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! One test binary, a module per concern.
+
+mod bad_input;
+mod limits;
+mod openssl;
+mod reload;
+mod starttls;
+mod tls;
