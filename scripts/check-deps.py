@@ -17,6 +17,7 @@ FORBIDDEN = {
     "postern-smtp-proto": {"tokio", "rustls", "mio", "socket2", "postern-tls", "postern-server", "postern-config"},
     "postern-imap-proto": {"tokio", "rustls", "mio", "socket2", "postern-tls", "postern-server", "postern-config"},
     "postern-pop3-proto": {"tokio", "rustls", "mio", "socket2", "postern-tls", "postern-server", "postern-config"},
+    "postern-proto-testkit": {"tokio", "rustls", "mio", "socket2", "postern-tls", "postern-server", "postern-config"},
     "postern-tls": {"postern-server", "postern-smtp-proto", "postern-imap-proto", "postern-pop3-proto"},
     "postern-server": {"postern"},
 }
@@ -27,6 +28,7 @@ ALLOWED_WORKSPACE_DEPS = {
     "postern-smtp-proto": {"postern-types"},
     "postern-imap-proto": {"postern-types"},
     "postern-pop3-proto": {"postern-types"},
+    "postern-proto-testkit": {"postern-types"},
     "postern-tls": {"postern-types", "postern-config"},
 }
 

@@ -71,6 +71,9 @@ fn quiet_broken_pipe() {
             .map(String::as_str)
             .unwrap_or_default();
         if text.contains("Broken pipe") {
+            // The binary may end the process; this is the one place it must,
+            // from inside a panic hook.
+            #[allow(clippy::disallowed_methods)]
             std::process::exit(141); // 128 + SIGPIPE, what a shell reports
         }
         default(info);
