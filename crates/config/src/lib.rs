@@ -4,8 +4,10 @@
 //! 1. [`file::File`] mirrors `postern.toml` exactly: serde with
 //!    `deny_unknown_fields`, strings where the value needs checking, no I/O.
 //! 2. [`Config`] is validated and resolved: typed listeners, absolute paths,
-//!    durations, limits. Every problem found is reported, each naming the
-//!    file, the key and what to do.
+//!    durations, limits. Every validation problem is reported at once, each
+//!    naming the file, the key and what to do. (A TOML syntax error or an
+//!    unknown key stops the reading first, with its line: the file must parse
+//!    before it can be checked.)
 //!
 //! Certificates are only *named* here; loading and checking them is the `tls`
 //! crate's job (keys never pass through this crate).

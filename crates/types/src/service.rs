@@ -100,7 +100,9 @@ impl Service {
             Self::Smtp | Self::Submission => &[b"smtp"],
             Self::Imap => &[b"imap"],
             Self::Pop3 => &[b"pop3"],
-            Self::Http | Self::Https | Self::Metrics => &[b"h2", b"http/1.1"],
+            // HTTP/1.1 only until the web interface speaks HTTP/2: offering
+            // h2 and then answering in HTTP/1.1 breaks every h2 client.
+            Self::Http | Self::Https | Self::Metrics => &[b"http/1.1"],
         }
     }
 }

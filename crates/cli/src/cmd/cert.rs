@@ -142,6 +142,7 @@ pub fn run(loc: &Location, cmd: CertCommand) -> anyhow::Result<ExitCode> {
                 pkcs12.as_deref(),
                 password_stdin,
             )?;
+            let file = pkcs12.or(cert).unwrap_or_default();
             import(
                 &config,
                 source,
@@ -149,6 +150,7 @@ pub fn run(loc: &Location, cmd: CertCommand) -> anyhow::Result<ExitCode> {
                 ca_bundle.as_deref(),
                 cert_name.as_deref(),
             )
+            .with_context(|| format!("importing {}", file.display()))
         }
         CertCommand::Show => show(&loc.load()?),
         CertCommand::Check { host } => check(&loc.load()?, &host),

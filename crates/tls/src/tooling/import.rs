@@ -104,7 +104,7 @@ pub enum ImportError {
     NoKey { subject: String },
     #[error("certificate \"{subject}\" does not belong to this chain (it neither issued nor was issued by the others); remove it from the input")]
     ChainUnrelated { subject: String },
-    #[error("the chain is incomplete: \"{subject}\" was issued by \"{issuer}\", whose certificate is missing; add the CA's intermediate certificate(s) (--chain FILE)")]
+    #[error("the chain is incomplete: \"{subject}\" was issued by \"{issuer}\", whose certificate is missing; add the issuing CA's certificate(s) (--chain FILE)")]
     ChainIncomplete { subject: String, issuer: String },
     #[error("the signature on \"{subject}\" does not verify with the key of \"{issuer}\"; the chain mixes certificates of different CAs or is corrupt")]
     ChainSignature { subject: String, issuer: String },
@@ -949,7 +949,7 @@ mod tests {
         let err = import_err(request(cert, None, Some(&key)));
         assert_eq!(
             err.to_string(),
-            "the chain is incomplete: \"CN=mail.example.org\" was issued by \"CN=Test Intermediate\", whose certificate is missing; add the CA's intermediate certificate(s) (--chain FILE)"
+            "the chain is incomplete: \"CN=mail.example.org\" was issued by \"CN=Test Intermediate\", whose certificate is missing; add the issuing CA's certificate(s) (--chain FILE)"
         );
     }
 
