@@ -142,3 +142,38 @@ async fn openssl_starttls_for_smtp_imap_and_pop3() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_clients_signature_algorithms_choose_ecdsa_or_rsa() {
+    if !available() {
+        return;
+    }
+    let b = postern_testkit::TestServerBuilder::new();
+    let rsa = b
+        .ca()
+        .server_cert_rsa(&[postern_testkit::server::HOST, "localhost", "127.0.0.1"]);
+    let srv = b.certificate("main-rsa", rsa).start().await;
+    let addr = srv.addr("imaps");
+    let ca = ca_file(&srv);
+    for (sigalgs, key) in [
+        ("ECDSA+SHA256", "Server public key is 256 bit"),
+        (
+            "rsa_pss_rsae_sha256:RSA+SHA256",
+            "Server public key is 2048 bit",
+        ),
+    ] {
+        let ca = ca.clone();
+        let (ok, out) = tokio::task::spawn_blocking(move || {
+            s_client(
+                addr,
+                &ca,
+                &["-sigalgs", sigalgs, "-servername", "mail.example.test"],
+                "a LOGOUT\r\n",
+            )
+        })
+        .await
+        .unwrap();
+        assert!(ok, "{sigalgs}: {out}");
+        assert!(out.contains(key), "{sigalgs}: expected {key:?}:\n{out}");
+    }
+}
