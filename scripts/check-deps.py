@@ -19,6 +19,8 @@ FORBIDDEN = {
     "postern-pop3-proto": {"tokio", "rustls", "mio", "socket2", "postern-tls", "postern-server", "postern-config"},
     "postern-proto-testkit": {"tokio", "rustls", "mio", "socket2", "postern-tls", "postern-server", "postern-config"},
     "postern-tls": {"postern-server", "postern-smtp-proto", "postern-imap-proto", "postern-pop3-proto"},
+    "postern-store": {"postern-server", "postern-tls", "postern-smtp-proto", "postern-imap-proto", "postern-pop3-proto", "postern-auth", "rustls"},
+    "postern-auth": {"postern-server", "postern-tls", "postern-smtp-proto", "postern-imap-proto", "postern-pop3-proto", "rustls"},
     "postern-server": {"postern"},
 }
 # workspace crates each crate may name directly
@@ -30,6 +32,8 @@ ALLOWED_WORKSPACE_DEPS = {
     "postern-pop3-proto": {"postern-types"},
     "postern-proto-testkit": {"postern-types"},
     "postern-tls": {"postern-types", "postern-config"},
+    "postern-store": {"postern-types"},
+    "postern-auth": {"postern-types", "postern-store"},
 }
 
 

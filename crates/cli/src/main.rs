@@ -39,6 +39,17 @@ enum Command {
     /// Certificates: self-signed, request (CSR), import, show, check.
     #[command(subcommand)]
     Cert(cmd::cert::CertCommand),
+    /// Mail domains: add, list, del.
+    #[command(subcommand)]
+    Domain(cmd::accounts::DomainCommand),
+    /// Accounts: add, list, passwd, del, disable, enable.
+    #[command(subcommand)]
+    User(cmd::accounts::UserCommand),
+    /// Aliases and catch-alls: add, list, del.
+    #[command(subcommand)]
+    Alias(cmd::accounts::AliasCommand),
+    /// Deliver a message from standard input to local recipients.
+    Deliver(cmd::deliver::DeliverArgs),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +61,10 @@ fn main() -> ExitCode {
         Command::Check => cmd::check::run(&cli.location),
         Command::Quickstart(args) => cmd::quickstart::run(&cli.location, &args),
         Command::Cert(c) => cmd::cert::run(&cli.location, c),
+        Command::Domain(c) => cmd::accounts::domain(&cli.location, c),
+        Command::User(c) => cmd::accounts::user(&cli.location, c),
+        Command::Alias(c) => cmd::accounts::alias(&cli.location, c),
+        Command::Deliver(a) => cmd::deliver::run(&cli.location, &a),
     };
     match result {
         Ok(code) => code,

@@ -11,11 +11,15 @@ use crate::Options;
 ///   `-ERR` carries `[AUTH]`, `[SYS/TEMP]` codes;
 /// - `PIPELINING` (RFC 2449 §6.6): input is framed ahead of parsing and
 ///   responses stay in order.
-pub(crate) fn capabilities(opts: &Options) -> Vec<&'static str> {
+pub(crate) fn capabilities(opts: &Options, client_certificate: bool) -> Vec<&'static str> {
     if opts.tls_active {
         return vec![
             "USER",
-            "SASL PLAIN",
+            if client_certificate {
+                "SASL PLAIN EXTERNAL"
+            } else {
+                "SASL PLAIN"
+            },
             "RESP-CODES",
             "PIPELINING",
             "AUTH-RESP-CODE",
@@ -39,21 +43,22 @@ mod tests {
     fn login_methods_only_under_tls() {
         let plain = Options::default();
         assert_eq!(
-            capabilities(&plain),
+            capabilities(&plain, false),
             ["STLS", "RESP-CODES", "PIPELINING", "AUTH-RESP-CODE"]
         );
         let no_tls = Options {
             starttls_offered: false,
             ..Options::default()
         };
-        assert!(!capabilities(&no_tls).contains(&"STLS"));
-        assert!(!capabilities(&no_tls).contains(&"USER"));
+        assert!(!capabilities(&no_tls, false).contains(&"STLS"));
+        assert!(!capabilities(&no_tls, false).contains(&"USER"));
         let tls = Options {
             tls_active: true,
             starttls_offered: false,
             ..Options::default()
         };
-        let caps = capabilities(&tls);
+        assert!(capabilities(&tls, true).contains(&"SASL PLAIN EXTERNAL"));
+        let caps = capabilities(&tls, false);
         assert!(caps.contains(&"USER") && caps.contains(&"SASL PLAIN"));
         assert!(!caps.contains(&"STLS"));
     }

@@ -11,6 +11,13 @@ pub enum Event {
     /// STLS on a listener that offers it. Answer `accept_stls()` (the
     /// driver then flushes and upgrades), or refuse with `err(..)`.
     StartTls,
+    /// The client's line after a `sasl_challenge` (base64; RFC 5034 §4).
+    /// Answer with `ok` + `logged_in`, `err`, or another challenge.
+    SaslResponse { response: Secret<String> },
+    /// `QUIT` once logged in (RFC 1939 §6): the session enters the UPDATE
+    /// state, removes the messages marked deleted, then answers with `ok`
+    /// (or `err` if it could not remove them); the session then ends.
+    Quit,
     /// `USER name` (RFC 1939 §7).
     User {
         /// The name as sent.

@@ -32,6 +32,25 @@ pub(crate) fn ok_lines(out: &mut Vec<u8>, text: &str, lines: &[&str]) {
     out.extend_from_slice(b".\r\n");
 }
 
+/// `+OK text`, then a message (or part of one) dot-stuffed, then `.`
+/// (RFC 1939 §3). Lines end in CRLF on the wire whatever the stored form
+/// (a bare LF becomes CRLF), and a last line without an ending gets one, so
+/// the terminating `.` is always on a line of its own.
+pub(crate) fn ok_message(out: &mut Vec<u8>, text: &str, body: &[u8]) {
+    ok(out, text);
+    out.reserve(body.len() + body.len() / 32 + 5);
+    for line in body.split_inclusive(|&b| b == b'\n') {
+        let content = line.strip_suffix(b"\n").unwrap_or(line);
+        let content = content.strip_suffix(b"\r").unwrap_or(content);
+        if content.first() == Some(&b'.') {
+            out.push(b'.');
+        }
+        out.extend_from_slice(content);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b".\r\n");
+}
+
 fn status(out: &mut Vec<u8>, indicator: &str, code: Option<&str>, text: &str) {
     let mut line = indicator.to_owned();
     if let Some(code) = code {
@@ -97,6 +116,17 @@ mod tests {
             render(|o| ok_lines(o, "list", &["A", ".B", ""])),
             "+OK list\r\nA\r\n..B\r\n\r\n.\r\n"
         );
+    }
+
+    #[test]
+    fn messages_are_dot_stuffed_and_crlf_terminated() {
+        let out = render(|o| ok_message(o, "2 octets", b"a\n.b\r\n..c\r\n.\r\nlast"));
+        assert_eq!(
+            out,
+            "+OK 2 octets\r\na\r\n..b\r\n...c\r\n..\r\nlast\r\n.\r\n"
+        );
+        assert_eq!(render(|o| ok_message(o, "", b"")), "+OK\r\n.\r\n");
+        assert_eq!(render(|o| ok_message(o, "", b"x\r\n")), "+OK\r\nx\r\n.\r\n");
     }
 
     #[test]

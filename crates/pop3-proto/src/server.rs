@@ -19,6 +19,9 @@ enum State {
     StlsAsked,
     /// `accept_stls()` queued the `+OK`: nothing more is read in clear.
     StlsAccepted,
+    /// A SASL challenge was sent: the next line is the client's response,
+    /// not a command (RFC 5034 §4).
+    SaslAwait,
 }
 
 /// A sans-I/O POP3 server session (RFC 1939).
@@ -37,6 +40,10 @@ pub struct Server {
     tls: Option<TlsInfo>,
     error: Option<Error>,
     finished: bool,
+    /// Logged in: the TRANSACTION state of RFC 1939 §5.
+    authenticated: bool,
+    /// QUIT in the TRANSACTION state was handed out: the answer ends it.
+    quitting: bool,
 }
 
 impl Server {
@@ -67,6 +74,8 @@ impl Server {
             tls,
             error: None,
             finished: false,
+            authenticated: false,
+            quitting: false,
         }
     }
 
@@ -75,6 +84,35 @@ impl Server {
         self.answered();
         if !self.finished {
             response::ok(&mut self.output, text);
+        }
+        self.end_if_quitting();
+    }
+
+    /// Answers with `+OK text` and a message, or part of one, dot-stuffed
+    /// with CRLF line endings (RFC 1939 §3), as for RETR and TOP.
+    pub fn ok_message(&mut self, text: &str, body: &[u8]) {
+        self.answered();
+        if !self.finished {
+            response::ok_message(&mut self.output, text, body);
+        }
+    }
+
+    /// The session verified the credentials: the TRANSACTION state begins
+    /// (RFC 1939 §5). Call it right after answering the PASS or AUTH with
+    /// `ok`. From now on credentials and STLS are refused, QUIT comes to the
+    /// session as [`Event::Quit`], and the authenticated timeout applies.
+    pub fn logged_in(&mut self) {
+        self.authenticated = true;
+    }
+
+    /// Whether the session is in the TRANSACTION state.
+    pub const fn is_authenticated(&self) -> bool {
+        self.authenticated
+    }
+
+    fn end_if_quitting(&mut self) {
+        if self.quitting {
+            self.finished = true;
         }
     }
 
@@ -94,6 +132,7 @@ impl Server {
         if !self.finished {
             response::err(&mut self.output, code, text);
         }
+        self.end_if_quitting();
     }
 
     /// Answers [`Event::StartTls`] with `+OK Begin TLS negotiation` (RFC
@@ -106,6 +145,24 @@ impl Server {
         }
         response::ok(&mut self.output, "Begin TLS negotiation");
         self.state = State::StlsAccepted;
+    }
+
+    /// Answers [`Event::Auth`] (or an earlier [`Event::SaslResponse`]) with
+    /// a SASL challenge `+ base64` (RFC 5034 §4); the client's next line
+    /// comes back as [`Event::SaslResponse`], or, if it is `*`, the core
+    /// answers the cancellation itself.
+    pub fn sasl_challenge(&mut self, challenge_base64: &str) {
+        self.answered();
+        if self.finished {
+            return;
+        }
+        let challenge: String = challenge_base64
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '='))
+            .collect();
+        self.output
+            .extend_from_slice(format!("+ {challenge}\r\n").as_bytes());
+        self.state = State::SaslAwait;
     }
 
     /// The listener's options (after STLS: `tls_active` is set).
@@ -128,6 +185,12 @@ impl Server {
         self.bad_commands
     }
 
+    /// Whether the TLS client presented a verified certificate (then SASL
+    /// EXTERNAL is offered, RFC 4422 Appendix A).
+    fn client_certificate(&self) -> bool {
+        self.tls.as_ref().is_some_and(|t| t.client.is_some())
+    }
+
     fn answered(&mut self) {
         if self.state == State::StlsAsked {
             self.state = State::Command;
@@ -146,6 +209,9 @@ impl Server {
     }
 
     fn on_line(&mut self, line: &[u8]) -> Option<Event> {
+        if self.state == State::SaslAwait {
+            return self.on_sasl_response(line);
+        }
         let (verb, args) = match cmd::split(line) {
             Ok(split) => split,
             Err(error) => return self.syntax_error(error),
@@ -160,6 +226,9 @@ impl Server {
     }
 
     fn on_request(&mut self, request: Request) -> Option<Event> {
+        if self.authenticated {
+            return self.on_transaction_request(request);
+        }
         match request {
             Request::Capa => self.capa(),
             Request::Noop => response::ok(&mut self.output, ""),
@@ -177,12 +246,43 @@ impl Server {
         None
     }
 
+    /// The client's answer to a SASL challenge: a base64 line, or `*` to
+    /// cancel (RFC 5034 §4: the server then answers `-ERR`).
+    fn on_sasl_response(&mut self, line: &[u8]) -> Option<Event> {
+        self.state = State::Command;
+        let Ok(text) = std::str::from_utf8(line) else {
+            self.refuse(None, "SASL response is not base64");
+            return None;
+        };
+        if text.trim() == "*" {
+            response::err(&mut self.output, None, "Authentication cancelled");
+            return None;
+        }
+        Some(Event::SaslResponse {
+            response: Secret::new(text.trim().to_owned()),
+        })
+    }
+
+    /// The TRANSACTION state (RFC 1939 §5): mailbox commands and QUIT go to
+    /// the session; logging in again or STLS is a sequence error.
+    fn on_transaction_request(&mut self, request: Request) -> Option<Event> {
+        match request {
+            Request::Capa => self.capa(),
+            Request::Noop => response::ok(&mut self.output, ""),
+            Request::Quit => {
+                self.quitting = true;
+                return Some(Event::Quit);
+            }
+            Request::Mailbox { verb, args } => return Some(mailbox_event(verb, args)),
+            Request::Stls => self.refuse(None, "STLS is only allowed before login"),
+            _ => self.refuse(None, "Already logged in"),
+        }
+        None
+    }
+
     fn capa(&mut self) {
-        response::ok_lines(
-            &mut self.output,
-            "Capability list follows",
-            &capabilities(&self.opts),
-        );
+        let caps = capabilities(&self.opts, self.client_certificate());
+        response::ok_lines(&mut self.output, "Capability list follows", &caps);
     }
 
     /// RFC 1939 §6: in the AUTHORIZATION state QUIT just ends the session.
@@ -307,9 +407,14 @@ impl Protocol for Server {
         (!self.output.is_empty()).then(|| std::mem::take(&mut self.output))
     }
 
-    /// Nobody is logged in yet in this slice: always the pre-auth deadline.
+    /// RFC 1939 §3: the autologout timer of a logged-in client is at least
+    /// ten minutes; before login the shorter pre-auth deadline applies.
     fn timeout_class(&self) -> TimeoutClass {
-        TimeoutClass::PreAuth
+        if self.authenticated {
+            TimeoutClass::Authenticated
+        } else {
+            TimeoutClass::PreAuth
+        }
     }
 
     fn is_finished(&self) -> bool {

@@ -128,3 +128,71 @@ fn implicit_tls_keeps_the_handshake_facts() {
     let s = Server::new(tls()).with_tls_info(info.clone());
     assert_eq!(s.tls_info(), Some(&info));
 }
+
+/// A session that accepts any PASS and serves a one-message maildrop.
+fn transaction(s: &mut Server, e: &Event) -> After {
+    match e {
+        Event::User { .. } => s.ok("send PASS"),
+        Event::Pass { .. } => {
+            s.ok("logged in");
+            s.logged_in();
+        }
+        Event::Command { name, .. } if name == "RETR" => s.ok_message("5 octets", b".dot\n"),
+        Event::Command { .. } => s.ok("done"),
+        Event::Quit => s.ok("bye, 0 messages removed"),
+        _ => s.err(None, "unexpected"),
+    }
+    After::Continue
+}
+
+#[test]
+fn the_transaction_state_after_login() {
+    let mut s = server(tls());
+    let mut log = Log::default();
+    s.enqueue_input(b"USER a\r\nPASS b\r\nRETR 1\r\nUSER c\r\nSTLS\r\nNOOP\r\nQUIT\r\nNOOP\r\n");
+    common::drive(&mut s, &mut log, transaction);
+    assert_eq!(
+        log.text(),
+        "+OK send PASS\r\n+OK logged in\r\n+OK 5 octets\r\n..dot\r\n.\r\n\
+         -ERR Already logged in\r\n-ERR STLS is only allowed before login\r\n+OK\r\n\
+         +OK bye, 0 messages removed\r\n"
+    );
+    assert_eq!(log.events.last(), Some(&Event::Quit));
+    assert!(s.is_finished());
+    assert_eq!(s.timeout_class(), TimeoutClass::Authenticated);
+}
+
+#[test]
+fn quit_before_login_needs_no_session() {
+    let mut s = server(tls());
+    let log = run(&mut s, b"QUIT\r\n");
+    assert_eq!(log.text(), "+OK Logging out\r\n");
+    assert!(log.events.is_empty());
+}
+
+fn challenge_then_accept(s: &mut Server, e: &Event) -> After {
+    match e {
+        Event::Auth { .. } => s.sasl_challenge(""),
+        Event::SaslResponse { response } if response.expose() == "AGEAYg==" => {
+            s.ok("logged in");
+            s.logged_in();
+        }
+        _ => s.err(Some("AUTH"), "no"),
+    }
+    After::Continue
+}
+
+#[test]
+fn auth_plain_with_a_continuation_and_a_cancellation() {
+    let mut s = server(tls());
+    let mut log = Log::default();
+    s.enqueue_input(b"AUTH PLAIN\r\n*\r\nAUTH PLAIN\r\nAGEAYg==\r\nSTAT\r\n");
+    common::drive(&mut s, &mut log, challenge_then_accept);
+    // The "*" and the base64 line are responses, never commands.
+    assert_eq!(
+        log.text(),
+        "+ \r\n-ERR Authentication cancelled\r\n+ \r\n+OK logged in\r\n-ERR [AUTH] no\r\n"
+    );
+    assert!(s.is_authenticated());
+    assert!(matches!(log.events[2], Event::SaslResponse { .. }));
+}

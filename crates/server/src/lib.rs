@@ -16,6 +16,7 @@ pub mod conn;
 pub mod driver;
 pub mod http_lite;
 pub mod listener;
+pub mod mail;
 pub mod metrics;
 pub mod per_ip;
 pub mod reload;
@@ -54,6 +55,8 @@ pub enum StartError {
     },
     #[error("no listener is enabled; enable one in the [[listener]] sections")]
     NothingToServe,
+    #[error("cannot open the mail store in {dir}: {message}")]
+    Store { dir: String, message: String },
 }
 
 /// A running server.
@@ -64,6 +67,7 @@ pub struct Server {
     tracker: TaskTracker,
     certificates: Certificates,
     config: Arc<Config>,
+    mail: mail::Mail,
 }
 
 struct Bound {
@@ -81,6 +85,7 @@ impl Server {
         let store = CertStore::load(&config.certificates, now).map_err(StartError::Certificates)?;
         postern_tls::expiry::log_expiries(&store, &config.tls, now);
         let certificates = Certificates::new(store);
+        let mail = open_mail(&config)?;
         let bound = bind_all(&config, &certificates)?;
         if bound.is_empty() {
             return Err(StartError::NothingToServe);
@@ -95,6 +100,7 @@ impl Server {
             tracker: TaskTracker::new(),
             certificates,
             config,
+            mail,
         };
         server.spawn_all(bound);
         Ok(server)
@@ -136,7 +142,8 @@ impl Server {
                 self.spawn_accept(socket, session::imap::ImapFactory::new(hostname), ctx)
             }
             Service::Pop3 => {
-                self.spawn_accept(socket, session::pop3::Pop3Factory::new(hostname), ctx)
+                let factory = session::pop3::Pop3Factory::new(hostname, self.mail.clone());
+                self.spawn_accept(socket, factory, ctx)
             }
             Service::Http => {
                 let https_port = ctx.listener.redirect_https_port.unwrap_or(443);
@@ -189,6 +196,11 @@ impl Server {
         self.local_addrs(listener).first().copied()
     }
 
+    /// The mail store the sessions use.
+    pub fn store(&self) -> &Arc<dyn postern_store::Store> {
+        &self.mail.store
+    }
+
     /// The certificates being served.
     pub fn certificates(&self) -> &Certificates {
         &self.certificates
@@ -221,6 +233,21 @@ impl Server {
             );
         }
     }
+}
+
+/// The embedded store under the data directory, and the authentication
+/// service on top of it.
+fn open_mail(config: &Config) -> Result<mail::Mail, StartError> {
+    let store_err = |message: String| StartError::Store {
+        dir: config.data_dir.display().to_string(),
+        message,
+    };
+    let store = postern_store::sqlite::SqliteStore::open(&config.data_dir)
+        .map_err(|e| store_err(e.to_string()))?;
+    let store: Arc<dyn postern_store::Store> = Arc::new(store);
+    let auth =
+        postern_auth::Authenticator::new(store.clone()).map_err(|e| store_err(e.to_string()))?;
+    Ok(mail::Mail::new(store, auth))
 }
 
 fn bind_all(config: &Config, certs: &Certificates) -> Result<Vec<Bound>, StartError> {

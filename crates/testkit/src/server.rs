@@ -204,6 +204,39 @@ impl TestServer {
             .join(format!("{name}.crt.pem"))
     }
 
+    /// Adds the domain of `address` (if new) and an account with this
+    /// password, as `postern user add` does.
+    pub fn add_user(&self, address: &str, password: &str) -> postern_store::Account {
+        let store = self.server().store();
+        let domain = address
+            .rsplit('@')
+            .next()
+            .expect("an address with a domain");
+        if !store
+            .domains()
+            .expect("domains")
+            .iter()
+            .any(|d| d == domain)
+        {
+            store.add_domain(domain).expect("add domain");
+        }
+        let hash = postern_auth::hash_password(password).expect("a strong test password");
+        store.add_account(address, &hash).expect("add account")
+    }
+
+    /// Delivers a message to an account's INBOX, durably, as `postern
+    /// deliver` does; returns its UID.
+    pub fn deliver(&self, address: &str, raw: &[u8]) -> u32 {
+        let store = self.server().store();
+        let accounts = store.resolve_recipient(address).expect("resolve");
+        assert!(!accounts.is_empty(), "no recipient {address}");
+        store
+            .deliver(&accounts, raw, 1_700_000_000)
+            .expect("deliver")[0]
+            .1
+             .0
+    }
+
     /// A client trusting the test CA.
     pub fn client_config(&self, alpn: &[&[u8]]) -> Arc<ClientConfig> {
         self.ca.client_config(alpn)

@@ -69,6 +69,10 @@ pub fn init(loc: &Location, args: &InitArgs) -> anyhow::Result<()> {
     // Validate what we are about to write: a template that does not parse
     // (a bad host name given here) must not land on disk.
     postern_config::Config::parse(&config_path, &text).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // The mail store (SQLite + blobs) with the first domain.
+    let store = postern_store::sqlite::SqliteStore::open(&dir)
+        .with_context(|| format!("creating the mail store in {}", dir.display()))?;
+    postern_store::Store::add_domain(&store, &args.domain)?;
     std::fs::write(&config_path, text).with_context(|| format!("writing {}", config_path.display()))
 }
 

@@ -1,7 +1,9 @@
 //! One module per subcommand family.
 
+pub mod accounts;
 pub mod cert;
 pub mod check;
+pub mod deliver;
 pub mod init;
 pub mod quickstart;
 pub mod serve;

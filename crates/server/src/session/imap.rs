@@ -1,6 +1,6 @@
-//! IMAP sessions. Mailboxes need the store and logins the authentication
-//! service; until a server has accounts, every login fails with the same
-//! answer for every user name (RFC 5530 AUTHENTICATIONFAILED).
+//! IMAP sessions. Mailbox access over IMAP is not served yet: every login
+//! gets the same `NO [UNAVAILABLE]` (RFC 5530), before any credential is
+//! looked at, so the answer says nothing about which accounts exist.
 
 use std::net::SocketAddr;
 
@@ -61,9 +61,11 @@ impl Session for ImapSession {
                 imap.accept_starttls(&tag);
                 return Control::StartTls;
             }
-            Event::Login { tag, .. } | Event::Authenticate { tag, .. } => {
-                imap.tagged_no(&tag, Some("AUTHENTICATIONFAILED"), "Authentication failed")
-            }
+            Event::Login { tag, .. } | Event::Authenticate { tag, .. } => imap.tagged_no(
+                &tag,
+                Some("UNAVAILABLE"),
+                "Mailbox access over IMAP is not available on this server yet; use POP3",
+            ),
             // RFC 9051 §6.3: mailbox commands are valid only once
             // authenticated.
             Event::Command { tag, name, .. } => {

@@ -4,5 +4,6 @@
 
 pub mod http;
 pub mod imap;
+pub mod maildrop;
 pub mod pop3;
 pub mod smtp;

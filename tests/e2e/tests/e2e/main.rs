@@ -3,6 +3,7 @@
 mod bad_input;
 mod limits;
 mod openssl;
+mod pop3;
 mod reload;
 mod starttls;
 mod tls;

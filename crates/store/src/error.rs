@@ -1,0 +1,39 @@
+//! Store errors: what went wrong and, for the administrator, what to do.
+
+use std::path::PathBuf;
+
+/// Why a store operation failed. Nothing was changed when an error is
+/// returned (every write is one transaction).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("{what} does not exist")]
+    NotFound { what: String },
+    #[error("{what} exists already")]
+    AlreadyExists { what: String },
+    #[error("the domain {domain} is not served here; add it first (postern domain add {domain})")]
+    UnknownDomain { domain: String },
+    #[error("{what}: {why}")]
+    Invalid { what: String, why: String },
+    #[error("{what} is still in use: {why}")]
+    InUse { what: String, why: String },
+    #[error("the account {address} is over its quota ({used} of {quota} bytes)")]
+    QuotaExceeded {
+        address: String,
+        used: u64,
+        quota: u64,
+    },
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("database: {0}")]
+    Database(String),
+    #[error("the store's schema is version {found}, newer than this Postern knows ({known}); run a newer Postern")]
+    SchemaTooNew { found: u32, known: u32 },
+}
+
+/// Results of store operations.
+pub type StoreResult<T> = Result<T, StoreError>;

@@ -1,0 +1,150 @@
+//! Postern's mail store: domains, accounts, aliases, mailboxes, messages.
+//!
+//! The protocols and the CLI speak to the [`Store`] trait only, so that a
+//! PostgreSQL back end can join the embedded SQLite one without touching
+//! them. The trait is synchronous: SQLite is, and async callers run store
+//! calls on a blocking thread (`tokio::task::spawn_blocking`).
+//!
+//! Durability is the store's promise: when [`Store::deliver`] or
+//! [`Store::append`] returns `Ok`, the message's blob is fsynced and renamed
+//! into place, its directory fsynced, and its rows committed. A crash at any
+//! point leaves no half-visible message and loses none that was
+//! acknowledged.
+//!
+//! # Layout
+//! - [`model`]: the plain data types.
+//! - [`error`]: the error type, [`StoreError`].
+//! - [`sqlite`]: the embedded back end (SQLite in WAL mode + blobs on disk).
+//! - [`blobs`]: content-addressed blob files.
+//! - [`names`]: validation of domains, addresses, mailbox names and flags,
+//!   shared by every back end so that they accept the same input.
+//!
+//! The generic test suite that every back end must pass is in
+//! `tests/suite/mod.rs`; `tests/crash.rs` kills a writer mid-delivery.
+
+pub mod blobs;
+pub mod error;
+pub mod model;
+pub mod names;
+pub mod sqlite;
+
+pub use error::{StoreError, StoreResult};
+pub use model::{
+    Account, AccountId, Alias, BlobId, Change, Flag, Mailbox, MailboxId, MessageMeta, ModSeq,
+    SpecialUse, Uid,
+};
+pub use sqlite::SqliteStore;
+
+/// Everything the protocols need from storage.
+pub trait Store: Send + Sync + 'static {
+    // --- domains ---
+
+    /// Adds a mail domain (lowercase). Errors if it exists.
+    fn add_domain(&self, domain: &str) -> StoreResult<()>;
+    /// The domains, sorted.
+    fn domains(&self) -> StoreResult<Vec<String>>;
+    /// Removes a domain; refused while accounts or aliases use it.
+    fn remove_domain(&self, domain: &str) -> StoreResult<()>;
+
+    // --- accounts ---
+
+    /// Adds an account in a served domain, with the default mailboxes
+    /// (INBOX, Sent, Drafts, Trash, Junk, Archive). `AlreadyExists` if an
+    /// account or an alias has the address.
+    fn add_account(&self, address: &str, password_hash: &str) -> StoreResult<Account>;
+    /// The account with this address (case-insensitive), if any. A
+    /// malformed address is simply not found (login must not tell apart).
+    fn account(&self, address: &str) -> StoreResult<Option<Account>>;
+    /// The account with this id, if any.
+    fn account_by_id(&self, id: AccountId) -> StoreResult<Option<Account>>;
+    /// Every account, sorted by address.
+    fn accounts(&self) -> StoreResult<Vec<Account>>;
+    fn set_password_hash(&self, id: AccountId, password_hash: &str) -> StoreResult<()>;
+    fn set_disabled(&self, id: AccountId, disabled: bool) -> StoreResult<()>;
+    fn set_quota(&self, id: AccountId, quota_bytes: u64) -> StoreResult<()>;
+    /// Removes an account with its mailboxes and messages (blobs no longer
+    /// referenced are deleted). It leaves the aliases that targeted it;
+    /// those left with no target go too.
+    fn remove_account(&self, id: AccountId) -> StoreResult<()>;
+
+    // --- aliases ---
+
+    /// Adds an alias in a served domain; `@domain` is the catch-all. Each
+    /// target must be an existing account; the address must not be an
+    /// account's.
+    fn add_alias(&self, address: &str, targets: &[String]) -> StoreResult<()>;
+    fn aliases(&self) -> StoreResult<Vec<Alias>>;
+    fn remove_alias(&self, address: &str) -> StoreResult<()>;
+    /// Where mail for `address` goes: the account itself, else an alias's
+    /// targets, else the domain's catch-all. Disabled accounts are left out;
+    /// empty means an unknown recipient. The first match decides: mail for
+    /// a disabled account does not fall through to the catch-all. A
+    /// malformed address is `Invalid`.
+    fn resolve_recipient(&self, address: &str) -> StoreResult<Vec<AccountId>>;
+
+    // --- mailboxes ---
+
+    /// An account's mailboxes, sorted by name.
+    fn mailboxes(&self, account: AccountId) -> StoreResult<Vec<Mailbox>>;
+    /// One mailbox by name (`INBOX` case-insensitively, others exactly).
+    fn mailbox(&self, account: AccountId, name: &str) -> StoreResult<Option<Mailbox>>;
+    /// The mailbox with this id.
+    fn mailbox_by_id(&self, id: MailboxId) -> StoreResult<Option<Mailbox>>;
+    /// Creates a mailbox with a fresh UIDVALIDITY (never one an earlier
+    /// mailbox of this store had). `AlreadyExists` if the name is taken.
+    fn create_mailbox(
+        &self,
+        account: AccountId,
+        name: &str,
+        special_use: Option<SpecialUse>,
+    ) -> StoreResult<Mailbox>;
+    /// Deletes a mailbox and its messages (IMAP DELETE); the INBOX cannot
+    /// be deleted. Mailboxes below it in the hierarchy stay.
+    fn delete_mailbox(&self, id: MailboxId) -> StoreResult<()>;
+    /// Renames a mailbox and those below it (IMAP RENAME); UIDVALIDITY and
+    /// UIDs stay. The INBOX cannot be renamed (yet: RFC 9051 §6.3.6 wants
+    /// its messages moved instead).
+    fn rename_mailbox(&self, id: MailboxId, new_name: &str) -> StoreResult<()>;
+
+    // --- messages ---
+
+    /// Stores `raw` in the INBOX of each account, once, durably; the blob is
+    /// shared. Returns where each copy went, in the order of `accounts`.
+    /// All or nothing: if one account is over quota, no copy is stored.
+    /// Disabled accounts are not checked here: [`Store::resolve_recipient`]
+    /// leaves them out.
+    fn deliver(
+        &self,
+        accounts: &[AccountId],
+        raw: &[u8],
+        internal_date: i64,
+    ) -> StoreResult<Vec<(MailboxId, Uid)>>;
+    /// Stores `raw` in one mailbox with flags, durably (IMAP APPEND).
+    fn append(
+        &self,
+        mailbox: MailboxId,
+        raw: &[u8],
+        flags: &[Flag],
+        internal_date: i64,
+    ) -> StoreResult<Uid>;
+    /// A mailbox's messages in ascending UID order. Flags come back
+    /// canonical: system flags first, then keywords sorted, each once.
+    fn messages(&self, mailbox: MailboxId) -> StoreResult<Vec<MessageMeta>>;
+    /// A message's bytes, exactly as stored.
+    fn read_message(&self, mailbox: MailboxId, uid: Uid) -> StoreResult<Vec<u8>>;
+    /// Replaces a message's flags; returns its new MODSEQ. Setting the
+    /// flags it already has changes nothing and returns the current MODSEQ.
+    fn set_flags(&self, mailbox: MailboxId, uid: Uid, flags: &[Flag]) -> StoreResult<ModSeq>;
+    /// Removes messages (absent UIDs are ignored), in one transaction.
+    fn expunge(&self, mailbox: MailboxId, uids: &[Uid]) -> StoreResult<()>;
+    /// Copies messages into another mailbox, sharing their blobs; returns
+    /// (old UID, new UID) pairs (RFC 4315 COPYUID).
+    fn copy(&self, from: MailboxId, uids: &[Uid], to: MailboxId) -> StoreResult<Vec<(Uid, Uid)>>;
+
+    // --- change notification ---
+
+    /// Changes committed from now on, in commit order, for IDLE and
+    /// maildrop locks. A slow receiver may miss changes and is told so
+    /// (`RecvError::Lagged`): it must then re-read the mailbox.
+    fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Change>;
+}

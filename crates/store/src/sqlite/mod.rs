@@ -1,0 +1,430 @@
+//! The embedded back end: SQLite in WAL mode for everything but message
+//! bytes, and content-addressed blob files for those.
+//!
+//! ```text
+//! DATA/            0700
+//!   mail.db        0600  (and mail.db-wal, mail.db-shm: same mode)
+//!   blobs/         0700
+//!     ab/cdef...   one file per distinct message, named by SHA-256
+//!     tmp/         blobs being written
+//! ```
+//!
+//! Writes go through one connection behind a mutex, each in one
+//! `BEGIN IMMEDIATE` transaction (taking SQLite's write lock at once
+//! rather than upgrading later, which could fail with "busy" mid-way:
+//! <https://www.sqlite.org/lang_transaction.html>). Other processes on the
+//! same store (the CLI next to the server) queue on that lock for up to the
+//! busy timeout. Reads take a connection from a pool and see the last
+//! commit, without waiting for the writer (WAL).
+//!
+//! Durability of a new message: the blob is written, fsynced and renamed
+//! into place, and its directory fsynced ([`crate::blobs`]); then the rows
+//! are committed with `synchronous = FULL`, which fsyncs the WAL before
+//! the commit returns. Only then is `Ok` returned and the change broadcast.
+//!
+//! # Layout
+//! - this file: [`SqliteStore`], [`OpenOptions`], the write/read helpers,
+//!   and `impl Store`.
+//! - `schema`: the tables and migrations; `conn`: connections and the
+//!   reader pool; `gc`: blob deletion and the orphan sweep.
+//! - `accounts` (domains too), `aliases`, `mailboxes`, `messages`,
+//!   `flags`: the statements, one concern per file.
+
+mod accounts;
+mod aliases;
+mod conn;
+mod flags;
+mod gc;
+mod mailboxes;
+mod messages;
+mod schema;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+use tokio::sync::broadcast;
+
+use crate::blobs::{self, BlobStore};
+use crate::error::{StoreError, StoreResult};
+use crate::model::{
+    Account, AccountId, Alias, BlobId, Change, Flag, Mailbox, MailboxId, MessageMeta, ModSeq,
+    SpecialUse, Uid,
+};
+use crate::{names, Store};
+
+/// The schema version this code reads and writes.
+pub const SCHEMA_VERSION: u32 = schema::VERSION;
+
+/// The database file's name in the data directory.
+pub const DB_FILE: &str = "mail.db";
+/// The blob directory's name in the data directory.
+pub const BLOB_DIR: &str = "blobs";
+/// How many committed changes a subscriber may fall behind before it is
+/// told it lagged (and must re-read its mailbox).
+const CHANGE_CAPACITY: usize = 1024;
+
+/// How to open a store.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct OpenOptions {
+    /// Delete orphaned blob files and stale temp files at open (left by a
+    /// crash). Reads every blob directory: a one-off CLI command on a big
+    /// store may want to skip it and leave it to the server.
+    pub sweep_orphans: bool,
+    /// Idle reader connections kept for reuse.
+    pub idle_readers: usize,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        Self {
+            sweep_orphans: true,
+            idle_readers: 4,
+        }
+    }
+}
+
+/// The SQLite store. Cheap to share behind an `Arc`; every method blocks
+/// (call it from `spawn_blocking` in async code).
+pub struct SqliteStore {
+    dir: PathBuf,
+    /// The one connection that writes. Holding its lock also orders the
+    /// broadcast of changes, so subscribers see them in commit order.
+    writer: Mutex<Connection>,
+    readers: conn::ReaderPool,
+    blobs: BlobStore,
+    changes: broadcast::Sender<Change>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a write transaction leaves to do once it has committed.
+#[derive(Debug, Default)]
+struct Effects {
+    /// To broadcast, in order.
+    changes: Vec<Change>,
+    /// Blobs that lost a reference; deleted if they have none left.
+    freed: Vec<BlobId>,
+}
+
+impl SqliteStore {
+    /// Opens the store in `data_dir` (created, 0700, if missing) with the
+    /// default options: runs pending migrations and sweeps orphans.
+    pub fn open(data_dir: &Path) -> StoreResult<Self> {
+        Self::open_with(data_dir, &OpenOptions::default())
+    }
+
+    /// Opens the store with explicit options.
+    pub fn open_with(data_dir: &Path, options: &OpenOptions) -> StoreResult<Self> {
+        blobs::create_dir(data_dir)?;
+        let db = data_dir.join(DB_FILE);
+        let mut writer = conn::open_writer(&db)?;
+        schema::migrate(&mut writer)?;
+        let blobs = BlobStore::open(&data_dir.join(BLOB_DIR))?;
+        // The file and blob directory entries are new on first open; make
+        // them durable before anything relies on them. (SQLite syncs the
+        // directory itself when it creates the WAL file.)
+        blobs::sync_dir(data_dir)?;
+        if options.sweep_orphans {
+            gc::sweep(&mut writer, &blobs)?;
+        }
+        Ok(Self {
+            dir: data_dir.to_path_buf(),
+            writer: Mutex::new(writer),
+            readers: conn::ReaderPool::new(&db, options.idle_readers),
+            blobs,
+            changes: broadcast::channel(CHANGE_CAPACITY).0,
+        })
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Deletes orphaned blob files and stale temp files now; returns how
+    /// many files were removed.
+    pub fn sweep_orphans(&self) -> StoreResult<usize> {
+        gc::sweep(&mut self.lock_writer(), &self.blobs)
+    }
+
+    fn lock_writer(&self) -> MutexGuard<'_, Connection> {
+        // A panic inside a write unwinds through `Transaction`'s drop,
+        // which rolls back: the connection is clean, so poisoning is moot.
+        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `f` in one write transaction; after the commit, broadcasts its
+    /// changes and deletes the blobs it freed.
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>, &mut Effects) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        let mut conn = self.lock_writer();
+        let mut fx = Effects::default();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let value = f(&tx, &mut fx)?;
+        tx.commit()?;
+        for change in fx.changes {
+            // An error only means that nobody is listening.
+            let _ = self.changes.send(change);
+        }
+        gc::collect(&mut conn, &self.blobs, &fx.freed);
+        Ok(value)
+    }
+
+    /// Runs `f` in one read transaction: a consistent snapshot.
+    fn read<T>(&self, f: impl FnOnce(&Transaction<'_>) -> StoreResult<T>) -> StoreResult<T> {
+        let mut conn = self.readers.get()?;
+        let tx = conn.transaction()?;
+        f(&tx)
+    }
+
+    /// Inside a write transaction: makes sure `blob` is on disk. Between
+    /// our `put` and this transaction, a collection may have deleted the
+    /// file because it was unreferenced; under the write lock nothing can
+    /// delete it again before we commit.
+    fn ensure_blob(&self, blob: &BlobId, raw: &[u8]) -> StoreResult<()> {
+        if !self.blobs.contains(blob)? {
+            self.blobs.put(raw)?;
+        }
+        Ok(())
+    }
+
+    /// After a failed write: deletes `blob` again if nothing uses it.
+    fn forget_blob(&self, blob: BlobId) {
+        gc::collect(&mut self.lock_writer(), &self.blobs, &[blob]);
+    }
+
+    /// Stores a message: blob first (durable), then the rows.
+    fn store_message(
+        &self,
+        raw: &[u8],
+        f: impl FnOnce(&Transaction<'_>, &BlobId, &mut Effects) -> StoreResult<Vec<(MailboxId, Uid)>>,
+    ) -> StoreResult<Vec<(MailboxId, Uid)>> {
+        let blob = self.blobs.put(raw)?;
+        let result = self.write(|tx, fx| {
+            self.ensure_blob(&blob, raw)?;
+            f(tx, &blob, fx)
+        });
+        if result.is_err() {
+            self.forget_blob(blob);
+        }
+        result
+    }
+}
+
+/// `NotFound` for `what`.
+fn missing(what: String) -> StoreError {
+    StoreError::NotFound { what }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Database(e.to_string())
+    }
+}
+
+fn len_u64(raw: &[u8]) -> u64 {
+    raw.len() as u64
+}
+
+impl Store for SqliteStore {
+    fn add_domain(&self, domain: &str) -> StoreResult<()> {
+        self.write(|tx, _| accounts::add_domain(tx, domain))
+    }
+
+    fn domains(&self) -> StoreResult<Vec<String>> {
+        self.read(|tx| accounts::domains(tx))
+    }
+
+    fn remove_domain(&self, domain: &str) -> StoreResult<()> {
+        self.write(|tx, _| accounts::remove_domain(tx, domain))
+    }
+
+    fn add_account(&self, address: &str, password_hash: &str) -> StoreResult<Account> {
+        self.write(|tx, fx| accounts::add_account(tx, address, password_hash, fx))
+    }
+
+    fn account(&self, address: &str) -> StoreResult<Option<Account>> {
+        let Ok(addr) = names::address(address) else {
+            return Ok(None);
+        };
+        self.read(|tx| accounts::by_address(tx, &addr.full))
+    }
+
+    fn account_by_id(&self, id: AccountId) -> StoreResult<Option<Account>> {
+        self.read(|tx| accounts::by_id(tx, id))
+    }
+
+    fn accounts(&self) -> StoreResult<Vec<Account>> {
+        self.read(|tx| accounts::list(tx))
+    }
+
+    fn set_password_hash(&self, id: AccountId, password_hash: &str) -> StoreResult<()> {
+        self.write(|tx, _| accounts::update(tx, id, accounts::Column::PasswordHash, &password_hash))
+    }
+
+    fn set_disabled(&self, id: AccountId, disabled: bool) -> StoreResult<()> {
+        self.write(|tx, _| accounts::update(tx, id, accounts::Column::Disabled, &disabled))
+    }
+
+    fn set_quota(&self, id: AccountId, quota_bytes: u64) -> StoreResult<()> {
+        let quota = i64::try_from(quota_bytes).unwrap_or(i64::MAX);
+        self.write(|tx, _| accounts::update(tx, id, accounts::Column::Quota, &quota))
+    }
+
+    fn remove_account(&self, id: AccountId) -> StoreResult<()> {
+        self.write(|tx, fx| accounts::remove_account(tx, id, fx))
+    }
+
+    fn add_alias(&self, address: &str, targets: &[String]) -> StoreResult<()> {
+        self.write(|tx, _| aliases::add(tx, address, targets))
+    }
+
+    fn aliases(&self) -> StoreResult<Vec<Alias>> {
+        self.read(|tx| aliases::list(tx))
+    }
+
+    fn remove_alias(&self, address: &str) -> StoreResult<()> {
+        self.write(|tx, _| aliases::remove(tx, address))
+    }
+
+    fn resolve_recipient(&self, address: &str) -> StoreResult<Vec<AccountId>> {
+        self.read(|tx| aliases::resolve(tx, address))
+    }
+
+    fn mailboxes(&self, account: AccountId) -> StoreResult<Vec<Mailbox>> {
+        self.read(|tx| {
+            let list = mailboxes::list(tx, account)?;
+            if list.is_empty() && accounts::by_id(tx, account)?.is_none() {
+                return Err(missing(format!("account {}", account.0)));
+            }
+            Ok(list)
+        })
+    }
+
+    fn mailbox(&self, account: AccountId, name: &str) -> StoreResult<Option<Mailbox>> {
+        let Ok(name) = names::mailbox_name(name) else {
+            return Ok(None);
+        };
+        self.read(|tx| mailboxes::by_name(tx, account, &name))
+    }
+
+    fn mailbox_by_id(&self, id: MailboxId) -> StoreResult<Option<Mailbox>> {
+        self.read(|tx| mailboxes::by_id(tx, id))
+    }
+
+    fn create_mailbox(
+        &self,
+        account: AccountId,
+        name: &str,
+        special_use: Option<SpecialUse>,
+    ) -> StoreResult<Mailbox> {
+        if special_use == Some(SpecialUse::Inbox) {
+            return Err(StoreError::Invalid {
+                what: format!("mailbox {name:?}"),
+                why: "an account has one INBOX, made with the account".into(),
+            });
+        }
+        self.write(|tx, fx| {
+            if accounts::by_id(tx, account)?.is_none() {
+                return Err(missing(format!("account {}", account.0)));
+            }
+            mailboxes::create(tx, account, name, special_use, fx)
+        })
+    }
+
+    fn delete_mailbox(&self, id: MailboxId) -> StoreResult<()> {
+        self.write(|tx, fx| mailboxes::delete(tx, id, fx))
+    }
+
+    fn rename_mailbox(&self, id: MailboxId, new_name: &str) -> StoreResult<()> {
+        self.write(|tx, _| mailboxes::rename(tx, id, new_name))
+    }
+
+    fn deliver(
+        &self,
+        accounts: &[AccountId],
+        raw: &[u8],
+        internal_date: i64,
+    ) -> StoreResult<Vec<(MailboxId, Uid)>> {
+        if accounts.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.store_message(raw, |tx, blob, fx| {
+            let msg = messages::NewMessage {
+                blob,
+                size: len_u64(raw),
+                internal_date,
+                flags: &[],
+            };
+            let mut placed = Vec::with_capacity(accounts.len());
+            for &account in accounts {
+                let inbox = mailboxes::inbox(tx, account)?;
+                placed.push((inbox, messages::insert(tx, inbox, &msg, fx)?));
+            }
+            Ok(placed)
+        })
+    }
+
+    fn append(
+        &self,
+        mailbox: MailboxId,
+        raw: &[u8],
+        flags: &[Flag],
+        internal_date: i64,
+    ) -> StoreResult<Uid> {
+        let flags = names::flags(flags)?;
+        let placed = self.store_message(raw, |tx, blob, fx| {
+            let msg = messages::NewMessage {
+                blob,
+                size: len_u64(raw),
+                internal_date,
+                flags: &flags,
+            };
+            Ok(vec![(mailbox, messages::insert(tx, mailbox, &msg, fx)?)])
+        })?;
+        Ok(placed[0].1)
+    }
+
+    fn messages(&self, mailbox: MailboxId) -> StoreResult<Vec<MessageMeta>> {
+        self.read(|tx| messages::list(tx, mailbox))
+    }
+
+    fn read_message(&self, mailbox: MailboxId, uid: Uid) -> StoreResult<Vec<u8>> {
+        let (blob, size) = self.read(|tx| messages::blob_of(tx, mailbox, uid))?;
+        let bytes = self.blobs.get(&blob)?;
+        if len_u64(&bytes) != size {
+            return Err(StoreError::Database(format!(
+                "blob {blob} has {} bytes, its message says {size}: the blob store is damaged",
+                bytes.len()
+            )));
+        }
+        Ok(bytes)
+    }
+
+    fn set_flags(&self, mailbox: MailboxId, uid: Uid, flags: &[Flag]) -> StoreResult<ModSeq> {
+        let flags = names::flags(flags)?;
+        self.write(|tx, fx| messages::set_flags(tx, mailbox, uid, &flags, fx))
+    }
+
+    fn expunge(&self, mailbox: MailboxId, uids: &[Uid]) -> StoreResult<()> {
+        self.write(|tx, fx| messages::expunge(tx, mailbox, uids, fx))
+    }
+
+    fn copy(&self, from: MailboxId, uids: &[Uid], to: MailboxId) -> StoreResult<Vec<(Uid, Uid)>> {
+        self.write(|tx, fx| messages::copy(tx, from, uids, to, fx))
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<Change> {
+        self.changes.subscribe()
+    }
+}

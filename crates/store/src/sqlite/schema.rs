@@ -1,0 +1,150 @@
+//! The database schema and its versioned migrations.
+//!
+//! The version lives in `PRAGMA user_version` (a field of the database
+//! header, so it changes in the same transaction as the tables:
+//! <https://www.sqlite.org/pragma.html#pragma_user_version>). Migration `i`
+//! of [`MIGRATIONS`] takes the schema from version `i` to `i + 1`; each runs
+//! in its own `BEGIN IMMEDIATE` transaction, and the version is re-read
+//! inside it, so two processes opening a new store at once migrate it once.
+//! A database newer than this code is refused rather than guessed at.
+//!
+//! # Layout
+//! - [`MIGRATIONS`]: the SQL, oldest first. Append; never edit a shipped one.
+//! - [`migrate`]: run at open.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::error::{StoreError, StoreResult};
+
+/// `PRAGMA application_id` of a Postern store ("PSTN"), so that `file(1)`
+/// and Postern itself can tell a mail store from any other SQLite file.
+pub(super) const APPLICATION_ID: i32 = 0x5053_544E;
+
+/// Version 1: the whole mail model.
+///
+/// - `meta`: store-wide counters (`next_uid_validity`).
+/// - `domains`; `accounts` and `aliases` name their domain, so that a
+///   domain in use cannot be removed (the foreign key says no as well).
+/// - `alias_targets`: an alias's accounts, in the order given.
+/// - `mailboxes`: per account; `uid_next` and `highest_modseq` only grow.
+/// - `messages`: one row per message in a mailbox; `flags` is a bit set of
+///   the system flags (see `flags.rs`), `blob` the content address.
+/// - `keywords`: a message's keywords, kept byte for byte.
+/// - triggers keep `accounts.used_bytes` equal to the sum of the sizes of
+///   the account's messages, whichever statement adds or removes them.
+const V1: &str = r"
+PRAGMA application_id = 1347638350;
+
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE domains (
+    name TEXT PRIMARY KEY
+) WITHOUT ROWID;
+
+CREATE TABLE accounts (
+    id            INTEGER PRIMARY KEY,
+    address       TEXT NOT NULL UNIQUE,
+    domain        TEXT NOT NULL REFERENCES domains(name),
+    password_hash TEXT NOT NULL,
+    quota_bytes   INTEGER NOT NULL DEFAULT 0,
+    used_bytes    INTEGER NOT NULL DEFAULT 0,
+    disabled      INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX accounts_domain ON accounts(domain);
+
+CREATE TABLE aliases (
+    id      INTEGER PRIMARY KEY,
+    address TEXT NOT NULL UNIQUE,
+    domain  TEXT NOT NULL REFERENCES domains(name)
+);
+CREATE INDEX aliases_domain ON aliases(domain);
+
+CREATE TABLE alias_targets (
+    alias    INTEGER NOT NULL REFERENCES aliases(id) ON DELETE CASCADE,
+    account  INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    PRIMARY KEY (alias, account)
+) WITHOUT ROWID;
+CREATE INDEX alias_targets_account ON alias_targets(account);
+
+CREATE TABLE mailboxes (
+    id             INTEGER PRIMARY KEY,
+    account        INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    name           TEXT NOT NULL,
+    special_use    TEXT,
+    uid_validity   INTEGER NOT NULL,
+    uid_next       INTEGER NOT NULL,
+    highest_modseq INTEGER NOT NULL,
+    UNIQUE (account, name)
+);
+
+CREATE TABLE messages (
+    id            INTEGER PRIMARY KEY,
+    mailbox       INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    uid           INTEGER NOT NULL,
+    modseq        INTEGER NOT NULL,
+    internal_date INTEGER NOT NULL,
+    size          INTEGER NOT NULL,
+    blob          TEXT NOT NULL,
+    flags         INTEGER NOT NULL,
+    UNIQUE (mailbox, uid)
+);
+CREATE INDEX messages_blob ON messages(blob);
+
+CREATE TABLE keywords (
+    message INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+    keyword TEXT NOT NULL,
+    PRIMARY KEY (message, keyword)
+) WITHOUT ROWID;
+
+CREATE TRIGGER messages_used_add AFTER INSERT ON messages BEGIN
+    UPDATE accounts SET used_bytes = used_bytes + NEW.size
+    WHERE id = (SELECT account FROM mailboxes WHERE id = NEW.mailbox);
+END;
+CREATE TRIGGER messages_used_sub AFTER DELETE ON messages BEGIN
+    UPDATE accounts SET used_bytes = used_bytes - OLD.size
+    WHERE id = (SELECT account FROM mailboxes WHERE id = OLD.mailbox);
+END;
+";
+
+/// Every migration, oldest first.
+pub(super) const MIGRATIONS: &[&str] = &[V1];
+
+/// The schema version this code writes.
+pub(super) const VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// Brings the database to [`VERSION`], or refuses it.
+pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    check_application_id(conn)?;
+    loop {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let found: u32 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if found > VERSION {
+            return Err(StoreError::SchemaTooNew {
+                found,
+                known: VERSION,
+            });
+        }
+        let Some(sql) = MIGRATIONS.get(found as usize) else {
+            return Ok(());
+        };
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", found + 1)?;
+        tx.commit()?;
+        tracing::info!(version = found + 1, "store schema migrated");
+    }
+}
+
+fn check_application_id(conn: &Connection) -> StoreResult<()> {
+    let id: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
+    if id != 0 && id != APPLICATION_ID {
+        return Err(StoreError::Invalid {
+            what: "the database".into(),
+            why: format!("application_id {id:#x} says it is not a Postern store"),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,154 @@
+//! What only the SQLite back end promises: its files, modes, pragmas,
+//! migrations, and the orphan sweep at open.
+//!
+//! # Layout
+//! - layout, modes and pragmas; migrations and refusals;
+//! - the orphan sweep; the blob-collection race.
+
+use std::fs;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use postern_store::blobs::BlobStore;
+use postern_store::sqlite::{OpenOptions, SCHEMA_VERSION};
+use postern_store::{SqliteStore, Store, StoreError};
+
+fn raw_db(dir: &Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(dir.join("mail.db")).expect("open mail.db")
+}
+
+#[test]
+fn a_new_store_is_laid_out_privately_in_wal_mode() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let store = SqliteStore::open(&data).unwrap();
+    store.add_domain("example.com").unwrap();
+    assert!(data.join("blobs/tmp").is_dir());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &str| fs::metadata(data.join(p)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(""), 0o700, "data dir");
+        assert_eq!(mode("blobs"), 0o700);
+        assert_eq!(mode("mail.db"), 0o600);
+        assert_eq!(mode("mail.db-wal"), 0o600, "SQLite copies the db's mode");
+    }
+    let db = raw_db(&data);
+    let journal: String = db
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(journal, "wal");
+    let version: u32 = db
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+    let app: i32 = db
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(app.to_be_bytes(), *b"PSTN");
+}
+
+#[test]
+fn reopening_keeps_data_and_does_not_migrate_twice() {
+    let tmp = tempfile::tempdir().unwrap();
+    SqliteStore::open(tmp.path())
+        .unwrap()
+        .add_domain("a.example")
+        .unwrap();
+    let store = SqliteStore::open(tmp.path()).unwrap();
+    assert_eq!(store.domains().unwrap(), ["a.example"]);
+}
+
+#[test]
+fn a_newer_schema_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    drop(SqliteStore::open(tmp.path()).unwrap());
+    raw_db(tmp.path())
+        .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+        .unwrap();
+    match SqliteStore::open(tmp.path()) {
+        Err(StoreError::SchemaTooNew { found, known }) => {
+            assert_eq!((found, known), (SCHEMA_VERSION + 1, SCHEMA_VERSION));
+        }
+        other => panic!("opened a newer schema: {other:?}"),
+    }
+}
+
+#[test]
+fn another_applications_database_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = raw_db(tmp.path());
+    db.execute_batch("PRAGMA application_id = 42; CREATE TABLE t (x);")
+        .unwrap();
+    drop(db);
+    let err = SqliteStore::open(tmp.path()).unwrap_err();
+    assert!(matches!(err, StoreError::Invalid { .. }), "{err:?}");
+}
+
+/// Sets a file's modification time into the past.
+fn age(path: &Path, by: Duration) {
+    let file = fs::File::options().write(true).open(path).unwrap();
+    file.set_modified(SystemTime::now() - by).unwrap();
+}
+
+#[test]
+fn open_sweeps_orphans_and_stale_temp_files_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(tmp.path()).unwrap();
+    store.add_domain("example.com").unwrap();
+    let alice = store.add_account("alice@example.com", "h").unwrap();
+    let kept = store.deliver(&[alice.id], b"kept", 0).unwrap()[0];
+    drop(store);
+
+    // What a crash leaves: a blob whose transaction never committed (or
+    // whose deletion never ran), and temp files, one stale, one young (a
+    // writer in another process may still be on it).
+    let blobs = BlobStore::open(&tmp.path().join("blobs")).unwrap();
+    let orphan = blobs.put(b"never committed").unwrap();
+    let stale = tmp.path().join("blobs/tmp/stale");
+    let young = tmp.path().join("blobs/tmp/young");
+    fs::write(&stale, b"half").unwrap();
+    fs::write(&young, b"half").unwrap();
+    age(&stale, Duration::from_secs(2 * 3600));
+
+    let mut options = OpenOptions::default();
+    options.sweep_orphans = false;
+    drop(SqliteStore::open_with(tmp.path(), &options).unwrap());
+    assert!(
+        blobs.contains(&orphan).unwrap(),
+        "no sweep when told not to"
+    );
+
+    let store = SqliteStore::open(tmp.path()).unwrap();
+    assert!(!blobs.contains(&orphan).unwrap(), "orphan swept");
+    assert!(!stale.exists(), "stale temp file swept");
+    assert!(young.exists(), "young temp file kept");
+    assert_eq!(store.read_message(kept.0, kept.1).unwrap(), b"kept");
+}
+
+/// The window the write lock closes: `put` finds a blob present, then a
+/// collection deletes it (its last message was just expunged) before the
+/// delivery's transaction begins. Two threads append and expunge the same
+/// bytes over and over; every appended message must stay readable.
+#[test]
+fn a_blob_collected_under_a_delivery_is_written_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(tmp.path()).unwrap();
+    store.add_domain("example.com").unwrap();
+    let alice = store.add_account("alice@example.com", "h").unwrap();
+    let inbox = store.mailbox(alice.id, "INBOX").unwrap().unwrap().id;
+    let trash = store.mailbox(alice.id, "Trash").unwrap().unwrap().id;
+    std::thread::scope(|scope| {
+        for mailbox in [inbox, trash] {
+            let store = &store;
+            scope.spawn(move || {
+                for _ in 0..150 {
+                    let uid = store.append(mailbox, b"same bytes", &[], 0).unwrap();
+                    let read = store.read_message(mailbox, uid);
+                    assert_eq!(read.unwrap(), b"same bytes");
+                    store.expunge(mailbox, &[uid]).unwrap();
+                }
+            });
+        }
+    });
+}

@@ -1,0 +1,280 @@
+//! Messages: UIDs, flags and MODSEQ, shared blobs, quota, notifications.
+
+use postern_store::{Change, Flag, MailboxId, ModSeq, Store, StoreError, Uid};
+use tokio::sync::broadcast::error::TryRecvError;
+
+use super::{fails, mailbox, message, ok, uids, with_alice, Fixture};
+
+fn is_not_found(e: &StoreError) -> bool {
+    matches!(e, StoreError::NotFound { .. })
+}
+
+/// What was delivered reads back byte for byte after a restart, with the
+/// same metadata.
+pub fn messages_survive_reopen(fx: &impl Fixture) {
+    let s = fx.open();
+    let alice = with_alice(&s);
+    let raw = b"Subject: binary\r\n\r\n\x00\xff\r\n.\r\nend".to_vec();
+    let placed = ok(s.deliver(&[alice.id], &raw, 1_700_000_000), "deliver");
+    let (inbox, uid) = placed[0];
+    assert_eq!(inbox, mailbox(&s, &alice, "INBOX").id);
+    let before = ok(s.messages(inbox), "messages");
+    assert_eq!(before.len(), 1);
+    assert_eq!(before[0].size, raw.len() as u64);
+    assert_eq!(before[0].internal_date, 1_700_000_000);
+    assert!(before[0].flags.is_empty());
+    drop(s);
+
+    let s = fx.open();
+    assert_eq!(ok(s.read_message(inbox, uid), "read"), raw);
+    assert_eq!(ok(s.messages(inbox), "messages"), before);
+}
+
+/// UIDs strictly increase and are never handed out again: not after an
+/// expunge of the highest one, not after a restart.
+pub fn uids_never_reused(fx: &impl Fixture) {
+    let s = fx.open();
+    let alice = with_alice(&s);
+    let inbox = mailbox(&s, &alice, "INBOX").id;
+    let append = |s: &dyn Store, n| ok(s.append(inbox, &message(n), &[], 0), "append").0;
+    assert_eq!([append(&s, 1), append(&s, 2), append(&s, 3)], [1, 2, 3]);
+    ok(s.expunge(inbox, &[Uid(2), Uid(3)]), "expunge");
+    assert_eq!(uids(&s, inbox), [1]);
+    assert_eq!(append(&s, 4), 4, "after expunging the highest UID");
+    assert_eq!(
+        ok(s.mailbox_by_id(inbox), "box").map(|m| m.uid_next),
+        Some(Uid(5))
+    );
+    drop(s);
+
+    let s = fx.open();
+    assert_eq!(append(&s, 5), 5, "after a restart");
+    ok(s.expunge(inbox, &[Uid(5)]), "expunge");
+    drop(s);
+    let s = fx.open();
+    assert_eq!(append(&s, 6), 6, "after expunge and restart");
+    assert_eq!(uids(&s, inbox), [1, 4, 6]);
+}
+
+/// Flags and keywords come back exactly (canonical order, no duplicates);
+/// each real change raises the MODSEQ; a no-op does not.
+pub fn flags_round_trip_and_modseq_grows(fx: &impl Fixture) {
+    let s = fx.open();
+    let alice = with_alice(&s);
+    let inbox = mailbox(&s, &alice, "INBOX").id;
+    let kw = |k: &str| Flag::Keyword(k.into());
+    let given = [
+        kw("MyLabel"),
+        Flag::Seen,
+        kw("$Forwarded"),
+        Flag::Seen,
+        kw("müll"),
+    ];
+    let uid = ok(s.append(inbox, &message(1), &given, 0), "append");
+    let meta = |s: &dyn Store| ok(s.messages(inbox), "messages").remove(0);
+    let first = meta(&s);
+    let expected = [Flag::Seen, kw("$Forwarded"), kw("MyLabel"), kw("müll")];
+    assert_eq!(first.flags, expected);
+
+    let all = [
+        Flag::Answered,
+        Flag::Flagged,
+        Flag::Deleted,
+        Flag::Draft,
+        kw("$Junk"),
+    ];
+    let m1 = ok(s.set_flags(inbox, uid, &all), "set");
+    assert!(m1 > first.modseq, "{m1:?} after {:?}", first.modseq);
+    assert_eq!(meta(&s).flags, all);
+    assert_eq!(meta(&s).modseq, m1);
+    assert_eq!(
+        ok(s.mailbox_by_id(inbox), "box").unwrap().highest_modseq,
+        m1
+    );
+    assert_eq!(ok(s.set_flags(inbox, uid, &all), "same again"), m1, "no-op");
+
+    let m2 = ok(s.set_flags(inbox, uid, &[kw("$junk")]), "case differs");
+    assert!(m2 > m1);
+    assert_eq!(meta(&s).flags, [kw("$junk")], "keyword case is kept");
+    let m3 = ok(s.set_flags(inbox, uid, &[]), "clear");
+    assert!(m3 > m2);
+    drop(s);
+    let s = fx.open();
+    assert!(meta(&s).flags.is_empty());
+    let before = ok(s.mailbox_by_id(inbox), "box").unwrap().highest_modseq;
+    ok(s.expunge(inbox, &[uid]), "expunge");
+    let after = ok(s.mailbox_by_id(inbox), "box").unwrap().highest_modseq;
+    assert!(
+        after > before,
+        "an expunge is a change: {before:?} -> {after:?}"
+    );
+    let invalid = |e: &StoreError| matches!(e, StoreError::Invalid { .. });
+    fails(
+        s.append(inbox, b"x", &[kw("")], 0),
+        "empty keyword",
+        invalid,
+    );
+}
+
+/// A copy shares its original's blob; the blob lives while any copy does.
+pub fn copies_share_one_blob(fx: &impl Fixture) {
+    let s = fx.open();
+    let alice = with_alice(&s);
+    let inbox = mailbox(&s, &alice, "INBOX").id;
+    let archive = mailbox(&s, &alice, "Archive").id;
+    let flags = [Flag::Flagged, Flag::Keyword("$Important".into())];
+    let uid = ok(s.append(inbox, &message(7), &flags, 1234), "append");
+    ok(s.append(archive, &message(8), &[], 0), "unrelated");
+    assert_eq!(fx.blob_count(), 2);
+
+    let pairs = ok(s.copy(inbox, &[uid, Uid(999)], archive), "copy");
+    assert_eq!(pairs, [(uid, Uid(2))], "absent UIDs are skipped");
+    assert_eq!(fx.blob_count(), 2, "the copy shares the blob");
+    let copy = ok(s.messages(archive), "archive").remove(1);
+    assert_eq!(
+        (copy.flags.as_slice(), copy.internal_date),
+        (&flags[..], 1234)
+    );
+
+    ok(s.expunge(inbox, &[uid]), "expunge original");
+    assert_eq!(fx.blob_count(), 2, "the copy still needs it");
+    assert_eq!(ok(s.read_message(archive, Uid(2)), "read copy"), message(7));
+    ok(s.expunge(archive, &[Uid(2)]), "expunge copy");
+    assert_eq!(fx.blob_count(), 1, "no message needs it");
+    fails(
+        s.read_message(archive, Uid(2)),
+        "read expunged",
+        is_not_found,
+    );
+}
+
+/// One delivery to several accounts stores one blob, kept until the last
+/// account lets go.
+pub fn delivery_to_many_stores_one_blob(fx: &impl Fixture) {
+    let s = fx.open();
+    let alice = with_alice(&s);
+    let bob = ok(s.add_account("bob@example.com", "h"), "bob");
+    let carol = ok(s.add_account("carol@example.com", "h"), "carol");
+    let raw = message(1);
+    let placed = ok(s.deliver(&[bob.id, alice.id, carol.id], &raw, 0), "deliver");
+    let inboxes: Vec<MailboxId> = [&bob, &alice, &carol]
+        .iter()
+        .map(|a| mailbox(&s, a, "INBOX").id)
+        .collect();
+    let expected: Vec<(MailboxId, Uid)> = inboxes.iter().map(|&b| (b, Uid(1))).collect();
+    assert_eq!(placed, expected, "in the order of the accounts");
+    assert_eq!(fx.blob_count(), 1);
+    for (mailbox, uid) in &placed {
+        assert_eq!(&ok(s.read_message(*mailbox, *uid), "read"), &raw);
+    }
+    ok(s.deliver(&[alice.id], &raw, 0), "same bytes again");
+    assert_eq!(fx.blob_count(), 1, "identical content is stored once");
+    ok(s.remove_account(alice.id), "remove alice");
+    ok(s.remove_account(bob.id), "remove bob");
+    assert_eq!(fx.blob_count(), 1, "carol still has it");
+    ok(s.expunge(placed[2].0, &[Uid(1)]), "carol expunges");
+    assert_eq!(fx.blob_count(), 0);
+    assert!(ok(s.deliver(&[], &raw, 0), "nobody").is_empty());
+}
+
+/// A non-zero quota refuses what would exceed it, all or nothing, and
+/// expunging frees room.
+pub fn quota_is_enforced(fx: &impl Fixture) {
+    let s = fx.open();
+    let alice = with_alice(&s);
+    let bob = ok(s.add_account("bob@example.com", "h"), "bob");
+    let inbox = mailbox(&s, &alice, "INBOX").id;
+    let (big, small) = (vec![b'x'; 600], vec![b'y'; 300]);
+    ok(s.set_quota(alice.id, 1000), "quota");
+    let over = |e: &StoreError| matches!(e, StoreError::QuotaExceeded { quota: 1000, .. });
+
+    let first = ok(s.deliver(&[alice.id], &big, 0), "600 of 1000")[0].1;
+    fails(
+        s.deliver(&[bob.id, alice.id], &big, 0),
+        "1200 of 1000",
+        over,
+    );
+    assert!(
+        uids(&s, mailbox(&s, &bob, "INBOX").id).is_empty(),
+        "all or nothing"
+    );
+    assert_eq!(fx.blob_count(), 1, "the refused blob is not kept");
+    fails(s.append(inbox, &big, &[], 0), "append too", over);
+    fails(s.copy(inbox, &[first], inbox), "copy too", over);
+    ok(s.append(inbox, &small, &[], 0), "900 of 1000");
+    fails(s.deliver(&[alice.id], &small, 0), "1200 of 1000", over);
+
+    ok(s.expunge(inbox, &[first]), "free 600");
+    ok(s.deliver(&[alice.id], &big, 0), "900 again");
+    ok(s.set_quota(alice.id, 0), "no quota");
+    for n in 0..3 {
+        ok(s.deliver(&[alice.id], &big, n), "unlimited");
+    }
+}
+
+/// Unknown mailboxes and messages are `NotFound`; absent UIDs in bulk
+/// operations are ignored.
+pub fn missing_things_are_not_found(fx: &impl Fixture) {
+    let s = fx.open();
+    let alice = with_alice(&s);
+    let inbox = mailbox(&s, &alice, "INBOX").id;
+    let ghost = MailboxId(i64::MAX);
+    fails(s.messages(ghost), "messages", is_not_found);
+    fails(s.append(ghost, b"x", &[], 0), "append", is_not_found);
+    fails(s.expunge(ghost, &[Uid(1)]), "expunge", is_not_found);
+    fails(s.copy(inbox, &[Uid(1)], ghost), "copy", is_not_found);
+    fails(s.read_message(inbox, Uid(1)), "read", is_not_found);
+    fails(
+        s.set_flags(inbox, Uid(1), &[Flag::Seen]),
+        "flags",
+        is_not_found,
+    );
+    ok(s.expunge(inbox, &[Uid(1), Uid(2)]), "absent UIDs");
+    assert!(ok(s.copy(inbox, &[Uid(1)], inbox), "absent").is_empty());
+    assert_eq!(fx.blob_count(), 0, "a failed append leaves no blob");
+    assert_eq!(
+        ok(s.mailbox_by_id(inbox), "box").unwrap().highest_modseq,
+        ModSeq(1)
+    );
+}
+
+/// Subscribers see each committed change once, in commit order.
+pub fn changes_are_announced_in_order(fx: &impl Fixture) {
+    let s = fx.open();
+    let alice = with_alice(&s);
+    let inbox = mailbox(&s, &alice, "INBOX").id;
+    let mut rx = s.subscribe();
+    let uid = ok(s.append(inbox, &message(1), &[], 0), "append");
+    ok(s.set_flags(inbox, uid, &[Flag::Seen]), "flag");
+    ok(s.set_flags(inbox, uid, &[Flag::Seen]), "no-op: no change");
+    let placed = ok(s.deliver(&[alice.id], &message(2), 0), "deliver");
+    ok(s.expunge(inbox, &[uid, Uid(77)]), "expunge");
+    fails(
+        s.append(MailboxId(i64::MAX), b"x", &[], 0),
+        "failed: no change",
+        is_not_found,
+    );
+
+    let expected = [
+        Change::Appended {
+            mailbox: inbox,
+            uid,
+        },
+        Change::FlagsChanged {
+            mailbox: inbox,
+            uid,
+        },
+        Change::Appended {
+            mailbox: inbox,
+            uid: placed[0].1,
+        },
+        Change::Expunged {
+            mailbox: inbox,
+            uid,
+        },
+    ];
+    for want in expected {
+        assert_eq!(rx.try_recv(), Ok(want));
+    }
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+}

@@ -1,0 +1,125 @@
+//! The store contract as tests, generic over the back end.
+//!
+//! Each case takes a [`Fixture`]: a fresh, empty store that can be opened
+//! again on the same data (to test what survives a restart) and can count
+//! its stored blobs (to test sharing). A back end's test file implements
+//! `Fixture` and expands [`store_suite!`], which makes one `#[test]` per
+//! case, so a failure names its case and cases run in parallel:
+//!
+//! ```ignore
+//! #[path = "suite/mod.rs"]
+//! mod suite;
+//! store_suite!(fresh_fixture);
+//! ```
+//!
+//! # Layout
+//! - [`Fixture`], [`store_suite!`], helpers.
+//! - `accounts.rs`: domains, accounts, aliases, recipients.
+//! - `mailboxes.rs`: default mailboxes, UIDVALIDITY, create/rename/delete.
+//! - `messages.rs`: UIDs, flags, MODSEQ, blobs, quota, notifications.
+//! - `concurrency.rs`: parallel deliveries with readers.
+
+#![allow(dead_code)] // Each test binary uses the part it needs.
+
+pub mod accounts;
+pub mod concurrency;
+pub mod mailboxes;
+pub mod messages;
+
+use postern_store::{Account, Mailbox, MailboxId, Store, StoreError};
+
+/// A fresh store of one back end, and what the suite needs to know about
+/// its storage.
+pub trait Fixture {
+    type Store: Store;
+    /// Opens the store; again after a drop, the same data (a restart).
+    fn open(&self) -> Self::Store;
+    /// How many message blobs are stored (files, rows...).
+    fn blob_count(&self) -> usize;
+}
+
+/// One `#[test]` per case, each on a fresh fixture from `$make`.
+#[macro_export]
+macro_rules! store_suite {
+    ($make:expr) => {
+        $crate::store_suite!(@cases $make;
+            accounts::domains_crud,
+            accounts::accounts_crud,
+            accounts::account_lookups_tolerate_junk,
+            accounts::aliases_crud,
+            accounts::removing_an_account_cleans_up,
+            accounts::resolve_recipient_order,
+            mailboxes::default_mailboxes,
+            mailboxes::create_rename_delete,
+            mailboxes::uid_validity_stable_and_fresh,
+            messages::messages_survive_reopen,
+            messages::uids_never_reused,
+            messages::flags_round_trip_and_modseq_grows,
+            messages::copies_share_one_blob,
+            messages::delivery_to_many_stores_one_blob,
+            messages::quota_is_enforced,
+            messages::missing_things_are_not_found,
+            messages::changes_are_announced_in_order,
+            concurrency::parallel_deliveries_with_readers,
+        );
+    };
+    (@cases $make:expr; $($module:ident :: $case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                let fixture = $make;
+                suite::$module::$case(&fixture);
+            }
+        )*
+    };
+}
+
+/// Unwraps, saying which step failed.
+#[track_caller]
+pub fn ok<T>(result: Result<T, StoreError>, step: &str) -> T {
+    match result {
+        Ok(v) => v,
+        Err(e) => panic!("{step}: {e}"),
+    }
+}
+
+/// Asserts that `result` failed with the error `matches` accepts.
+#[track_caller]
+pub fn fails<T: std::fmt::Debug>(
+    result: Result<T, StoreError>,
+    step: &str,
+    matches: impl FnOnce(&StoreError) -> bool,
+) {
+    match result {
+        Err(e) if matches(&e) => {}
+        other => panic!("{step}: unexpected {other:?}"),
+    }
+}
+
+/// A store with `example.com` and the account `alice@example.com`.
+pub fn with_alice<S: Store>(store: &S) -> Account {
+    ok(store.add_domain("example.com"), "add domain");
+    ok(
+        store.add_account("alice@example.com", "$hash$"),
+        "add alice",
+    )
+}
+
+/// An account's mailbox by name, which must exist.
+pub fn mailbox<S: Store>(store: &S, account: &Account, name: &str) -> Mailbox {
+    ok(store.mailbox(account.id, name), "mailbox")
+        .unwrap_or_else(|| panic!("{name} of {} missing", account.address))
+}
+
+/// A small, distinct message.
+pub fn message(n: usize) -> Vec<u8> {
+    format!("From: a@b.example\r\nSubject: {n}\r\n\r\nBody {n}\r\n").into_bytes()
+}
+
+/// The UIDs of a mailbox, in the order `messages()` gives them.
+pub fn uids<S: Store>(store: &S, mailbox: MailboxId) -> Vec<u32> {
+    ok(store.messages(mailbox), "messages")
+        .iter()
+        .map(|m| m.uid.0)
+        .collect()
+}
