@@ -50,6 +50,8 @@ enum Command {
     Alias(cmd::accounts::AliasCommand),
     /// Deliver a message from standard input to local recipients.
     Deliver(cmd::deliver::DeliverArgs),
+    /// Import an mbox file or a Maildir into an account's INBOX (migrations).
+    Import(cmd::import::ImportArgs),
 }
 
 fn main() -> ExitCode {
@@ -65,6 +67,7 @@ fn main() -> ExitCode {
         Command::User(c) => cmd::accounts::user(&cli.location, c),
         Command::Alias(c) => cmd::accounts::alias(&cli.location, c),
         Command::Deliver(a) => cmd::deliver::run(&cli.location, &a),
+        Command::Import(a) => cmd::import::run(&cli.location, &a),
     };
     match result {
         Ok(code) => code,

@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod cert;
 pub mod check;
 pub mod deliver;
+pub mod import;
 pub mod init;
 pub mod quickstart;
 pub mod serve;
