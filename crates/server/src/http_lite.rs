@@ -25,13 +25,14 @@ pub enum HeadError {
 }
 
 /// Parses a complete request head (through the empty line).
+/// A head, terminator included, longer than [`MAX_HEAD`] is too large,
+/// however it was cut into reads.
 pub fn parse_head(buf: &[u8]) -> Result<RequestHead, HeadError> {
-    let Some(end) = find(buf, b"\r\n\r\n") else {
-        return Err(if buf.len() > MAX_HEAD {
-            HeadError::TooLarge
-        } else {
-            HeadError::Incomplete
-        });
+    let end = match find(buf, b"\r\n\r\n") {
+        Some(end) if end + 4 <= MAX_HEAD => end,
+        Some(_) => return Err(HeadError::TooLarge),
+        None if buf.len() > MAX_HEAD => return Err(HeadError::TooLarge),
+        None => return Err(HeadError::Incomplete),
     };
     let head = std::str::from_utf8(&buf[..end]).map_err(|_| HeadError::Malformed)?;
     let mut lines = head.split("\r\n");
@@ -41,7 +42,10 @@ pub fn parse_head(buf: &[u8]) -> Result<RequestHead, HeadError> {
     else {
         return Err(HeadError::Malformed);
     };
-    if !version.starts_with("HTTP/1.") || !target.starts_with('/') || !is_token(method) {
+    // RFC 9112 §3: the target is visible ASCII without spaces (no CR, LF or
+    // other control that could forge a log line or a header).
+    let target_ok = target.starts_with('/') && target.bytes().all(|b| b.is_ascii_graphic());
+    if !matches!(version, "HTTP/1.0" | "HTTP/1.1") || !target_ok || !is_token(method) {
         return Err(HeadError::Malformed);
     }
     let host = lines

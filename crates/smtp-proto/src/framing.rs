@@ -77,9 +77,15 @@ impl Framer {
         framed + self.tail.len()
     }
 
-    /// Octets of the incomplete line (bounded by `max_line + 1`).
+    /// Octets of the incomplete line (bounded by `max_line + 1`). While a
+    /// BDAT chunk is being read, the buffer holds chunk octets (bounded by
+    /// [`CHUNK_PIECE`]), not a line: no line is partial then.
     pub(crate) fn partial_line(&self) -> usize {
-        self.tail.len()
+        if self.chunk_left > 0 {
+            0
+        } else {
+            self.tail.len()
+        }
     }
 
     fn push_chunk<'a>(&mut self, input: &'a [u8]) -> &'a [u8] {
