@@ -16,9 +16,9 @@ pub(crate) fn capabilities(opts: &Options, client_certificate: bool) -> Vec<&'st
         return vec![
             "USER",
             if client_certificate {
-                "SASL PLAIN EXTERNAL"
+                "SASL PLAIN LOGIN EXTERNAL"
             } else {
-                "SASL PLAIN"
+                "SASL PLAIN LOGIN"
             },
             "RESP-CODES",
             "PIPELINING",
@@ -57,9 +57,9 @@ mod tests {
             starttls_offered: false,
             ..Options::default()
         };
-        assert!(capabilities(&tls, true).contains(&"SASL PLAIN EXTERNAL"));
+        assert!(capabilities(&tls, true).contains(&"SASL PLAIN LOGIN EXTERNAL"));
         let caps = capabilities(&tls, false);
-        assert!(caps.contains(&"USER") && caps.contains(&"SASL PLAIN"));
+        assert!(caps.contains(&"USER") && caps.contains(&"SASL PLAIN LOGIN"));
         assert!(!caps.contains(&"STLS"));
     }
 }

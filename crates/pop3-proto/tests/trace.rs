@@ -45,7 +45,7 @@ const POP3: &str = "
     C: CAPA
     S: +OK Capability list follows
     S: USER
-    S: SASL PLAIN
+    S: SASL PLAIN LOGIN
     S: RESP-CODES
     S: PIPELINING
     S: AUTH-RESP-CODE

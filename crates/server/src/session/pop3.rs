@@ -47,6 +47,7 @@ impl SessionFactory for Pop3Factory {
             peer,
             mail: self.mail.clone(),
             user: None,
+            sasl: None,
             maildrop: None,
         }
     }
@@ -64,9 +65,27 @@ pub struct Pop3Session {
     mail: Mail,
     /// The name given with USER, waiting for PASS.
     user: Option<String>,
+    /// A SASL exchange waiting for the client's next line.
+    sasl: Option<Sasl>,
     /// The locked maildrop, once logged in.
     maildrop: Option<(Maildrop, MaildropLock)>,
 }
+
+/// Where a multi-step SASL exchange stands.
+#[derive(Debug)]
+enum Sasl {
+    /// PLAIN after an empty challenge: the next line is the PLAIN message.
+    Plain,
+    /// LOGIN: the next line is the base64 user name.
+    LoginUser,
+    /// LOGIN: the next line is the base64 password.
+    LoginPassword { user: String },
+}
+
+/// The LOGIN mechanism's challenges, "Username:" and "Password:" in base64
+/// (draft-murchison-sasl-login §2).
+const LOGIN_USERNAME: &str = "VXNlcm5hbWU6";
+const LOGIN_PASSWORD: &str = "UGFzc3dvcmQ6";
 
 /// The answer to every failed login, whatever failed (RFC 3206 §4 AUTH).
 const LOGIN_FAILED: &str = "Authentication failed";
@@ -91,7 +110,7 @@ impl Session for Pop3Session {
                 mechanism,
                 initial_response,
             } => self.auth(pop3, &mechanism, initial_response).await,
-            Event::SaslResponse { response } => self.plain(pop3, response.expose()).await,
+            Event::SaslResponse { response } => self.sasl_step(pop3, response.expose()).await,
             Event::Command { name, args } => self.command(pop3, &name, &args).await,
             Event::Quit => self.quit(pop3).await,
             _ => pop3.err(None, "Command not available"),
@@ -113,11 +132,14 @@ impl Pop3Session {
     }
 
     /// AUTH PLAIN (RFC 5034; with an initial response, RFC 4959, or after
-    /// an empty challenge) and EXTERNAL with the TLS client certificate.
+    /// an empty challenge), LOGIN, and EXTERNAL with the TLS client
+    /// certificate.
     async fn auth(&mut self, pop3: &mut Server, mechanism: &str, initial: Option<Secret<String>>) {
         match (mechanism, initial) {
             ("PLAIN", Some(message)) => self.plain(pop3, message.expose()).await,
-            ("PLAIN", None) => pop3.sasl_challenge(""),
+            ("PLAIN", None) => self.challenge(pop3, Sasl::Plain, ""),
+            ("LOGIN", Some(user)) => self.sasl_step_login_user(pop3, user.expose()),
+            ("LOGIN", None) => self.challenge(pop3, Sasl::LoginUser, LOGIN_USERNAME),
             ("EXTERNAL", initial) => {
                 let authzid = initial
                     .and_then(|m| postern_auth::sasl::login_step(m.expose()).ok())
@@ -134,6 +156,38 @@ impl Pop3Session {
                 None,
                 "Unsupported SASL mechanism; CAPA lists the ones offered",
             ),
+        }
+    }
+
+    fn challenge(&mut self, pop3: &mut Server, next: Sasl, challenge: &str) {
+        self.sasl = Some(next);
+        pop3.sasl_challenge(challenge);
+    }
+
+    /// The client's answer to our last challenge.
+    async fn sasl_step(&mut self, pop3: &mut Server, response: &str) {
+        match self.sasl.take() {
+            Some(Sasl::Plain) => self.plain(pop3, response).await,
+            Some(Sasl::LoginUser) => self.sasl_step_login_user(pop3, response),
+            Some(Sasl::LoginPassword { user }) => match postern_auth::sasl::login_step(response) {
+                Ok(password) => {
+                    let ip = self.peer.ip();
+                    let account = self.mail.login(ip, user, password.into_exposed()).await;
+                    self.logged_in(pop3, account).await;
+                }
+                Err(e) => pop3.err(None, &format!("Malformed SASL message: {e}")),
+            },
+            None => pop3.err(None, "No SASL exchange in progress"),
+        }
+    }
+
+    fn sasl_step_login_user(&mut self, pop3: &mut Server, response: &str) {
+        match postern_auth::sasl::login_step(response) {
+            Ok(user) => {
+                let user = user.into_exposed();
+                self.challenge(pop3, Sasl::LoginPassword { user }, LOGIN_PASSWORD);
+            }
+            Err(e) => pop3.err(None, &format!("Malformed SASL message: {e}")),
         }
     }
 

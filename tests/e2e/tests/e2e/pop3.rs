@@ -174,3 +174,25 @@ async fn auth_plain_with_an_initial_response_after_stls() {
     c.send("USER again").await;
     c.expect("-ERR").await;
 }
+
+#[tokio::test]
+async fn auth_login_step_by_step() {
+    let srv = TestServer::start().await;
+    server_with_mail(&srv);
+    let mut c = pop3s(&srv).await;
+    c.send("AUTH LOGIN").await;
+    c.expect("+ VXNlcm5hbWU6").await;
+    c.send(&postern_auth::sasl::encode(ALICE.as_bytes())).await;
+    c.expect("+ UGFzc3dvcmQ6").await;
+    c.send(&postern_auth::sasl::encode(PASSWORD.as_bytes()))
+        .await;
+    c.expect("+OK alice@example.test has 2 messages").await;
+    // A cancelled exchange leaves the session usable.
+    let mut d = pop3s(&srv).await;
+    d.send("AUTH PLAIN").await;
+    d.expect("+ ").await;
+    d.send("*").await;
+    d.expect("-ERR").await;
+    d.send("CAPA").await;
+    d.expect("+OK").await;
+}
