@@ -29,6 +29,16 @@ pub struct Authenticator {
     decoy_hash: String,
 }
 
+/// The login name as the store will look it up (Unicode lowercase of a
+/// valid address), so that the throttle counts every spelling of one
+/// account as one name; anything unparsable is kept as typed, lowercased.
+fn normalize(username: &str) -> String {
+    let trimmed = username.trim();
+    postern_store::names::address(trimmed)
+        .map(|a| a.full)
+        .unwrap_or_else(|_| trimmed.to_lowercase())
+}
+
 impl std::fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Authenticator")
@@ -49,9 +59,9 @@ impl Authenticator {
     /// verification, tens of milliseconds): async callers run it on a
     /// blocking thread, then sleep `wait` before answering a failure.
     pub fn login(&self, ip: IpAddr, username: &str, password: &str, now: Instant) -> LoginOutcome {
-        let name = username.trim().to_ascii_lowercase();
-        let keys = [Key::Ip(ip), Key::Name(name.clone())];
-        if let Gate::Blocked { wait } = self.throttle().gate(&keys, now) {
+        let name = normalize(username);
+        let keys = [Key::ip(ip), Key::name(&name)];
+        if let Gate::Blocked { wait } = self.throttle().begin(&keys, now) {
             tracing::info!(%ip, "login refused: blocked after repeated failures");
             return LoginOutcome::Failure { wait };
         }
@@ -62,7 +72,7 @@ impl Authenticator {
         let matches = password::verify(password, hash);
         match account {
             Some(a) if matches && !a.disabled => {
-                self.throttle().success(&keys[1]);
+                self.throttle().success(&keys);
                 tracing::info!(%ip, user = %a.address, "login ok");
                 LoginOutcome::Success(a)
             }
@@ -100,7 +110,7 @@ impl Authenticator {
                 tracing::info!(%ip, user = %a.address, "login ok (client certificate)");
                 LoginOutcome::Success(a)
             }
-            None => self.fail(&[Key::Ip(ip)], ip, now),
+            None => self.fail(&[Key::ip(ip)], ip, now),
         }
     }
 
@@ -197,6 +207,33 @@ mod tests {
             auth.login(ip(), "alice@example.com", "correct horse battery", later),
             LoginOutcome::Success(_)
         ));
+    }
+
+    #[test]
+    fn every_spelling_of_a_name_shares_one_throttle_record() {
+        let (_d, _s, auth) = setup();
+        let now = Instant::now();
+        // U+212A KELVIN SIGN lowercases to "k", as the store's lookup does.
+        assert_eq!(normalize("\u{212A}ate@Example.com"), "kate@example.com");
+        for i in 0..crate::throttle::BLOCK_AFTER {
+            let ip: IpAddr = format!("192.0.2.{}", 100 + i).parse().unwrap();
+            let spelling = if i % 2 == 0 {
+                "ALICE@example.com"
+            } else {
+                " alice@EXAMPLE.com "
+            };
+            auth.login(ip, spelling, "guess guess", now);
+        }
+        let from_elsewhere = auth.login(
+            "198.51.100.7".parse().unwrap(),
+            "alice@example.com",
+            "correct horse battery",
+            now,
+        );
+        assert!(
+            matches!(from_elsewhere, LoginOutcome::Failure { .. }),
+            "the name is blocked"
+        );
     }
 
     #[test]

@@ -56,6 +56,10 @@ pub async fn serve<F: SessionFactory>(
             let mut proto = factory.protocol(None, true);
             let outcome = drive(&mut tcp, &mut proto, &mut session, &deadlines, &cancel).await?;
             if outcome == Outcome::StartTls {
+                // The session logic starts over too: nothing said in clear
+                // text (a USER name, a SASL step) survives the upgrade.
+                drop(session);
+                let session = factory.session(peer);
                 upgrade(tcp, proto, session, &ctx, &deadlines, &cancel).await?;
             } else {
                 close(tcp, &deadlines).await;

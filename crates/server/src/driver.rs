@@ -12,7 +12,7 @@ use std::time::Duration;
 use postern_config::Limits;
 use postern_types::{Goodbye, Interrupt, Io, Protocol, TimeoutClass};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::time::{timeout, Instant};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// What the session logic tells the driver after handling an event.
@@ -101,10 +101,14 @@ where
     H: Session,
 {
     let mut chunk = vec![0u8; 16 * 1024];
+    // The read deadline counts from the last complete request, not from the
+    // last byte: a client dribbling one byte per minute must not hold a
+    // connection forever (slowloris).
+    let mut last_request = Instant::now();
     loop {
         match proto.next() {
             Ok(event) => match session.handle(proto, event).await {
-                Control::Continue => {}
+                Control::Continue => last_request = Instant::now(),
                 Control::StartTls => {
                     flush(stream, proto, deadlines).await?;
                     return Ok(Outcome::StartTls);
@@ -119,7 +123,8 @@ where
                 if proto.is_finished() {
                     return Ok(Outcome::Closed);
                 }
-                let read = read_or_stop(stream, &mut chunk, proto, deadlines, cancel).await?;
+                let read = read_or_stop(stream, &mut chunk, proto, deadlines, last_request, cancel)
+                    .await?;
                 match read {
                     Some(0) | None => return finish(stream, proto, deadlines).await,
                     Some(n) => proto.enqueue_input(&chunk[..n]),
@@ -140,20 +145,29 @@ async fn read_or_stop<S, P>(
     chunk: &mut [u8],
     proto: &mut P,
     deadlines: &Deadlines,
+    last_request: Instant,
     cancel: &CancellationToken,
 ) -> Result<Option<usize>, ConnError>
 where
     S: AsyncRead + Unpin,
     P: Protocol,
 {
-    let wait = deadlines.read_timeout(proto.timeout_class());
+    let class = proto.timeout_class();
+    let limit = deadlines.read_timeout(class);
+    // Inside a message transfer every chunk is progress (RFC 5321
+    // §4.5.3.2.5 times each DATA block); elsewhere only whole requests are.
+    let read_deadline = match class {
+        TimeoutClass::Data => Instant::now() + limit,
+        _ => last_request + limit,
+    };
     let why = tokio::select! {
-        r = timeout(wait, stream.read(chunk)) => match r {
-            Ok(n) => return Ok(Some(n?)),
-            Err(_) => Goodbye::Timeout,
-        },
+        // Deadlines first: when data and a deadline are both ready, the
+        // deadline wins, so a busy client cannot outlive its session cap.
+        biased;
         () = cancel.cancelled() => Goodbye::Shutdown,
         () = tokio::time::sleep_until(deadlines.session_end) => Goodbye::SessionTooLong,
+        () = tokio::time::sleep_until(read_deadline) => Goodbye::Timeout,
+        n = stream.read(chunk) => return Ok(Some(n?)),
     };
     tracing::info!(reason = ?why, "ending the session");
     proto.goodbye(why);
@@ -182,17 +196,26 @@ where
     Ok(())
 }
 
+/// Writes in pieces, each with its own write deadline (a slow client
+/// downloading a large message is fine as long as it keeps reading), and
+/// never past the session's end.
 async fn write<S: AsyncWrite + Unpin>(
     stream: &mut S,
     bytes: &[u8],
     d: &Deadlines,
 ) -> Result<(), ConnError> {
-    let io = async {
-        stream.write_all(bytes).await?;
-        stream.flush().await
-    };
-    match timeout(d.limits.write_timeout, io).await {
+    for piece in bytes.chunks(WRITE_PIECE) {
+        let deadline = (Instant::now() + d.limits.write_timeout).min(d.session_end);
+        match tokio::time::timeout_at(deadline, stream.write_all(piece)).await {
+            Ok(r) => r?,
+            Err(_) => return Err(ConnError::WriteTimeout),
+        }
+    }
+    match tokio::time::timeout_at(Instant::now() + d.limits.write_timeout, stream.flush()).await {
         Ok(r) => Ok(r?),
         Err(_) => Err(ConnError::WriteTimeout),
     }
 }
+
+/// The unit of write progress: 64 KiB.
+const WRITE_PIECE: usize = 64 * 1024;

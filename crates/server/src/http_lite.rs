@@ -67,22 +67,35 @@ fn is_token(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphabetic())
 }
 
-/// A host name (without port) safe to put in a Location header.
+/// The host (without port) of a Host header, if it is safe to put in a
+/// Location header: a DNS name or IPv4 address, or a bracketed IPv6
+/// address, with an optional numeric port (RFC 9110 §7.2). Anything else
+/// is ignored and the server's own name is used.
 fn clean_host(host: &str) -> Option<&str> {
-    let name = match host.rsplit_once(':') {
-        Some((name, port)) if !name.ends_with(']') || host.starts_with('[') => {
-            if port.bytes().all(|b| b.is_ascii_digit()) {
-                name
-            } else {
-                host
-            }
-        }
-        _ => host,
+    let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    if let Some(rest) = host.strip_prefix('[') {
+        let end = rest.find(']')?;
+        let port_ok = match &rest[end + 1..] {
+            "" => true,
+            after => after.strip_prefix(':').is_some_and(digits),
+        };
+        let inside = &rest[..end];
+        let ok = port_ok
+            && !inside.is_empty()
+            && inside
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+        return ok.then(|| &host[..end + 2]);
+    }
+    let name = match host.split_once(':') {
+        Some((name, port)) if digits(port) => name,
+        Some(_) => return None,
+        None => host,
     };
     let ok = !name.is_empty()
         && name
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-.[]:".contains(&b));
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
     ok.then_some(name)
 }
 
@@ -150,6 +163,22 @@ mod tests {
             r.contains("Location: https://mail.example.com/mail/inbox?x=1\r\n"),
             "{r}"
         );
+    }
+
+    #[test]
+    fn host_headers_with_ports_and_ipv6() {
+        let loc = |host: &str| {
+            let h = head(&format!("GET /p HTTP/1.1\r\nHost: {host}\r\n\r\n"));
+            let r = String::from_utf8(redirect(&h, "fallback.example", 443)).unwrap();
+            r.lines()
+                .find_map(|l| l.strip_prefix("Location: "))
+                .unwrap()
+                .to_owned()
+        };
+        assert_eq!(loc("mail.example.com:8080"), "https://mail.example.com/p");
+        assert_eq!(loc("[2001:db8::1]:8080"), "https://[2001:db8::1]/p");
+        assert_eq!(loc("a:b"), "https://fallback.example/p");
+        assert_eq!(loc("[::1]x"), "https://fallback.example/p");
     }
 
     #[test]

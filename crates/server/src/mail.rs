@@ -15,7 +15,16 @@ pub struct Mail {
     pub store: Arc<dyn Store>,
     pub auth: Arc<Authenticator>,
     pub locks: MaildropLocks,
+    /// Password verifications running at once. Each argon2id check takes
+    /// 19 MiB and a core for tens of milliseconds; without a bound, a burst
+    /// of parallel logins would exhaust memory long before the throttle
+    /// (which counts per address and name) could help.
+    verifications: Arc<tokio::sync::Semaphore>,
 }
+
+/// How long a login may wait for a verification slot before it is answered
+/// as a failure (the server is saturated; the client may retry).
+const VERIFY_QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl std::fmt::Debug for Mail {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -25,10 +34,12 @@ impl std::fmt::Debug for Mail {
 
 impl Mail {
     pub fn new(store: Arc<dyn Store>, auth: Authenticator) -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
         Self {
             store,
             auth: Arc::new(auth),
             locks: MaildropLocks::default(),
+            verifications: Arc::new(tokio::sync::Semaphore::new(cores)),
         }
     }
 
@@ -40,27 +51,40 @@ impl Mail {
         username: String,
         password: String,
     ) -> Option<postern_store::Account> {
+        let wait = tokio::time::timeout(
+            VERIFY_QUEUE_WAIT,
+            self.verifications.clone().acquire_owned(),
+        );
+        let Ok(Ok(slot)) = wait.await else {
+            tracing::warn!(%ip, "login refused: too many password checks at once");
+            return None;
+        };
         let auth = self.auth.clone();
         let outcome = tokio::task::spawn_blocking(move || {
-            auth.login(ip, &username, &password, Instant::now())
+            let outcome = auth.login(ip, &username, &password, Instant::now());
+            drop(slot);
+            outcome
         })
         .await
         .ok()?;
         settle(outcome).await
     }
 
-    /// SASL EXTERNAL with the session's verified client certificate.
+    /// SASL EXTERNAL with the session's verified client certificate (a
+    /// store lookup, so on a blocking thread too).
     pub async fn login_external(
         &self,
         ip: IpAddr,
-        client: Option<&postern_types::ClientIdentity>,
-        authzid: &str,
+        client: Option<postern_types::ClientIdentity>,
+        authzid: String,
     ) -> Option<postern_store::Account> {
-        settle(
-            self.auth
-                .login_external(ip, client, authzid, Instant::now()),
-        )
+        let auth = self.auth.clone();
+        let outcome = tokio::task::spawn_blocking(move || {
+            auth.login_external(ip, client.as_ref(), &authzid, Instant::now())
+        })
         .await
+        .ok()?;
+        settle(outcome).await
     }
 
     /// Runs a store call on a blocking thread (SQLite is synchronous).

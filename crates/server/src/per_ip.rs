@@ -18,8 +18,10 @@ pub struct Slot {
 }
 
 impl PerIp {
-    /// Takes a slot if `ip` has fewer than `max` connections open.
+    /// Takes a slot if `ip` has fewer than `max` connections open. IPv6
+    /// clients are counted by their /64, which one host usually holds whole.
     pub fn try_acquire(&self, ip: IpAddr, max: usize) -> Option<Slot> {
+        let ip = postern_auth::throttle::network_of(ip);
         let mut open = lock(&self.open);
         let n = open.entry(ip).or_insert(0);
         if *n >= max {
@@ -63,6 +65,11 @@ mod tests {
         let _b = p.try_acquire(ip, 2).unwrap();
         assert!(p.try_acquire(ip, 2).is_none());
         assert!(p.try_acquire("192.0.2.2".parse().unwrap(), 2).is_some());
+        let v6a = p.try_acquire("2001:db8::1".parse().unwrap(), 1);
+        assert!(v6a.is_some());
+        assert!(p
+            .try_acquire("2001:db8::ffff:2".parse().unwrap(), 1)
+            .is_none());
         drop(a);
         assert!(p.try_acquire(ip, 2).is_some());
     }

@@ -92,6 +92,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> LineClient<S> {
         self.stream.get_ref()
     }
 
+    /// The underlying stream, to read or write around the line discipline.
+    pub fn get_mut(&mut self) -> &mut S {
+        self.stream.get_mut()
+    }
+
     /// Sends raw bytes (no line ending added).
     pub async fn send_raw(&mut self, bytes: &[u8]) {
         // Long sends (a 1 MB line) are shortened so a failure stays readable.

@@ -47,6 +47,7 @@ pub fn run(loc: &Location, args: &DeliverArgs) -> anyhow::Result<ExitCode> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
+    let raw = crate::cmd::import::to_crlf(&raw);
     let placed = store.deliver(&accounts, &raw, now)?;
     for (account, (_, uid)) in accounts.iter().zip(&placed) {
         let address = store

@@ -603,8 +603,9 @@ fn maildir_flags(name: &str) -> Vec<Flag> {
 }
 
 /// The bytes with every line ending as CRLF (a last line without one gets
-/// one); nothing else changes.
-fn to_crlf(bytes: &[u8]) -> Vec<u8> {
+/// one); nothing else changes. Messages are stored as SMTP carries them
+/// (RFC 5322 §2.3), so sizes reported by POP3 and IMAP are what is sent.
+pub(crate) fn to_crlf(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 32 + 2);
     let mut rest = bytes;
     while !rest.is_empty() {

@@ -107,10 +107,17 @@ fn front_page(head: &RequestHead, hostname: &str) -> Vec<u8> {
     let mut headers = SECURITY_HEADERS.to_vec();
     headers.push(("Content-Type", "text/html; charset=utf-8"));
     if head.method != "GET" && head.method != "HEAD" {
+        // RFC 9110 §15.5.6: a 405 says which methods are allowed.
+        headers.push(("Allow", "GET, HEAD"));
         return response("405 Method Not Allowed", &headers, b"");
     }
     let body = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Postern on {hostname}</title></head>\n<body><h1>Postern on {hostname}</h1>\n<p>This is the mail server {hostname}. Every service here is encrypted.</p></body></html>\n"
     );
-    response("200 OK", &headers, body.as_bytes())
+    let mut bytes = response("200 OK", &headers, body.as_bytes());
+    if head.method == "HEAD" {
+        // RFC 9110 §9.3.2: the same headers as GET, no body.
+        bytes.truncate(bytes.len() - body.len());
+    }
+    bytes
 }

@@ -80,6 +80,8 @@ enum Sasl {
     LoginUser,
     /// LOGIN: the next line is the base64 password.
     LoginPassword { user: String },
+    /// EXTERNAL: the next line is the authorization identity (may be `=`).
+    External,
 }
 
 /// The LOGIN mechanism's challenges, "Username:" and "Password:" in base64
@@ -140,23 +142,30 @@ impl Pop3Session {
             ("PLAIN", None) => self.challenge(pop3, Sasl::Plain, ""),
             ("LOGIN", Some(user)) => self.sasl_step_login_user(pop3, user.expose()),
             ("LOGIN", None) => self.challenge(pop3, Sasl::LoginUser, LOGIN_USERNAME),
-            ("EXTERNAL", initial) => {
-                let authzid = initial
-                    .and_then(|m| postern_auth::sasl::login_step(m.expose()).ok())
-                    .map(Secret::into_exposed)
-                    .unwrap_or_default();
-                let client = pop3.tls_info().and_then(|t| t.client.clone());
-                let account = self
-                    .mail
-                    .login_external(self.peer.ip(), client.as_ref(), &authzid)
-                    .await;
-                self.logged_in(pop3, account).await;
-            }
+            // RFC 4422 §3 / RFC 5034: without an initial response, an
+            // empty challenge; the answer is the authorization identity.
+            ("EXTERNAL", None) => self.challenge(pop3, Sasl::External, ""),
+            ("EXTERNAL", Some(authzid)) => self.external(pop3, authzid.expose()).await,
             _ => pop3.err(
                 None,
                 "Unsupported SASL mechanism; CAPA lists the ones offered",
             ),
         }
+    }
+
+    /// EXTERNAL: the verified client certificate's e-mail address names
+    /// the account; `authzid` (base64, `=` for none) may only repeat it.
+    async fn external(&mut self, pop3: &mut Server, authzid: &str) {
+        let authzid = match postern_auth::sasl::login_step(authzid) {
+            Ok(a) => a.into_exposed(),
+            Err(e) => return pop3.err(None, &format!("Malformed SASL message: {e}")),
+        };
+        let client = pop3.tls_info().and_then(|t| t.client.clone());
+        let account = self
+            .mail
+            .login_external(self.peer.ip(), client, authzid)
+            .await;
+        self.logged_in(pop3, account).await;
     }
 
     fn challenge(&mut self, pop3: &mut Server, next: Sasl, challenge: &str) {
@@ -169,6 +178,7 @@ impl Pop3Session {
         match self.sasl.take() {
             Some(Sasl::Plain) => self.plain(pop3, response).await,
             Some(Sasl::LoginUser) => self.sasl_step_login_user(pop3, response),
+            Some(Sasl::External) => self.external(pop3, response).await,
             Some(Sasl::LoginPassword { user }) => match postern_auth::sasl::login_step(response) {
                 Ok(password) => {
                     let ip = self.peer.ip();

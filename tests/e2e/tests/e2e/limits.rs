@@ -90,3 +90,37 @@ async fn shutdown_says_goodbye_to_every_session() {
         .expect("shutdown finishes once sessions are closed")
         .unwrap();
 }
+
+/// Slowloris: a client that sends a byte now and then, never a whole
+/// command, is cut when the request deadline passes.
+#[tokio::test]
+async fn a_dribbling_client_is_cut_at_the_request_deadline() {
+    let srv = TestServerBuilder::new()
+        .limit("pop3", "pre_auth_timeout = \"1s\"")
+        .start()
+        .await;
+    let mut c = LineClient::plain(srv.addr("pop3")).await;
+    c.expect("+OK").await;
+    let started = Instant::now();
+    let mut cut = false;
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let mut probe = [0u8; 64];
+        use tokio::io::AsyncReadExt;
+        let got =
+            tokio::time::timeout(Duration::from_millis(10), c.get_mut().read(&mut probe)).await;
+        if let Ok(Ok(n)) = got {
+            // The goodbye (or EOF) arrived.
+            assert!(n == 0 || probe.starts_with(b"-ERR"), "{:?}", &probe[..n]);
+            cut = true;
+            break;
+        }
+        let _ = tokio::io::AsyncWriteExt::write_all(c.get_mut(), b"N").await;
+    }
+    assert!(cut, "the dribbling client was never cut");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}
