@@ -61,6 +61,12 @@ pub async fn accept_loop<F: SessionFactory>(
             },
             () = cancel.cancelled() => return,
         };
+        // Replies are whole lines the client waits for: send them at once.
+        // Without this, Nagle holds a greeting behind the TLS session
+        // tickets until the client's delayed ACK, some 40 ms per session.
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
         let Some(slot) = ctx
             .per_ip
             .try_acquire(peer.ip(), ctx.listener.limits.max_connections_per_ip)

@@ -1,0 +1,278 @@
+//! `postern-bench`: a load generator for Postern's benchmarks. It speaks
+//! POP3 over verified implicit TLS to a server on this machine, for a
+//! bounded time and number of operations, and prints one JSON object.
+//! The same run against another server (Dovecot) gives the comparison.
+
+mod json;
+mod pop3;
+mod procfs;
+mod scenario;
+mod stats;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use clap::{Parser, ValueEnum};
+use rustls_pki_types::ServerName;
+use tokio_rustls::TlsConnector;
+
+use crate::json::Obj;
+use crate::scenario::{Outcome, Plan};
+
+/// What to measure.
+// The variants spell the `--scenario` values, which name the protocol
+// because IMAP and SMTP scenarios are to come beside them.
+#[allow(clippy::enum_variant_names)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Scenario {
+    /// Whole sessions: connect, TLS handshake, greeting, USER/PASS, STAT,
+    /// QUIT. Sessions per second.
+    Pop3Sessions,
+    /// Each client logs in once, then RETRs its messages over and over.
+    /// Messages per second and MB per second.
+    Pop3Retr,
+    /// Connect, TLS handshake, greeting, QUIT: the sessions scenario without
+    /// the login, to separate the TLS cost from the password hashing cost.
+    Pop3Connect,
+}
+
+impl Scenario {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Pop3Sessions => "pop3-sessions",
+            Self::Pop3Retr => "pop3-retr",
+            Self::Pop3Connect => "pop3-connect",
+        }
+    }
+}
+
+/// Loads a POP3 server on loopback over implicit TLS and prints one JSON
+/// object with the figures.
+#[derive(Debug, Parser)]
+#[command(name = "postern-bench", version)]
+struct Args {
+    #[arg(long, value_enum)]
+    scenario: Scenario,
+    /// The server's implicit-TLS POP3 address; loopback only.
+    #[arg(long, default_value = "127.0.0.1:2995")]
+    connect: SocketAddr,
+    /// A PEM file with the certificate(s) to trust; nothing else is.
+    #[arg(long)]
+    ca: PathBuf,
+    /// The name sent with SNI and verified against the certificate.
+    #[arg(long, default_value = "localhost")]
+    sni: String,
+    /// A name for the server under test, copied into the output.
+    #[arg(long, default_value = "server")]
+    label: String,
+    /// How long the measured loop runs (1 to 600).
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Concurrent clients, each its own connection (1 to 256).
+    #[arg(long, default_value_t = 8)]
+    clients: usize,
+    /// The account of client n: `{n}` is replaced with 0, 1, ...
+    #[arg(long, default_value = "bench{n}@example.test")]
+    user_pattern: String,
+    /// The accounts' password (all the same).
+    #[arg(long, env = "POSTERN_BENCH_PASSWORD", hide_env_values = true)]
+    password: String,
+    /// The server's process id: its memory (and its children's) is read
+    /// from /proc before and after.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// At most this many operations in all, whatever the time.
+    #[arg(long, default_value_t = 10_000_000)]
+    max_ops: u64,
+    /// Seconds one session or one RETR may take before it counts as an error.
+    #[arg(long, default_value_t = 10)]
+    op_timeout: u64,
+    /// Allow TLS session resumption (off: every session pays a full handshake).
+    #[arg(long)]
+    resume: bool,
+    /// ALPN protocol ids to offer (none by default, like most POP3 clients).
+    #[arg(long)]
+    alpn: Vec<String>,
+    /// Worker threads of the load generator (default: one per core).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("postern-bench: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn check(args: &Args) -> anyhow::Result<()> {
+    // A load generator aimed at someone else's server by a typo is an
+    // attack; and over a real network it would measure the network.
+    if !args.connect.ip().is_loopback() {
+        bail!(
+            "--connect {}: only loopback addresses are allowed",
+            args.connect
+        );
+    }
+    if !(1..=600).contains(&args.seconds) {
+        bail!("--seconds must be between 1 and 600");
+    }
+    if !(1..=256).contains(&args.clients) {
+        bail!("--clients must be between 1 and 256");
+    }
+    if args.op_timeout == 0 {
+        bail!("--op-timeout must be at least 1");
+    }
+    Ok(())
+}
+
+fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    check(args)?;
+    let config = pop3::client_config(&args.ca, args.resume, &args.alpn)?;
+    let name = ServerName::try_from(args.sni.clone()).context("--sni")?;
+    let target = pop3::Target {
+        addr: args.connect,
+        connector: TlsConnector::from(Arc::new(config)),
+        name,
+    };
+    let plan = Arc::new(Plan::new(
+        target,
+        args.clients,
+        Duration::from_secs(args.seconds),
+        Duration::from_secs(args.op_timeout),
+        args.max_ops,
+        args.user_pattern.clone(),
+        args.password.clone(),
+        args.server_pid,
+    ));
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    if let Some(t) = args.threads {
+        rt.worker_threads(t.max(1));
+    }
+    let rt = rt.enable_all().build()?;
+    // The hard bound: the loop stops at --seconds, but a login or the last
+    // operation may each take up to --op-timeout, and QUIT one more.
+    let limit = Duration::from_secs(args.seconds + 4 * args.op_timeout + 5);
+    let outcome = rt.block_on(async {
+        let work = async {
+            match args.scenario {
+                Scenario::Pop3Sessions => scenario::sessions(Arc::clone(&plan), true).await,
+                Scenario::Pop3Connect => scenario::sessions(Arc::clone(&plan), false).await,
+                Scenario::Pop3Retr => scenario::retr(Arc::clone(&plan)).await,
+            }
+        };
+        tokio::time::timeout(limit, work)
+            .await
+            .map_err(|_| anyhow::anyhow!("the run did not finish within {limit:?}"))?
+    })?;
+    // Client tasks still blocked on a dead server are abandoned, not awaited.
+    rt.shutdown_timeout(Duration::from_secs(1));
+    println!("{}", report(args, &outcome));
+    let t = &outcome.tally;
+    Ok(if t.errors == 0 && t.operations > 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
+
+/// The JSON object printed on stdout.
+fn report(args: &Args, o: &Outcome) -> String {
+    let t = &o.tally;
+    let secs = o.elapsed.as_secs_f64();
+    let mut out = Obj::new();
+    out.str("scenario", args.scenario.name())
+        .str("label", &args.label)
+        .str("server", &args.connect.to_string())
+        .int("clients", args.clients as u64)
+        .float("seconds", secs)
+        .int("operations", t.operations)
+        .float("ops_per_s", t.operations as f64 / secs);
+    if args.scenario == Scenario::Pop3Retr {
+        // MB: 10^6 octets of message, un-stuffed, as LIST counts them.
+        out.int("octets", t.octets)
+            .float("mb_per_s", t.octets as f64 / 1e6 / secs);
+    }
+    out.obj("latency_ms", latency(t)).int("errors", t.errors);
+    match &t.first_error {
+        Some(e) => out.str("first_error", e),
+        None => out.null("first_error"),
+    };
+    if let Some(tls) = &t.tls {
+        let mut o = Obj::new();
+        o.str("version", &tls.version)
+            .str("cipher_suite", &tls.cipher_suite)
+            .str("key_exchange", &tls.key_exchange);
+        out.obj("tls", o);
+    }
+    out.str("tls_resumption", if args.resume { "on" } else { "off" });
+    out.float("client_cpu_s", o.client_cpu_s)
+        .float("host_busy_cpu_s", o.host_busy_s);
+    if let Some(cpu) = o.server_cpu_s {
+        // CPU per operation: what the rate would be with the cores to itself.
+        out.float("server_cpu_s", cpu)
+            .float("server_cpu_ms_per_op", cpu * 1e3 / t.operations as f64)
+            // Neither the server nor the load generator: other work that
+            // shared the cores (a build, a test run) and skewed the figures.
+            .float(
+                "other_cpu_s",
+                (o.host_busy_s - cpu - o.client_cpu_s).max(0.0),
+            );
+    }
+    if let Some(m) = o.memory {
+        memory(&mut out, args, &m);
+    }
+    out.finish()
+}
+
+fn latency(t: &scenario::Tally) -> Obj {
+    let mut o = Obj::new();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    match t.latencies.summary() {
+        Some(s) => o
+            .float("p50", ms(s.p50))
+            .float("p90", ms(s.p90))
+            .float("p99", ms(s.p99))
+            .float("max", ms(s.max)),
+        None => o.null("p50").null("p90").null("p99").null("max"),
+    };
+    o
+}
+
+/// Memory of the server. Per connection only for pop3-retr, where every
+/// client holds one connection at the moment of the last reading.
+fn memory(out: &mut Obj, args: &Args, m: &scenario::Memory) {
+    let retr = args.scenario == Scenario::Pop3Retr;
+    let per_conn = |a: u64, b: u64| (a as f64 - b as f64) / args.clients as f64;
+    out.int("server_processes_before", m.before.processes)
+        .int("server_processes_after", m.after.processes)
+        .int("rss_kb_before", m.before.rss_kb);
+    if let Some(l) = m.logged_in {
+        out.int("rss_kb_logged_in", l.rss_kb);
+    }
+    out.int("rss_kb_after", m.after.rss_kb);
+    if retr {
+        out.float(
+            "rss_kb_per_connection",
+            per_conn(m.after.rss_kb, m.before.rss_kb),
+        );
+    }
+    if let (Some(b), Some(a)) = (m.before.pss_kb, m.after.pss_kb) {
+        out.int("pss_kb_before", b);
+        if let Some(l) = m.logged_in.and_then(|l| l.pss_kb) {
+            out.int("pss_kb_logged_in", l);
+        }
+        out.int("pss_kb_after", a);
+        if retr {
+            out.float("pss_kb_per_connection", per_conn(a, b));
+        }
+    }
+}

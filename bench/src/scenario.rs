@@ -1,0 +1,373 @@
+//! The scenarios: N clients, each its own task, for a fixed time and a
+//! capped number of operations, then the tallies merged.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::anyhow;
+use tokio::sync::Barrier;
+use tokio::time::{sleep, timeout};
+
+use crate::pop3::{Conn, Target, TlsSummary};
+use crate::procfs::{self, Sample};
+use crate::stats::Latencies;
+
+/// What every client shares.
+pub struct Plan {
+    pub target: Target,
+    pub clients: usize,
+    pub duration: Duration,
+    /// Any one network step (a session, a RETR) that takes longer is an
+    /// error: a stuck server must not stretch the run.
+    pub op_timeout: Duration,
+    pub user_pattern: String,
+    pub password: String,
+    pub server_pid: Option<u32>,
+    /// Operations left for all clients together: the count bound.
+    budget: AtomicU64,
+}
+
+impl Plan {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        target: Target,
+        clients: usize,
+        duration: Duration,
+        op_timeout: Duration,
+        max_ops: u64,
+        user_pattern: String,
+        password: String,
+        server_pid: Option<u32>,
+    ) -> Self {
+        Self {
+            target,
+            clients,
+            duration,
+            op_timeout,
+            user_pattern,
+            password,
+            server_pid,
+            budget: AtomicU64::new(max_ops),
+        }
+    }
+
+    /// Client `n`'s account: POP3 locks a maildrop per account, so clients
+    /// sharing one would mostly measure `-ERR [IN-USE]`.
+    fn user(&self, n: usize) -> String {
+        self.user_pattern.replace("{n}", &n.to_string())
+    }
+
+    /// Takes one operation from the budget; false once it is spent.
+    fn take_op(&self) -> bool {
+        self.budget
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| b.checked_sub(1))
+            .is_ok()
+    }
+}
+
+/// One client's counts, and after merging, everyone's.
+#[derive(Debug, Default)]
+pub struct Tally {
+    pub operations: u64,
+    /// Message octets received (RETR only).
+    pub octets: u64,
+    pub latencies: Latencies,
+    pub errors: u64,
+    pub first_error: Option<String>,
+    pub tls: Option<TlsSummary>,
+}
+
+impl Tally {
+    fn ok(&mut self, took: Duration, octets: u64) {
+        self.operations += 1;
+        self.octets += octets;
+        self.latencies.record(took);
+    }
+
+    fn error(&mut self, e: &anyhow::Error) {
+        self.errors += 1;
+        self.first_error.get_or_insert_with(|| format!("{e:#}"));
+    }
+
+    fn merge(&mut self, other: Self) {
+        self.operations += other.operations;
+        self.octets += other.octets;
+        self.latencies.merge(other.latencies);
+        self.errors += other.errors;
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+        if self.tls.is_none() {
+            self.tls = other.tls;
+        }
+    }
+}
+
+/// The result of a whole run.
+#[derive(Debug)]
+pub struct Outcome {
+    pub tally: Tally,
+    /// From the start of the measured loop until the last client stopped.
+    pub elapsed: Duration,
+    /// The server's memory, when its PID was given.
+    pub memory: Option<Memory>,
+    /// CPU seconds the server used in the measured loop.
+    pub server_cpu_s: Option<f64>,
+    /// CPU seconds the load generator used in the measured loop: it shares
+    /// the cores with the server.
+    pub client_cpu_s: f64,
+    /// CPU seconds the whole machine was busy in the measured loop.
+    pub host_busy_s: f64,
+}
+
+/// The server's memory at the points of a run.
+#[derive(Debug, Clone, Copy)]
+pub struct Memory {
+    /// Before any client connected.
+    pub before: Sample,
+    /// pop3-retr: once every client has logged in, before the first RETR.
+    pub logged_in: Option<Sample>,
+    /// At the end; for pop3-retr while every client still holds its
+    /// connection.
+    pub after: Sample,
+}
+
+fn own_cpu_s() -> anyhow::Result<f64> {
+    Ok(procfs::sample(std::process::id())?.cpu_s)
+}
+
+/// Runs `op` with the per-operation time limit, as one error if it passes.
+async fn bounded<T>(
+    limit: Duration,
+    what: &str,
+    op: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    timeout(limit, op)
+        .await
+        .map_err(|_| anyhow!("{what}: no answer within {limit:?}"))?
+}
+
+fn memory_sample(plan: &Plan) -> anyhow::Result<Option<Sample>> {
+    plan.server_pid.map(procfs::sample).transpose()
+}
+
+/// Waits for all client tasks and merges what they counted.
+async fn gather(tasks: Vec<tokio::task::JoinHandle<Tally>>) -> anyhow::Result<Tally> {
+    let mut all = Tally::default();
+    for t in tasks {
+        all.merge(t.await?);
+    }
+    Ok(all)
+}
+
+// ---- pop3-sessions and pop3-connect --------------------------------------
+
+/// Each client: whole sessions back to back, each a new TCP connection and
+/// a full TLS handshake; with `login`, USER/PASS and STAT too.
+pub async fn sessions(plan: Arc<Plan>, login: bool) -> anyhow::Result<Outcome> {
+    let before = memory_sample(&plan)?;
+    let client_before = own_cpu_s()?;
+    let host_before = procfs::host_busy_s()?;
+    let start = Instant::now();
+    let tasks = (0..plan.clients)
+        .map(|n| tokio::spawn(session_client(Arc::clone(&plan), n, login, start)))
+        .collect();
+    let tally = gather(tasks).await?;
+    let elapsed = start.elapsed();
+    let client_cpu_s = own_cpu_s()? - client_before;
+    let host_busy_s = procfs::host_busy_s()? - host_before;
+    let after = memory_sample(&plan)?;
+    Ok(Outcome {
+        tally,
+        elapsed,
+        server_cpu_s: before.zip(after).map(|(b, a)| a.cpu_s - b.cpu_s),
+        memory: before.zip(after).map(|(before, after)| Memory {
+            before,
+            logged_in: None,
+            after,
+        }),
+        client_cpu_s,
+        host_busy_s,
+    })
+}
+
+async fn session_client(plan: Arc<Plan>, n: usize, login: bool, start: Instant) -> Tally {
+    let user = plan.user(n);
+    let mut tally = Tally::default();
+    while start.elapsed() < plan.duration && plan.take_op() {
+        let t0 = Instant::now();
+        let session = one_session(&plan, &user, login);
+        match bounded(plan.op_timeout, "session", session).await {
+            Ok(tls) => {
+                tally.ok(t0.elapsed(), 0);
+                tally.tls.get_or_insert(tls);
+            }
+            Err(e) => {
+                tally.error(&e);
+                // A refused connection fails at once: without a pause the
+                // loop would spin and steal the server's CPU.
+                sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+    tally
+}
+
+async fn one_session(plan: &Plan, user: &str, login: bool) -> anyhow::Result<TlsSummary> {
+    let mut conn = Conn::connect(&plan.target).await?;
+    if login {
+        conn.login(user, &plan.password).await?;
+        conn.stat().await?;
+    }
+    let tls = conn.tls();
+    conn.quit().await?;
+    Ok(tls)
+}
+
+// ---- pop3-retr -----------------------------------------------------------
+
+/// The points where the clients and the main task meet, so the memory is
+/// read while every client holds its connection.
+#[derive(Debug)]
+struct Gates {
+    logged_in: Barrier,
+    finished: Barrier,
+    measured: Barrier,
+}
+
+/// Each client: one login, then RETR of every message in its maildrop, over
+/// and over.
+pub async fn retr(plan: Arc<Plan>) -> anyhow::Result<Outcome> {
+    let gates = Arc::new(Gates {
+        logged_in: Barrier::new(plan.clients + 1),
+        finished: Barrier::new(plan.clients + 1),
+        measured: Barrier::new(plan.clients + 1),
+    });
+    let before = memory_sample(&plan)?;
+    let tasks = (0..plan.clients)
+        .map(|n| tokio::spawn(retr_client(Arc::clone(&plan), n, Arc::clone(&gates))))
+        .collect();
+    gates.logged_in.wait().await;
+    let start = Instant::now();
+    // Read even if they fail, so the clients are released before reporting.
+    let logged_in = memory_sample(&plan);
+    let client_start = own_cpu_s();
+    let host_start = procfs::host_busy_s();
+    gates.finished.wait().await;
+    let elapsed = start.elapsed();
+    let after = memory_sample(&plan);
+    let client_end = own_cpu_s();
+    let host_end = procfs::host_busy_s();
+    gates.measured.wait().await;
+    let tally = gather(tasks).await?;
+    let (logged_in, after) = (logged_in?, after?);
+    Ok(Outcome {
+        tally,
+        elapsed,
+        server_cpu_s: logged_in.zip(after).map(|(b, a)| a.cpu_s - b.cpu_s),
+        memory: before.zip(after).map(|(before, after)| Memory {
+            before,
+            logged_in,
+            after,
+        }),
+        client_cpu_s: client_end? - client_start?,
+        host_busy_s: host_end? - host_start?,
+    })
+}
+
+/// A logged-in connection and its maildrop listing.
+type Maildrop = (Conn, Vec<(u32, u64)>);
+
+async fn open_maildrop(plan: &Plan, user: &str) -> anyhow::Result<Maildrop> {
+    let mut conn = Conn::connect(&plan.target).await?;
+    conn.login(user, &plan.password).await?;
+    let list = conn.list().await?;
+    if list.is_empty() {
+        anyhow::bail!("{user} has no messages to retrieve");
+    }
+    Ok((conn, list))
+}
+
+/// Every client reaches every gate, whatever failed, or the others would
+/// wait for it forever.
+async fn retr_client(plan: Arc<Plan>, n: usize, gates: Arc<Gates>) -> Tally {
+    let user = plan.user(n);
+    let mut tally = Tally::default();
+    let mut maildrop = match bounded(plan.op_timeout, "login", open_maildrop(&plan, &user)).await {
+        Ok(d) => Some(d),
+        Err(e) => {
+            tally.error(&e);
+            None
+        }
+    };
+    gates.logged_in.wait().await;
+    let start = Instant::now();
+    let mut next = 0usize;
+    while start.elapsed() < plan.duration {
+        let Some((conn, list)) = maildrop.as_mut() else {
+            maildrop = reopen(&plan, &user, &mut tally).await;
+            continue;
+        };
+        if !plan.take_op() {
+            break;
+        }
+        let (number, size) = list[next % list.len()];
+        next += 1;
+        let t0 = Instant::now();
+        match bounded(plan.op_timeout, "RETR", conn.retr(number)).await {
+            Ok(got) if got == size => tally.ok(t0.elapsed(), got),
+            // The framing held, so the connection can go on; but a wrong
+            // body is not a retrieved message.
+            Ok(got) => tally.error(&anyhow!(
+                "RETR {number}: {got} octets received, LIST announced {size}"
+            )),
+            Err(e) => {
+                tally.error(&e);
+                maildrop = None;
+            }
+        }
+        if tally.tls.is_none() {
+            tally.tls = maildrop.as_ref().map(|(c, _)| c.tls());
+        }
+    }
+    gates.finished.wait().await;
+    gates.measured.wait().await;
+    if let Some((conn, _)) = maildrop {
+        if let Err(e) = bounded(plan.op_timeout, "QUIT", conn.quit()).await {
+            tally.error(&e);
+        }
+    }
+    tally
+}
+
+/// After a failure: log in again, pausing first so that a server which
+/// still holds the old session's lock (or refuses) is not hammered.
+async fn reopen(plan: &Plan, user: &str, tally: &mut Tally) -> Option<Maildrop> {
+    sleep(Duration::from_millis(100)).await;
+    match bounded(plan.op_timeout, "login", open_maildrop(plan, user)).await {
+        Ok(d) => Some(d),
+        Err(e) => {
+            tally.error(&e);
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tallies_merge_and_keep_the_first_error() {
+        let mut a = Tally::default();
+        a.ok(Duration::from_millis(1), 10);
+        let mut b = Tally::default();
+        b.error(&anyhow!("first"));
+        b.error(&anyhow!("second"));
+        b.ok(Duration::from_millis(2), 5);
+        a.merge(b);
+        assert_eq!((a.operations, a.octets, a.errors), (2, 15, 2));
+        assert_eq!(a.first_error.as_deref(), Some("first"));
+    }
+}
