@@ -27,7 +27,13 @@ pub struct Authenticator {
     /// A real hash of a random password, verified when the account does not
     /// exist, so an unknown name costs the same time as a wrong password.
     decoy_hash: String,
+    /// argon2 working memory, reused: at most [`SPARE_MEMORY`] buffers are
+    /// kept (callers bound how many verifications run at once).
+    memory: Mutex<Vec<Vec<argon2::Block>>>,
 }
+
+/// Working-memory buffers kept between verifications.
+const SPARE_MEMORY: usize = 8;
 
 /// The login name as the store will look it up (Unicode lowercase of a
 /// valid address), so that the throttle counts every spelling of one
@@ -52,6 +58,7 @@ impl Authenticator {
             store,
             throttle: Mutex::new(Throttle::default()),
             decoy_hash: hash_unchecked("decoy password that matches nothing")?,
+            memory: Mutex::new(Vec::new()),
         })
     }
 
@@ -69,7 +76,7 @@ impl Authenticator {
         let hash = account
             .as_ref()
             .map_or(self.decoy_hash.as_str(), |a| &a.password_hash);
-        let matches = password::verify(password, hash);
+        let matches = self.verify(password, hash);
         match account {
             Some(a) if matches && !a.disabled => {
                 self.throttle().success(&keys);
@@ -112,6 +119,26 @@ impl Authenticator {
             }
             None => self.fail(&[Key::ip(ip)], ip, now),
         }
+    }
+
+    /// Verifies with a pooled working-memory buffer.
+    fn verify(&self, password: &str, hash: &str) -> bool {
+        let lock = |m: &Mutex<Vec<Vec<argon2::Block>>>| {
+            // A pool of plain buffers: usable even after a panic elsewhere.
+            m.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .pop()
+        };
+        let mut memory = lock(&self.memory).unwrap_or_default();
+        let matches = password::verify_with(password, hash, &mut memory);
+        let mut pool = self
+            .memory
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if pool.len() < SPARE_MEMORY {
+            pool.push(memory);
+        }
+        matches
     }
 
     fn fail(&self, keys: &[Key], ip: IpAddr, now: Instant) -> LoginOutcome {

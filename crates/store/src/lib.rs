@@ -132,6 +132,10 @@ pub trait Store: Send + Sync + 'static {
     fn messages(&self, mailbox: MailboxId) -> StoreResult<Vec<MessageMeta>>;
     /// A message's bytes, exactly as stored.
     fn read_message(&self, mailbox: MailboxId, uid: Uid) -> StoreResult<Vec<u8>>;
+    /// A message's bytes from its metadata (`blob`, `size`), without a
+    /// database lookup: for sessions that hold a snapshot of the mailbox.
+    /// `NotFound` if the message has been expunged and its blob deleted.
+    fn read_blob(&self, blob: &BlobId, size: u64) -> StoreResult<Vec<u8>>;
     /// Replaces a message's flags; returns its new MODSEQ. Setting the
     /// flags it already has changes nothing and returns the current MODSEQ.
     fn set_flags(&self, mailbox: MailboxId, uid: Uid, flags: &[Flag]) -> StoreResult<ModSeq>;

@@ -310,15 +310,11 @@ impl Pop3Session {
         let Some((drop, _)) = self.maildrop.as_ref() else {
             return pop3.err(None, "Log in first");
         };
-        let (mailbox, uid, size) = match drop.get(n) {
-            Ok((_, m)) => (m.mailbox, m.uid, m.size),
+        let (blob, uid, size) = match drop.get(n) {
+            Ok((_, m)) => (m.blob.clone(), m.uid, m.size),
             Err(e) => return pop3.err(None, e.text()),
         };
-        match self
-            .mail
-            .with_store(move |s| s.read_message(mailbox, uid))
-            .await
-        {
+        match self.mail.read_blob(blob, size).await {
             Ok(raw) => match lines {
                 None => pop3.ok_message(&format!("{size} octets"), &raw),
                 Some(l) => pop3.ok_message("Top of message follows", top(&raw, l)),

@@ -401,7 +401,11 @@ impl Store for SqliteStore {
 
     fn read_message(&self, mailbox: MailboxId, uid: Uid) -> StoreResult<Vec<u8>> {
         let (blob, size) = self.read(|tx| messages::blob_of(tx, mailbox, uid))?;
-        let bytes = self.blobs.get(&blob)?;
+        self.read_blob(&blob, size)
+    }
+
+    fn read_blob(&self, blob: &BlobId, size: u64) -> StoreResult<Vec<u8>> {
+        let bytes = self.blobs.get(blob)?;
         if len_u64(&bytes) != size {
             return Err(StoreError::Database(format!(
                 "blob {blob} has {} bytes, its message says {size}: the blob store is damaged",
