@@ -531,8 +531,38 @@ fn parent_dir(path: &Path) -> PathBuf {
     }
 }
 
+/// Gives `tmp` the owner and group of the file it replaces, so that `sudo
+/// postern cert import` does not leave a root-owned 0600 key that a server
+/// running as its own user cannot read (its reload would fail and the old
+/// certificate keep serving). A first install keeps the caller's owner.
+#[cfg(unix)]
+fn keep_owner(tmp: &Path, target: &Path) -> Result<(), ToolError> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(old) = fs::metadata(target) else {
+        return Ok(());
+    };
+    let (tmp_uid, tmp_gid) = fs::metadata(tmp)
+        .map(|m| (m.uid(), m.gid()))
+        .map_err(|e| ToolError::io(tmp, "cannot read the new file's owner", e))?;
+    if (tmp_uid, tmp_gid) == (old.uid(), old.gid()) {
+        return Ok(());
+    }
+    std::os::unix::fs::chown(tmp, Some(old.uid()), Some(old.gid())).map_err(|e| {
+        ToolError::io(
+            target,
+            "cannot give the new file the owner of the one it replaces (run the command as the user that owns it)",
+            e,
+        )
+    })
+}
+
+#[cfg(not(unix))]
+fn keep_owner(_tmp: &Path, _target: &Path) -> Result<(), ToolError> {
+    Ok(())
+}
+
 /// Writes `bytes` to a new temporary file beside `target`, created with
-/// `mode` from the start.
+/// `mode` from the start, owned like the file it will replace.
 fn write_temp(target: &Path, bytes: &[u8], mode: u32) -> Result<PathBuf, ToolError> {
     let dir = parent_dir(target);
     fs::create_dir_all(&dir).map_err(|e| ToolError::io(&dir, "cannot create the directory", e))?;
@@ -546,6 +576,10 @@ fn write_temp(target: &Path, bytes: &[u8], mode: u32) -> Result<PathBuf, ToolErr
     if let Err(e) = write_synced(&mut file, bytes) {
         let _ = fs::remove_file(&tmp);
         return Err(ToolError::io(&tmp, "cannot write a temporary file", e));
+    }
+    if let Err(e) = keep_owner(&tmp, target) {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
     }
     Ok(tmp)
 }
@@ -1114,5 +1148,37 @@ mod tests {
         assert_eq!(imported.warnings.len(), 2, "{:?}", imported.warnings);
         assert!(imported.warnings[0].contains("self-signed"));
         assert!(imported.warnings[1].starts_with("the certificate expires in 10 days"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_replaced_key_keeps_its_owner() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile_dir();
+        let (cert, key) = (dir.join("c.pem"), dir.join("k.pem"));
+        fs::write(&cert, "old").unwrap();
+        fs::write(&key, "old").unwrap();
+        // As root (CI, this machine) hand the old files to "nobody"; as
+        // anyone else the files are the caller's and the owner is kept anyway.
+        let nobody = 65_534;
+        let changed = std::os::unix::fs::chown(&key, Some(nobody), Some(nobody)).is_ok()
+            && std::os::unix::fs::chown(&cert, Some(nobody), Some(nobody)).is_ok();
+        let before = fs::metadata(&key).unwrap();
+        install_pem("CERT", "KEY", &cert, &key).unwrap();
+        let after = fs::metadata(&key).unwrap();
+        assert_eq!((after.uid(), after.gid()), (before.uid(), before.gid()));
+        assert_eq!(after.mode() & 0o777, 0o600);
+        if changed {
+            assert_eq!(after.uid(), nobody);
+        }
+        assert_eq!(fs::read_to_string(&key).unwrap(), "KEY");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn tempfile_dir() -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("postern-owner-{}-{}", std::process::id(), unique()));
+        fs::create_dir_all(&dir).unwrap();
+        dir
     }
 }
