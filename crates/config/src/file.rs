@@ -19,6 +19,37 @@ pub struct File {
     pub certificates: Vec<CertificateSection>,
     #[serde(default, rename = "listener")]
     pub listeners: Vec<ListenerSection>,
+    pub smtp: Option<SmtpSection>,
+    pub outbound: Option<OutboundSection>,
+}
+
+/// `[smtp]`: what every SMTP listener accepts.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSection {
+    pub max_message_size: Option<u64>,
+    pub max_recipients: Option<usize>,
+    pub greeting_delay: Option<String>,
+}
+
+/// `[outbound]`: how queued mail leaves.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundSection {
+    pub relay: Option<String>,
+    pub relay_tls: Option<String>,
+    pub relay_username: Option<String>,
+    pub relay_password_file: Option<String>,
+    pub resolver: Option<String>,
+    pub retry_for: Option<String>,
+    pub dane: Option<bool>,
+    pub mta_sts: Option<bool>,
+    pub ca_file: Option<String>,
+    pub concurrency_per_domain: Option<usize>,
+    /// `"domain" = "host:port"`: a static route (transport map).
+    pub routes: Option<std::collections::BTreeMap<String, String>>,
+    /// `"domain" = "require-verified" | "require-tls" | "opportunistic"`.
+    pub tls: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// `[server]`

@@ -51,6 +51,8 @@ pub struct Config {
     pub tls: TlsPolicy,
     pub certificates: Vec<CertificateConfig>,
     pub listeners: Vec<Listener>,
+    pub smtp: SmtpConfig,
+    pub outbound: OutboundConfig,
 }
 
 impl Config {
@@ -207,4 +209,113 @@ pub struct Limits {
     pub write_timeout: Duration,
     /// The longest a session may last, whatever it does.
     pub session_timeout: Duration,
+}
+
+/// What every SMTP listener accepts (`[smtp]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpConfig {
+    /// The largest message, in octets, advertised with SIZE (RFC 1870) and
+    /// enforced during DATA/BDAT.
+    pub max_message_size: u64,
+    /// Accepted recipients per message (RFC 5321 §4.5.3.1.8 asks for at
+    /// least 100).
+    pub max_recipients: usize,
+    /// How long the MX port waits before its greeting; a client that talks
+    /// first is refused (RFC 5321 §4.3.1 says clients wait for it). Zero
+    /// turns it off.
+    pub greeting_delay: Duration,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        Self {
+            // Postfix's message_size_limit default, and what big providers accept.
+            max_message_size: 10_240_000,
+            // RFC 5321 §4.5.3.1.8: a server must accept at least 100.
+            max_recipients: 100,
+            greeting_delay: Duration::ZERO,
+        }
+    }
+}
+
+/// How queued mail leaves (`[outbound]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundConfig {
+    /// Every message goes to this smarthost instead of the recipients' MX.
+    pub relay: Option<RelayConfig>,
+    /// Static routes (a transport map): mail for `domain` goes to
+    /// `host:port`, before any MX lookup.
+    pub routes: Vec<Route>,
+    /// The DNS resolver to ask; `None` reads /etc/resolv.conf.
+    pub resolver: Option<SocketAddr>,
+    /// How long a message is retried before it bounces.
+    pub retry_for: Duration,
+    /// DANE (RFC 7672): TLSA records from a validating resolver pin the
+    /// peer's certificate.
+    pub dane: bool,
+    /// MTA-STS (RFC 8461): the recipient domain's published policy is
+    /// fetched and enforced.
+    pub mta_sts: bool,
+    /// Extra trust anchors for verifying peers (a private CA).
+    pub ca_file: Option<PathBuf>,
+    /// Connections at once to one destination domain.
+    pub concurrency_per_domain: usize,
+    /// Per-domain transport security overrides.
+    pub tls: Vec<(String, OutboundTls)>,
+}
+
+impl Default for OutboundConfig {
+    fn default() -> Self {
+        Self {
+            relay: None,
+            routes: Vec::new(),
+            resolver: None,
+            // RFC 5321 §4.5.4.1: give up after at least 4-5 days.
+            retry_for: Duration::from_secs(5 * 86_400),
+            dane: true,
+            mta_sts: true,
+            ca_file: None,
+            concurrency_per_domain: 4,
+            tls: Vec::new(),
+        }
+    }
+}
+
+/// A smarthost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelayConfig {
+    pub host: String,
+    pub port: u16,
+    pub tls: RelayTls,
+    /// AUTH PLAIN after TLS, with the password read from a file.
+    pub username: Option<String>,
+    pub password_file: Option<PathBuf>,
+}
+
+/// How to reach a smarthost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelayTls {
+    /// Plain connection, STARTTLS required (port 587).
+    StartTls,
+    /// TLS from the first byte (port 465, RFC 8314).
+    Implicit,
+}
+
+/// A static route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub domain: String,
+    pub host: String,
+    pub port: u16,
+}
+
+/// A per-domain transport security requirement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboundTls {
+    /// TLS with a certificate that verifies for the host (WebPKI or DANE).
+    RequireVerified,
+    /// TLS, unverified certificates accepted.
+    RequireTls,
+    /// STARTTLS when offered, plain text otherwise.
+    Opportunistic,
 }

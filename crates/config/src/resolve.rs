@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use postern_types::{Service, TlsMode};
 
+mod mail;
+
 use crate::file::{self, CertificateSection, File, LimitsSection, ListenerSection};
 use crate::{
     defaults, duration, CertSource, CertificateConfig, ClientAuth, Config, ConfigError,
@@ -32,7 +34,7 @@ pub fn resolve(path: &Path, text: &str, file: File) -> Result<Config, ConfigErro
     }
 }
 
-struct Resolver<'a> {
+pub(crate) struct Resolver<'a> {
     path: &'a Path,
     text: &'a str,
     /// Relative paths resolve against the configuration file's directory.
@@ -57,6 +59,8 @@ impl Resolver<'_> {
         let tls = self.tls(file.tls.unwrap_or_default());
         let certificates = self.certificates(file.certificates);
         let listeners = self.listeners(file.listeners, &certificates);
+        let smtp = self.smtp(file.smtp.unwrap_or_default());
+        let outbound = self.outbound(file.outbound.unwrap_or_default());
         Config {
             path: self.path.to_owned(),
             data_dir,
@@ -67,10 +71,12 @@ impl Resolver<'_> {
             tls,
             certificates,
             listeners,
+            smtp,
+            outbound,
         }
     }
 
-    fn error(&mut self, key: impl Into<String>, message: impl Into<String>) {
+    pub(crate) fn error(&mut self, key: impl Into<String>, message: impl Into<String>) {
         let key = key.into();
         let line = self.locate(&key);
         self.errors
@@ -98,7 +104,7 @@ impl Resolver<'_> {
             .map(|i| start + i + 1)
     }
 
-    fn path_of(&self, p: &str) -> PathBuf {
+    pub(crate) fn path_of(&self, p: &str) -> PathBuf {
         let p = Path::new(p);
         if p.is_absolute() {
             p.to_owned()
@@ -522,7 +528,12 @@ impl Resolver<'_> {
         l
     }
 
-    fn duration_or(&mut self, key: &str, value: Option<String>, default: Duration) -> Duration {
+    pub(crate) fn duration_or(
+        &mut self,
+        key: &str,
+        value: Option<String>,
+        default: Duration,
+    ) -> Duration {
         let Some(v) = value else { return default };
         match duration::parse(&v) {
             Ok(d) if !d.is_zero() => d,

@@ -75,6 +75,37 @@ name = "main"
 cert = "{cert}"
 key = "{key}"
 default = true
+
+[smtp]
+# The largest message accepted, in octets (advertised with SIZE, RFC 1870).
+max_message_size = 10240000
+# Recipients per message; RFC 5321 asks for at least 100.
+max_recipients = 100
+# Wait this long before greeting on the MX port; clients that talk first are
+# refused (many spam senders do). "0s" turns it off; "3s" is a common choice.
+greeting_delay = "0s"
+
+[outbound]
+# Mail for other domains leaves through the queue: MX lookup, STARTTLS, and
+# verified TLS where the recipient domain asks for it (MTA-STS, DANE).
+# Retried with growing delays, then returned to the sender with a report.
+retry_for = "5d"
+dane = true
+mta_sts = true
+# Send everything through a smarthost instead (TLS always; AUTH if set):
+# relay = "smtp.provider.net:587"
+# relay_tls = "starttls"            # or "implicit" (port 465)
+# relay_username = "me@example.com"
+# relay_password_file = "relay.pass"
+# A DNS resolver other than /etc/resolv.conf's (DANE needs a validating one):
+# resolver = "127.0.0.1:53"
+# Static routes, before any MX lookup:
+# [outbound.routes]
+# "example.net" = "mx.example.net:25"
+# Per-domain transport security: "require-verified", "require-tls" or
+# "opportunistic":
+# [outbound.tls]
+# "example.org" = "require-verified"
 "#,
         host = p.hostname,
         domain = p.domain,

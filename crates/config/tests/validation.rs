@@ -184,3 +184,91 @@ fn missing_hostname_says_what_to_write() {
         .to_string();
     assert_eq!(e, "p.toml: server.hostname: missing; set it to this server's public name, e.g. hostname = \"mail.example.com\"");
 }
+
+#[test]
+fn smtp_and_outbound_defaults_are_safe() {
+    let c = ok("");
+    assert_eq!(c.smtp.max_message_size, 10_240_000);
+    assert_eq!(c.smtp.max_recipients, 100);
+    assert!(c.smtp.greeting_delay.is_zero());
+    assert!(c.outbound.relay.is_none());
+    assert!(c.outbound.dane && c.outbound.mta_sts);
+    assert_eq!(c.outbound.retry_for.as_secs(), 5 * 86_400);
+}
+
+#[test]
+fn outbound_relay_routes_and_tls_overrides_are_read() {
+    let c = ok(r#"
+[outbound]
+relay = "smtp.provider.net:465"
+relay_username = "me@example.com"
+relay_password_file = "relay.pass"
+resolver = "127.0.0.1:5353"
+retry_for = "2d"
+
+[outbound.routes]
+"Example.NET" = "127.0.0.1:2526"
+
+[outbound.tls]
+"example.org" = "require-verified"
+"#);
+    let relay = c.outbound.relay.expect("relay");
+    assert_eq!(
+        (relay.host.as_str(), relay.port),
+        ("smtp.provider.net", 465)
+    );
+    assert_eq!(
+        relay.tls,
+        postern_config::RelayTls::Implicit,
+        "465 means implicit TLS"
+    );
+    assert_eq!(
+        relay.password_file.as_deref(),
+        Some(Path::new("/etc/postern/relay.pass"))
+    );
+    assert_eq!(c.outbound.resolver, Some("127.0.0.1:5353".parse().unwrap()));
+    assert_eq!(c.outbound.retry_for.as_secs(), 2 * 86_400);
+    assert_eq!(
+        c.outbound.routes,
+        vec![postern_config::Route {
+            domain: "example.net".into(),
+            host: "127.0.0.1".into(),
+            port: 2526
+        }]
+    );
+    assert_eq!(
+        c.outbound.tls,
+        vec![(
+            "example.org".into(),
+            postern_config::OutboundTls::RequireVerified
+        )]
+    );
+}
+
+#[test]
+fn bad_smtp_and_outbound_values_are_all_reported() {
+    let e = errors(
+        r#"
+[smtp]
+max_message_size = 1000
+max_recipients = 5
+
+[outbound]
+relay = "no port here"
+relay_username = "me"
+
+[outbound.tls]
+"example.org" = "required"
+"#,
+    );
+    let joined = e.join("\n");
+    for needle in [
+        "smtp.max_message_size = 1000: must be at least 65536 octets",
+        "smtp.max_recipients = 5: must be at least 100",
+        "outbound.relay = \"no port here\": expected host:port",
+        "relay_username and relay_password_file go together",
+        "outbound.tls.\"example.org\" = \"required\": expected one of",
+    ] {
+        assert!(joined.contains(needle), "missing {needle:?} in:\n{joined}");
+    }
+}
