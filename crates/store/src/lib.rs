@@ -30,8 +30,9 @@ pub mod sqlite;
 
 pub use error::{StoreError, StoreResult};
 pub use model::{
-    Account, AccountId, Alias, BlobId, Change, Flag, Mailbox, MailboxId, MessageMeta, ModSeq,
-    SpecialUse, Uid,
+    Accepted, Account, AccountId, Alias, BlobId, Change, DsnRet, Envelope, Flag, Incoming, Mailbox,
+    MailboxId, MessageMeta, ModSeq, Notify, QueueId, QueueItem, QueuedRecipient, RecipientOutcome,
+    RecipientState, RemoteRecipient, SpecialUse, Uid,
 };
 pub use sqlite::SqliteStore;
 
@@ -110,6 +111,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stores `raw` in the INBOX of each account, once, durably; the blob is
     /// shared. Returns where each copy went, in the order of `accounts`.
+    /// The same as [`Store::accept`] with no remote recipient (and, like
+    /// it, group-committed), except that no account is not an error.
     /// All or nothing: if one account is over quota, no copy is stored.
     /// Disabled accounts are not checked here: [`Store::resolve_recipient`]
     /// leaves them out.
@@ -144,6 +147,121 @@ pub trait Store: Send + Sync + 'static {
     /// Copies messages into another mailbox, sharing their blobs; returns
     /// (old UID, new UID) pairs (RFC 4315 COPYUID).
     fn copy(&self, from: MailboxId, uids: &[Uid], to: MailboxId) -> StoreResult<Vec<(Uid, Uid)>>;
+
+    // --- acceptance of incoming mail (SMTP) ---
+
+    /// Stores a message the SMTP server is about to acknowledge, in ONE
+    /// durable transaction: its blob, a copy in the INBOX of each of
+    /// `msg.local` (as [`Store::deliver`] does), and, if `msg.remote` is not
+    /// empty, one queue item with those recipients, all `Pending` and due
+    /// at `msg.internal_date`. When it returns `Ok`, all of it survives a
+    /// crash (see the crate docs); on `Err`, none of it exists.
+    ///
+    /// All or nothing: one account over its quota fails the whole message
+    /// (`QuotaExceeded`), as does an unknown account (`NotFound`). Both
+    /// lists empty is `Invalid`, as is an empty remote address.
+    ///
+    /// Broadcasts `Change::Appended` for each local copy and
+    /// `Change::Queued` for the queue item, after the commit. Concurrent
+    /// calls share their fsyncs (group commit): call it from many blocking
+    /// threads at once rather than serialising the calls.
+    fn accept(&self, msg: &Incoming<'_>) -> StoreResult<Accepted>;
+
+    // --- the outbound queue ---
+    //
+    // A queue item is one message with its remote recipients. Each
+    // recipient is `Pending` until an outcome makes it `Delivered` or
+    // `Failed`. An item with no `Pending` recipient left is *finished*: it
+    // stays in the queue (so that a crash cannot lose the delivery status
+    // notification still to be sent) until `queue_finish` removes it,
+    // together with storing that notification, in one transaction.
+    //
+    // The workers' loop: wait for `Change::Queued` (from `subscribe`; on
+    // `Lagged`, just poll), or until `queue_next_due`; `queue_claim` what is
+    // due; try the due recipients; `queue_update` the outcomes; when the
+    // item is finished, build the DSN and `queue_finish`. At start, and now
+    // and then, `queue_finished` picks up items a crash left finished.
+    //
+    // Times are seconds since the Unix epoch, always given by the caller:
+    // the store reads no clock for the queue.
+
+    /// Items that have at least one `Pending` recipient with
+    /// `next_attempt <= now` and are not claimed (see `queue_claim`),
+    /// earliest due first (ties: older item first), at most `limit`. Each
+    /// item comes with all its recipients, final ones included; the ones
+    /// to try are [`QueueItem::due_recipients`]. Reads only: two workers
+    /// calling it get the same items; workers use `queue_claim`.
+    fn queue_due(&self, now: i64, limit: usize) -> StoreResult<Vec<QueueItem>>;
+
+    /// Like [`Store::queue_due`], and claims the returned items until
+    /// `lease_until` (exclusive): until then neither `queue_due` nor
+    /// `queue_claim` return them, so two workers never take the same item.
+    /// A claim ends at `queue_update`, `queue_finish`, `queue_delete` or
+    /// when the lease runs out (a worker that died). Claims live in this
+    /// store handle's memory: a restart forgets them (whatever was being
+    /// tried is tried again), and another process on the same data
+    /// directory does not see them (one process runs the workers).
+    fn queue_claim(&self, now: i64, lease_until: i64, limit: usize) -> StoreResult<Vec<QueueItem>>;
+
+    /// The earliest time at which an item will be due and unclaimed: the
+    /// smallest `next_attempt` of a `Pending` recipient, or for a claimed
+    /// item the later of that and its lease's end. `None`: nothing pending.
+    /// A worker with nothing due sleeps until then (or a `Change::Queued`).
+    fn queue_next_due(&self) -> StoreResult<Option<i64>>;
+
+    /// Records the outcome of one attempt for each named recipient, in one
+    /// durable transaction, and returns the item as it now is (check
+    /// [`QueueItem::is_finished`]). Each named recipient's `attempts` grows
+    /// by one; `Delivered` and `Failed` are final (`detail` / `last_error`
+    /// set); `Deferred` stays `Pending` with the new `next_attempt` and
+    /// `last_error`. Recipients are named by `address` exactly as queued;
+    /// a name not among the item's `Pending` recipients is `Invalid`
+    /// (nothing is changed). Ends the item's claim. The item is never
+    /// removed here, even when finished. `NotFound` if the item is gone
+    /// (deleted by an administrator meanwhile).
+    fn queue_update(
+        &self,
+        id: QueueId,
+        results: &[(String, RecipientOutcome)],
+    ) -> StoreResult<QueueItem>;
+
+    /// Finished items (no `Pending` recipient), oldest first, at most
+    /// `limit`: those whose `queue_finish` a crash or an error prevented.
+    fn queue_finished(&self, limit: usize) -> StoreResult<Vec<QueueItem>>;
+
+    /// Removes an item and, in the same durable transaction, accepts `dsn`
+    /// (the delivery status notification built from the item, RFC 3464;
+    /// `None` when none is due, e.g. all delivered or a null sender) as
+    /// [`Store::accept`] would, so that the notification is neither lost
+    /// nor sent twice. Frees the message's blob if nothing else uses it.
+    /// Returns where the DSN went. Refused (`InUse`) while the item has a
+    /// `Pending` recipient; `NotFound` if it is gone.
+    fn queue_finish(
+        &self,
+        id: QueueId,
+        dsn: Option<&Incoming<'_>>,
+    ) -> StoreResult<Option<Accepted>>;
+
+    /// Every item, oldest first (for `postern queue list`).
+    fn queue_list(&self) -> StoreResult<Vec<QueueItem>>;
+
+    /// One item, if it is (still) queued.
+    fn queue_item(&self, id: QueueId) -> StoreResult<Option<QueueItem>>;
+
+    /// A queued message's bytes, exactly as accepted. `NotFound` if the
+    /// item is gone.
+    fn queue_read(&self, id: QueueId) -> StoreResult<Vec<u8>>;
+
+    /// Makes every `Pending` recipient of the item due at `now` (an
+    /// administrator's "flush"), and broadcasts `Change::Queued`. Final
+    /// recipients and `attempts` are unchanged; a claim stays. `NotFound`
+    /// if the item is gone.
+    fn queue_retry_now(&self, id: QueueId, now: i64) -> StoreResult<()>;
+
+    /// Removes an item whatever its recipients' states, without any
+    /// notification (an administrator's decision), and frees the message's
+    /// blob if nothing else uses it. `NotFound` if the item is gone.
+    fn queue_delete(&self, id: QueueId) -> StoreResult<()>;
 
     // --- change notification ---
 

@@ -127,12 +127,233 @@ pub struct MessageMeta {
     pub blob: BlobId,
 }
 
-/// What changed in a mailbox, for IDLE and locks (in-process).
+/// What changed in the store, for IDLE, locks and the outbound workers
+/// (in-process). Non-exhaustive: listeners match what they care about.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Change {
-    Appended { mailbox: MailboxId, uid: Uid },
-    FlagsChanged { mailbox: MailboxId, uid: Uid },
-    Expunged { mailbox: MailboxId, uid: Uid },
-    MailboxCreated { mailbox: MailboxId },
-    MailboxDeleted { mailbox: MailboxId },
+    Appended {
+        mailbox: MailboxId,
+        uid: Uid,
+    },
+    FlagsChanged {
+        mailbox: MailboxId,
+        uid: Uid,
+    },
+    Expunged {
+        mailbox: MailboxId,
+        uid: Uid,
+    },
+    MailboxCreated {
+        mailbox: MailboxId,
+    },
+    MailboxDeleted {
+        mailbox: MailboxId,
+    },
+    /// A queue item has a recipient due now: it was just queued by
+    /// `Store::accept`/`Store::queue_finish`, or `Store::queue_retry_now`
+    /// made it due. The outbound workers' wake-up.
+    Queued {
+        id: QueueId,
+    },
+}
+
+// --- acceptance of incoming mail and the outbound queue ---
+
+/// An outbound queue item's id: one accepted message with its remote
+/// recipients. Never reused by a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct QueueId(pub i64);
+
+impl fmt::Display for QueueId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// What a delivery status notification returns of the message (RFC 3461
+/// §4.3, the `RET` parameter of MAIL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DsnRet {
+    /// The whole message.
+    Full,
+    /// The headers only.
+    Headers,
+}
+
+/// When the sender wants a delivery status notification for a recipient
+/// (RFC 3461 §4.1, the `NOTIFY` parameter of RCPT). `NOTIFY=NEVER` is all
+/// three false; NEVER together with another keyword is a syntax error the
+/// SMTP core refuses, so it cannot be represented here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Notify {
+    pub success: bool,
+    pub failure: bool,
+    pub delay: bool,
+}
+
+impl Notify {
+    /// `NOTIFY=NEVER`.
+    pub const NEVER: Self = Self {
+        success: false,
+        failure: false,
+        delay: false,
+    };
+
+    /// The bits as stored: success 1, failure 2, delay 4.
+    pub const fn bits(self) -> u8 {
+        self.success as u8 | (self.failure as u8) << 1 | (self.delay as u8) << 2
+    }
+
+    /// The inverse of [`Notify::bits`]; other bits are ignored.
+    pub const fn from_bits(bits: u8) -> Self {
+        Self {
+            success: bits & 1 != 0,
+            failure: bits & 2 != 0,
+            delay: bits & 4 != 0,
+        }
+    }
+}
+
+impl Default for Notify {
+    /// Without NOTIFY, RFC 3461 §4.1 leaves the choice to the MTA; failure
+    /// and delay is what it suggests and what Postfix and Exim do.
+    fn default() -> Self {
+        Self {
+            success: false,
+            failure: true,
+            delay: true,
+        }
+    }
+}
+
+/// The SMTP envelope of an accepted message, minus the recipients: what
+/// the outbound side needs to relay it (RFC 5321 §3.3, RFC 3461, RFC 6531,
+/// RFC 6152, RFC 8689).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Envelope {
+    /// The reverse-path; empty is the null sender (`MAIL FROM:<>`), used by
+    /// bounces, which must never be answered with a bounce (RFC 5321 §4.5.5).
+    pub mail_from: String,
+    /// `ENVID` (RFC 3461 §4.4), xtext-decoded.
+    pub envid: Option<String>,
+    /// `RET` (RFC 3461 §4.3).
+    pub ret: Option<DsnRet>,
+    /// `REQUIRETLS` (RFC 8689): relay only over verified TLS to peers that
+    /// support it.
+    pub requiretls: bool,
+    /// `SMTPUTF8` (RFC 6531).
+    pub smtputf8: bool,
+    /// `BODY=8BITMIME` (RFC 6152).
+    pub eight_bit: bool,
+}
+
+/// A recipient the message must be relayed to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteRecipient {
+    /// The forward-path as the client gave it (without angle brackets).
+    pub address: String,
+    pub notify: Notify,
+    /// `ORCPT` (RFC 3461 §4.2), as given (`rfc822;bob@example.org`).
+    pub orcpt: Option<String>,
+}
+
+/// A message that has passed the SMTP transaction and is to be stored
+/// (see `Store::accept`).
+#[derive(Debug, Clone, Copy)]
+pub struct Incoming<'a> {
+    /// The message's bytes, exactly as they will be stored and relayed
+    /// (with the Received header the server added).
+    pub raw: &'a [u8],
+    /// Seconds since the Unix epoch: the local copies' INTERNALDATE and
+    /// the queue item's creation time.
+    pub internal_date: i64,
+    /// Local accounts whose INBOX gets a copy (each once; duplicates are
+    /// the caller's to remove).
+    pub local: &'a [AccountId],
+    pub envelope: &'a Envelope,
+    /// Recipients to relay to; empty queues nothing.
+    pub remote: &'a [RemoteRecipient],
+}
+
+/// Where an accepted message went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    /// One (INBOX, UID) per local account, in the order given.
+    pub local: Vec<(MailboxId, Uid)>,
+    /// The queue item holding the remote recipients, if there were any.
+    pub queued: Option<QueueId>,
+}
+
+/// Where a queued recipient stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RecipientState {
+    /// Not delivered yet; tried again at `next_attempt`.
+    Pending,
+    /// The receiving server accepted it (final).
+    Delivered,
+    /// Given up: a permanent error, or retried for too long (final).
+    Failed,
+}
+
+/// One recipient of a queue item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedRecipient {
+    pub address: String,
+    pub notify: Notify,
+    pub orcpt: Option<String>,
+    pub state: RecipientState,
+    /// How many outcomes were recorded for it ([`RecipientOutcome`]).
+    pub attempts: u32,
+    /// When it is due (seconds since the epoch). Meaningful while
+    /// `Pending`; a final recipient keeps the value it had.
+    pub next_attempt: i64,
+    /// The error of the last `Deferred` or `Failed` outcome.
+    pub last_error: Option<String>,
+    /// The detail of the `Delivered` outcome (the receiving server's reply),
+    /// for success notifications.
+    pub detail: Option<String>,
+}
+
+/// A message in the outbound queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueItem {
+    pub id: QueueId,
+    pub envelope: Envelope,
+    /// When it was accepted (seconds since the epoch).
+    pub created: i64,
+    /// The message's size in bytes.
+    pub size: u64,
+    /// In the order the client gave them.
+    pub recipients: Vec<QueuedRecipient>,
+}
+
+impl QueueItem {
+    /// Whether every recipient is `Delivered` or `Failed`: the item waits
+    /// for `Store::queue_finish`.
+    pub fn is_finished(&self) -> bool {
+        self.recipients
+            .iter()
+            .all(|r| r.state != RecipientState::Pending)
+    }
+
+    /// The pending recipients due at `now`: those an attempt at `now`
+    /// should try.
+    pub fn due_recipients(&self, now: i64) -> impl Iterator<Item = &QueuedRecipient> {
+        self.recipients
+            .iter()
+            .filter(move |r| r.state == RecipientState::Pending && r.next_attempt <= now)
+    }
+}
+
+/// The result of one delivery attempt for one recipient
+/// (`Store::queue_update`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecipientOutcome {
+    /// Accepted by the next hop; `detail` is its reply (`250 2.0.0 Ok ...`).
+    Delivered { detail: String },
+    /// A temporary failure: stays pending, due again at `next_attempt`.
+    Deferred { next_attempt: i64, error: String },
+    /// A permanent failure (or the retry time ran out).
+    Failed { error: String },
 }

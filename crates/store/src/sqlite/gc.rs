@@ -1,4 +1,4 @@
-//! Deleting blobs that no message references any more.
+//! Deleting blobs that no message and no queue item references any more.
 //!
 //! A blob file is deleted only after the transaction that dropped its last
 //! reference has committed: deleting first and then failing to commit
@@ -54,8 +54,12 @@ fn try_collect(conn: &mut Connection, blobs: &BlobStore, candidates: &[BlobId]) 
     Ok(())
 }
 
+/// Whether a message or a queue item uses the blob.
 fn referenced(conn: &Connection, id: &BlobId) -> StoreResult<bool> {
-    let mut stmt = conn.prepare_cached("SELECT 1 FROM messages WHERE blob = ?1 LIMIT 1")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT 1 FROM messages WHERE blob = ?1
+         UNION ALL SELECT 1 FROM queue WHERE blob = ?1 LIMIT 1",
+    )?;
     Ok(stmt.exists([&id.0])?)
 }
 

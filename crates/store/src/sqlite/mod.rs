@@ -37,8 +37,10 @@ mod flags;
 mod gc;
 mod mailboxes;
 mod messages;
+mod queue;
 mod schema;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -48,8 +50,8 @@ use tokio::sync::broadcast;
 use crate::blobs::{self, BlobStore};
 use crate::error::{StoreError, StoreResult};
 use crate::model::{
-    Account, AccountId, Alias, BlobId, Change, Flag, Mailbox, MailboxId, MessageMeta, ModSeq,
-    SpecialUse, Uid,
+    Accepted, Account, AccountId, Alias, BlobId, Change, Flag, Incoming, Mailbox, MailboxId,
+    MessageMeta, ModSeq, QueueId, QueueItem, RecipientOutcome, SpecialUse, Uid,
 };
 use crate::{names, Store};
 
@@ -95,6 +97,9 @@ pub struct SqliteStore {
     readers: conn::ReaderPool,
     blobs: BlobStore,
     changes: broadcast::Sender<Change>,
+    /// Queue items claimed by a worker, and until when (`queue_claim`).
+    /// In memory on purpose: a restart must forget them.
+    claims: Mutex<HashMap<QueueId, i64>>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -141,6 +146,7 @@ impl SqliteStore {
             readers: conn::ReaderPool::new(&db, options.idle_readers),
             blobs,
             changes: broadcast::channel(CHANGE_CAPACITY).0,
+            claims: Mutex::new(HashMap::new()),
         })
     }
 
@@ -204,11 +210,11 @@ impl SqliteStore {
     }
 
     /// Stores a message: blob first (durable), then the rows.
-    fn store_message(
+    fn store_message<T>(
         &self,
         raw: &[u8],
-        f: impl FnOnce(&Transaction<'_>, &BlobId, &mut Effects) -> StoreResult<Vec<(MailboxId, Uid)>>,
-    ) -> StoreResult<Vec<(MailboxId, Uid)>> {
+        f: impl FnOnce(&Transaction<'_>, &BlobId, &mut Effects) -> StoreResult<T>,
+    ) -> StoreResult<T> {
         let blob = self.blobs.put(raw)?;
         let result = self.write(|tx, fx| {
             self.ensure_blob(&blob, raw)?;
@@ -221,6 +227,57 @@ impl SqliteStore {
     }
 }
 
+/// The claims map; a poisoned lock still holds a valid map.
+fn lock_claims(claims: &Mutex<HashMap<QueueId, i64>>) -> MutexGuard<'_, HashMap<QueueId, i64>> {
+    claims.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Inside a write transaction: the rows of an accepted message (local
+/// copies, then the queue item), with their changes.
+fn place(
+    tx: &Transaction<'_>,
+    blob: &BlobId,
+    msg: &Incoming<'_>,
+    fx: &mut Effects,
+) -> StoreResult<Accepted> {
+    let new = messages::NewMessage {
+        blob,
+        size: len_u64(msg.raw),
+        internal_date: msg.internal_date,
+        flags: &[],
+    };
+    let mut local = Vec::with_capacity(msg.local.len());
+    for &account in msg.local {
+        let inbox = mailboxes::inbox(tx, account)?;
+        local.push((inbox, messages::insert(tx, inbox, &new, fx)?));
+    }
+    let mut queued = None;
+    if !msg.remote.is_empty() {
+        let id = queue::insert(
+            tx,
+            blob,
+            new.size,
+            msg.internal_date,
+            msg.envelope,
+            msg.remote,
+        )?;
+        fx.changes.push(Change::Queued { id });
+        queued = Some(id);
+    }
+    Ok(Accepted { local, queued })
+}
+
+/// `Invalid` for a message with nowhere to go.
+fn check_recipients(msg: &Incoming<'_>) -> StoreResult<()> {
+    if msg.local.is_empty() && msg.remote.is_empty() {
+        return Err(StoreError::Invalid {
+            what: "the message".into(),
+            why: "it has no recipient".into(),
+        });
+    }
+    Ok(())
+}
+
 /// `NotFound` for `what`.
 fn missing(what: String) -> StoreError {
     StoreError::NotFound { what }
@@ -230,6 +287,11 @@ impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         Self::Database(e.to_string())
     }
+}
+
+/// Whether a live claim (ending after `now`) holds the item.
+fn claimed(claims: &HashMap<QueueId, i64>, id: QueueId, now: i64) -> bool {
+    claims.get(&id).is_some_and(|&until| until > now)
 }
 
 fn len_u64(raw: &[u8]) -> u64 {
@@ -426,6 +488,115 @@ impl Store for SqliteStore {
 
     fn copy(&self, from: MailboxId, uids: &[Uid], to: MailboxId) -> StoreResult<Vec<(Uid, Uid)>> {
         self.write(|tx, fx| messages::copy(tx, from, uids, to, fx))
+    }
+
+    fn accept(&self, msg: &Incoming<'_>) -> StoreResult<Accepted> {
+        check_recipients(msg)?;
+        self.store_message(msg.raw, |tx, blob, fx| place(tx, blob, msg, fx))
+    }
+
+    fn queue_due(&self, now: i64, limit: usize) -> StoreResult<Vec<QueueItem>> {
+        let claims = lock_claims(&self.claims);
+        self.read(|tx| queue::due(tx, now, limit, |id| claimed(&claims, id, now)))
+    }
+
+    fn queue_claim(&self, now: i64, lease_until: i64, limit: usize) -> StoreResult<Vec<QueueItem>> {
+        // The claims lock is held from the read to the marking, so two
+        // workers cannot both see an item unclaimed.
+        let mut claims = lock_claims(&self.claims);
+        claims.retain(|_, until| *until > now);
+        let items = self.read(|tx| queue::due(tx, now, limit, |id| claims.contains_key(&id)))?;
+        for item in &items {
+            claims.insert(item.id, lease_until);
+        }
+        Ok(items)
+    }
+
+    fn queue_next_due(&self) -> StoreResult<Option<i64>> {
+        let claims = lock_claims(&self.claims);
+        let mut earliest: Option<i64> = None;
+        self.read(|tx| {
+            queue::due_times(tx, |id, due| {
+                // Rows come in `due` order: once one is later than the best
+                // so far, none after it can be earlier.
+                if earliest.is_some_and(|e| due >= e) {
+                    return false;
+                }
+                let at = claims.get(&id).map_or(due, |&until| due.max(until));
+                earliest = Some(earliest.map_or(at, |e| e.min(at)));
+                true
+            })
+        })?;
+        Ok(earliest)
+    }
+
+    fn queue_update(
+        &self,
+        id: QueueId,
+        results: &[(String, RecipientOutcome)],
+    ) -> StoreResult<QueueItem> {
+        let item = self.write(|tx, _| queue::update(tx, id, results))?;
+        lock_claims(&self.claims).remove(&id);
+        Ok(item)
+    }
+
+    fn queue_finished(&self, limit: usize) -> StoreResult<Vec<QueueItem>> {
+        self.read(|tx| queue::finished(tx, limit))
+    }
+
+    fn queue_finish(
+        &self,
+        id: QueueId,
+        dsn: Option<&Incoming<'_>>,
+    ) -> StoreResult<Option<Accepted>> {
+        let remove = |tx: &Transaction<'_>, fx: &mut Effects| {
+            if queue::has_pending(tx, id)? {
+                return Err(StoreError::InUse {
+                    what: format!("queue item {id}"),
+                    why: "a recipient is still pending".into(),
+                });
+            }
+            queue::delete(tx, id, fx)
+        };
+        let placed = match dsn {
+            None => self.write(|tx, fx| remove(tx, fx)).map(|()| None),
+            Some(msg) => {
+                check_recipients(msg)?;
+                self.store_message(msg.raw, |tx, blob, fx| {
+                    remove(tx, fx)?;
+                    place(tx, blob, msg, fx).map(Some)
+                })
+            }
+        }?;
+        lock_claims(&self.claims).remove(&id);
+        Ok(placed)
+    }
+
+    fn queue_list(&self) -> StoreResult<Vec<QueueItem>> {
+        self.read(|tx| queue::list(tx))
+    }
+
+    fn queue_item(&self, id: QueueId) -> StoreResult<Option<QueueItem>> {
+        self.read(|tx| queue::load(tx, id))
+    }
+
+    fn queue_read(&self, id: QueueId) -> StoreResult<Vec<u8>> {
+        let (blob, size) = self.read(|tx| queue::blob_of(tx, id))?;
+        self.read_blob(&blob, size)
+    }
+
+    fn queue_retry_now(&self, id: QueueId, now: i64) -> StoreResult<()> {
+        self.write(|tx, fx| {
+            queue::retry_now(tx, id, now)?;
+            fx.changes.push(Change::Queued { id });
+            Ok(())
+        })
+    }
+
+    fn queue_delete(&self, id: QueueId) -> StoreResult<()> {
+        self.write(|tx, fx| queue::delete(tx, id, fx))?;
+        lock_claims(&self.claims).remove(&id);
+        Ok(())
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Change> {

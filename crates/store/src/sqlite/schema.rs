@@ -110,8 +110,51 @@ CREATE TRIGGER messages_used_sub AFTER DELETE ON messages BEGIN
 END;
 ";
 
+/// Version 2: the outbound queue.
+///
+/// - `queue`: one row per accepted message with remote recipients; the
+///   envelope (RFC 5321 §3.3 with the RFC 3461 / 6531 / 6152 / 8689
+///   parameters; `ret` 1 = FULL, 2 = HDRS) and its blob, which counts as a
+///   reference for the blob collector like a message row does.
+///   `next_attempt` is the smallest `next_attempt` of its pending
+///   recipients, NULL when none is left (finished), kept by the statements
+///   in `queue.rs` so that "what is due" is one index range.
+/// - `queue_recipients`: in the order given; `state` 0 pending,
+///   1 delivered, 2 failed; `notify` the bits of `Notify::bits`.
+const V2: &str = r"
+CREATE TABLE queue (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    blob         TEXT NOT NULL,
+    size         INTEGER NOT NULL,
+    created      INTEGER NOT NULL,
+    mail_from    TEXT NOT NULL,
+    envid        TEXT,
+    ret          INTEGER,
+    requiretls   INTEGER NOT NULL,
+    smtputf8     INTEGER NOT NULL,
+    eight_bit    INTEGER NOT NULL,
+    next_attempt INTEGER
+);
+CREATE INDEX queue_due ON queue(next_attempt, id);
+CREATE INDEX queue_blob ON queue(blob);
+
+CREATE TABLE queue_recipients (
+    queue        INTEGER NOT NULL REFERENCES queue(id) ON DELETE CASCADE,
+    position     INTEGER NOT NULL,
+    address      TEXT NOT NULL,
+    notify       INTEGER NOT NULL,
+    orcpt        TEXT,
+    state        INTEGER NOT NULL,
+    attempts     INTEGER NOT NULL,
+    next_attempt INTEGER NOT NULL,
+    last_error   TEXT,
+    detail       TEXT,
+    PRIMARY KEY (queue, position)
+) WITHOUT ROWID;
+";
+
 /// Every migration, oldest first.
-pub(super) const MIGRATIONS: &[&str] = &[V1];
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this code writes.
 pub(super) const VERSION: u32 = MIGRATIONS.len() as u32;

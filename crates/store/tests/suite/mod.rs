@@ -17,7 +17,9 @@
 //! - `accounts.rs`: domains, accounts, aliases, recipients.
 //! - `mailboxes.rs`: default mailboxes, UIDVALIDITY, create/rename/delete.
 //! - `messages.rs`: UIDs, flags, MODSEQ, blobs, quota, notifications.
-//! - `concurrency.rs`: parallel deliveries with readers.
+//! - `queue.rs`: accept, the outbound queue and its states.
+//! - `concurrency.rs`: parallel deliveries with readers; concurrent
+//!   accepts (group commit).
 
 #![allow(dead_code)] // Each test binary uses the part it needs.
 
@@ -25,6 +27,7 @@ pub mod accounts;
 pub mod concurrency;
 pub mod mailboxes;
 pub mod messages;
+pub mod queue;
 
 use postern_store::{Account, Mailbox, MailboxId, Store, StoreError};
 
@@ -60,6 +63,15 @@ macro_rules! store_suite {
             messages::quota_is_enforced,
             messages::missing_things_are_not_found,
             messages::changes_are_announced_in_order,
+            queue::accept_stores_local_and_queued,
+            queue::accept_is_all_or_nothing,
+            queue::due_items_in_order,
+            queue::outcomes_and_attempts,
+            queue::finish_stores_the_dsn,
+            queue::retry_now_makes_due,
+            queue::claims_keep_workers_apart,
+            queue::delete_frees_unreferenced_blobs,
+            queue::queue_survives_reopen,
             concurrency::parallel_deliveries_with_readers,
         );
     };
