@@ -11,10 +11,16 @@ use crate::Options;
 /// - before TLS: `STARTTLS` where offered and `LOGINDISABLED` with no
 ///   `AUTH=` (RFC 9051 §6.2.1, §6.2.3; DESIGN: no credential in clear);
 /// - under TLS: `AUTH=PLAIN`, and neither `STARTTLS` nor `LOGINDISABLED`.
-pub(crate) fn capabilities(opts: &Options) -> String {
-    let mut caps = vec!["IMAP4rev1", "IMAP4rev2", "SASL-IR", "LITERAL-"];
+pub(crate) fn capabilities(opts: &Options, authenticated: bool, external: bool) -> String {
+    if authenticated {
+        return authenticated_capabilities(opts);
+    }
+    let mut caps = vec!["IMAP4rev1", "IMAP4rev2", "SASL-IR", "LITERAL-", "ID"];
     if opts.tls_active {
-        caps.push("AUTH=PLAIN");
+        caps.extend(["AUTH=PLAIN", "AUTH=LOGIN"]);
+        if external {
+            caps.push("AUTH=EXTERNAL");
+        }
     } else {
         if opts.starttls_offered {
             caps.push("STARTTLS");
@@ -24,6 +30,35 @@ pub(crate) fn capabilities(opts: &Options) -> String {
     caps.join(" ")
 }
 
+/// After login (RFC 9051 §6.2.3 lets the list change): the extensions the
+/// session implements. LITERAL+ (RFC 7888) because any literal up to
+/// APPENDLIMIT is read; a larger non-synchronizing one ends the session.
+fn authenticated_capabilities(opts: &Options) -> String {
+    let caps = [
+        "IMAP4rev1",
+        "IMAP4rev2",
+        "LITERAL+",
+        "ID",
+        "ENABLE",
+        "IDLE",
+        "NAMESPACE",
+        "UNSELECT",
+        "UIDPLUS",
+        "MOVE",
+        "CHILDREN",
+        "LIST-EXTENDED",
+        "LIST-STATUS",
+        "SPECIAL-USE",
+        "CREATE-SPECIAL-USE",
+        "ESEARCH",
+        "CONDSTORE",
+        "UTF8=ACCEPT",
+        "STATUS=SIZE",
+        "BINARY",
+    ];
+    format!("{} APPENDLIMIT={}", caps.join(" "), opts.max_append)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -31,16 +66,16 @@ mod tests {
     #[test]
     fn login_only_under_tls() {
         assert_eq!(
-            capabilities(&Options::default()),
-            "IMAP4rev1 IMAP4rev2 SASL-IR LITERAL- STARTTLS LOGINDISABLED"
+            capabilities(&Options::default(), false, false),
+            "IMAP4rev1 IMAP4rev2 SASL-IR LITERAL- ID STARTTLS LOGINDISABLED"
         );
         let no_tls = Options {
             starttls_offered: false,
             ..Options::default()
         };
         assert_eq!(
-            capabilities(&no_tls),
-            "IMAP4rev1 IMAP4rev2 SASL-IR LITERAL- LOGINDISABLED"
+            capabilities(&no_tls, false, false),
+            "IMAP4rev1 IMAP4rev2 SASL-IR LITERAL- ID LOGINDISABLED"
         );
         let tls = Options {
             tls_active: true,
@@ -48,8 +83,8 @@ mod tests {
             ..Options::default()
         };
         assert_eq!(
-            capabilities(&tls),
-            "IMAP4rev1 IMAP4rev2 SASL-IR LITERAL- AUTH=PLAIN"
+            capabilities(&tls, false, false),
+            "IMAP4rev1 IMAP4rev2 SASL-IR LITERAL- ID AUTH=PLAIN AUTH=LOGIN"
         );
     }
 }

@@ -2,6 +2,7 @@
 
 use postern_types::Secret;
 
+use crate::cmd::Request;
 use crate::{Part, Tag};
 
 /// A client command the session must answer through the intent methods of
@@ -37,7 +38,28 @@ pub enum Event {
         /// The base64 initial response; `Some("")` for `=`.
         initial_response: Option<Secret<String>>,
     },
-    /// Any other well-formed command (SELECT, ENABLE, ID, ...). Answer
+    /// A command of the authenticated or selected state (RFC 9051 §6.3,
+    /// §6.4), parsed; only ever after `logged_in()`. Answer with untagged
+    /// data and a tagged response.
+    Request {
+        /// The command's tag.
+        tag: Tag,
+        /// What it asks.
+        request: Request,
+    },
+    /// The client ended IDLE with `DONE` (RFC 2177): answer `tagged_ok`.
+    IdleDone {
+        /// The IDLE command's tag.
+        tag: Tag,
+    },
+    /// The client's answer to a `sasl_challenge` (base64, unchecked).
+    SaslResponse {
+        /// The AUTHENTICATE command's tag.
+        tag: Tag,
+        /// The line as sent.
+        response: Secret<String>,
+    },
+    /// Any other well-formed command (X-extensions, typos). Answer
     /// `tagged_bad` for one the session does not know (RFC 9051 §7.1.3).
     Command {
         /// The command's tag.

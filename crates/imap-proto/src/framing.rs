@@ -24,6 +24,8 @@ use std::collections::VecDeque;
 pub(crate) struct Limits {
     /// Octets of one command: lines without endings, plus literals.
     pub(crate) max_line: usize,
+    /// Octets of one line of a command, without its literals.
+    pub(crate) max_text: usize,
     /// Octets of one literal.
     pub(crate) max_literal: u32,
     /// No TLS yet: credential literals are refused.
@@ -81,6 +83,12 @@ pub(crate) struct Framer {
     credential: bool,
     /// Set when framing stopped for good (over-long command or literal).
     closed: bool,
+    /// Input not framed yet, from `raw_pos` on. Framing stops at the first
+    /// complete frame and goes on when frames are taken, so a command is
+    /// framed under the limits in force when the one before it was
+    /// answered (after LOGIN, APPEND may carry a large literal).
+    raw: Vec<u8>,
+    raw_pos: usize,
 }
 
 impl Framer {
@@ -93,28 +101,60 @@ impl Framer {
             command_len: 0,
             credential: false,
             closed: false,
+            raw: Vec::new(),
+            raw_pos: 0,
         }
     }
 
-    /// Frames `input`; bytes after a fatal frame are dropped.
-    pub(crate) fn push(&mut self, mut input: &[u8]) {
-        while !input.is_empty() && !self.closed {
+    /// Takes `input` and frames it up to the first complete frame; bytes
+    /// after a fatal frame are dropped.
+    pub(crate) fn push(&mut self, input: &[u8]) {
+        if self.closed {
+            return;
+        }
+        if self.raw_pos == self.raw.len() {
+            self.raw.clear();
+            self.raw_pos = 0;
+        }
+        self.raw.extend_from_slice(input);
+        self.frame_some();
+    }
+
+    /// Frames unframed input until a frame is complete or the input ends.
+    fn frame_some(&mut self) {
+        let raw = std::mem::take(&mut self.raw);
+        let mut input = &raw[self.raw_pos..];
+        while !input.is_empty() && !self.closed && self.frames.is_empty() {
             input = if self.literal_left > 0 {
                 self.push_literal(input)
             } else {
                 self.push_line(input)
             };
         }
+        self.raw_pos = raw.len() - input.len();
+        self.raw = raw;
+        if self.closed || self.raw_pos == self.raw.len() {
+            self.raw.clear();
+            self.raw_pos = 0;
+        }
+    }
+
+    /// New limits, for input from now on (after login).
+    pub(crate) fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
     }
 
     pub(crate) fn pop(&mut self) -> Option<Frame> {
+        if self.frames.is_empty() {
+            self.frame_some();
+        }
         self.frames.pop_front().map(|(frame, _)| frame)
     }
 
     /// Octets received and not yet handed out, framed or not.
     pub(crate) fn buffered(&self) -> usize {
         let framed: usize = self.frames.iter().map(|(_, wire)| wire).sum();
-        framed + self.tail.len()
+        framed + self.tail.len() + (self.raw.len() - self.raw_pos)
     }
 
     /// Octets of the incomplete line or literal (at most `max_line + 1`).
@@ -122,8 +162,15 @@ impl Framer {
         self.tail.len()
     }
 
-    /// What the current command may still take.
-    const fn budget(&self) -> usize {
+    /// What the current line may still take: the command's remaining
+    /// budget, and no more than one line's.
+    fn budget(&self) -> usize {
+        let command = self.limits.max_line.saturating_sub(self.command_len);
+        command.min(self.limits.max_text)
+    }
+
+    /// What a literal of the current command may still take.
+    const fn literal_budget(&self) -> usize {
         self.limits.max_line.saturating_sub(self.command_len)
     }
 
@@ -206,7 +253,7 @@ impl Framer {
     fn verdict(&self, marker: Marker) -> Verdict {
         let fits = marker
             .len
-            .is_some_and(|n| n <= self.limits.max_literal && n as usize <= self.budget());
+            .is_some_and(|n| n <= self.limits.max_literal && n as usize <= self.literal_budget());
         if !fits {
             Verdict::TooBig
         } else if marker.sync && self.credential && self.limits.refuse_credentials {
@@ -274,6 +321,7 @@ mod tests {
 
     const LIMITS: Limits = Limits {
         max_line: 100,
+        max_text: 100,
         max_literal: 10,
         refuse_credentials: false,
     };
@@ -379,6 +427,7 @@ mod tests {
     fn the_limit_covers_the_whole_command() {
         let limits = Limits {
             max_line: 20,
+            max_text: 20,
             ..LIMITS
         };
         // "a LOGIN {8}" is 11 octets, the literal 8: 19 fits in 20.

@@ -24,6 +24,13 @@ pub struct Options {
     /// ceiling RFC 7888 §5 sets for LITERAL- non-synchronizing literals,
     /// and plenty for a user name or password before login.
     pub max_literal: u32,
+    /// After login: the longest command line, literals aside. Default
+    /// 64 KiB: RFC 7162 §4 wants at least 8192 octets, and a UID set
+    /// from a synchronising client can be long.
+    pub max_line_authenticated: usize,
+    /// After login: the largest literal, i.e. the largest message APPEND
+    /// takes (advertised as APPENDLIMIT, RFC 7889). Default 64 MiB.
+    pub max_append: u32,
 }
 
 impl Default for Options {
@@ -35,6 +42,8 @@ impl Default for Options {
             max_line: 8192,
             max_bad_commands: 20,
             max_literal: 4096,
+            max_line_authenticated: 64 * 1024,
+            max_append: 64 * 1024 * 1024,
         }
     }
 }

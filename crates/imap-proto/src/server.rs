@@ -5,7 +5,8 @@ use postern_types::{
 };
 
 use crate::capability::capabilities;
-use crate::cmd::{self, ParseError, RawPart, Request};
+use crate::cmd::{self, Ctx, ParseError, RawPart, Request};
+use crate::data::Data;
 use crate::framing::{Frame, Framer, Limits, Literal, Verdict};
 use crate::response::{self, Status};
 use crate::{Error, Event, Options, Tag};
@@ -19,6 +20,24 @@ enum State {
     StartTlsAsked,
     /// `accept_starttls()` queued the OK: nothing more is read in clear.
     StartTlsAccepted,
+    /// `idle()` sent `+ idling`: the next line must be `DONE` (RFC 2177).
+    Idling(Tag),
+    /// `sasl_challenge()` sent `+ challenge`: the next line is the
+    /// client's SASL response (RFC 9051 §6.2.2).
+    Sasl(Tag),
+}
+
+/// What the client turned on with ENABLE (RFC 5161).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Enabled {
+    /// CONDSTORE (RFC 7162 §3.1): MODSEQ in FETCH responses.
+    pub condstore: bool,
+    /// QRESYNC (RFC 7162 §3.2), which implies CONDSTORE.
+    pub qresync: bool,
+    /// UTF8=ACCEPT (RFC 6855): mailbox names in UTF-8.
+    pub utf8: bool,
+    /// IMAP4rev2 (RFC 9051 §6.3.1): rev2 responses (ESEARCH, no RECENT).
+    pub rev2: bool,
 }
 
 /// A sans-I/O IMAP server session (RFC 9051, RFC 3501).
@@ -39,6 +58,9 @@ pub struct Server {
     tls: Option<TlsInfo>,
     error: Option<Error>,
     finished: bool,
+    /// `logged_in()` was called: the authenticated state (RFC 9051 §3.2).
+    authenticated: bool,
+    enabled: Enabled,
 }
 
 impl Server {
@@ -69,6 +91,7 @@ impl Server {
     fn fresh(opts: Options, tls: Option<TlsInfo>) -> Self {
         let limits = Limits {
             max_line: opts.max_line,
+            max_text: opts.max_line,
             max_literal: opts.max_literal,
             refuse_credentials: !opts.tls_active,
         };
@@ -82,7 +105,78 @@ impl Server {
             tls,
             error: None,
             finished: false,
+            authenticated: false,
+            enabled: Enabled::default(),
         }
+    }
+
+    /// The login succeeded: the authenticated state. Commands may now be
+    /// as long as an APPEND of `Options::max_append` octets, lines up to
+    /// `Options::max_line_authenticated`, and the capabilities grow.
+    pub fn logged_in(&mut self) {
+        self.authenticated = true;
+        self.framer.set_limits(Limits {
+            max_line: self.opts.max_append as usize + self.opts.max_line_authenticated,
+            max_text: self.opts.max_line_authenticated,
+            max_literal: self.opts.max_append,
+            refuse_credentials: false,
+        });
+    }
+
+    /// Whether `logged_in()` was called.
+    pub const fn is_authenticated(&self) -> bool {
+        self.authenticated
+    }
+
+    /// What the client enabled.
+    pub const fn enabled(&self) -> Enabled {
+        self.enabled
+    }
+
+    /// Mailbox names are UTF-8 for this client (UTF8=ACCEPT or IMAP4rev2).
+    pub const fn utf8(&self) -> bool {
+        self.enabled.utf8 || self.enabled.rev2
+    }
+
+    /// `* data`: untagged data built by the session (FETCH, LIST, ...).
+    pub fn data(&mut self, data: Data) {
+        if !self.finished {
+            self.output.extend_from_slice(b"* ");
+            self.output.extend_from_slice(&data.into_bytes());
+            self.output.extend_from_slice(b"\r\n");
+        }
+    }
+
+    /// Octets queued and not yet taken by the driver: a session streaming
+    /// a large FETCH checks this to bound its memory.
+    pub fn output_len(&self) -> usize {
+        self.output.len()
+    }
+
+    /// Answers IDLE (RFC 2177): `+ idling`; untagged data may follow at
+    /// any time until the client's `DONE` arrives as [`Event::IdleDone`].
+    pub fn idle(&mut self, tag: &Tag) {
+        if self.finished {
+            return;
+        }
+        response::continuation(&mut self.output, "idling");
+        self.state = State::Idling(tag.clone());
+    }
+
+    /// Whether the session is in IDLE.
+    pub const fn is_idling(&self) -> bool {
+        matches!(self.state, State::Idling(_))
+    }
+
+    /// `+ challenge` (base64) in an AUTHENTICATE exchange: the client's
+    /// answer comes as [`Event::SaslResponse`]; `*` cancels it, which the
+    /// core answers itself.
+    pub fn sasl_challenge(&mut self, tag: &Tag, challenge: &str) {
+        if self.finished {
+            return;
+        }
+        response::continuation(&mut self.output, challenge);
+        self.state = State::Sasl(tag.clone());
     }
 
     /// `tag OK [code] text`: the command succeeded.
@@ -131,7 +225,8 @@ impl Server {
 
     /// The capability list as sent now (`CAPABILITY` response, greeting).
     pub fn capabilities(&self) -> String {
-        capabilities(&self.opts)
+        let external = self.tls.as_ref().is_some_and(|t| t.client.is_some());
+        capabilities(&self.opts, self.authenticated, external)
     }
 
     /// The listener's options (after STARTTLS: `tls_active` is set).
@@ -168,6 +263,20 @@ impl Server {
     }
 
     fn on_frame(&mut self, frame: Frame) -> Option<Event> {
+        if let Frame::Line {
+            text,
+            literal: None,
+        } = &frame
+        {
+            if let Some(event) = self.on_continuation_line(text) {
+                return event;
+            }
+        }
+        if matches!(self.state, State::Idling(_) | State::Sasl(_)) {
+            // A literal where DONE or a SASL response belonged: the
+            // exchange is over and this is read as a command.
+            self.state = State::Command;
+        }
         match frame {
             Frame::Line { text, literal } => {
                 self.pending.push(RawPart::Text(text));
@@ -183,6 +292,39 @@ impl Server {
             }
         }
         None
+    }
+
+    /// A line that answers `+ idling` or a SASL challenge; `None` when no
+    /// such exchange is going on.
+    fn on_continuation_line(&mut self, text: &[u8]) -> Option<Option<Event>> {
+        let tag = match &self.state {
+            State::Idling(tag) | State::Sasl(tag) => tag.clone(),
+            _ => return None,
+        };
+        let idle = matches!(self.state, State::Idling(_));
+        self.state = State::Command;
+        Some(match (idle, text) {
+            (true, t) if t.eq_ignore_ascii_case(b"DONE") => Some(Event::IdleDone { tag }),
+            (true, _) => {
+                self.refuse(Some(&tag), Status::Bad, None, "Expected DONE");
+                None
+            }
+            // RFC 9051 §6.2.2: `*` cancels, answered with a tagged BAD.
+            (false, b"*") => {
+                self.refuse(Some(&tag), Status::Bad, None, "Authentication cancelled");
+                None
+            }
+            (false, t) => match std::str::from_utf8(t) {
+                Ok(r) if r.bytes().all(|b| b.is_ascii_graphic()) => Some(Event::SaslResponse {
+                    tag,
+                    response: postern_types::Secret::new(r.to_owned()),
+                }),
+                _ => {
+                    self.refuse(Some(&tag), Status::Bad, None, "Malformed SASL response");
+                    None
+                }
+            },
+        })
     }
 
     /// Follows the framer's verdict on an announced literal.
@@ -230,7 +372,8 @@ impl Server {
             self.refuse_credentials(Some(&head.tag));
             return None;
         }
-        match cmd::request(head) {
+        let ctx = Ctx { utf8: self.utf8() };
+        match cmd::request(head, ctx) {
             Ok(command) => self.on_request(command.tag, command.request),
             Err(error) => self.malformed(error),
         }
@@ -263,11 +406,41 @@ impl Server {
     }
 
     fn on_request(&mut self, tag: Tag, request: Request) -> Option<Event> {
+        let auth_only = !matches!(
+            request,
+            Request::Capability
+                | Request::Noop
+                | Request::Logout
+                | Request::StartTls
+                | Request::Login { .. }
+                | Request::Authenticate { .. }
+                | Request::Id
+                | Request::Other { .. }
+        );
+        if auth_only && !self.authenticated {
+            // RFC 9051 §6.3: valid only in the authenticated state.
+            self.refuse(Some(&tag), Status::Bad, None, "Log in first");
+            return None;
+        }
         match request {
             Request::Capability => self.capability(&tag),
-            Request::Noop => self.complete(&tag, "NOOP"),
+            Request::Noop if !self.authenticated => self.complete(&tag, "NOOP"),
             Request::Logout => self.logout(&tag),
             Request::StartTls => return self.starttls(tag),
+            Request::Login { .. } | Request::Authenticate { .. } if self.authenticated => {
+                self.refuse(Some(&tag), Status::Bad, None, "Already logged in");
+            }
+            Request::Id => {
+                // RFC 2971 §3.2: the server's own fields.
+                response::untagged(&mut self.output, "ID (\"name\" \"Postern\")");
+                self.complete(&tag, "ID");
+            }
+            Request::Namespace => {
+                // RFC 2342 §5: one personal namespace, "/" separated.
+                response::untagged(&mut self.output, "NAMESPACE ((\"\" \"/\")) NIL NIL");
+                self.complete(&tag, "NAMESPACE");
+            }
+            Request::Enable(caps) => self.enable(&tag, &caps),
             Request::Login { username, password } => {
                 return Some(Event::Login {
                     tag,
@@ -286,8 +459,34 @@ impl Server {
                 })
             }
             Request::Other { name, rest } => return Some(Event::Command { tag, name, rest }),
+            request => return Some(Event::Request { tag, request }),
         }
         None
+    }
+
+    /// ENABLE (RFC 5161 §3.1): `* ENABLED` lists what was newly enabled
+    /// among what we support; the rest is ignored.
+    fn enable(&mut self, tag: &Tag, caps: &[String]) {
+        let mut newly = Vec::new();
+        for cap in caps {
+            let flag = match cap.as_str() {
+                "CONDSTORE" => &mut self.enabled.condstore,
+                "UTF8=ACCEPT" => &mut self.enabled.utf8,
+                "IMAP4REV2" => &mut self.enabled.rev2,
+                _ => continue,
+            };
+            if !*flag {
+                *flag = true;
+                newly.push(if cap == "IMAP4REV2" {
+                    "IMAP4rev2"
+                } else {
+                    cap.as_str()
+                });
+            }
+        }
+        let line = format!("ENABLED {}", newly.join(" "));
+        response::untagged(&mut self.output, line.trim_end());
+        self.complete(tag, "ENABLE");
     }
 
     fn complete(&mut self, tag: &Tag, name: &str) {
@@ -385,10 +584,15 @@ impl Protocol for Server {
         (!self.output.is_empty()).then(|| std::mem::take(&mut self.output))
     }
 
-    /// Nobody is logged in yet in this slice, and a pre-auth literal gets no
-    /// longer deadline than a command: always the pre-auth deadline.
+    /// Before login the short pre-auth deadline (a pre-auth literal gets no
+    /// longer); after it the authenticated one, and in IDLE the idle one
+    /// (RFC 9051 §5.4: at least 30 minutes).
     fn timeout_class(&self) -> TimeoutClass {
-        TimeoutClass::PreAuth
+        match (&self.state, self.authenticated) {
+            (State::Idling(_), _) => TimeoutClass::Idle,
+            (_, true) => TimeoutClass::Authenticated,
+            (_, false) => TimeoutClass::PreAuth,
+        }
     }
 
     fn is_finished(&self) -> bool {

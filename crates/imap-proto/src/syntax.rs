@@ -126,6 +126,154 @@ impl<'a> Cursor<'a> {
         }
         self.atom(true).map(str::to_owned)
     }
+
+    /// `string = quoted / literal`, as octets.
+    pub(crate) fn string_bytes(&mut self) -> Result<Vec<u8>, Invalid> {
+        if self.text().starts_with('"') {
+            return self.quoted().map(String::into_bytes);
+        }
+        self.literal().map(<[u8]>::to_vec)
+    }
+
+    /// `string`, as UTF-8 text (search keys, header names).
+    pub(crate) fn string(&mut self) -> Result<String, Invalid> {
+        String::from_utf8(self.string_bytes()?).map_err(|_| ())
+    }
+
+    /// The next character of the current text, if any.
+    pub(crate) fn peek(&self) -> Option<char> {
+        self.text().chars().next()
+    }
+
+    /// Whether a literal starts here.
+    pub(crate) fn at_literal(&self) -> bool {
+        self.text().is_empty() && matches!(self.parts.get(self.index + 1), Some(Part::Literal(_)))
+    }
+
+    /// Consumes `c` if it comes next.
+    pub(crate) fn eat(&mut self, c: char) -> bool {
+        self.expect(c).is_ok()
+    }
+
+    /// `c`, or an error.
+    pub(crate) fn char(&mut self, c: char) -> Result<(), Invalid> {
+        self.expect(c)
+    }
+
+    /// Consumes `word` (ASCII, case-insensitively) if it comes next as a
+    /// whole atom.
+    pub(crate) fn eat_word(&mut self, word: &str) -> bool {
+        let text = self.text();
+        let Some(head) = text.get(..word.len()) else {
+            return false;
+        };
+        let ends = text[word.len()..]
+            .bytes()
+            .next()
+            .is_none_or(|b| !is_atom_char(b));
+        if head.eq_ignore_ascii_case(word) && ends {
+            self.pos += word.len();
+            true
+        } else {
+            false
+        }
+    }
+
+    /// An atom, upper-cased (command words, item names).
+    pub(crate) fn word(&mut self) -> Result<String, Invalid> {
+        self.atom(false).map(str::to_ascii_uppercase)
+    }
+
+    /// `number` (RFC 9051 §9): up to 32 bits.
+    pub(crate) fn number(&mut self) -> Result<u32, Invalid> {
+        self.number64()?.try_into().map_err(|_| ())
+    }
+
+    /// `nz-number`.
+    pub(crate) fn nz_number(&mut self) -> Result<u32, Invalid> {
+        self.number()
+            .and_then(|n| if n == 0 { Err(()) } else { Ok(n) })
+    }
+
+    /// `number64` (RFC 9051 §9): up to 63 bits.
+    pub(crate) fn number64(&mut self) -> Result<u64, Invalid> {
+        let text = self.text();
+        let len = text.bytes().take_while(u8::is_ascii_digit).count();
+        if len == 0 || len > 19 {
+            return Err(());
+        }
+        let n: u64 = text[..len].parse().map_err(|_| ())?;
+        if n > i64::MAX as u64 {
+            return Err(());
+        }
+        self.pos += len;
+        Ok(n)
+    }
+
+    /// Raw text while `keep` holds (sequence sets, patterns).
+    pub(crate) fn take_while(&mut self, keep: impl Fn(u8) -> bool) -> &'a str {
+        let text = self.text();
+        let len = text.bytes().take_while(|&b| keep(b)).count();
+        self.pos += len;
+        &text[..len]
+    }
+
+    /// `flag`: `\Name` or a keyword atom (RFC 9051 §9).
+    pub(crate) fn flag(&mut self) -> Result<String, Invalid> {
+        let backslash = self.eat('\\');
+        let atom = self.atom(false)?;
+        Ok(if backslash {
+            format!("\\{atom}")
+        } else {
+            atom.to_owned()
+        })
+    }
+
+    /// `"(" [flag *(SP flag)] ")"`.
+    pub(crate) fn flag_list(&mut self) -> Result<Vec<String>, Invalid> {
+        self.char('(')?;
+        let mut flags = Vec::new();
+        if self.eat(')') {
+            return Ok(flags);
+        }
+        loop {
+            flags.push(self.flag()?);
+            if self.eat(')') {
+                return Ok(flags);
+            }
+            self.sp()?;
+        }
+    }
+
+    /// A parenthesised list of items read by `item`, space-separated;
+    /// `empty_ok` allows `()`.
+    pub(crate) fn list<T>(
+        &mut self,
+        empty_ok: bool,
+        mut item: impl FnMut(&mut Self) -> Result<T, Invalid>,
+    ) -> Result<Vec<T>, Invalid> {
+        self.char('(')?;
+        let mut items = Vec::new();
+        if self.eat(')') {
+            return if empty_ok { Ok(items) } else { Err(()) };
+        }
+        loop {
+            items.push(item(self)?);
+            if self.eat(')') {
+                return Ok(items);
+            }
+            self.sp()?;
+        }
+    }
+
+    /// Fails unless everything was read.
+    pub(crate) fn end(&self) -> Result<(), Invalid> {
+        if self.at_end() {
+            Ok(())
+        } else {
+            Err(())
+        }
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 mod common;
 
 use common::{After, Log};
-use postern_imap_proto::{Event, Options, Part, Server};
+use postern_imap_proto::cmd::Request;
+use postern_imap_proto::{Data, Event, Options, Server};
 use postern_types::{Protocol, Secret, TlsInfo};
 
 /// The test session: what a simple server crate would answer.
@@ -42,9 +43,9 @@ fn imaps() -> Server {
 /// Port 143: the RFC 9051 §6.2.1 shape, then the post-TLS capabilities and
 /// a login with a synchronizing and a LITERAL- literal.
 const IMAP: &str = r#"
-    S: * OK [CAPABILITY IMAP4rev1 IMAP4rev2 SASL-IR LITERAL- STARTTLS LOGINDISABLED] Postern ready
+    S: * OK [CAPABILITY IMAP4rev1 IMAP4rev2 SASL-IR LITERAL- ID STARTTLS LOGINDISABLED] Postern ready
     C: a1 CAPABILITY
-    S: * CAPABILITY IMAP4rev1 IMAP4rev2 SASL-IR LITERAL- STARTTLS LOGINDISABLED
+    S: * CAPABILITY IMAP4rev1 IMAP4rev2 SASL-IR LITERAL- ID STARTTLS LOGINDISABLED
     S: a1 OK CAPABILITY completed
     C: a2 LOGIN alice secret
     S: a2 NO [PRIVACYREQUIRED] Plaintext login is disallowed, use STARTTLS first
@@ -57,7 +58,7 @@ const IMAP: &str = r#"
     -- TLS --
     (RFC 9051 §6.2.1: nothing is sent after the handshake)
     C: b1 CAPABILITY
-    S: * CAPABILITY IMAP4rev1 IMAP4rev2 SASL-IR LITERAL- AUTH=PLAIN
+    S: * CAPABILITY IMAP4rev1 IMAP4rev2 SASL-IR LITERAL- ID AUTH=PLAIN AUTH=LOGIN
     S: b1 OK CAPABILITY completed
     C: b2 STARTTLS
     S: b2 BAD TLS is already active
@@ -71,7 +72,7 @@ const IMAP: &str = r#"
     C: b5 AUTHENTICATE PLAIN AGFsaWNlAHNlY3JldA==
     S: b5 NO [AUTHENTICATIONFAILED] Invalid credentials
     C: b6 ID NIL
-    S: * ID NIL
+    S: * ID ("name" "Postern")
     S: b6 OK ID completed
     C: b7 FROB
     S: b7 BAD Unknown command
@@ -82,7 +83,7 @@ const IMAP: &str = r#"
 
 /// Port 993: the greeting already lists AUTH=PLAIN.
 const IMAPS: &str = "
-    S: * OK [CAPABILITY IMAP4rev1 IMAP4rev2 SASL-IR LITERAL- AUTH=PLAIN] Postern ready
+    S: * OK [CAPABILITY IMAP4rev1 IMAP4rev2 SASL-IR LITERAL- ID AUTH=PLAIN AUTH=LOGIN] Postern ready
     C: x STARTTLS
     S: x BAD TLS is already active
     C: y LOGOUT
@@ -131,13 +132,13 @@ fn transcript_events() {
         password: Secret::new("p\"w".into()),
     };
     assert_eq!(log.events[2], quoted);
-    let id = Event::Command {
-        tag: tag("b6"),
-        name: "ID".into(),
-        rest: vec![Part::Text("NIL".into())],
+    let frob = Event::Command {
+        tag: tag("b7"),
+        name: "FROB".into(),
+        rest: vec![],
     };
-    assert_eq!(log.events[4], id);
-    assert_eq!(log.events.len(), 6);
+    assert_eq!(log.events[4], frob);
+    assert_eq!(log.events.len(), 5);
 }
 
 /// CVE-2011-0411: a command pipelined after STARTTLS in clear text is never
@@ -193,4 +194,135 @@ fn the_upgraded_machine_starts_over() {
     assert_eq!(server.bad_commands(), 0);
     assert!(server.options().tls_active && !server.options().starttls_offered);
     assert_eq!(server.take_output(), None, "no second greeting");
+}
+
+/// A test session with one mailbox: it logs anyone in, and answers the
+/// mail commands with fixed data, so the transcript checks the core's
+/// part: states, literals both ways, IDLE, SASL continuations, ENABLE.
+fn mail_answer(s: &mut Server, event: &Event) -> After {
+    match event {
+        Event::Login { tag, .. } => {
+            s.logged_in();
+            s.tagged_ok(tag, None, "Logged in");
+        }
+        Event::Authenticate {
+            tag,
+            initial_response: None,
+            ..
+        } => s.sasl_challenge(tag, ""),
+        Event::SaslResponse { tag, .. } => {
+            s.logged_in();
+            s.tagged_ok(tag, None, "Logged in");
+        }
+        Event::Request { tag, request } => mail_request(s, tag, request),
+        Event::IdleDone { tag } => s.tagged_ok(tag, None, "IDLE terminated"),
+        Event::Command { tag, .. } => s.tagged_bad(tag, None, "Unknown command"),
+        _ => {}
+    }
+    After::Continue
+}
+
+fn mail_request(s: &mut Server, tag: &postern_imap_proto::Tag, request: &Request) {
+    match request {
+        Request::Select { mailbox, .. } => {
+            let mut d = Data::new();
+            d.num(1).sp().raw("EXISTS");
+            s.data(d);
+            s.tagged_ok(tag, Some("READ-WRITE"), &format!("{mailbox} selected"));
+        }
+        Request::Fetch { .. } => {
+            let mut d = Data::new();
+            d.num(1)
+                .sp()
+                .raw("FETCH (BODY[] ")
+                .literal(b"Hi\r\n")
+                .close();
+            s.data(d);
+            s.tagged_ok(tag, None, "FETCH completed");
+        }
+        Request::Append { message, .. } => {
+            s.tagged_ok(tag, None, &format!("APPEND of {} octets", message.len()));
+        }
+        Request::Idle => s.idle(tag),
+        Request::List(list) => {
+            let mut d = Data::new();
+            d.raw("LIST () \"/\" ").mailbox(&list.patterns[0], s.utf8());
+            s.data(d);
+            s.tagged_ok(tag, None, "LIST completed");
+        }
+        _ => s.tagged_no(tag, None, "Not in this test"),
+    }
+}
+
+/// RFC 9051 §8-style session after login, over implicit TLS.
+const MAIL: &str = r#"
+    S: * OK [CAPABILITY IMAP4rev1 IMAP4rev2 SASL-IR LITERAL- ID AUTH=PLAIN AUTH=LOGIN] Postern ready
+    C: a0 SELECT INBOX
+    S: a0 BAD Log in first
+    C: a1 AUTHENTICATE PLAIN
+    S: +
+    C: *
+    S: a1 BAD Authentication cancelled
+    C: a2 AUTHENTICATE PLAIN
+    S: +
+    C: AGFsaWNlAHNlY3JldA==
+    S: a2 OK Logged in
+    C: a3 CAPABILITY
+    S: * CAPABILITY IMAP4rev1 IMAP4rev2 LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE ESEARCH CONDSTORE UTF8=ACCEPT STATUS=SIZE BINARY APPENDLIMIT=67108864
+    S: a3 OK CAPABILITY completed
+    C: a4 LOGIN alice secret
+    S: a4 BAD Already logged in
+    C: a5 NAMESPACE
+    S: * NAMESPACE (("" "/")) NIL NIL
+    S: a5 OK NAMESPACE completed
+    C: a6 LIST "" "Entw&APw-rfe"
+    S: * LIST () "/" "Entw&APw-rfe"
+    S: a6 OK LIST completed
+    C: a7 ENABLE CONDSTORE X-UNKNOWN UTF8=ACCEPT
+    S: * ENABLED CONDSTORE UTF8=ACCEPT
+    S: a7 OK ENABLE completed
+    C: a8 LIST "" "Entwürfe"
+    S: * LIST () "/" "Entwürfe"
+    S: a8 OK LIST completed
+    C: a9 SELECT inbox
+    S: * 1 EXISTS
+    S: a9 OK [READ-WRITE] INBOX selected
+    C: b1 FETCH 1 BODY[]
+    S: * 1 FETCH (BODY[] {4}
+    S: Hi
+    S: )
+    S: b1 OK FETCH completed
+    C: b2 APPEND INBOX (\Seen) {5000+}
+    C: <5000 octets>
+    S: b2 OK APPEND of 5000 octets
+    C: b3 IDLE
+    S: + idling
+    C: DONE
+    S: b3 OK IDLE terminated
+    C: b4 IDLE
+    S: + idling
+    C: NOOP
+    S: b4 BAD Expected DONE
+    C: b5 LOGOUT
+    S: * BYE Logging out
+    S: b5 OK LOGOUT completed
+"#;
+
+/// The 5000-octet literal of MAIL, spelt out.
+fn mail_transcript() -> String {
+    let body = format!("{}\r\n", "x".repeat(4998));
+    MAIL.replace(
+        "    C: <5000 octets>\n",
+        &format!("    C: {}\n    C: \n", &body[..4998]),
+    )
+}
+
+#[test]
+fn mail_transcript_replays() {
+    common::replay(imaps(), &mail_transcript(), mail_answer);
+}
+
+#[test]
+fn mail_transcript_at_every_split() {
+    common::assert_split_invariant(imaps, &mail_transcript(), mail_answer);
 }

@@ -9,13 +9,30 @@
 
 mod any_state;
 mod authenticate;
+mod fetch;
 mod login;
+mod mailbox;
+mod search;
+mod selected;
 mod starttls;
 
 use postern_types::Secret;
 
+pub use fetch::{FetchAttr, Section, SectionText};
+pub use mailbox::{List, StatusItem};
+pub use search::{SearchKey, SearchReturn};
+pub use selected::StoreMode;
+
+use crate::sequence::SequenceSet;
 use crate::syntax::Part;
 use crate::tag::{is_atom_char, Tag};
+
+/// What parsing depends on in the session: whether mailbox names are
+/// UTF-8 (UTF8=ACCEPT or IMAP4rev2 enabled) rather than modified UTF-7.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ctx {
+    pub utf8: bool,
+}
 
 /// A command: its tag and what it asks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +69,95 @@ pub enum Request {
         mechanism: String,
         /// The base64 initial response; `Some("")` for `=`.
         initial_response: Option<Secret<String>>,
+    },
+    /// `ENABLE capabilities` (RFC 5161), upper-cased.
+    Enable(Vec<String>),
+    /// `ID ...` (RFC 2971); the client's fields are not kept.
+    Id,
+    /// `NAMESPACE` (RFC 2342).
+    Namespace,
+    /// `IDLE` (RFC 2177).
+    Idle,
+    /// `SELECT` or `EXAMINE` (RFC 9051 §6.3.2, §6.3.3).
+    Select {
+        mailbox: String,
+        /// EXAMINE.
+        readonly: bool,
+        /// `(CONDSTORE)` (RFC 7162 §3.1.8).
+        condstore: bool,
+    },
+    /// `CREATE` (RFC 9051 §6.3.4), with `USE` attributes (RFC 6154 §5.2).
+    Create {
+        name: String,
+        special_use: Vec<String>,
+    },
+    /// `DELETE` (RFC 9051 §6.3.5).
+    Delete(String),
+    /// `RENAME` (RFC 9051 §6.3.6).
+    Rename { from: String, to: String },
+    /// `SUBSCRIBE` (RFC 9051 §6.3.7).
+    Subscribe(String),
+    /// `UNSUBSCRIBE` (RFC 9051 §6.3.8).
+    Unsubscribe(String),
+    /// `LIST` or `LSUB` (RFC 9051 §6.3.9, RFC 3501 §6.3.9, RFC 5258).
+    List(List),
+    /// `STATUS` (RFC 9051 §6.3.11).
+    Status {
+        name: String,
+        items: Vec<StatusItem>,
+    },
+    /// `APPEND` (RFC 9051 §6.3.12).
+    Append {
+        mailbox: String,
+        flags: Vec<String>,
+        /// Unix seconds.
+        date: Option<i64>,
+        message: Vec<u8>,
+    },
+    /// `CHECK` (RFC 3501 §6.4.1).
+    Check,
+    /// `CLOSE` (RFC 9051 §6.4.1).
+    Close,
+    /// `UNSELECT` (RFC 3691).
+    Unselect,
+    /// `EXPUNGE`, or `UID EXPUNGE set` (RFC 4315 §2.1).
+    Expunge { uids: Option<SequenceSet> },
+    /// `[UID] SEARCH` (RFC 9051 §6.4.4).
+    Search {
+        uid: bool,
+        /// ESEARCH `RETURN (...)` (RFC 4731).
+        ret: Option<SearchReturn>,
+        key: SearchKey,
+    },
+    /// `[UID] FETCH` (RFC 9051 §6.4.5).
+    Fetch {
+        uid: bool,
+        set: SequenceSet,
+        attrs: Vec<FetchAttr>,
+        /// `(CHANGEDSINCE n)` (RFC 7162 §3.1.4.1).
+        changed_since: Option<u64>,
+    },
+    /// `[UID] STORE` (RFC 9051 §6.4.6).
+    Store {
+        uid: bool,
+        set: SequenceSet,
+        mode: StoreMode,
+        silent: bool,
+        flags: Vec<String>,
+        /// `(UNCHANGEDSINCE n)` (RFC 7162 §3.1.3).
+        unchanged_since: Option<u64>,
+    },
+    /// `[UID] COPY` (RFC 9051 §6.4.7).
+    Copy {
+        uid: bool,
+        set: SequenceSet,
+        mailbox: String,
+    },
+    /// `[UID] MOVE` (RFC 6851).
+    Move {
+        uid: bool,
+        set: SequenceSet,
+        mailbox: String,
     },
     /// Any other well-formed `tag SP name [SP arguments]`, for the session.
     Other {
@@ -171,7 +277,7 @@ fn check(raw: Vec<RawPart>) -> Result<Vec<Part>, &'static str> {
 }
 
 /// Reads the arguments of the commands the core knows.
-pub(crate) fn request(head: Head) -> Result<Command, ParseError> {
+pub(crate) fn request(head: Head, ctx: Ctx) -> Result<Command, ParseError> {
     let Head { tag, name, rest } = head;
     let parsed = match name.as_str() {
         "CAPABILITY" => any_state::capability(&rest),
@@ -180,7 +286,29 @@ pub(crate) fn request(head: Head) -> Result<Command, ParseError> {
         "STARTTLS" => starttls::parse(&rest),
         "LOGIN" => login::parse(&rest),
         "AUTHENTICATE" => authenticate::parse(&rest),
-        _ => Ok(Request::Other { name, rest }),
+        "ENABLE" => selected::enable(&rest),
+        "ID" => selected::id(&rest),
+        "SELECT" => mailbox::select(&rest, ctx, false),
+        "EXAMINE" => mailbox::select(&rest, ctx, true),
+        "CREATE" => mailbox::create(&rest, ctx),
+        "DELETE" => mailbox::one(&rest, ctx, Request::Delete),
+        "SUBSCRIBE" => mailbox::one(&rest, ctx, Request::Subscribe),
+        "UNSUBSCRIBE" => mailbox::one(&rest, ctx, Request::Unsubscribe),
+        "RENAME" => mailbox::rename(&rest, ctx),
+        "LIST" => mailbox::list(&rest, ctx, false),
+        "LSUB" => mailbox::list(&rest, ctx, true),
+        "STATUS" => mailbox::status(&rest, ctx),
+        "APPEND" => mailbox::append(&rest, ctx),
+        "SEARCH" => search::parse(&rest, false),
+        "FETCH" => fetch::parse(&rest, false),
+        "STORE" => selected::store(&rest, false),
+        "COPY" => selected::copy(&rest, ctx, false, false),
+        "MOVE" => selected::copy(&rest, ctx, false, true),
+        "UID" => selected::uid(&rest, ctx),
+        _ => match selected::bare(&name, &rest) {
+            Some(parsed) => parsed,
+            None => Ok(Request::Other { name, rest }),
+        },
     };
     match parsed {
         Ok(request) => Ok(Command { tag, request }),
@@ -207,7 +335,15 @@ pub(crate) mod tests {
     }
 
     pub(crate) fn parse_raw(raw: Vec<RawPart>) -> Result<Command, ParseError> {
-        request(head(raw)?)
+        request(head(raw)?, Ctx::default())
+    }
+
+    /// Parses one line; the request, or the BAD text.
+    pub(crate) fn parse_req(line: &str) -> Result<Request, &'static str> {
+        match parse(line) {
+            Ok(c) => Ok(c.request),
+            Err(ParseError::Tagged(_, text) | ParseError::Untagged(text)) => Err(text),
+        }
     }
 
     pub(crate) fn tag(s: &str) -> Tag {
@@ -225,16 +361,16 @@ pub(crate) mod tests {
                 },
             })
         };
-        assert_eq!(parse("a1 select INBOX"), other("SELECT", "INBOX"));
+        assert_eq!(parse("a1 xselect INBOX"), other("XSELECT", "INBOX"));
         assert_eq!(parse("a1 X-FOO "), other("X-FOO", ""));
         let bare = Ok(Command {
             tag: tag("a1"),
             request: Request::Other {
-                name: "CHECK".into(),
+                name: "XCHECK".into(),
                 rest: vec![],
             },
         });
-        assert_eq!(parse("a1 CHECK"), bare);
+        assert_eq!(parse("a1 XCHECK"), bare);
     }
 
     #[test]
