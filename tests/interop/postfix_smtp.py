@@ -49,6 +49,8 @@ from smtp_support import (  # noqa: E402
 
 ALICE = "alice@example.test"  # a Postern account
 BOB = "bob@remote.test"  # a Postfix mailbox
+LATER = "later@remote.test"  # a Postfix mailbox that answers 451 until told otherwise
+NOBODY = "nobody@remote.test"  # unknown to Postfix: 550 5.1.1
 POSTFIX_HOSTNAME = "mx.remote.test"
 
 
@@ -228,6 +230,8 @@ virtual_uid_maps = static:{nobody.pw_uid}
 virtual_gid_maps = static:{nobody.pw_gid}
 transport_maps = texthash:{self.etc}/transport
 smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
+# A temporary failure on demand (RFC 5321 §4.2.1), for the retry test.
+smtpd_recipient_restrictions = check_recipient_access texthash:{self.etc}/access
 smtputf8_enable = yes
 # Inbound TLS: offered, logged, and written into the Received field.
 smtpd_tls_cert_file = {cert}
@@ -273,7 +277,8 @@ postlog   unix-dgram n  -       n       -       1       postlogd
         files = {
             "main.cf": main_cf,
             "master.cf": master_cf,
-            "vmailbox": f"{BOB} remote.test/bob/\n",
+            "vmailbox": f"{BOB} remote.test/bob/\n{LATER} remote.test/later/\n",
+            "access": f"{LATER} 451 4.7.1 Try again later\n",
             "transport": f"example.test smtp:[127.0.0.1]:{dest_port}\n",
         }
         for name, text in files.items():
@@ -294,6 +299,12 @@ postlog   unix-dgram n  -       n       -       1       postlogd
             raise AssertionError(
                 f"postfix {' '.join(args)} failed: {out.stdout.decode()}{out.stderr.decode()}\n{self.log()}"
             )
+
+    def accept_later(self):
+        """From now on, accept mail for LATER too."""
+        with open(os.path.join(self.etc, "access"), "w") as f:
+            f.write("")
+        self.postfix("reload")
 
     def listening(self):
         try:
@@ -336,9 +347,9 @@ postlog   unix-dgram n  -       n       -       1       postlogd
         except OSError:
             return ""
 
-    def delivered(self):
-        """The messages in bob@remote.test's maildir."""
-        new = os.path.join(self.mail, "remote.test", "bob", "new")
+    def delivered(self, address=BOB):
+        """The messages in a maildir of the instance."""
+        new = os.path.join(self.mail, "remote.test", address.split("@")[0], "new")
         out = []
         if os.path.isdir(new):
             for name in sorted(os.listdir(new)):
@@ -420,6 +431,21 @@ class PostfixAlone(unittest.TestCase):
             self.assertEqual(self.standin.messages, [])
         finally:
             shutil.rmtree(other, ignore_errors=True)
+
+
+    def test_4_postfix_answers_4xx_and_5xx_on_demand(self):
+        s = smtplib.SMTP("127.0.0.1", self.postfix.port, timeout=30)
+        s.ehlo("client.example.test")
+        self.assertEqual(s.mail("someone@example.test")[0], 250)
+        self.assertEqual(s.rcpt(LATER)[0], 451)
+        self.assertEqual(s.rcpt(NOBODY)[0], 550)
+        s.quit()
+        self.postfix.accept_later()
+        s = smtplib.SMTP("127.0.0.1", self.postfix.port, timeout=30)
+        s.ehlo("client.example.test")
+        self.assertEqual(s.mail("someone@example.test")[0], 250)
+        self.assertEqual(s.rcpt(LATER)[0], 250)
+        s.quit()
 
 
 class PostfixAndPostern(unittest.TestCase):
@@ -513,6 +539,62 @@ class PostfixAndPostern(unittest.TestCase):
         if self.postern.queue_list() is not None:
             wait_until("bob's entry to leave the queue",
                        lambda: BOB not in self.postern.queue_list(), 30, self.detail)
+
+    def submit(self, rcpts, original):
+        s = smtplib.SMTP_SSL("localhost", self.postern.submissions, context=self.postern.context(), timeout=30)
+        s.ehlo("client.example.test")
+        s.user, s.password = ALICE, PASSWORD
+        self.assertEqual(s.auth("PLAIN", s.auth_plain)[0], 235)
+        self.assertEqual(s.sendmail(ALICE, rcpts, original), {})
+        s.quit()
+
+    def test_c_a_5xx_from_postfix_bounces_with_a_dsn(self):
+        # RFC 3464: the refusal comes back to the (local) sender as a
+        # multipart/report with the recipient, the status and Postfix's reply.
+        self.start(outbound=True)
+        original = message("to nobody")
+        self.submit([NOBODY], original)
+        dsn = wait_until(
+            "a delivery status notification in alice's INBOX",
+            lambda: [m for m in self.postern.messages(ALICE) if b"delivery-status" in m.lower()],
+            90, self.detail,
+        )[0]
+        self.assertRegex(self.postfix.log(), r"NOQUEUE: reject: RCPT from localhost\[127\.0\.0\.1\]: 550 5\.1\.1 <"
+                         + re.escape(NOBODY) + ">", self.detail())
+        self.assertRegex(dsn, rb"(?i)Content-Type: multipart/report;[^\r]*report-type=\"?delivery-status", dsn[:2000])
+        self.assertRegex(dsn, rb"(?i)Final-Recipient: rfc822; ?" + re.escape(NOBODY.encode()), dsn)
+        self.assertRegex(dsn, rb"(?i)Action: failed", dsn)
+        self.assertRegex(dsn, rb"(?i)Status: 5\.1\.1", dsn)
+        self.assertRegex(dsn, rb"(?i)Diagnostic-Code: smtp; ?550 5\.1\.1", dsn)
+        self.assertIn(b"Subject: to nobody", dsn)
+        if self.postern.queue_list() is not None:
+            wait_until("the bounced item to leave the queue",
+                       lambda: NOBODY not in self.postern.queue_list(), 30, self.detail)
+
+    def test_d_a_4xx_is_retried_and_survives_a_restart(self):
+        self.start(outbound=True)
+        original = message("retry me")
+        self.submit([LATER], original)
+        attempt = r"NOQUEUE: reject: RCPT from localhost\[127\.0\.0\.1\]: 451 4\.7\.1 <" + re.escape(LATER) + ">"
+        wait_until("Postern's first attempt", lambda: re.search(attempt, self.postfix.log()), 60, self.detail)
+        listing = self.postern.queue_list()
+        if listing is not None:
+            self.assertIn(LATER, listing, "a deferred recipient is not in the queue")
+        # Stopped with the message deferred, started again: still there.
+        self.postern.halt()
+        self.postfix.accept_later()
+        self.postern.start()
+        # RFC 5321 §4.5.4.1: retried after a while (Postern's first delay
+        # is its own; the limit here is generous).
+        got = wait_until(
+            "the retried message in Postfix's maildir",
+            lambda: [m for m in self.postfix.delivered(LATER) if b"Subject: retry me" in m],
+            200, self.detail,
+        )
+        self.assertTrue(got[0].replace(b"\n", b"\r\n").endswith(original))
+        self.assertEqual(len(re.findall(r"status=sent", self.postfix.log())), 1, self.detail())
+        self.assertFalse([m for m in self.postern.messages(ALICE) if b"action: failed" in m.lower()],
+                         "a failure report for a message that was delivered")
 
 
 if __name__ == "__main__":

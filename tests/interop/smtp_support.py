@@ -128,15 +128,33 @@ class Postern:
             self.submissions = self.ports[DEV_SUBMISSIONS]
             self.pop3s = self.ports[DEV_POP3S]
             self.ca = os.path.join(self.dir, "certs", "main.crt.pem")
-            self.log = open(os.path.join(self.dir, "serve.log"), "wb")
-            self.server = subprocess.Popen(
-                [BIN, "--data-dir", self.dir, "serve"], stdout=self.log, stderr=self.log
-            )
-            self.wait_for(self.submissions)
-            self.wait_for(self.smtp)
+            self.start()
         except BaseException:
             self.stop()
             raise
+
+    def start(self):
+        """`postern serve` on the data directory (again, after `halt`)."""
+        self.log = open(os.path.join(self.dir, "serve.log"), "ab")
+        self.server = subprocess.Popen(
+            [BIN, "--data-dir", self.dir, "serve"], stdout=self.log, stderr=self.log
+        )
+        self.wait_for(self.submissions)
+        self.wait_for(self.smtp)
+
+    def halt(self):
+        """Stop the server (SIGTERM, as an administrator would), keeping
+        the data directory."""
+        if self.server is not None and self.server.poll() is None:
+            self.server.send_signal(signal.SIGTERM)
+            try:
+                self.server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.server.kill()
+                self.server.wait()
+        if self.log is not None:
+            self.log.close()
+            self.log = None
 
     def wait_for(self, port):
         deadline = time.time() + 20
@@ -157,15 +175,7 @@ class Postern:
             return ""
 
     def stop(self):
-        if self.server is not None and self.server.poll() is None:
-            self.server.send_signal(signal.SIGTERM)
-            try:
-                self.server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.server.kill()
-                self.server.wait()
-        if self.log is not None:
-            self.log.close()
+        self.halt()
         if os.environ.get("KEEP_DATA") == "1":
             print(f"data kept in {self.dir}")
         else:
