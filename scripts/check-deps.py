@@ -21,6 +21,7 @@ FORBIDDEN = {
     "postern-tls": {"postern-server", "postern-smtp-proto", "postern-imap-proto", "postern-pop3-proto"},
     "postern-store": {"postern-server", "postern-tls", "postern-smtp-proto", "postern-imap-proto", "postern-pop3-proto", "postern-auth", "rustls"},
     "postern-auth": {"postern-server", "postern-tls", "postern-smtp-proto", "postern-imap-proto", "postern-pop3-proto", "rustls"},
+    "postern-outbound": {"postern", "postern-server", "postern-config", "postern-smtp-proto", "postern-imap-proto", "postern-pop3-proto", "postern-auth"},
     "postern-server": {"postern"},
 }
 # workspace crates each crate may name directly
@@ -34,6 +35,7 @@ ALLOWED_WORKSPACE_DEPS = {
     "postern-tls": {"postern-types", "postern-config"},
     "postern-store": {"postern-types"},
     "postern-auth": {"postern-types", "postern-store"},
+    "postern-outbound": {"postern-types", "postern-store", "postern-tls"},
 }
 
 

@@ -1,0 +1,569 @@
+//! One delivery attempt for the recipients of one message in one domain:
+//! route, decide the transport security, try each host in turn, and
+//! report a result per recipient.
+//!
+//! Transport security, strongest first (each may only add to the next):
+//! REQUIRETLS on the message (RFC 8689) > DANE (RFC 7672) > MTA-STS
+//! `enforce` (RFC 8461) > the domain's configured override > opportunistic
+//! STARTTLS (RFC 7435). DANE wins over MTA-STS where both exist (RFC 8461
+//! §2). The smarthost is always reached over PKIX-verified TLS, since it
+//! may get our credentials.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use rustls::pki_types::ServerName;
+use tokio::net::TcpStream;
+
+use crate::client::{
+    command, transaction, Conn, ConnError, Extensions, MailParams, RcptParams, Reply, TlsSummary,
+};
+use crate::dns::{Dns, LookupError, Tlsa};
+use crate::metrics::{FailureKind, Metrics, PolicyKind};
+use crate::mta_sts::{self, MtaSts};
+use crate::routing::{self, RouteError, Target, Via};
+use crate::settings::{RelayTls, Settings, TlsRequirement};
+use crate::tls::{Check, Trust, Verification};
+
+/// What the workers share.
+pub struct Ctx {
+    pub settings: Settings,
+    pub dns: Dns,
+    pub trust: Trust,
+    pub mta_sts: Option<MtaSts>,
+    pub metrics: Arc<Metrics>,
+}
+
+/// The result for one recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RcptResult {
+    /// Accepted by the next hop; `dsn` says whether it offered DSN (if
+    /// not, a requested success notification is ours to send, as
+    /// "relayed", RFC 3461 §6.2.3.2).
+    Delivered { reply: String, dsn: bool },
+    /// Try again later.
+    Temporary { status: String, diagnostic: String },
+    /// Give up.
+    Permanent { status: String, diagnostic: String },
+}
+
+/// The message for one attempt.
+pub struct Job<'a> {
+    pub domain: &'a str,
+    pub mail: &'a MailParams,
+    pub rcpts: &'a [RcptParams],
+    pub body: &'a [u8],
+}
+
+/// What one host demands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Need {
+    Opportunistic,
+    Tls,
+    Pkix,
+    Dane(Vec<Tlsa>),
+}
+
+/// Why one host did not take the message.
+#[derive(Debug, Clone)]
+struct HostFailure {
+    permanent: bool,
+    status: &'static str,
+    text: String,
+    kind: Option<FailureKind>,
+}
+
+impl HostFailure {
+    fn temp(status: &'static str, text: impl Into<String>) -> Self {
+        Self {
+            permanent: false,
+            status,
+            text: text.into(),
+            kind: None,
+        }
+    }
+
+    fn kind(mut self, kind: FailureKind) -> Self {
+        self.kind = Some(kind);
+        self
+    }
+}
+
+/// Runs the attempt; one result per recipient, in order.
+pub async fn deliver(ctx: &Ctx, job: &Job<'_>) -> Vec<RcptResult> {
+    let targets = match route(ctx, job.domain).await {
+        Ok(t) => t,
+        Err(e) => return vec![route_failure(&e); job.rcpts.len()],
+    };
+    let sts = sts_policy(ctx, job.domain, &targets).await;
+    let mut failures = Vec::new();
+    for target in &targets {
+        match try_target(ctx, job, target, &sts).await {
+            Ok(results) => return results,
+            Err(f) => {
+                tracing::info!(domain = job.domain, host = %target.host, error = %f.text, "host skipped");
+                failures.push(f);
+            }
+        }
+    }
+    vec![overall_failure(&failures); job.rcpts.len()]
+}
+
+async fn route(ctx: &Ctx, domain: &str) -> Result<Vec<Target>, RouteError> {
+    routing::route(&ctx.settings, &ctx.dns, domain).await
+}
+
+fn route_failure(e: &RouteError) -> RcptResult {
+    let diagnostic = format!("x-postern; {e}");
+    match e {
+        // RFC 7505 §4.2: 556 5.1.10 for a null MX.
+        RouteError::NullMx(_) => RcptResult::Permanent {
+            status: "5.1.10".into(),
+            diagnostic,
+        },
+        RouteError::NoSuchDomain(_) => RcptResult::Permanent {
+            status: "5.1.2".into(),
+            diagnostic,
+        },
+        RouteError::Loop(_) => RcptResult::Temporary {
+            status: "4.4.6".into(),
+            diagnostic,
+        },
+        RouteError::Temporary(_) => RcptResult::Temporary {
+            status: "4.4.3".into(),
+            diagnostic,
+        },
+    }
+}
+
+fn overall_failure(failures: &[HostFailure]) -> RcptResult {
+    let Some(last) = failures.last() else {
+        return RcptResult::Temporary {
+            status: "4.4.4".into(),
+            diagnostic: "x-postern; no host to try".into(),
+        };
+    };
+    // Permanent only if every host said so: one temporary trouble may pass.
+    let permanent = failures.iter().all(|f| f.permanent);
+    let diagnostic = if last.text.starts_with("smtp; ") {
+        last.text.clone()
+    } else {
+        format!("x-postern; {}", last.text)
+    };
+    if permanent {
+        RcptResult::Permanent {
+            status: last.status.into(),
+            diagnostic,
+        }
+    } else {
+        let status = if last.status.starts_with('5') {
+            "4.4.0"
+        } else {
+            last.status
+        };
+        RcptResult::Temporary {
+            status: status.into(),
+            diagnostic,
+        }
+    }
+}
+
+/// The MTA-STS policy for MX deliveries (not for the relay or static
+/// routes, whose hosts the administrator chose).
+async fn sts_policy(ctx: &Ctx, domain: &str, targets: &[Target]) -> mta_sts::Lookup {
+    let via_dns = targets
+        .iter()
+        .all(|t| matches!(t.via, Via::Mx | Via::Implicit));
+    match &ctx.mta_sts {
+        Some(sts) if via_dns && !targets.is_empty() => sts.lookup(domain).await,
+        _ => mta_sts::Lookup::NoPolicy,
+    }
+}
+
+async fn try_target(
+    ctx: &Ctx,
+    job: &Job<'_>,
+    target: &Target,
+    sts: &mta_sts::Lookup,
+) -> Result<Vec<RcptResult>, HostFailure> {
+    let policy_kind = |need: &Need| match (need, sts) {
+        (Need::Dane(_), _) => PolicyKind::Tlsa,
+        (_, mta_sts::Lookup::Policy(_)) => PolicyKind::Sts,
+        _ => PolicyKind::NoPolicyFound,
+    };
+    let enforce_sts = matches!(sts, mta_sts::Lookup::Policy(p) if p.mode == mta_sts::Mode::Enforce);
+    if let mta_sts::Lookup::Policy(p) = sts {
+        if !p.allows(&target.host) {
+            ctx.metrics
+                .failure(job.domain, PolicyKind::Sts, FailureKind::StsMxMismatch);
+            if enforce_sts {
+                return Err(HostFailure::temp(
+                    "4.7.5",
+                    format!("MX host {} is not in the MTA-STS policy", target.host),
+                )
+                .kind(FailureKind::StsMxMismatch));
+            }
+        }
+    }
+    let addrs = resolve(ctx, &target.host).await?;
+    let need = need_for(ctx, job, target, addrs.secure, enforce_sts).await?;
+    let kind = policy_kind(&need);
+    let mut last = HostFailure::temp("4.4.1", format!("{}: no address to try", target.host));
+    for ip in &addrs.records {
+        let addr = SocketAddr::new(*ip, target.port);
+        match session(ctx, job, target, addr, &need).await {
+            Ok(results) => {
+                ctx.metrics.success(job.domain, kind);
+                return Ok(results);
+            }
+            Err(f) => {
+                if let Some(k) = f.kind {
+                    ctx.metrics.failure(job.domain, kind, k);
+                }
+                tracing::info!(domain = job.domain, host = %target.host, peer = %addr, error = %f.text, "delivery attempt failed");
+                let stop = f.permanent;
+                last = f;
+                if stop {
+                    break;
+                }
+            }
+        }
+    }
+    Err(last)
+}
+
+async fn resolve(
+    ctx: &Ctx,
+    host: &str,
+) -> Result<crate::dns::Answer<std::net::IpAddr>, HostFailure> {
+    routing::resolve(&ctx.dns, host).await.map_err(|e| match e {
+        LookupError::NoSuchDomain(_) => HostFailure::temp("4.4.4", e.to_string()),
+        LookupError::Failed { .. } => HostFailure::temp("4.4.3", e.to_string()),
+    })
+}
+
+/// What this host demands, strongest rule first.
+async fn need_for(
+    ctx: &Ctx,
+    job: &Job<'_>,
+    target: &Target,
+    addrs_secure: bool,
+    enforce_sts: bool,
+) -> Result<Need, HostFailure> {
+    if target.via == Via::Relay {
+        return Ok(Need::Pkix);
+    }
+    let mut need = match ctx.settings.policy_for(job.domain) {
+        Some(TlsRequirement::RequireVerified) => Need::Pkix,
+        Some(TlsRequirement::RequireTls) => Need::Tls,
+        Some(TlsRequirement::Opportunistic) | None => Need::Opportunistic,
+    };
+    if enforce_sts {
+        need = Need::Pkix;
+    }
+    if let Some(records) = dane_records(ctx, target, addrs_secure).await? {
+        // RFC 7672 §2.2: a secure TLSA RRset makes TLS mandatory; with no
+        // usable record, TLS is still required but not authenticated.
+        need = if records.iter().any(crate::dane::usable) {
+            Need::Dane(records)
+        } else if need == Need::Opportunistic {
+            Need::Tls
+        } else {
+            need
+        };
+    }
+    if job.mail.requiretls && matches!(need, Need::Opportunistic | Need::Tls) {
+        // RFC 8689 §4.2.1: verified TLS (DANE or PKIX) or nothing.
+        need = Need::Pkix;
+    }
+    Ok(need)
+}
+
+/// The TLSA records of an MX host, when DANE applies: the MX RRset (or,
+/// for an implicit MX, nothing) and the host's addresses are
+/// DNSSEC-secure (RFC 7672 §2.2.1-2.2.2), and so is the TLSA answer.
+async fn dane_records(
+    ctx: &Ctx,
+    target: &Target,
+    addrs_secure: bool,
+) -> Result<Option<Vec<Tlsa>>, HostFailure> {
+    let chain_secure = match target.via {
+        Via::Mx => target.mx_secure && addrs_secure,
+        Via::Implicit => addrs_secure,
+        Via::Relay | Via::Static => false,
+    };
+    if !(ctx.settings.dane && chain_secure) {
+        return Ok(None);
+    }
+    match ctx.dns.tlsa(&target.host, target.port).await {
+        Ok(a) if a.secure && !a.records.is_empty() => Ok(Some(a.records)),
+        Ok(_) | Err(LookupError::NoSuchDomain(_)) => Ok(None),
+        // §2.2.3: a secure host whose TLSA lookup fails must not be
+        // used at all (it could be an attack hiding the records).
+        Err(e) => Err(HostFailure::temp("4.7.5", format!("TLSA lookup: {e}"))
+            .kind(FailureKind::DnssecInvalid)),
+    }
+}
+
+/// One SMTP session to one address.
+async fn session(
+    ctx: &Ctx,
+    job: &Job<'_>,
+    target: &Target,
+    addr: SocketAddr,
+    need: &Need,
+) -> Result<Vec<RcptResult>, HostFailure> {
+    let s = &ctx.settings;
+    let t = &s.timeouts;
+    let io = |e: ConnError| HostFailure::temp("4.4.2", format!("{addr}: {e}"));
+    let tcp = tokio::time::timeout(s.connect_timeout, TcpStream::connect(addr))
+        .await
+        .map_err(|_| HostFailure::temp("4.4.1", format!("{addr}: connection timed out")))?
+        .map_err(|e| HostFailure::temp("4.4.1", format!("{addr}: {e}")))?;
+    let _ = tcp.set_nodelay(true);
+    let mut conn = Conn::new(tcp);
+    let mut verification = None;
+    let implicit = s
+        .relay
+        .as_ref()
+        .is_some_and(|r| r.tls == RelayTls::Implicit)
+        && target.via == Via::Relay;
+    if implicit {
+        let (c, v) = handshake(ctx, conn, target, need).await?;
+        conn = c;
+        verification = v;
+    }
+    let greeting = conn.reply(t.greeting, "greeting").await.map_err(io)?;
+    if !greeting.is_positive() {
+        return Err(reply_failure(&greeting, addr, "greeting"));
+    }
+    let mut ext = ehlo(&mut conn, &s.hostname, t.mail, addr).await?;
+    if !implicit {
+        if ext.starttls {
+            let r = conn
+                .command(command::STARTTLS, t.mail, "STARTTLS")
+                .await
+                .map_err(io)?;
+            if r.code != 220 {
+                if *need != Need::Opportunistic {
+                    return Err(reply_failure(&r, addr, "STARTTLS"));
+                }
+            } else {
+                let (c, v) = handshake(ctx, conn, target, need).await?;
+                conn = c;
+                verification = v;
+                ext = ehlo(&mut conn, &s.hostname, t.mail, addr).await?;
+            }
+        } else if *need != Need::Opportunistic {
+            return Err(HostFailure::temp(
+                "4.7.10",
+                format!("{addr}: STARTTLS not offered, and TLS is required"),
+            )
+            .kind(FailureKind::StartTlsNotSupported));
+        }
+    }
+    let tls = conn.tls();
+    if tls.is_none() {
+        Metrics::add(&ctx.metrics.plaintext, 1);
+        tracing::warn!(domain = job.domain, host = %target.host, peer = %addr, "STARTTLS not offered: sending in plain text (opportunistic TLS)");
+    }
+    if job.mail.requiretls && !ext.requiretls {
+        // RFC 8689 §4.2.1 / §5: 5.7.30 REQUIRETLS support required.
+        return Err(HostFailure {
+            permanent: true,
+            status: "5.7.30",
+            text: format!("{addr}: the next hop does not support REQUIRETLS"),
+            kind: Some(FailureKind::RequireTlsNotSupported),
+        });
+    }
+    if target.via == Via::Relay {
+        authenticate(ctx, &mut conn, &ext, addr).await?;
+    }
+    let replies = transaction::run(&mut conn, &ext, job.mail, job.rcpts, job.body, t)
+        .await
+        .map_err(io)?;
+    log_delivery(
+        job,
+        target,
+        addr,
+        tls.as_ref(),
+        verification.as_ref(),
+        &replies,
+    );
+    conn.quit(t.mail).await;
+    Ok(replies
+        .iter()
+        .map(|r| result_of(r, ext.dsn, &target.host))
+        .collect())
+}
+
+async fn ehlo(
+    conn: &mut Conn,
+    name: &str,
+    limit: std::time::Duration,
+    addr: SocketAddr,
+) -> Result<Extensions, HostFailure> {
+    let r = conn
+        .command(&command::ehlo(name), limit, "EHLO")
+        .await
+        .map_err(|e| HostFailure::temp("4.4.2", format!("{addr}: {e}")))?;
+    if r.is_positive() {
+        return Ok(Extensions::from_ehlo(&r));
+    }
+    // RFC 5321 §3.2: a server that does not know EHLO gets HELO, and no
+    // extension is used.
+    let r = conn
+        .command(&command::helo(name), limit, "HELO")
+        .await
+        .map_err(|e| HostFailure::temp("4.4.2", format!("{addr}: {e}")))?;
+    if r.is_positive() {
+        Ok(Extensions::default())
+    } else {
+        Err(reply_failure(&r, addr, "HELO"))
+    }
+}
+
+async fn handshake(
+    ctx: &Ctx,
+    conn: Conn,
+    target: &Target,
+    need: &Need,
+) -> Result<(Conn, Option<Verification>), HostFailure> {
+    let check = match need {
+        Need::Dane(records) => Check::Dane(records.clone()),
+        Need::Pkix => Check::Pkix { enforce: true },
+        Need::Tls | Need::Opportunistic => Check::Pkix { enforce: false },
+    };
+    let (config, outcome) = ctx.trust.client_config(check, &[]);
+    let name = ServerName::try_from(target.host.clone()).map_err(|e| {
+        HostFailure::temp(
+            "4.4.0",
+            format!("{}: not a valid TLS name: {e}", target.host),
+        )
+    })?;
+    match conn
+        .start_tls(config, name, ctx.settings.timeouts.tls_handshake)
+        .await
+    {
+        Ok(c) => Ok((c, outcome.get())),
+        Err(e) => {
+            let v = outcome.get();
+            let kind = v.as_ref().map_or(FailureKind::ValidationFailure, classify);
+            let why = v.map_or_else(|| e.to_string(), |v| v.to_string());
+            Err(HostFailure::temp("4.7.5", format!("{}: TLS: {why}", target.host)).kind(kind))
+        }
+    }
+}
+
+/// The RFC 8460 result type of a failed check.
+fn classify(v: &Verification) -> FailureKind {
+    let Verification::Failed(text) = v else {
+        return FailureKind::ValidationFailure;
+    };
+    if text.starts_with("DANE") {
+        FailureKind::TlsaInvalid
+    } else if text.contains("NotValidForName") || text.contains("not valid for name") {
+        FailureKind::CertificateHostMismatch
+    } else if text.contains("Expired") || text.contains("expired") {
+        FailureKind::CertificateExpired
+    } else if text.contains("UnknownIssuer") || text.contains("unknown issuer") {
+        FailureKind::CertificateNotTrusted
+    } else {
+        FailureKind::ValidationFailure
+    }
+}
+
+async fn authenticate(
+    ctx: &Ctx,
+    conn: &mut Conn,
+    ext: &Extensions,
+    addr: SocketAddr,
+) -> Result<(), HostFailure> {
+    let Some((user, password)) = ctx.settings.relay.as_ref().and_then(|r| r.auth.as_ref()) else {
+        return Ok(());
+    };
+    if conn.tls().is_none() {
+        return Err(HostFailure::temp(
+            "4.7.0",
+            "refusing to send credentials without TLS",
+        ));
+    }
+    if !ext.auth.iter().any(|m| m == "PLAIN") {
+        return Err(HostFailure::temp(
+            "4.7.0",
+            format!("{addr}: the relay does not offer AUTH PLAIN"),
+        ));
+    }
+    let cmd = command::auth_plain(user, password);
+    let r = conn
+        .command(cmd.expose(), ctx.settings.timeouts.mail, "AUTH")
+        .await
+        .map_err(|e| HostFailure::temp("4.4.2", format!("{addr}: {e}")))?;
+    if r.code == 235 {
+        Ok(())
+    } else {
+        // A wrong password is the administrator's to fix: defer, not bounce.
+        Err(HostFailure::temp(
+            "4.7.0",
+            format!("smtp; {} (relay authentication)", r.one_line()),
+        ))
+    }
+}
+
+fn reply_failure(r: &Reply, addr: SocketAddr, stage: &str) -> HostFailure {
+    // RFC 5321 §5.1: a host that refuses the session is skipped; the next
+    // one may take the mail, so even a 5xx here is not final alone.
+    HostFailure {
+        permanent: r.code >= 500,
+        status: if r.code >= 500 { "5.0.0" } else { "4.0.0" },
+        text: format!("smtp; {} ({addr} at {stage})", r.one_line()),
+        kind: None,
+    }
+}
+
+fn result_of(r: &Reply, dsn: bool, host: &str) -> RcptResult {
+    let diagnostic = format!("smtp; {} ({host})", r.one_line());
+    match r.code {
+        200..=299 => RcptResult::Delivered {
+            reply: format!("{host}: {}", r.one_line()),
+            dsn,
+        },
+        400..=499 => RcptResult::Temporary {
+            status: r.status(),
+            diagnostic,
+        },
+        _ => RcptResult::Permanent {
+            status: r.status(),
+            diagnostic,
+        },
+    }
+}
+
+fn log_delivery(
+    job: &Job<'_>,
+    target: &Target,
+    addr: SocketAddr,
+    tls: Option<&TlsSummary>,
+    v: Option<&Verification>,
+    replies: &[Reply],
+) {
+    let (version, cipher) = tls.map_or(("none", ""), |t| (t.version.as_str(), t.cipher.as_str()));
+    let verification = match (tls, v) {
+        (None, _) => "plaintext".to_owned(),
+        (Some(_), Some(v)) => v.to_string(),
+        (Some(_), None) => "not checked".to_owned(),
+    };
+    for (rcpt, reply) in job.rcpts.iter().zip(replies) {
+        tracing::info!(
+            domain = job.domain,
+            rcpt = %rcpt.address,
+            host = %target.host,
+            peer = %addr,
+            tls = version,
+            cipher,
+            verification = %verification,
+            reply = %reply.one_line(),
+            "delivery"
+        );
+    }
+}
