@@ -47,6 +47,11 @@ impl Obj {
         self
     }
 
+    pub fn bool(&mut self, k: &str, v: bool) -> &mut Self {
+        self.key(k).buf.push_str(if v { "true" } else { "false" });
+        self
+    }
+
     pub fn null(&mut self, k: &str) -> &mut Self {
         self.key(k).buf.push_str("null");
         self

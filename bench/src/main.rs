@@ -1,12 +1,14 @@
 //! `postern-bench`: a load generator for Postern's benchmarks. It speaks
-//! POP3 over verified implicit TLS to a server on this machine, for a
-//! bounded time and number of operations, and prints one JSON object.
-//! The same run against another server (Dovecot) gives the comparison.
+//! POP3 over verified implicit TLS, and SMTP (submission over implicit TLS,
+//! the MX port with STARTTLS) to a server on this machine, for a bounded
+//! time and number of operations, and prints one JSON object. The same run
+//! against another server (Dovecot, Postfix) gives the comparison.
 
 mod json;
 mod pop3;
 mod procfs;
 mod scenario;
+mod smtp;
 mod stats;
 
 use std::net::SocketAddr;
@@ -38,6 +40,19 @@ enum Scenario {
     /// Connect, TLS handshake, greeting, QUIT: the sessions scenario without
     /// the login, to separate the TLS cost from the password hashing cost.
     Pop3Connect,
+    /// Logs in to each account in turn and reads STAT; prints the number
+    /// of messages each holds (checks what the SMTP runs stored).
+    Pop3Count,
+    /// Submission over implicit TLS: one session per client, AUTH PLAIN
+    /// once, then MAIL/RCPT/DATA for message after message. Messages per
+    /// second.
+    SmtpSubmit,
+    /// Submission over implicit TLS with a new connection, handshake and
+    /// AUTH PLAIN for every message.
+    SmtpSubmitConnect,
+    /// The MX port: plain text, STARTTLS, no AUTH, message after message to
+    /// a local recipient on one session per client.
+    SmtpMx,
 }
 
 impl Scenario {
@@ -46,18 +61,30 @@ impl Scenario {
             Self::Pop3Sessions => "pop3-sessions",
             Self::Pop3Retr => "pop3-retr",
             Self::Pop3Connect => "pop3-connect",
+            Self::Pop3Count => "pop3-count",
+            Self::SmtpSubmit => "smtp-submit",
+            Self::SmtpSubmitConnect => "smtp-submit-connect",
+            Self::SmtpMx => "smtp-mx",
         }
+    }
+
+    fn is_smtp(self) -> bool {
+        matches!(
+            self,
+            Self::SmtpSubmit | Self::SmtpSubmitConnect | Self::SmtpMx
+        )
     }
 }
 
-/// Loads a POP3 server on loopback over implicit TLS and prints one JSON
+/// Loads a POP3 or SMTP server on loopback over TLS and prints one JSON
 /// object with the figures.
 #[derive(Debug, Parser)]
 #[command(name = "postern-bench", version)]
 struct Args {
     #[arg(long, value_enum)]
     scenario: Scenario,
-    /// The server's implicit-TLS POP3 address; loopback only.
+    /// The server's address (implicit-TLS POP3 or submission, or the MX
+    /// port for smtp-mx); loopback only.
     #[arg(long, default_value = "127.0.0.1:2995")]
     connect: SocketAddr,
     /// A PEM file with the certificate(s) to trust; nothing else is.
@@ -78,17 +105,19 @@ struct Args {
     /// The account of client n: `{n}` is replaced with 0, 1, ...
     #[arg(long, default_value = "bench{n}@example.test")]
     user_pattern: String,
-    /// The accounts' password (all the same).
+    /// The accounts' password (all the same); not needed for smtp-mx.
     #[arg(long, env = "POSTERN_BENCH_PASSWORD", hide_env_values = true)]
-    password: String,
+    password: Option<String>,
     /// The server's process id: its memory (and its children's) is read
-    /// from /proc before and after.
+    /// from /proc before and after. Repeat it for a server made of separate
+    /// process trees (Postfix and Dovecot): their figures are added.
     #[arg(long)]
-    server_pid: Option<u32>,
+    server_pid: Vec<u32>,
     /// At most this many operations in all, whatever the time.
     #[arg(long, default_value_t = 10_000_000)]
     max_ops: u64,
-    /// Seconds one session or one RETR may take before it counts as an error.
+    /// Seconds one session, one RETR or one message may take before it
+    /// counts as an error.
     #[arg(long, default_value_t = 10)]
     op_timeout: u64,
     /// Allow TLS session resumption (off: every session pays a full handshake).
@@ -100,6 +129,28 @@ struct Args {
     /// Worker threads of the load generator (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
+    /// SMTP: octets of each message, headers included (512 to 10485760).
+    #[arg(long, default_value_t = 4096)]
+    message_size: usize,
+    /// SMTP: send MAIL, RCPT and DATA in one write (RFC 2920); the server
+    /// must advertise PIPELINING.
+    #[arg(long)]
+    pipelining: bool,
+    /// SMTP: the recipient of client n (`{n}` is replaced with 0, 1, ...);
+    /// a local account of the server.
+    #[arg(long, default_value = "bench{n}@example.test")]
+    rcpt_pattern: String,
+    /// SMTP: the envelope sender; default: the client's own account for
+    /// submission, `bench-sender@example.net` on the MX port.
+    #[arg(long)]
+    mail_from: Option<String>,
+    /// SMTP: the name sent with EHLO.
+    #[arg(long, default_value = "bench.localhost")]
+    ehlo: String,
+    /// SMTP: messages per session before QUIT and a new connection (0: no
+    /// limit). Default: 1 for smtp-submit-connect, else 0.
+    #[arg(long)]
+    per_session: Option<u64>,
 }
 
 fn main() -> ExitCode {
@@ -131,6 +182,27 @@ fn check(args: &Args) -> anyhow::Result<()> {
     if args.op_timeout == 0 {
         bail!("--op-timeout must be at least 1");
     }
+    if !(512..=10 << 20).contains(&args.message_size) {
+        bail!("--message-size must be between 512 and 10485760");
+    }
+    if args.password.is_none() && args.scenario != Scenario::SmtpMx {
+        bail!("a password is needed: POSTERN_BENCH_PASSWORD or --password");
+    }
+    for (what, s) in [
+        ("--ehlo", &args.ehlo),
+        ("--rcpt-pattern", &args.rcpt_pattern),
+    ]
+    .into_iter()
+    .chain(args.mail_from.iter().map(|m| ("--mail-from", m)))
+    {
+        // They go into command lines: no line breaks, no spaces, no <>.
+        if s.is_empty()
+            || s.bytes()
+                .any(|b| b <= b' ' || b == b'<' || b == b'>' || b >= 0x7f)
+        {
+            bail!("{what} {s:?}: printable ASCII without spaces or <> only");
+        }
+    }
     Ok(())
 }
 
@@ -143,21 +215,37 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
         connector: TlsConnector::from(Arc::new(config)),
         name,
     };
-    let plan = Arc::new(Plan::new(
+    let plan = Plan::new(
         target,
         args.clients,
         Duration::from_secs(args.seconds),
         Duration::from_secs(args.op_timeout),
         args.max_ops,
         args.user_pattern.clone(),
-        args.password.clone(),
-        args.server_pid,
-    ));
+        args.password.clone().unwrap_or_default(),
+        args.server_pid.clone(),
+    );
+    let plan = Arc::new(if args.scenario.is_smtp() {
+        plan.with_smtp(smtp_settings(args))
+    } else {
+        plan
+    });
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     if let Some(t) = args.threads {
         rt.worker_threads(t.max(1));
     }
     let rt = rt.enable_all().build()?;
+    if args.scenario == Scenario::Pop3Count {
+        let limit = Duration::from_secs(args.op_timeout * (args.clients as u64 + 1));
+        let counts = rt.block_on(async {
+            tokio::time::timeout(limit, scenario::count(&plan))
+                .await
+                .map_err(|_| anyhow::anyhow!("counting did not finish within {limit:?}"))?
+        })?;
+        rt.shutdown_timeout(Duration::from_secs(1));
+        println!("{}", count_report(args, &counts));
+        return Ok(ExitCode::SUCCESS);
+    }
     // The hard bound: the loop stops at --seconds, but a login or the last
     // operation may each take up to --op-timeout, and QUIT one more.
     let limit = Duration::from_secs(args.seconds + 4 * args.op_timeout + 5);
@@ -167,6 +255,10 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 Scenario::Pop3Sessions => scenario::sessions(Arc::clone(&plan), true).await,
                 Scenario::Pop3Connect => scenario::sessions(Arc::clone(&plan), false).await,
                 Scenario::Pop3Retr => scenario::retr(Arc::clone(&plan)).await,
+                Scenario::SmtpSubmit | Scenario::SmtpSubmitConnect | Scenario::SmtpMx => {
+                    scenario::smtp(Arc::clone(&plan)).await
+                }
+                Scenario::Pop3Count => unreachable!("handled above"),
             }
         };
         tokio::time::timeout(limit, work)
@@ -201,7 +293,21 @@ fn report(args: &Args, o: &Outcome) -> String {
         out.int("octets", t.octets)
             .float("mb_per_s", t.octets as f64 / 1e6 / secs);
     }
-    out.obj("latency_ms", latency(t)).int("errors", t.errors);
+    if args.scenario.is_smtp() {
+        // Every operation is one message acknowledged with 250.
+        out.int("accepted", t.operations)
+            .float("messages_per_s", t.operations as f64 / secs)
+            .int("message_size", args.message_size as u64)
+            .bool("pipelining", args.pipelining)
+            .int("per_session", per_session(args))
+            .int("unacknowledged", t.unacknowledged);
+    }
+    // For SMTP: from the end of data sent to the 250 received.
+    out.obj("latency_ms", latency(&t.latencies));
+    if !t.sessions.is_empty() {
+        out.obj("session_latency_ms", latency(&t.sessions));
+    }
+    out.int("errors", t.errors);
     match &t.first_error {
         Some(e) => out.str("first_error", e),
         None => out.null("first_error"),
@@ -215,7 +321,9 @@ fn report(args: &Args, o: &Outcome) -> String {
     }
     out.str("tls_resumption", if args.resume { "on" } else { "off" });
     out.float("client_cpu_s", o.client_cpu_s)
-        .float("host_busy_cpu_s", o.host_busy_s);
+        .float("host_busy_cpu_s", o.host_busy_s)
+        // Cores idle while some process waited for the disk (fsync).
+        .float("host_iowait_s", o.host_iowait_s);
     if let Some(cpu) = o.server_cpu_s {
         // CPU per operation: what the rate would be with the cores to itself.
         out.float("server_cpu_s", cpu)
@@ -233,10 +341,10 @@ fn report(args: &Args, o: &Outcome) -> String {
     out.finish()
 }
 
-fn latency(t: &scenario::Tally) -> Obj {
+fn latency(l: &stats::Latencies) -> Obj {
     let mut o = Obj::new();
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    match t.latencies.summary() {
+    match l.summary() {
         Some(s) => o
             .float("p50", ms(s.p50))
             .float("p90", ms(s.p90))
@@ -245,6 +353,49 @@ fn latency(t: &scenario::Tally) -> Obj {
         None => o.null("p50").null("p90").null("p99").null("max"),
     };
     o
+}
+
+fn per_session(args: &Args) -> u64 {
+    args.per_session
+        .unwrap_or_else(|| u64::from(args.scenario == Scenario::SmtpSubmitConnect))
+}
+
+fn smtp_settings(args: &Args) -> smtp::Settings {
+    let mx = args.scenario == Scenario::SmtpMx;
+    smtp::Settings {
+        security: if mx {
+            smtp::Security::StartTls
+        } else {
+            smtp::Security::Implicit
+        },
+        auth: !mx,
+        per_session: per_session(args),
+        pipelining: args.pipelining,
+        message_size: args.message_size,
+        mail_from: args
+            .mail_from
+            .clone()
+            .or_else(|| mx.then(|| "bench-sender@example.net".to_owned())),
+        rcpt_pattern: args.rcpt_pattern.clone(),
+        ehlo: args.ehlo.clone(),
+    }
+}
+
+/// The JSON object of pop3-count.
+fn count_report(args: &Args, counts: &[scenario::Count]) -> String {
+    let mut per = Obj::new();
+    for c in counts {
+        per.int(&c.user, c.messages);
+    }
+    let mut out = Obj::new();
+    out.str("scenario", args.scenario.name())
+        .str("label", &args.label)
+        .str("server", &args.connect.to_string())
+        .int("accounts", counts.len() as u64)
+        .int("messages", counts.iter().map(|c| c.messages).sum())
+        .int("octets", counts.iter().map(|c| c.octets).sum())
+        .obj("per_account", per);
+    out.finish()
 }
 
 /// Memory of the server. Per connection only for pop3-retr, where every

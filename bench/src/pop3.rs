@@ -65,6 +65,22 @@ pub struct TlsSummary {
     pub key_exchange: String,
 }
 
+impl TlsSummary {
+    pub fn of(c: &rustls::ClientConnection) -> Self {
+        Self {
+            version: c
+                .protocol_version()
+                .map_or_else(String::new, |v| format!("{v:?}")),
+            cipher_suite: c
+                .negotiated_cipher_suite()
+                .map_or_else(String::new, |s| format!("{:?}", s.suite())),
+            key_exchange: c
+                .negotiated_key_exchange_group()
+                .map_or_else(String::new, |g| format!("{:?}", g.name())),
+        }
+    }
+}
+
 /// One logged-in or not-yet-logged-in POP3 connection.
 #[derive(Debug)]
 pub struct Conn {
@@ -97,18 +113,7 @@ impl Conn {
     }
 
     pub fn tls(&self) -> TlsSummary {
-        let (_, c) = self.io.get_ref().get_ref();
-        TlsSummary {
-            version: c
-                .protocol_version()
-                .map_or_else(String::new, |v| format!("{v:?}")),
-            cipher_suite: c
-                .negotiated_cipher_suite()
-                .map_or_else(String::new, |s| format!("{:?}", s.suite())),
-            key_exchange: c
-                .negotiated_key_exchange_group()
-                .map_or_else(String::new, |g| format!("{:?}", g.name())),
-        }
+        TlsSummary::of(self.io.get_ref().get_ref().1)
     }
 
     /// Sends one command line and reads its `+OK` status line.
@@ -130,9 +135,14 @@ impl Conn {
         Ok(())
     }
 
-    pub async fn stat(&mut self) -> anyhow::Result<()> {
-        self.command("STAT").await.context("STAT")?;
-        Ok(())
+    /// STAT: the number of messages in the maildrop and their octets.
+    pub async fn stat(&mut self) -> anyhow::Result<(u64, u64)> {
+        let status = self.command("STAT").await.context("STAT")?;
+        let mut f = status.split_whitespace().skip(1);
+        match (f.next().map(str::parse), f.next().map(str::parse)) {
+            (Some(Ok(n)), Some(Ok(size))) => Ok((n, size)),
+            _ => bail!("bad STAT answer {status:?}"),
+        }
     }
 
     /// LIST: the message numbers and their sizes in octets.

@@ -63,6 +63,18 @@ pub fn sample(pid: u32) -> anyhow::Result<Sample> {
     Ok(total)
 }
 
+impl Sample {
+    /// Two process trees as one server.
+    pub fn plus(&self, o: &Self) -> Self {
+        Self {
+            processes: self.processes + o.processes,
+            rss_kb: self.rss_kb + o.rss_kb,
+            pss_kb: self.pss_kb.zip(o.pss_kb).map(|(a, b)| a + b),
+            cpu_s: self.cpu_s + o.cpu_s,
+        }
+    }
+}
+
 /// CPU seconds all cores spent busy (not idle, not waiting for I/O) since
 /// boot: compared with the server's and the load generator's own, it shows
 /// how much other work shared the cores during a run.
@@ -71,6 +83,23 @@ pub fn host_busy_s() -> anyhow::Result<f64> {
     match text.lines().next().and_then(busy_ticks) {
         Some(t) => Ok(t as f64 / TICKS_PER_SECOND),
         None => bail!("cannot read the first line of /proc/stat"),
+    }
+}
+
+/// CPU seconds all cores spent idle while a process of theirs waited for
+/// I/O since boot (the iowait field of /proc/stat): with fsync-bound work,
+/// the time the disk, not the CPU, set the pace.
+pub fn host_iowait_s() -> anyhow::Result<f64> {
+    let text = fs::read_to_string("/proc/stat")?;
+    let iowait = text
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("cpu "))
+        .and_then(|l| l.split_whitespace().nth(4))
+        .and_then(|v| v.parse::<u64>().ok());
+    match iowait {
+        Some(t) => Ok(t as f64 / TICKS_PER_SECOND),
+        None => bail!("cannot read the iowait time in /proc/stat"),
     }
 }
 

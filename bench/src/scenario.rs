@@ -5,12 +5,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::anyhow;
+use anyhow::{anyhow, Context as _};
 use tokio::sync::Barrier;
 use tokio::time::{sleep, timeout};
 
 use crate::pop3::{Conn, Target, TlsSummary};
 use crate::procfs::{self, Sample};
+use crate::smtp::{self, MessageMaker};
 use crate::stats::Latencies;
 
 /// What every client shares.
@@ -23,7 +24,9 @@ pub struct Plan {
     pub op_timeout: Duration,
     pub user_pattern: String,
     pub password: String,
-    pub server_pid: Option<u32>,
+    pub server_pids: Vec<u32>,
+    /// The SMTP scenarios' settings and messages.
+    pub smtp: Option<(smtp::Settings, MessageMaker)>,
     /// Operations left for all clients together: the count bound.
     budget: AtomicU64,
 }
@@ -38,7 +41,7 @@ impl Plan {
         max_ops: u64,
         user_pattern: String,
         password: String,
-        server_pid: Option<u32>,
+        server_pids: Vec<u32>,
     ) -> Self {
         Self {
             target,
@@ -47,13 +50,21 @@ impl Plan {
             op_timeout,
             user_pattern,
             password,
-            server_pid,
+            server_pids,
+            smtp: None,
             budget: AtomicU64::new(max_ops),
         }
     }
 
+    pub fn with_smtp(mut self, settings: smtp::Settings) -> Self {
+        let maker = MessageMaker::new(settings.message_size);
+        self.smtp = Some((settings, maker));
+        self
+    }
+
     /// Client `n`'s account: POP3 locks a maildrop per account, so clients
-    /// sharing one would mostly measure `-ERR [IN-USE]`.
+    /// sharing one would mostly measure `-ERR [IN-USE]`; SMTP clients each
+    /// submit as their own account, as many users of one server do.
     fn user(&self, n: usize) -> String {
         self.user_pattern.replace("{n}", &n.to_string())
     }
@@ -73,6 +84,12 @@ pub struct Tally {
     /// Message octets received (RETR only).
     pub octets: u64,
     pub latencies: Latencies,
+    /// Whole sessions, where a session carries a bounded number of
+    /// operations (smtp-submit-connect: connect to QUIT's answer).
+    pub sessions: Latencies,
+    /// SMTP: messages whose end of data was sent and whose answer never
+    /// came; the server may have stored them.
+    pub unacknowledged: u64,
     pub errors: u64,
     pub first_error: Option<String>,
     pub tls: Option<TlsSummary>,
@@ -94,6 +111,8 @@ impl Tally {
         self.operations += other.operations;
         self.octets += other.octets;
         self.latencies.merge(other.latencies);
+        self.sessions.merge(other.sessions);
+        self.unacknowledged += other.unacknowledged;
         self.errors += other.errors;
         if self.first_error.is_none() {
             self.first_error = other.first_error;
@@ -119,6 +138,8 @@ pub struct Outcome {
     pub client_cpu_s: f64,
     /// CPU seconds the whole machine was busy in the measured loop.
     pub host_busy_s: f64,
+    /// CPU seconds the cores sat idle with a disk write (fsync) pending.
+    pub host_iowait_s: f64,
 }
 
 /// The server's memory at the points of a run.
@@ -148,8 +169,17 @@ async fn bounded<T>(
         .map_err(|_| anyhow!("{what}: no answer within {limit:?}"))?
 }
 
+/// The server's process trees added together; `None` without a PID.
 fn memory_sample(plan: &Plan) -> anyhow::Result<Option<Sample>> {
-    plan.server_pid.map(procfs::sample).transpose()
+    let mut total: Option<Sample> = None;
+    for &pid in &plan.server_pids {
+        let s = procfs::sample(pid)?;
+        total = Some(match total {
+            None => s,
+            Some(t) => t.plus(&s),
+        });
+    }
+    Ok(total)
 }
 
 /// Waits for all client tasks and merges what they counted.
@@ -166,18 +196,33 @@ async fn gather(tasks: Vec<tokio::task::JoinHandle<Tally>>) -> anyhow::Result<Ta
 /// Each client: whole sessions back to back, each a new TCP connection and
 /// a full TLS handshake; with `login`, USER/PASS and STAT too.
 pub async fn sessions(plan: Arc<Plan>, login: bool) -> anyhow::Result<Outcome> {
-    let before = memory_sample(&plan)?;
+    run_clients(&plan, |plan, n, start| {
+        session_client(plan, n, login, start)
+    })
+    .await
+}
+
+/// Starts one task per client, each running `client` until the time or the
+/// operations run out, and measures the server and the machine around them.
+async fn run_clients<F, Fut>(plan: &Arc<Plan>, client: F) -> anyhow::Result<Outcome>
+where
+    F: Fn(Arc<Plan>, usize, Instant) -> Fut,
+    Fut: std::future::Future<Output = Tally> + Send + 'static,
+{
+    let before = memory_sample(plan)?;
     let client_before = own_cpu_s()?;
     let host_before = procfs::host_busy_s()?;
+    let iowait_before = procfs::host_iowait_s()?;
     let start = Instant::now();
     let tasks = (0..plan.clients)
-        .map(|n| tokio::spawn(session_client(Arc::clone(&plan), n, login, start)))
+        .map(|n| tokio::spawn(client(Arc::clone(plan), n, start)))
         .collect();
     let tally = gather(tasks).await?;
     let elapsed = start.elapsed();
     let client_cpu_s = own_cpu_s()? - client_before;
     let host_busy_s = procfs::host_busy_s()? - host_before;
-    let after = memory_sample(&plan)?;
+    let host_iowait_s = procfs::host_iowait_s()? - iowait_before;
+    let after = memory_sample(plan)?;
     Ok(Outcome {
         tally,
         elapsed,
@@ -189,6 +234,7 @@ pub async fn sessions(plan: Arc<Plan>, login: bool) -> anyhow::Result<Outcome> {
         }),
         client_cpu_s,
         host_busy_s,
+        host_iowait_s,
     })
 }
 
@@ -254,11 +300,13 @@ pub async fn retr(plan: Arc<Plan>) -> anyhow::Result<Outcome> {
     let logged_in = memory_sample(&plan);
     let client_start = own_cpu_s();
     let host_start = procfs::host_busy_s();
+    let iowait_start = procfs::host_iowait_s();
     gates.finished.wait().await;
     let elapsed = start.elapsed();
     let after = memory_sample(&plan);
     let client_end = own_cpu_s();
     let host_end = procfs::host_busy_s();
+    let iowait_end = procfs::host_iowait_s();
     gates.measured.wait().await;
     let tally = gather(tasks).await?;
     let (logged_in, after) = (logged_in?, after?);
@@ -273,6 +321,7 @@ pub async fn retr(plan: Arc<Plan>) -> anyhow::Result<Outcome> {
         }),
         client_cpu_s: client_end? - client_start?,
         host_busy_s: host_end? - host_start?,
+        host_iowait_s: iowait_end? - iowait_start?,
     })
 }
 
@@ -352,6 +401,135 @@ async fn reopen(plan: &Plan, user: &str, tally: &mut Tally) -> Option<Maildrop> 
             None
         }
     }
+}
+
+// ---- smtp-submit, smtp-submit-connect, smtp-mx --------------------------
+
+/// Each client: SMTP sessions, each carrying messages until the time, the
+/// operations or the per-session count run out; one operation is one
+/// message acknowledged with 250 after its end of data.
+pub async fn smtp(plan: Arc<Plan>) -> anyhow::Result<Outcome> {
+    if plan.smtp.is_none() {
+        anyhow::bail!("no SMTP settings");
+    }
+    run_clients(&plan, smtp_client).await
+}
+
+/// An open session: the connection, the messages it carried, and when it
+/// began.
+type SmtpSession = (smtp::Conn, u64, Instant);
+
+async fn smtp_client(plan: Arc<Plan>, n: usize, start: Instant) -> Tally {
+    let mut tally = Tally::default();
+    let Some((settings, maker)) = plan.smtp.as_ref() else {
+        return tally;
+    };
+    let user = plan.user(n);
+    let from = settings.mail_from.clone().unwrap_or_else(|| user.clone());
+    let to = settings.rcpt_pattern.replace("{n}", &n.to_string());
+    let login = settings
+        .auth
+        .then_some((user.as_str(), plan.password.as_str()));
+    let mut session: Option<SmtpSession> = None;
+    let mut message = Vec::with_capacity(settings.message_size);
+    let mut seq = 0u64;
+    while start.elapsed() < plan.duration && plan.take_op() {
+        let (conn, sent, _) = match session.as_mut() {
+            Some(s) => s,
+            None => {
+                let began = Instant::now();
+                let open = smtp::Conn::open(&plan.target, settings, login);
+                match bounded(plan.op_timeout, "session set-up", open).await {
+                    Ok(c) => {
+                        if tally.tls.is_none() {
+                            tally.tls = c.tls();
+                        }
+                        session.insert((c, 0, began))
+                    }
+                    Err(e) => {
+                        tally.error(&e);
+                        // A refused connection fails at once: without a
+                        // pause the loop would spin and steal the server's CPU.
+                        sleep(Duration::from_millis(10)).await;
+                        continue;
+                    }
+                }
+            }
+        };
+        seq += 1;
+        maker.make(n, seq, &from, &to, &mut message);
+        let send = conn.send_message(&from, &to, &message, settings.pipelining);
+        match timeout(plan.op_timeout, send).await {
+            Ok(Ok(ack)) => {
+                tally.ok(ack, message.len() as u64);
+                *sent += 1;
+            }
+            Ok(Err(e)) => {
+                tally.unacknowledged += u64::from(e.outcome_unknown);
+                tally.error(&e.error);
+                session = None;
+                sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+            Err(_) => {
+                // Where it stopped is not known: the message may be stored.
+                tally.unacknowledged += 1;
+                tally.error(&anyhow!("message: no answer within {:?}", plan.op_timeout));
+                session = None;
+                continue;
+            }
+        }
+        if settings.per_session > 0 && *sent >= settings.per_session {
+            if let Some((conn, _, began)) = session.take() {
+                match bounded(plan.op_timeout, "QUIT", conn.quit()).await {
+                    Ok(()) => tally.sessions.record(began.elapsed()),
+                    Err(e) => tally.error(&e),
+                }
+            }
+        }
+    }
+    if let Some((conn, _, _)) = session {
+        if let Err(e) = bounded(plan.op_timeout, "QUIT", conn.quit()).await {
+            tally.error(&e);
+        }
+    }
+    tally
+}
+
+// ---- pop3-count ------------------------------------------------------------
+
+/// One account's maildrop as POP3 STAT sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Count {
+    pub user: String,
+    pub messages: u64,
+    pub octets: u64,
+}
+
+/// Logs in to each of the `clients` accounts in turn and reads STAT: what
+/// the store holds, read through the server, to check that every message
+/// acknowledged was stored.
+pub async fn count(plan: &Plan) -> anyhow::Result<Vec<Count>> {
+    let mut out = Vec::with_capacity(plan.clients);
+    for n in 0..plan.clients {
+        let user = plan.user(n);
+        let stat = async {
+            let mut conn = Conn::connect(&plan.target).await?;
+            conn.login(&user, &plan.password).await?;
+            let stat = conn.stat().await?;
+            conn.quit().await?;
+            anyhow::Ok(stat)
+        };
+        let (messages, octets) = bounded(plan.op_timeout, "STAT", stat)
+            .await
+            .with_context(|| format!("counting the messages of {user}"))?;
+        out.push(Count {
+            user,
+            messages,
+            octets,
+        });
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

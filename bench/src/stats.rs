@@ -25,6 +25,10 @@ impl Latencies {
             .push(u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.micros.is_empty()
+    }
+
     pub fn merge(&mut self, other: Self) {
         self.micros.extend(other.micros);
     }
