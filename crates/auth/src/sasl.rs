@@ -42,7 +42,12 @@ pub fn decode(message: &str) -> Result<Vec<u8>, SaslError> {
 /// Decodes a PLAIN message: `[authzid] NUL authcid NUL passwd` (RFC 4616
 /// §2). Exactly two NULs; the authcid and password are non-empty.
 pub fn plain(message: &str) -> Result<Plain, SaslError> {
-    let bytes = decode(message)?;
+    plain_decoded(decode(message)?)
+}
+
+/// [`plain`] for a message the protocol core has already base64-decoded
+/// (SMTP's core does, RFC 4954 §4).
+pub fn plain_decoded(bytes: Vec<u8>) -> Result<Plain, SaslError> {
     let text = String::from_utf8(bytes).map_err(|_| SaslError::Utf8)?;
     let mut parts = text.split('\0');
     let (Some(authzid), Some(authcid), Some(password), None) =

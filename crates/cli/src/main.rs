@@ -52,6 +52,9 @@ enum Command {
     Deliver(cmd::deliver::DeliverArgs),
     /// Import an mbox file or a Maildir into an account's INBOX (migrations).
     Import(cmd::import::ImportArgs),
+    /// The outbound queue: list, show, retry, delete.
+    #[command(subcommand)]
+    Queue(cmd::queue::QueueCommand),
 }
 
 fn main() -> ExitCode {
@@ -68,6 +71,7 @@ fn main() -> ExitCode {
         Command::Alias(c) => cmd::accounts::alias(&cli.location, c),
         Command::Deliver(a) => cmd::deliver::run(&cli.location, &a),
         Command::Import(a) => cmd::import::run(&cli.location, &a),
+        Command::Queue(c) => cmd::queue::run(&cli.location, c),
     };
     match result {
         Ok(code) => code,

@@ -32,6 +32,17 @@ pub trait SessionFactory: Send + Sync + 'static {
     /// The line that refuses a connection before the protocol starts (too
     /// many connections from one address).
     fn busy_line(&self) -> &'static [u8];
+
+    /// How long a plain-text connection waits in silence before the
+    /// protocol's greeting (SMTP's anti-spam greeting delay). Zero: none.
+    fn greeting_delay(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
+
+    /// The line for a client that talked during the greeting delay.
+    fn early_talker_line(&self) -> &'static [u8] {
+        b""
+    }
 }
 
 /// Serves one accepted connection to its end.
@@ -53,6 +64,9 @@ pub async fn serve<F: SessionFactory>(
         }
         TlsMode::StartTls => {
             let mut tcp = tcp;
+            if !quiet_before_greeting(&mut tcp, factory.as_ref(), &ctx).await {
+                return Ok(());
+            }
             let mut proto = factory.protocol(None, true);
             let outcome = drive(&mut tcp, &mut proto, &mut session, &deadlines, &cancel).await?;
             if outcome == Outcome::StartTls {
@@ -67,12 +81,44 @@ pub async fn serve<F: SessionFactory>(
         }
         TlsMode::None => {
             let mut tcp = tcp;
+            if !quiet_before_greeting(&mut tcp, factory.as_ref(), &ctx).await {
+                return Ok(());
+            }
             let mut proto = factory.protocol(None, false);
             drive(&mut tcp, &mut proto, &mut session, &deadlines, &cancel).await?;
             close(tcp, &deadlines).await;
         }
     }
     Ok(())
+}
+
+/// The greeting delay: waits `factory.greeting_delay()` and tells whether
+/// the client kept quiet meanwhile (RFC 5321 §4.3.1: clients wait for the
+/// greeting; bulk senders that do not are refused with the early-talker
+/// line and the connection is closed).
+async fn quiet_before_greeting<F: SessionFactory>(
+    tcp: &mut TcpStream,
+    factory: &F,
+    ctx: &ListenerCtx,
+) -> bool {
+    let delay = factory.greeting_delay();
+    if delay.is_zero() {
+        return true;
+    }
+    let mut probe = [0u8; 1];
+    match timeout(delay, tcp.peek(&mut probe)).await {
+        // Silence until the delay is over: greet.
+        Err(_) => true,
+        // The client left; nothing to greet.
+        Ok(Ok(0) | Err(_)) => false,
+        Ok(Ok(_)) => {
+            tracing::info!(listener = %ctx.listener.name, "client talked before the greeting; refused");
+            ctx.metrics.refused(&ctx.listener.name, "early_talker");
+            let write = tcp.write_all(factory.early_talker_line());
+            let _ = timeout(ctx.listener.limits.write_timeout, write).await;
+            false
+        }
+    }
 }
 
 /// STARTTLS: refuse if the client pipelined anything after the command

@@ -6,5 +6,6 @@ pub mod check;
 pub mod deliver;
 pub mod import;
 pub mod init;
+pub mod queue;
 pub mod quickstart;
 pub mod serve;
