@@ -1,0 +1,65 @@
+//! The structure of an RFC 5322 message, as IMAP FETCH needs it:
+//! ENVELOPE, BODYSTRUCTURE, body sections and decoded parts (RFC 9051
+//! §7.5.2, RFC 2045-2047). Parsing is done by mail-parser 0.11 (DESIGN's
+//! choice); this crate walks its part tree and keeps raw octets where IMAP
+//! wants them raw (section contents, header values).
+//!
+//! Pure: no I/O, no clock, no dependency on the protocol crates. The
+//! session turns these types into IMAP syntax.
+//!
+//! # Layout
+//! - [`Message`]: a parsed message and the queries on it.
+//! - `envelope`: [`Envelope`] and [`Address`] (RFC 9051 §7.5.2 ENVELOPE).
+//! - `structure`: [`Body`] (BODY and BODYSTRUCTURE).
+//! - `section`: part numbering and [`Want`], the part of a section.
+//! - `header`: raw header fields, for HEADER.FIELDS and SEARCH.
+
+#![forbid(unsafe_code)]
+
+mod envelope;
+mod header;
+mod section;
+mod structure;
+
+pub use envelope::{Address, Envelope};
+pub use header::{fields, header_value};
+pub use section::Want;
+pub use structure::{Body, Extension, Single};
+
+use mail_parser::MessageParser;
+
+/// A parsed message over its raw octets.
+#[derive(Debug)]
+pub struct Message<'a> {
+    raw: &'a [u8],
+    parsed: Option<mail_parser::Message<'a>>,
+}
+
+impl<'a> Message<'a> {
+    /// Parses `raw`. Malformed input still gives a message: one text part.
+    pub fn parse(raw: &'a [u8]) -> Self {
+        let parsed = MessageParser::new().parse(raw);
+        Self { raw, parsed }
+    }
+
+    /// The raw octets.
+    pub const fn raw(&self) -> &'a [u8] {
+        self.raw
+    }
+
+    /// The top-level header block, up to and including the empty line.
+    pub fn header(&self) -> &'a [u8] {
+        &self.raw[..header::header_end(self.raw)]
+    }
+
+    /// The body after the header block.
+    pub fn text(&self) -> &'a [u8] {
+        &self.raw[header::header_end(self.raw)..]
+    }
+
+    /// The Date header as Unix seconds (for SENTBEFORE and friends).
+    pub fn sent_date(&self) -> Option<i64> {
+        let parsed = self.parsed.as_ref()?;
+        parsed.date().map(mail_parser::DateTime::to_timestamp)
+    }
+}
