@@ -197,7 +197,7 @@ impl ServerCertVerifier for DaneVerifier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use postern_testkit::TestCa;
+    use crate::test_ca::TestCa;
 
     fn spki_sha256(cert: &CertificateDer<'_>) -> Vec<u8> {
         let c = webpki::EndEntityCert::try_from(cert).unwrap();

@@ -1,0 +1,484 @@
+//! The queue loop: claim what is due, deliver it domain by domain, record
+//! the outcomes, and when an item is finished, hand its DSN to the store
+//! together with the item's removal.
+//!
+//! One process runs the workers (the store's claims are in memory). A
+//! crash between an attempt and its `queue_update` means that attempt is
+//! made again after the restart: a duplicate is possible, a loss is not
+//! (RFC 5321 §6.1 prefers the first to the second).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures_util::future::join_all;
+use postern_store::{
+    Change, DsnRet, Envelope, Incoming, Notify, QueueItem, QueuedRecipient, RecipientOutcome,
+    RecipientState, RemoteRecipient, Store, StoreResult,
+};
+use tokio::sync::{broadcast, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::client::{MailParams, RcptParams, Ret};
+use crate::deliver::{deliver, Ctx, Job, RcptResult};
+use crate::dsn::{self, Action, RecipientReport};
+use crate::metrics::Metrics;
+use crate::retry::{self, Next};
+
+/// How long a claimed item is ours. An attempt to several slow hosts can
+/// take long (RFC 5321's timeouts add up to over 20 minutes per host);
+/// the claim ends as soon as the outcome is recorded anyway.
+const LEASE: i64 = 3600;
+/// The longest sleep without looking at the queue, in case a wake-up was
+/// missed (an item queued by another process on the same store).
+const MAX_IDLE: Duration = Duration::from_secs(300);
+/// Marks a delivery to a next hop without DSN, for which a requested
+/// success notification is ours to send (RFC 3461 §6.2.3.2 "relayed").
+pub const RELAYED: &str = "relayed, the next hop offers no DSN: ";
+
+/// The loop's shared state.
+pub(crate) struct Worker {
+    pub store: Arc<dyn Store>,
+    pub ctx: Arc<Ctx>,
+    pub wake: Arc<tokio::sync::Notify>,
+    pub cancel: CancellationToken,
+    pub tracker: TaskTracker,
+    slots: Arc<Semaphore>,
+    done: Arc<tokio::sync::Notify>,
+    domains: Arc<Domains>,
+}
+
+impl Worker {
+    pub fn new(
+        store: Arc<dyn Store>,
+        ctx: Arc<Ctx>,
+        wake: Arc<tokio::sync::Notify>,
+        cancel: CancellationToken,
+        tracker: TaskTracker,
+    ) -> Self {
+        let workers = ctx.settings.workers.max(1);
+        let per_domain = ctx.settings.per_domain_concurrency.max(1);
+        Self {
+            store,
+            ctx,
+            wake,
+            cancel,
+            tracker,
+            slots: Arc::new(Semaphore::new(workers)),
+            done: Arc::new(tokio::sync::Notify::new()),
+            domains: Arc::new(Domains::new(per_domain)),
+        }
+    }
+
+    /// Runs until cancelled.
+    pub async fn run(self) {
+        let mut changes = self.store.subscribe();
+        self.finish_leftovers().await;
+        while !self.cancel.is_cancelled() {
+            self.claim_and_spawn().await;
+            let idle = self.idle_time().await;
+            tokio::select! {
+                () = self.cancel.cancelled() => break,
+                () = self.wake.notified() => {}
+                () = self.done.notified() => {}
+                () = tokio::time::sleep(idle) => {}
+                () = queued(&mut changes) => {}
+            }
+        }
+    }
+
+    async fn claim_and_spawn(&self) {
+        let free = self.slots.available_permits();
+        if free == 0 {
+            return;
+        }
+        let now = unix_now();
+        let items =
+            match blocking(&self.store, move |s| s.queue_claim(now, now + LEASE, free)).await {
+                Ok(items) => items,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read the outbound queue");
+                    return;
+                }
+            };
+        for item in items {
+            let Ok(permit) = self.slots.clone().try_acquire_owned() else {
+                break;
+            };
+            let job = ItemJob {
+                store: self.store.clone(),
+                ctx: self.ctx.clone(),
+                domains: self.domains.clone(),
+            };
+            let done = self.done.clone();
+            self.tracker.spawn(async move {
+                job.process(item).await;
+                drop(permit);
+                done.notify_one();
+            });
+        }
+    }
+
+    async fn idle_time(&self) -> Duration {
+        match blocking(&self.store, |s| s.queue_next_due()).await {
+            Ok(Some(t)) => {
+                Duration::from_secs(u64::try_from(t - unix_now()).unwrap_or(0)).min(MAX_IDLE)
+            }
+            Ok(None) => MAX_IDLE,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the outbound queue");
+                Duration::from_secs(30)
+            }
+        }
+    }
+
+    /// Items a crash left finished but not yet removed (their DSN unsent).
+    async fn finish_leftovers(&self) {
+        let job = ItemJob {
+            store: self.store.clone(),
+            ctx: self.ctx.clone(),
+            domains: self.domains.clone(),
+        };
+        match blocking(&self.store, |s| s.queue_finished(1000)).await {
+            Ok(items) => {
+                for item in items {
+                    job.finish(item).await;
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "cannot read the outbound queue"),
+        }
+    }
+}
+
+/// Waits for a `Queued` change (or a lag, after which we just look).
+async fn queued(changes: &mut broadcast::Receiver<Change>) {
+    loop {
+        match changes.recv().await {
+            Ok(Change::Queued { .. }) | Err(broadcast::error::RecvError::Lagged(_)) => return,
+            Ok(_) => {}
+            Err(broadcast::error::RecvError::Closed) => std::future::pending::<()>().await,
+        }
+    }
+}
+
+/// Connections at once per destination domain.
+struct Domains {
+    limit: usize,
+    map: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+impl Domains {
+    fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            map: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn get(&self, domain: &str) -> Arc<Semaphore> {
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() > 10_000 {
+            // Forget idle domains now and then; a busy one stays.
+            map.retain(|_, s| Arc::strong_count(s) > 1);
+        }
+        map.entry(domain.to_owned())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.limit)))
+            .clone()
+    }
+}
+
+/// One item's attempt.
+struct ItemJob {
+    store: Arc<dyn Store>,
+    ctx: Arc<Ctx>,
+    domains: Arc<Domains>,
+}
+
+impl ItemJob {
+    async fn process(&self, item: QueueItem) {
+        let id = item.id;
+        let body = match blocking(&self.store, move |s| s.queue_read(id)).await {
+            Ok(b) => b,
+            Err(e) => {
+                // The claim lapses and the item is tried again later.
+                tracing::error!(queue_id = %id, error = %e, "cannot read a queued message");
+                return;
+            }
+        };
+        let now = unix_now();
+        let mut by_domain: BTreeMap<String, Vec<QueuedRecipient>> = BTreeMap::new();
+        for r in item.due_recipients(now) {
+            by_domain
+                .entry(domain_of(&r.address))
+                .or_default()
+                .push(r.clone());
+        }
+        let mail = mail_params(&item.envelope, body.len());
+        let attempts = by_domain
+            .iter()
+            .map(|(domain, rcpts)| self.attempt(domain, rcpts, &mail, &body));
+        let results: Vec<(Vec<QueuedRecipient>, Vec<RcptResult>)> = join_all(attempts).await;
+        let now = unix_now();
+        let outcomes: Vec<(String, RecipientOutcome)> = results
+            .iter()
+            .flat_map(|(rcpts, res)| rcpts.iter().zip(res))
+            .map(|(r, res)| (r.address.clone(), self.outcome(&item, r, res, now)))
+            .collect();
+        if outcomes.is_empty() {
+            return;
+        }
+        match blocking(&self.store, move |s| s.queue_update(id, &outcomes)).await {
+            Ok(updated) if updated.is_finished() => self.finish(updated).await,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(queue_id = %id, error = %e, "cannot record delivery outcomes")
+            }
+        }
+    }
+
+    async fn attempt(
+        &self,
+        domain: &str,
+        rcpts: &[QueuedRecipient],
+        mail: &MailParams,
+        body: &[u8],
+    ) -> (Vec<QueuedRecipient>, Vec<RcptResult>) {
+        let sem = self.domains.get(domain);
+        let _permit = sem.acquire().await;
+        let params: Vec<RcptParams> = rcpts.iter().map(rcpt_params).collect();
+        let job = Job {
+            domain,
+            mail,
+            rcpts: &params,
+            body,
+        };
+        let results = deliver(&self.ctx, &job).await;
+        (rcpts.to_vec(), results)
+    }
+
+    fn outcome(
+        &self,
+        item: &QueueItem,
+        r: &QueuedRecipient,
+        res: &RcptResult,
+        now: i64,
+    ) -> RecipientOutcome {
+        let m = &self.ctx.metrics;
+        let s = &self.ctx.settings;
+        match res {
+            RcptResult::Delivered { reply, dsn } => {
+                Metrics::add(&m.delivered, 1);
+                let detail = if !dsn && r.notify.success {
+                    format!("{RELAYED}{reply}")
+                } else {
+                    reply.clone()
+                };
+                RecipientOutcome::Delivered { detail }
+            }
+            RcptResult::Temporary { status, diagnostic } => {
+                match retry::next(
+                    now,
+                    item.created,
+                    r.attempts,
+                    s.first_retry,
+                    s.max_backoff,
+                    s.retry_for,
+                ) {
+                    Next::At(t) => {
+                        Metrics::add(&m.deferred, 1);
+                        RecipientOutcome::Deferred {
+                            next_attempt: t,
+                            error: dsn::encode_error(status, diagnostic),
+                        }
+                    }
+                    Next::GiveUp => {
+                        Metrics::add(&m.failed, 1);
+                        // RFC 3463 4.4.7: delivery time expired.
+                        let text = format!(
+                            "{diagnostic} (retried for {} days)",
+                            s.retry_for.as_secs() / 86400
+                        );
+                        RecipientOutcome::Failed {
+                            error: dsn::encode_error("4.4.7", &text),
+                        }
+                    }
+                }
+            }
+            RcptResult::Permanent { status, diagnostic } => {
+                Metrics::add(&m.failed, 1);
+                RecipientOutcome::Failed {
+                    error: dsn::encode_error(status, diagnostic),
+                }
+            }
+        }
+    }
+
+    /// Builds the item's DSN, if one is due, and removes the item with it.
+    async fn finish(&self, item: QueueItem) {
+        let id = item.id;
+        let now = unix_now();
+        let body = match blocking(&self.store, move |s| s.queue_read(id)).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(queue_id = %id, error = %e, "cannot read a finished message");
+                return;
+            }
+        };
+        let dsn = build_dsn(&self.ctx.settings.hostname, &item, &body, now);
+        let sender = item.envelope.mail_from.clone();
+        let result = blocking(&self.store, move |s| {
+            let Some(raw) = dsn else {
+                return s.queue_finish(id, None).map(|_| false);
+            };
+            let local = s.resolve_recipient(&sender).unwrap_or_default();
+            let sender_domain = domain_of(&sender);
+            if local.is_empty() && s.domains()?.contains(&sender_domain) {
+                // A sender in our own domain that no longer exists: relaying
+                // the notice would send it back here. Dropped, and said so.
+                tracing::warn!(queue_id = %id, sender, "no local account for the DSN's recipient; DSN dropped");
+                return s.queue_finish(id, None).map(|_| false);
+            }
+            let remote = if local.is_empty() {
+                vec![RemoteRecipient {
+                    address: sender.clone(),
+                    notify: Notify::NEVER,
+                    orcpt: None,
+                }]
+            } else {
+                Vec::new()
+            };
+            // RFC 3461 §6.2 / RFC 5321 §4.5.5: notifications go out with
+            // the null sender, so that they are never answered by another.
+            let envelope = Envelope::default();
+            let incoming = Incoming {
+                raw: &raw,
+                internal_date: now,
+                local: &local,
+                envelope: &envelope,
+                remote: &remote,
+            };
+            s.queue_finish(id, Some(&incoming)).map(|_| true)
+        })
+        .await;
+        match result {
+            Ok(true) => {
+                Metrics::add(&self.ctx.metrics.dsn_sent, 1);
+                tracing::info!(queue_id = %id, to = %item.envelope.mail_from, "delivery status notification queued");
+            }
+            Ok(false) => {}
+            Err(e) => tracing::error!(queue_id = %id, error = %e, "cannot finish a queue item"),
+        }
+    }
+}
+
+/// The DSN for a finished item: failed recipients that asked for failure
+/// notices, relayed ones that asked for success notices. `None` for the
+/// null sender (RFC 5321 §4.5.5) or when nobody asked.
+pub fn build_dsn(hostname: &str, item: &QueueItem, original: &[u8], now: i64) -> Option<Vec<u8>> {
+    if item.envelope.mail_from.is_empty() {
+        return None;
+    }
+    let recipients: Vec<RecipientReport> = item.recipients.iter().filter_map(report_for).collect();
+    if recipients.is_empty() {
+        return None;
+    }
+    let unique = format!("{}.{now}", item.id);
+    let report = dsn::Report {
+        reporting_mta: hostname,
+        to: &item.envelope.mail_from,
+        envid: item.envelope.envid.as_deref(),
+        ret: item.envelope.ret.map(ret),
+        arrival: item.created,
+        now,
+        unique: &unique,
+        recipients: &recipients,
+        original,
+    };
+    Some(dsn::build(&report))
+}
+
+fn report_for(r: &QueuedRecipient) -> Option<RecipientReport> {
+    let (action, status, diagnostic) = match r.state {
+        RecipientState::Failed if r.notify.failure => {
+            let (status, diag) =
+                dsn::decode_error(r.last_error.as_deref().unwrap_or("failed"), true);
+            (Action::Failed, status, Some(diag))
+        }
+        RecipientState::Delivered if r.notify.success => {
+            let reply = r.detail.as_deref()?.strip_prefix(RELAYED)?;
+            (
+                Action::Relayed,
+                "2.0.0".to_owned(),
+                Some(format!("smtp; {reply}")),
+            )
+        }
+        _ => return None,
+    };
+    Some(RecipientReport {
+        address: r.address.clone(),
+        orcpt: r.orcpt.clone(),
+        action,
+        status,
+        diagnostic,
+    })
+}
+
+fn ret(r: DsnRet) -> Ret {
+    match r {
+        DsnRet::Full => Ret::Full,
+        DsnRet::Headers => Ret::Headers,
+    }
+}
+
+fn mail_params(e: &Envelope, size: usize) -> MailParams {
+    MailParams {
+        from: e.mail_from.clone(),
+        size: size as u64,
+        eight_bit: e.eight_bit,
+        smtputf8: e.smtputf8,
+        ret: e.ret.map(ret),
+        envid: e.envid.clone(),
+        requiretls: e.requiretls,
+    }
+}
+
+fn rcpt_params(r: &QueuedRecipient) -> RcptParams {
+    RcptParams {
+        address: r.address.clone(),
+        notify: crate::client::Notify {
+            never: r.notify == Notify::NEVER,
+            success: r.notify.success,
+            failure: r.notify.failure,
+            delay: r.notify.delay,
+        },
+        orcpt: r.orcpt.clone(),
+    }
+}
+
+/// The domain of an address, lowercase (the part after the last `@`).
+pub fn domain_of(address: &str) -> String {
+    address
+        .rsplit_once('@')
+        .map_or("", |(_, d)| d)
+        .trim_end_matches('.')
+        .to_ascii_lowercase()
+}
+
+pub fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// A store call on a blocking thread.
+async fn blocking<T: Send + 'static>(
+    store: &Arc<dyn Store>,
+    f: impl FnOnce(&dyn Store) -> StoreResult<T> + Send + 'static,
+) -> Result<T, String> {
+    let s = store.clone();
+    match tokio::task::spawn_blocking(move || f(&*s)).await {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(e) => Err(format!("store task failed: {e}")),
+    }
+}
