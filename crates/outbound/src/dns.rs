@@ -99,8 +99,10 @@ impl Dns {
         .await
     }
 
-    /// A and AAAA addresses (IPv6 first, RFC 6724 preference order is the
-    /// kernel's job; we try each in turn). Secure only if both were.
+    /// A and AAAA addresses (IPv6 first; we try each in turn). Secure
+    /// when every non-empty answer was: an empty answer comes back as an
+    /// error without its header, and an unauthenticated denial can only
+    /// hide an address, never add one an attacker chose.
     pub async fn addresses(&self, host: &str) -> Result<Answer<IpAddr>, LookupError> {
         let v6 = self.query(host, RecordType::AAAA, |d| match d {
             RData::AAAA(a) => Some(IpAddr::V6(a.0)),
@@ -110,12 +112,15 @@ impl Dns {
             RData::A(a) => Some(IpAddr::V4(a.0)),
             _ => None,
         });
-        let (v6, v4) = tokio::join!(v6, v4);
-        match (v6, v4) {
-            (Ok(mut a), Ok(b)) => {
-                a.secure &= b.secure;
-                a.records.extend(b.records);
-                Ok(a)
+        match tokio::join!(v6, v4) {
+            (Ok(a), Ok(b)) => {
+                let secure =
+                    (a.records.is_empty() || a.secure) && (b.records.is_empty() || b.secure);
+                let records: Vec<IpAddr> = a.records.into_iter().chain(b.records).collect();
+                Ok(Answer {
+                    secure: secure && !records.is_empty(),
+                    records,
+                })
             }
             (Ok(a), Err(_)) if !a.records.is_empty() => Ok(Answer { secure: false, ..a }),
             (Err(_), Ok(b)) if !b.records.is_empty() => Ok(Answer { secure: false, ..b }),
