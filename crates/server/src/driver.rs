@@ -60,6 +60,18 @@ pub trait Session: Send + 'static {
         proto: &mut Self::Proto,
         event: <Self::Proto as Protocol>::Event,
     ) -> impl Future<Output = Control> + Send;
+
+    /// Something besides the peer the session waits for (IMAP IDLE: new
+    /// mail). Raced with each read; when it completes, [`Session::wake`]
+    /// runs and what it queued is sent. Must be cancel-safe.
+    fn wait(&mut self) -> impl Future<Output = ()> + Send {
+        std::future::pending()
+    }
+
+    /// Answers what [`Session::wait`] saw, through the core's methods.
+    fn wake(&mut self, _proto: &mut Self::Proto) -> impl Future<Output = ()> + Send {
+        async {}
+    }
 }
 
 /// The deadlines of one connection.
@@ -123,11 +135,20 @@ where
                 if proto.is_finished() {
                     return Ok(Outcome::Closed);
                 }
-                let read = read_or_stop(stream, &mut chunk, proto, deadlines, last_request, cancel)
-                    .await?;
+                let read = read_or_stop(
+                    stream,
+                    &mut chunk,
+                    proto,
+                    session,
+                    deadlines,
+                    last_request,
+                    cancel,
+                )
+                .await?;
                 match read {
-                    Some(0) | None => return finish(stream, proto, deadlines).await,
-                    Some(n) => proto.enqueue_input(&chunk[..n]),
+                    Read::Stopped | Read::Data(0) => return finish(stream, proto, deadlines).await,
+                    Read::Data(n) => proto.enqueue_input(&chunk[..n]),
+                    Read::Woken => session.wake(proto).await,
                 }
             }
             Err(Interrupt::Error(e)) => {
@@ -138,19 +159,30 @@ where
     }
 }
 
-/// Reads once. `None` means the server ended the session (timeout, shutdown,
-/// session too long) and queued the goodbye.
-async fn read_or_stop<S, P>(
+/// What one wait for input gave.
+enum Read {
+    /// Octets read (0: the peer closed).
+    Data(usize),
+    /// The session's own wait completed.
+    Woken,
+    /// The server ended the session (timeout, shutdown, session too long)
+    /// and queued the goodbye.
+    Stopped,
+}
+
+/// Reads once, or wakes the session.
+async fn read_or_stop<S, H>(
     stream: &mut S,
     chunk: &mut [u8],
-    proto: &mut P,
+    proto: &mut H::Proto,
+    session: &mut H,
     deadlines: &Deadlines,
     last_request: Instant,
     cancel: &CancellationToken,
-) -> Result<Option<usize>, ConnError>
+) -> Result<Read, ConnError>
 where
     S: AsyncRead + Unpin,
-    P: Protocol,
+    H: Session,
 {
     let class = proto.timeout_class();
     let limit = deadlines.read_timeout(class);
@@ -167,11 +199,12 @@ where
         () = cancel.cancelled() => Goodbye::Shutdown,
         () = tokio::time::sleep_until(deadlines.session_end) => Goodbye::SessionTooLong,
         () = tokio::time::sleep_until(read_deadline) => Goodbye::Timeout,
-        n = stream.read(chunk) => return Ok(Some(n?)),
+        n = stream.read(chunk) => return Ok(Read::Data(n?)),
+        () = session.wait() => return Ok(Read::Woken),
     };
     tracing::info!(reason = ?why, "ending the session");
     proto.goodbye(why);
-    Ok(None)
+    Ok(Read::Stopped)
 }
 
 /// Flushes what the core still has to say, then reports the session closed.

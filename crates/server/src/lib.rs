@@ -139,7 +139,8 @@ impl Server {
                 ctx,
             ),
             Service::Imap => {
-                self.spawn_accept(socket, session::imap::ImapFactory::new(hostname), ctx)
+                let factory = session::imap::ImapFactory::new(hostname, self.mail.clone());
+                self.spawn_accept(socket, factory, ctx)
             }
             Service::Pop3 => {
                 let factory = session::pop3::Pop3Factory::new(hostname, self.mail.clone());

@@ -1,24 +1,46 @@
-//! IMAP sessions. Mailbox access over IMAP is not served yet: every login
-//! gets the same `NO [UNAVAILABLE]` (RFC 5530), before any credential is
-//! looked at, so the answer says nothing about which accounts exist.
+//! IMAP sessions (RFC 9051, RFC 3501): login through the authentication
+//! service, then the mailbox commands over the store, with untagged
+//! EXISTS / EXPUNGE / FETCH from the store's change notifications.
+//!
+//! The core (`postern-imap-proto`) parses; this module decides. A
+//! selected mailbox is a [`view::View`]: the sequence numbers the client
+//! knows. Changes made by other sessions (or deliveries) arrive through
+//! `Store::subscribe`; the view is re-read when one concerns the selected
+//! mailbox and the client is told at the next point the RFC allows (and at
+//! once in IDLE).
+
+mod auth;
+mod fetch;
+mod flags;
+mod mailboxes;
+mod search;
+mod selected;
+mod view;
 
 use std::net::SocketAddr;
 
-use postern_imap_proto::{Event, Options, Server};
+use postern_imap_proto::cmd::Request;
+use postern_imap_proto::{Event, Options, Server, Tag};
+use postern_store::{Account, Change, MailboxId};
 use postern_types::TlsInfo;
+use tokio::sync::broadcast;
 
 use crate::conn::SessionFactory;
 use crate::driver::{Control, Session};
+use crate::mail::Mail;
+
+pub use mailboxes::Subscriptions;
 
 /// Creates IMAP sessions.
 #[derive(Debug, Clone)]
 pub struct ImapFactory {
     hostname: String,
+    mail: Mail,
 }
 
 impl ImapFactory {
-    pub fn new(hostname: String) -> Self {
-        Self { hostname }
+    pub fn new(hostname: String, mail: Mail) -> Self {
+        Self { hostname, mail }
     }
 }
 
@@ -38,8 +60,15 @@ impl SessionFactory for ImapFactory {
         }
     }
 
-    fn session(&self, _peer: SocketAddr) -> ImapSession {
-        ImapSession
+    fn session(&self, peer: SocketAddr) -> ImapSession {
+        ImapSession {
+            peer,
+            mail: self.mail.clone(),
+            account: None,
+            sasl: None,
+            selected: None,
+            idling: false,
+        }
     }
 
     fn busy_line(&self) -> &'static [u8] {
@@ -50,7 +79,21 @@ impl SessionFactory for ImapFactory {
 
 /// One IMAP session.
 #[derive(Debug)]
-pub struct ImapSession;
+pub struct ImapSession {
+    peer: SocketAddr,
+    mail: Mail,
+    /// The logged-in account.
+    account: Option<Account>,
+    /// A SASL exchange waiting for the client's next line.
+    sasl: Option<auth::Sasl>,
+    /// The selected mailbox (RFC 9051 §3.3).
+    selected: Option<selected::Selected>,
+    /// IDLE is running: store changes are reported as they happen.
+    idling: bool,
+}
+
+/// The answer to a failed store call: the details go to the log.
+const STORE_TROUBLE: &str = "Server error, try again later";
 
 impl Session for ImapSession {
     type Proto = Server;
@@ -61,18 +104,171 @@ impl Session for ImapSession {
                 imap.accept_starttls(&tag);
                 return Control::StartTls;
             }
-            Event::Login { tag, .. } | Event::Authenticate { tag, .. } => imap.tagged_no(
-                &tag,
-                Some("UNAVAILABLE"),
-                "Mailbox access over IMAP is not available on this server yet; use POP3",
-            ),
-            // RFC 9051 §6.3: mailbox commands are valid only once
-            // authenticated.
+            Event::Login {
+                tag,
+                username,
+                password,
+            } => self.login(imap, &tag, username, password).await,
+            Event::Authenticate {
+                tag,
+                mechanism,
+                initial_response,
+            } => {
+                self.authenticate(imap, &tag, &mechanism, initial_response)
+                    .await
+            }
+            Event::SaslResponse { tag, response } => self.sasl_step(imap, &tag, response).await,
+            Event::Request { tag, request } => self.request(imap, &tag, request).await,
+            Event::IdleDone { tag } => {
+                self.idling = false;
+                self.report(imap, true).await;
+                imap.tagged_ok(&tag, None, "IDLE terminated");
+            }
             Event::Command { tag, name, .. } => {
-                imap.tagged_bad(&tag, None, &format!("{name} is not valid before login"))
+                imap.tagged_bad(&tag, None, &format!("Unknown command {name}"));
             }
             _ => {}
         }
         Control::Continue
+    }
+
+    /// In IDLE with a mailbox selected: until a change concerns it.
+    async fn wait(&mut self) {
+        let Some(sel) = self.selected.as_mut().filter(|_| self.idling) else {
+            return std::future::pending().await;
+        };
+        loop {
+            match sel.changes.recv().await {
+                Ok(change) if concerns(&change, sel.mailbox.id) => return,
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(_)) => return,
+                Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
+            }
+        }
+    }
+
+    async fn wake(&mut self, imap: &mut Server) {
+        if let Some(sel) = self.selected.as_mut() {
+            sel.dirty = true;
+        }
+        self.report(imap, true).await;
+    }
+}
+
+/// Whether a change is about `mailbox`.
+fn concerns(change: &Change, mailbox: MailboxId) -> bool {
+    match change {
+        Change::Appended { mailbox: m, .. }
+        | Change::FlagsChanged { mailbox: m, .. }
+        | Change::Expunged { mailbox: m, .. }
+        | Change::MailboxDeleted { mailbox: m } => *m == mailbox,
+        _ => false,
+    }
+}
+
+impl ImapSession {
+    /// The commands of the authenticated and selected states.
+    ///
+    /// Changes seen since the last command are reported first, EXPUNGEs
+    /// only before commands that do not name messages by sequence number
+    /// (RFC 9051 §7.5.1), so the numbers the client sent keep meaning
+    /// what it meant.
+    async fn request(&mut self, imap: &mut Server, tag: &Tag, request: Request) {
+        let by_number = matches!(
+            request,
+            Request::Fetch { uid: false, .. }
+                | Request::Store { uid: false, .. }
+                | Request::Search { uid: false, .. }
+                | Request::Copy { uid: false, .. }
+                | Request::Move { uid: false, .. }
+        );
+        if !matches!(request, Request::Select { .. }) {
+            self.report(imap, !by_number).await;
+        }
+        match request {
+            Request::Noop => imap.tagged_ok(tag, None, "NOOP completed"),
+            Request::Idle => {
+                self.idling = true;
+                imap.idle(tag);
+            }
+            Request::Select {
+                mailbox,
+                readonly,
+                condstore,
+            } => self.select(imap, tag, &mailbox, readonly, condstore).await,
+            Request::Create { name, special_use } => {
+                self.create(imap, tag, &name, &special_use).await
+            }
+            Request::Delete(name) => self.delete(imap, tag, &name).await,
+            Request::Rename { from, to } => self.rename(imap, tag, &from, &to).await,
+            Request::Subscribe(name) => self.subscribe(imap, tag, &name, true),
+            Request::Unsubscribe(name) => self.subscribe(imap, tag, &name, false),
+            Request::List(list) => self.list(imap, tag, &list).await,
+            Request::Status { name, items } => self.status(imap, tag, &name, &items).await,
+            Request::Append {
+                mailbox,
+                flags,
+                date,
+                message,
+            } => {
+                self.append(imap, tag, &mailbox, &flags, date, message)
+                    .await
+            }
+            other => self.selected_request(imap, tag, other).await,
+        }
+    }
+
+    /// The commands valid only with a mailbox selected (RFC 9051 §6.4).
+    async fn selected_request(&mut self, imap: &mut Server, tag: &Tag, request: Request) {
+        if self.selected.is_none() {
+            return imap.tagged_bad(tag, None, "No mailbox selected");
+        }
+        match request {
+            Request::Check => imap.tagged_ok(tag, None, "CHECK completed"),
+            Request::Close => self.close(imap, tag, true).await,
+            Request::Unselect => self.close(imap, tag, false).await,
+            Request::Expunge { uids } => self.expunge(imap, tag, uids.as_ref()).await,
+            Request::Search { uid, ret, key } => self.search(imap, tag, uid, ret, &key).await,
+            Request::Fetch {
+                uid,
+                set,
+                attrs,
+                changed_since,
+            } => {
+                self.fetch(imap, tag, uid, &set, &attrs, changed_since)
+                    .await
+            }
+            Request::Store {
+                uid,
+                set,
+                mode,
+                silent,
+                flags,
+                unchanged_since,
+            } => {
+                let store = selected::StoreArgs {
+                    uid,
+                    set: &set,
+                    mode,
+                    silent,
+                    flags: &flags,
+                    unchanged_since,
+                };
+                self.store(imap, tag, store).await;
+            }
+            Request::Copy { uid, set, mailbox } => {
+                self.copy(imap, tag, uid, &set, &mailbox, false).await
+            }
+            Request::Move { uid, set, mailbox } => {
+                self.copy(imap, tag, uid, &set, &mailbox, true).await
+            }
+            _ => imap.tagged_bad(tag, None, "Command not supported"),
+        }
+    }
+
+    /// The account, which every request has (the core sends requests only
+    /// after `logged_in`).
+    fn account(&self) -> Option<&Account> {
+        self.account.as_ref()
     }
 }

@@ -1,0 +1,446 @@
+//! The selected state (RFC 9051 §6.3.2, §6.4): SELECT / EXAMINE, CLOSE,
+//! UNSELECT, EXPUNGE, STORE, COPY and MOVE, and the reporting of changes.
+
+use std::collections::BTreeSet;
+
+use postern_imap_proto::cmd::StoreMode;
+use postern_imap_proto::{Data, SequenceSet, Server, Tag};
+use postern_store::{Change, Flag, Mailbox, StoreError, Uid};
+use tokio::sync::broadcast;
+
+use super::view::View;
+use super::{flags, ImapSession, STORE_TROUBLE};
+
+/// The selected mailbox.
+#[derive(Debug)]
+pub(super) struct Selected {
+    pub(super) mailbox: Mailbox,
+    /// EXAMINE: nothing may change (RFC 9051 §6.3.3).
+    pub(super) readonly: bool,
+    pub(super) view: View,
+    /// Store changes since SELECT; subscribed before the first read, so
+    /// nothing falls between.
+    pub(super) changes: broadcast::Receiver<Change>,
+    /// A change may be waiting: re-read before reporting.
+    pub(super) dirty: bool,
+    /// SELECT (CONDSTORE) (RFC 7162 §3.1.8).
+    pub(super) condstore: bool,
+}
+
+/// STORE's arguments.
+pub(super) struct StoreArgs<'a> {
+    pub(super) uid: bool,
+    pub(super) set: &'a SequenceSet,
+    pub(super) mode: StoreMode,
+    pub(super) silent: bool,
+    pub(super) flags: &'a [String],
+    pub(super) unchanged_since: Option<u64>,
+}
+
+impl ImapSession {
+    pub(super) async fn select(
+        &mut self,
+        imap: &mut Server,
+        tag: &Tag,
+        name: &str,
+        readonly: bool,
+        condstore: bool,
+    ) {
+        // RFC 7162 §3.2.11: CLOSED tells the client the old one is gone.
+        if self.selected.take().is_some() {
+            imap.untagged("OK [CLOSED] Previous mailbox closed");
+        }
+        let Some(account) = self.account().map(|a| a.id) else {
+            return;
+        };
+        let changes = self.mail.store.subscribe();
+        let name = name.to_owned();
+        let read = self
+            .mail
+            .with_store(move |s| {
+                let Some(mb) = s.mailbox(account, &name)? else {
+                    return Ok(None);
+                };
+                let msgs = s.messages(mb.id)?;
+                Ok(Some((mb, msgs)))
+            })
+            .await;
+        let (mailbox, msgs) = match read {
+            Ok(Some(found)) => found,
+            Ok(None) => return imap.tagged_no(tag, Some("NONEXISTENT"), "No such mailbox"),
+            Err(e) => return trouble(imap, tag, &e),
+        };
+        let sel = Selected {
+            readonly,
+            view: View::new(msgs),
+            changes,
+            dirty: false,
+            condstore: condstore || imap.enabled().condstore,
+            mailbox,
+        };
+        self.announce(imap, &sel);
+        let code = if readonly { "READ-ONLY" } else { "READ-WRITE" };
+        let verb = if readonly { "EXAMINE" } else { "SELECT" };
+        self.selected = Some(sel);
+        imap.tagged_ok(tag, Some(code), &format!("{verb} completed"));
+    }
+
+    /// The untagged data of SELECT (RFC 9051 §6.3.2, RFC 3501 §6.3.1).
+    fn announce(&self, imap: &mut Server, sel: &Selected) {
+        let keywords: BTreeSet<&str> = sel
+            .view
+            .iter()
+            .flat_map(|m| m.flags.iter())
+            .filter_map(|f| match f {
+                Flag::Keyword(k) => Some(k.as_str()),
+                _ => None,
+            })
+            .collect();
+        let mut all = flags::SYSTEM.to_owned();
+        for k in &keywords {
+            all.push(' ');
+            all.push_str(k);
+        }
+        imap.untagged(&format!("FLAGS ({all})"));
+        imap.untagged(&format!("{} EXISTS", sel.view.len()));
+        let rev2 = imap.enabled().rev2;
+        if !rev2 {
+            // No \Recent here: every message is old to every session.
+            imap.untagged("0 RECENT");
+            let unseen = sel.view.iter().position(|m| !m.flags.contains(&Flag::Seen));
+            if let Some(i) = unseen {
+                imap.untagged(&format!("OK [UNSEEN {}] First unseen", i + 1));
+            }
+        }
+        let permanent = if sel.readonly {
+            String::new()
+        } else {
+            format!("{all} \\*")
+        };
+        imap.untagged(&format!(
+            "OK [PERMANENTFLAGS ({permanent})] Flags permitted"
+        ));
+        imap.untagged(&format!(
+            "OK [UIDVALIDITY {}] UIDs valid",
+            sel.mailbox.uid_validity
+        ));
+        imap.untagged(&format!(
+            "OK [UIDNEXT {}] Predicted next UID",
+            sel.mailbox.uid_next.0
+        ));
+        let modseq = sel
+            .view
+            .iter()
+            .map(|m| m.modseq.0)
+            .max()
+            .unwrap_or(0)
+            .max(sel.mailbox.highest_modseq.0);
+        imap.untagged(&format!("OK [HIGHESTMODSEQ {}] Highest", modseq.max(1)));
+    }
+
+    /// CLOSE (expunging \Deleted unless read-only) or UNSELECT.
+    pub(super) async fn close(&mut self, imap: &mut Server, tag: &Tag, expunge: bool) {
+        let Some(sel) = self.selected.take() else {
+            return;
+        };
+        if expunge && !sel.readonly {
+            let doomed = deleted(&sel.view, None);
+            let id = sel.mailbox.id;
+            if let Err(e) = self.mail.with_store(move |s| s.expunge(id, &doomed)).await {
+                return trouble(imap, tag, &e);
+            }
+        }
+        let verb = if expunge { "CLOSE" } else { "UNSELECT" };
+        imap.tagged_ok(tag, None, &format!("{verb} completed"));
+    }
+
+    /// EXPUNGE, or UID EXPUNGE (RFC 4315 §2.1).
+    pub(super) async fn expunge(
+        &mut self,
+        imap: &mut Server,
+        tag: &Tag,
+        uids: Option<&SequenceSet>,
+    ) {
+        let Some(sel) = self.selected.as_mut() else {
+            return;
+        };
+        if sel.readonly {
+            return imap.tagged_no(tag, Some("READ-ONLY"), "Mailbox is read-only");
+        }
+        let doomed = deleted(&sel.view, uids);
+        let id = sel.mailbox.id;
+        let gone = doomed.clone();
+        if let Err(e) = self.mail.with_store(move |s| s.expunge(id, &gone)).await {
+            return trouble(imap, tag, &e);
+        }
+        let Some(sel) = self.selected.as_mut() else {
+            return;
+        };
+        for seq in sel.view.remove(&doomed) {
+            imap.untagged(&format!("{seq} EXPUNGE"));
+        }
+        imap.tagged_ok(tag, None, "EXPUNGE completed");
+    }
+
+    pub(super) async fn store(&mut self, imap: &mut Server, tag: &Tag, args: StoreArgs<'_>) {
+        let Some(sel) = self.selected.as_ref() else {
+            return;
+        };
+        if sel.readonly {
+            return imap.tagged_no(tag, Some("READ-ONLY"), "Mailbox is read-only");
+        }
+        let wanted = match flags::parse_all(args.flags) {
+            Ok(f) => f,
+            Err(e) => return imap.tagged_bad(tag, None, &e),
+        };
+        let Ok(targets) = sel.view.select(args.set, args.uid) else {
+            return imap.tagged_bad(tag, None, "Invalid message sequence number");
+        };
+        let mut modified = Vec::new();
+        let mut jobs = Vec::new();
+        for i in targets {
+            let m = sel.view.get(i);
+            if sel.view.is_gone(m.uid) {
+                continue;
+            }
+            if args.unchanged_since.is_some_and(|n| m.modseq.0 > n) {
+                modified.push(if args.uid { m.uid.0 } else { i as u32 + 1 });
+                continue;
+            }
+            jobs.push((i, m.uid, apply(&m.flags, &wanted, args.mode)));
+        }
+        let id = sel.mailbox.id;
+        let work: Vec<(Uid, Vec<Flag>)> = jobs.iter().map(|(_, u, f)| (*u, f.clone())).collect();
+        let result = self
+            .mail
+            .with_store(move |s| {
+                let mut out = Vec::new();
+                for (uid, flags) in work {
+                    match s.set_flags(id, uid, &flags) {
+                        Ok(modseq) => out.push(Some(modseq)),
+                        Err(StoreError::NotFound { .. }) => out.push(None),
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(out)
+            })
+            .await;
+        let modseqs = match result {
+            Ok(m) => m,
+            Err(e) => return trouble(imap, tag, &e),
+        };
+        let Some(sel) = self.selected.as_mut() else {
+            return;
+        };
+        let condstore = sel.condstore || args.unchanged_since.is_some();
+        for ((i, _, flags), modseq) in jobs.into_iter().zip(modseqs) {
+            let Some(modseq) = modseq else { continue };
+            let mut meta = sel.view.get(i).clone();
+            meta.flags = flags;
+            meta.modseq = modseq;
+            // RFC 7162 §3.1.3: with UNCHANGEDSINCE the FETCH goes out even
+            // when silent, for the MODSEQ.
+            if !args.silent || args.unchanged_since.is_some() {
+                imap.data(flag_fetch(i, &meta, args.uid, condstore));
+            }
+            sel.view.update(i, meta);
+        }
+        match modified.is_empty() {
+            true => imap.tagged_ok(tag, None, "STORE completed"),
+            false => {
+                let set = SequenceSet::compact(&modified);
+                imap.tagged_ok(
+                    tag,
+                    Some(&format!("MODIFIED {set}")),
+                    "Some messages changed meanwhile",
+                );
+            }
+        }
+    }
+
+    /// COPY, or MOVE (RFC 6851): copy, then expunge the originals.
+    pub(super) async fn copy(
+        &mut self,
+        imap: &mut Server,
+        tag: &Tag,
+        uid: bool,
+        set: &SequenceSet,
+        dest: &str,
+        moving: bool,
+    ) {
+        let (Some(sel), Some(account)) = (self.selected.as_ref(), self.account().map(|a| a.id))
+        else {
+            return;
+        };
+        if moving && sel.readonly {
+            return imap.tagged_no(tag, Some("READ-ONLY"), "Mailbox is read-only");
+        }
+        let Ok(targets) = sel.view.select(set, uid) else {
+            return imap.tagged_bad(tag, None, "Invalid message sequence number");
+        };
+        let uids: Vec<Uid> = targets
+            .iter()
+            .map(|&i| sel.view.get(i).uid)
+            .filter(|u| !sel.view.is_gone(*u))
+            .collect();
+        let (from, dest) = (sel.mailbox.id, dest.to_owned());
+        let work = uids.clone();
+        let result = self
+            .mail
+            .with_store(move |s| {
+                let Some(to) = s.mailbox(account, &dest)? else {
+                    return Ok(None);
+                };
+                let pairs = s.copy(from, &work, to.id)?;
+                if moving {
+                    s.expunge(from, &work)?;
+                }
+                Ok(Some((to.uid_validity, pairs)))
+            })
+            .await;
+        let (validity, pairs) = match result {
+            Ok(Some(done)) => done,
+            Ok(None) => return imap.tagged_no(tag, Some("TRYCREATE"), "No such mailbox"),
+            Err(e) => return trouble(imap, tag, &e),
+        };
+        let verb = if moving { "MOVE" } else { "COPY" };
+        let code = copyuid(validity, &pairs);
+        if !moving {
+            return imap.tagged_ok(tag, code.as_deref(), &format!("{verb} completed"));
+        }
+        // RFC 6851 §4.3: COPYUID in an untagged OK, then the EXPUNGEs.
+        if let Some(code) = &code {
+            imap.untagged(&format!("OK [{code}] Moved"));
+        }
+        if let Some(sel) = self.selected.as_mut() {
+            for seq in sel.view.remove(&uids) {
+                imap.untagged(&format!("{seq} EXPUNGE"));
+            }
+        }
+        imap.tagged_ok(tag, None, &format!("{verb} completed"));
+    }
+
+    /// Tells the client what changed: re-reads the mailbox if a change
+    /// concerning it arrived, and sends EXPUNGE (if `expunge_ok`), EXISTS
+    /// and FETCH FLAGS.
+    pub(super) async fn report(&mut self, imap: &mut Server, expunge_ok: bool) {
+        let Some(sel) = self.selected.as_mut() else {
+            return;
+        };
+        loop {
+            match sel.changes.try_recv() {
+                Ok(change) => sel.dirty |= super::concerns(&change, sel.mailbox.id),
+                Err(broadcast::error::TryRecvError::Lagged(_)) => sel.dirty = true,
+                Err(_) => break,
+            }
+        }
+        if !sel.dirty {
+            return;
+        }
+        let id = sel.mailbox.id;
+        let fresh = match self.mail.with_store(move |s| s.messages(id)).await {
+            Ok(fresh) => fresh,
+            Err(e) => return tracing::error!(error = %e, "cannot re-read the selected mailbox"),
+        };
+        let Some(sel) = self.selected.as_mut() else {
+            return;
+        };
+        let up = sel.view.sync(fresh, expunge_ok);
+        // Expunges held back are applied at the next chance.
+        sel.dirty = !expunge_ok && sel.view.iter().any(|m| sel.view.is_gone(m.uid));
+        for seq in up.expunged {
+            imap.untagged(&format!("{seq} EXPUNGE"));
+        }
+        if let Some(n) = up.exists {
+            imap.untagged(&format!("{n} EXISTS"));
+        }
+        for uid in up.changed {
+            if let Some(i) = sel.view.index_of(uid) {
+                imap.data(flag_fetch(i, sel.view.get(i), true, sel.condstore));
+            }
+        }
+    }
+}
+
+/// The UIDs of \Deleted messages, within `uids` if given.
+fn deleted(view: &View, uids: Option<&SequenceSet>) -> Vec<Uid> {
+    let max = view.max_uid();
+    view.iter()
+        .filter(|m| m.flags.contains(&Flag::Deleted))
+        .filter(|m| uids.is_none_or(|set| set.contains(m.uid.0, max)))
+        .map(|m| m.uid)
+        .collect()
+}
+
+/// The flags after a STORE.
+fn apply(current: &[Flag], wanted: &[Flag], mode: StoreMode) -> Vec<Flag> {
+    let mut out: Vec<Flag> = match mode {
+        StoreMode::Replace => wanted.to_vec(),
+        StoreMode::Add => current.iter().chain(wanted).cloned().collect(),
+        StoreMode::Remove => current
+            .iter()
+            .filter(|f| !wanted.contains(f))
+            .cloned()
+            .collect(),
+    };
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// `n FETCH (FLAGS (...) [UID u] [MODSEQ (m)])`.
+pub(super) fn flag_fetch(
+    i: usize,
+    meta: &postern_store::MessageMeta,
+    uid: bool,
+    modseq: bool,
+) -> Data {
+    let mut d = Data::new();
+    d.num(i + 1).raw(" FETCH (");
+    if uid {
+        d.raw("UID ").num(meta.uid.0).sp();
+    }
+    d.raw("FLAGS ");
+    flags::write(&mut d, &meta.flags);
+    if modseq {
+        d.raw(" MODSEQ (").num(meta.modseq.0).close();
+    }
+    d.close();
+    d
+}
+
+/// `COPYUID validity old new` (RFC 4315 §3), if anything was copied.
+fn copyuid(validity: u32, pairs: &[(Uid, Uid)]) -> Option<String> {
+    if pairs.is_empty() {
+        return None;
+    }
+    let mut pairs = pairs.to_vec();
+    pairs.sort();
+    let old: Vec<u32> = pairs.iter().map(|p| p.0 .0).collect();
+    let new: Vec<String> = pairs.iter().map(|p| p.1 .0.to_string()).collect();
+    // The new UIDs in the order of the old ones, which need not be ranges.
+    Some(format!(
+        "COPYUID {validity} {} {}",
+        SequenceSet::compact(&old),
+        new.join(",")
+    ))
+}
+
+/// A store failure: logged, and a generic NO.
+pub(super) fn trouble(imap: &mut Server, tag: &Tag, e: &StoreError) {
+    match e {
+        StoreError::QuotaExceeded { .. } => {
+            imap.tagged_no(tag, Some("OVERQUOTA"), "Quota exceeded")
+        }
+        StoreError::NotFound { .. } => imap.tagged_no(tag, Some("NONEXISTENT"), "No such mailbox"),
+        StoreError::AlreadyExists { .. } => {
+            imap.tagged_no(tag, Some("ALREADYEXISTS"), "Mailbox exists already")
+        }
+        StoreError::Invalid { why, .. } => imap.tagged_no(tag, Some("CANNOT"), why),
+        StoreError::InUse { why, .. } => imap.tagged_no(tag, Some("INUSE"), why),
+        _ => {
+            tracing::error!(error = %e, "IMAP store call failed");
+            imap.tagged_no(tag, Some("SERVERBUG"), STORE_TROUBLE);
+        }
+    }
+}
