@@ -30,9 +30,23 @@ pub struct Options {
     /// Refused or malformed commands tolerated per session before `421` and
     /// close. Default 20: Postfix `smtpd_hard_error_limit`.
     pub max_bad_commands: u32,
-    /// The message size advertised with `SIZE` (RFC 1870). Default
-    /// 10 240 000 octets: Postfix `message_size_limit`.
+    /// The message size advertised with `SIZE` (RFC 1870) and enforced on
+    /// DATA and BDAT: past it the message is read to its end, discarded and
+    /// refused with `552 5.3.4`. The core holds at most this many octets of
+    /// message. Default 10 240 000 octets: Postfix `message_size_limit`.
     pub max_message_size: u64,
+    /// Recipients accepted per transaction; the next RCPT gets `452 4.5.3`
+    /// from the core (RFC 5321 §4.5.3.1.10), and the client sends the rest
+    /// in a further transaction. Default 100: the minimum RFC 5321
+    /// §4.5.3.1.8 requires a server to accept, and enough for a message to
+    /// a long list, while bounding what one transaction holds and how many
+    /// local deliveries one DATA starts. (Postfix's
+    /// `smtpd_recipient_limit` is 1000; correct clients handle either.)
+    pub max_recipients: usize,
+    /// Offer SASL EXTERNAL (RFC 4422 Appendix A) in `AUTH`. The server sets
+    /// it when the TLS client presented a verified certificate; default
+    /// `false`.
+    pub auth_external: bool,
 }
 
 impl Default for Options {
@@ -45,6 +59,8 @@ impl Default for Options {
             max_line: 4096,
             max_bad_commands: 20,
             max_message_size: 10_240_000,
+            max_recipients: 100,
+            auth_external: false,
         }
     }
 }

@@ -51,6 +51,132 @@ pub(crate) const LINE_TOO_LONG: Canned = Canned {
     text: "Line too long",
 };
 
+/// RFC 5321 §4.1.4: MAIL while a transaction is open is out of sequence.
+pub(crate) const NESTED_MAIL: Canned = Canned {
+    code: 503,
+    enhanced: "5.5.1",
+    text: "Sender already specified",
+};
+/// RFC 5321 §4.1.4: RCPT, DATA and BDAT need an open transaction.
+pub(crate) const NEED_MAIL: Canned = Canned {
+    code: 503,
+    enhanced: "5.5.1",
+    text: "Need MAIL command first",
+};
+/// RFC 5321 §3.3: DATA (or BDAT) with no accepted recipient.
+pub(crate) const NO_RECIPIENTS: Canned = Canned {
+    code: 554,
+    enhanced: "5.5.1",
+    text: "No valid recipients",
+};
+/// RFC 3030 §2: DATA and BDAT cannot be mixed in one transaction.
+pub(crate) const DATA_AFTER_BDAT: Canned = Canned {
+    code: 503,
+    enhanced: "5.5.1",
+    text: "DATA is not allowed after BDAT",
+};
+/// RFC 4954 §6 (X.7.0): submission needs AUTH before MAIL.
+pub(crate) const AUTH_REQUIRED: Canned = Canned {
+    code: 530,
+    enhanced: "5.7.0",
+    text: "Authentication required",
+};
+/// RFC 4954 §4: AUTH is refused once authenticated.
+pub(crate) const ALREADY_AUTHENTICATED: Canned = Canned {
+    code: 503,
+    enhanced: "5.5.1",
+    text: "Already authenticated",
+};
+/// RFC 4954 §4: AUTH is not permitted during a mail transaction.
+pub(crate) const AUTH_IN_TRANSACTION: Canned = Canned {
+    code: 503,
+    enhanced: "5.5.1",
+    text: "AUTH is not permitted during a mail transaction",
+};
+/// RFC 4954 §4 and §6: a mechanism we did not offer.
+pub(crate) const UNKNOWN_MECHANISM: Canned = Canned {
+    code: 504,
+    enhanced: "5.5.4",
+    text: "Unrecognized authentication type",
+};
+/// RFC 4954 §4: the client answered a challenge with `*`.
+pub(crate) const AUTH_CANCELLED: Canned = Canned {
+    code: 501,
+    enhanced: "5.0.0",
+    text: "Authentication cancelled",
+};
+/// RFC 4954 §4: a response that is not base64.
+pub(crate) const BAD_BASE64: Canned = Canned {
+    code: 501,
+    enhanced: "5.5.2",
+    text: "Cannot decode base64",
+};
+/// RFC 4954 §6.
+pub(crate) const AUTH_OK: Canned = Canned {
+    code: 235,
+    enhanced: "2.7.0",
+    text: "Authentication successful",
+};
+/// RFC 4954 §6.
+pub(crate) const AUTH_INVALID: Canned = Canned {
+    code: 535,
+    enhanced: "5.7.8",
+    text: "Authentication credentials invalid",
+};
+/// RFC 4954 §6.
+pub(crate) const AUTH_TEMPORARY: Canned = Canned {
+    code: 454,
+    enhanced: "4.7.0",
+    text: "Temporary authentication failure",
+};
+/// RFC 1870 §6.1 (X.3.4 "message too big for system", RFC 3463 §3.4).
+pub(crate) const TOO_BIG: Canned = Canned {
+    code: 552,
+    enhanced: "5.3.4",
+    text: "Message size exceeds fixed maximum message size",
+};
+/// RFC 5321 §4.5.3.1.10: `452 Too many recipients` (X.5.3, RFC 3463 §3.6).
+pub(crate) const TOO_MANY_RECIPIENTS: Canned = Canned {
+    code: 452,
+    enhanced: "4.5.3",
+    text: "Too many recipients",
+};
+/// RFC 6531 §3.5 (X.6.7, RFC 5248): a UTF-8 address without SMTPUTF8.
+pub(crate) const NEEDS_SMTPUTF8: Canned = Canned {
+    code: 553,
+    enhanced: "5.6.7",
+    text: "Non-ASCII address requires the SMTPUTF8 parameter",
+};
+/// RFC 8689 §4: REQUIRETLS is only offered under TLS, and a message that
+/// asks for it must have arrived over TLS itself. X.7.10 is "encryption
+/// needed" (RFC 5248 registry).
+pub(crate) const REQUIRETLS_NEEDS_TLS: Canned = Canned {
+    code: 530,
+    enhanced: "5.7.10",
+    text: "REQUIRETLS needs a TLS session",
+};
+/// RFC 5321 §2.3.8: CR and LF only occur together, as a line ending.
+/// Refusing such a message (after its end, like any content check) keeps
+/// it from being relayed to a server that would split it differently (SMTP
+/// smuggling). X.6.0 is "other or undefined media error" (RFC 3463 §3.7).
+pub(crate) const BARE_LINE_ENDING: Canned = Canned {
+    code: 550,
+    enhanced: "5.6.0",
+    text: "Bare CR or LF in message (RFC 5321 section 2.3.8)",
+};
+/// RFC 5321 §4.2.3 (451) and RFC 3463 X.3.0: the session gave no answer.
+pub(crate) const LOCAL_ERROR: Canned = Canned {
+    code: 451,
+    enhanced: "4.3.0",
+    text: "Local error in processing",
+};
+/// RFC 3207 §4: the session gave no answer to STARTTLS.
+pub(crate) const TLS_UNAVAILABLE: Canned = Canned {
+    code: 454,
+    enhanced: "4.7.0",
+    text: "TLS not available due to temporary reason",
+};
+
 /// Appends one reply, single- or multi-line (RFC 5321 §4.2.1: `code-`
 /// on every line but the last).
 pub(crate) fn write(out: &mut Vec<u8>, code: u16, enhanced: Option<&str>, lines: &[&str]) {
@@ -127,6 +253,15 @@ fn clean(text: &str) -> String {
 /// (RFC 5321 §4.2.1: second digit 0, "Syntax"), which counts as a bad command.
 pub(crate) const fn is_syntax_class(code: u16) -> bool {
     code / 10 == 50
+}
+
+/// Whether a refusal counts against `Options::max_bad_commands`: syntax
+/// and sequence errors, and `530` (a client pushing commands that need TLS
+/// or AUTH first). Policy refusals a correct client meets in normal
+/// operation (`452` too many recipients, `552`, `554`) do not: a client
+/// pipelining 150 recipients must not be disconnected for it.
+pub(crate) const fn is_bad_command(code: u16) -> bool {
+    is_syntax_class(code) || code == 530
 }
 
 #[cfg(test)]

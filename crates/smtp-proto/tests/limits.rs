@@ -3,26 +3,9 @@
 
 mod common;
 
-use common::{After, Log};
-use postern_smtp_proto::cmd::Command;
+use common::{accept as answer, Log};
 use postern_smtp_proto::{Error, Event, Options, Server};
 use postern_types::{Interrupt, Io, Protocol};
-
-fn answer(s: &mut Server, event: &Event) -> After {
-    match event {
-        Event::StartTls => {
-            s.accept_starttls();
-            return After::StartTls;
-        }
-        Event::Command(Command::Bdat(_))
-        | Event::ChunkData {
-            end_of_chunk: false,
-            ..
-        } => {}
-        _ => s.reply(250, Some("2.0.0"), "OK"),
-    }
-    After::Continue
-}
 
 fn server(opts: Options) -> Server {
     Server::new(Options {
@@ -250,6 +233,11 @@ fn random_bytes_never_panic() {
         b"BDAT 3",
         b" LAST",
         b"AUTH PLAIN ",
+        b"AUTH LOGIN",
+        b"YWxpY2U=",
+        b"*",
+        b".",
+        b"\r\n.\r\n",
         b"STARTTLS",
         b"QUIT",
         b"RSET",
@@ -271,6 +259,8 @@ fn random_bytes_never_panic() {
             max_bad_commands: 1 + (seed % 30) as u32,
             submission: seed % 3 == 0,
             tls_active: seed % 5 == 0,
+            max_message_size: [10, 1000][(seed % 2) as usize],
+            max_recipients: 1 + (seed % 3) as usize,
             ..Options::default()
         })
     };

@@ -3,8 +3,8 @@
 mod common;
 
 use common::{After, Log};
-use postern_smtp_proto::cmd::{Auth, Bdat, Command, ForwardPath, HeloName};
-use postern_smtp_proto::{Event, Options, Server};
+use postern_smtp_proto::cmd::{Command, ForwardPath, HeloName};
+use postern_smtp_proto::{AuthMechanism, Event, Options, Server};
 use postern_types::{Goodbye, Protocol, Secret, TimeoutClass, TlsInfo};
 
 fn ignore(_: &mut Server, _: &Event) -> After {
@@ -92,6 +92,16 @@ fn starttls_may_be_declined() {
 }
 
 #[test]
+fn an_unanswered_starttls_is_declined_by_the_core() {
+    let mut s = server(Options::default());
+    let log = run(&mut s, b"STARTTLS\r\nNOOP\r\n");
+    assert_eq!(
+        log.text(),
+        "454 4.7.0 TLS not available due to temporary reason\r\n250 2.0.0 OK\r\n"
+    );
+}
+
+#[test]
 fn transactions_need_ehlo_first() {
     let mut s = server(Options::default());
     let log = run(&mut s, b"MAIL FROM:<a@b.c>\r\n");
@@ -104,37 +114,28 @@ fn transactions_need_ehlo_first() {
 }
 
 #[test]
-fn session_commands_carry_parsed_arguments() {
+fn events_carry_parsed_arguments() {
     let mut s = server(Options {
         submission: true,
         tls_active: true,
         starttls_offered: false,
         ..Options::default()
     });
-    let log = run(
-        &mut s,
-        b"EHLO x\r\nRCPT TO:<Postmaster>\r\nAUTH PLAIN =\r\nBDAT 0 LAST\r\nDATA\r\n",
+    let mut log = Log::default();
+    s.enqueue_input(
+        b"EHLO x\r\nAUTH PLAIN AGFsaWNlAHNlY3JldA==\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<Postmaster>\r\n",
     );
-    let auth = Auth {
-        mechanism: "PLAIN".into(),
-        initial_response: Some(Secret::new(String::new())),
+    common::drive(&mut s, &mut log, common::accept);
+    let auth = Event::Auth {
+        mechanism: AuthMechanism::Plain,
+        initial_response: Some(Secret::new(common::PLAIN_OK.to_vec())),
     };
-    let bdat = Bdat {
-        size: 0,
-        last: true,
-    };
-    let rcpt = match &log.events[0] {
-        Event::Command(Command::Rcpt(r)) => r.forward_path.clone(),
+    assert_eq!(log.events[0], auth);
+    let rcpt = match &log.events[2] {
+        Event::Rcpt(r) => r.forward_path.clone(),
         other => panic!("{other:?}"),
     };
     assert_eq!(rcpt, ForwardPath::Postmaster);
-    assert_eq!(log.events[1], Event::Command(Command::Auth(auth)));
-    assert_eq!(log.events[2], Event::Command(Command::Bdat(bdat)));
-    let end = Event::ChunkData {
-        bytes: vec![],
-        end_of_chunk: true,
-    };
-    assert_eq!(log.events[3..], [end, Event::Command(Command::Data)]);
 }
 
 #[test]
@@ -151,18 +152,32 @@ fn syntax_errors_name_the_usage() {
 }
 
 #[test]
-fn chunk_reading_uses_the_data_timeout() {
-    let mut s = server(Options::default());
-    let log = run(&mut s, b"EHLO x\r\nBDAT 10\r\nabc");
-    assert_eq!(log.events.len(), 1, "no chunk piece before it is complete");
+fn timeout_classes() {
+    let mut s = server(Options {
+        submission: true,
+        tls_active: true,
+        starttls_offered: false,
+        ..Options::default()
+    });
+    let mut log = Log::default();
+    s.enqueue_input(b"EHLO x\r\nAUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n");
+    common::drive(&mut s, &mut log, common::accept);
+    assert!(s.is_authenticated());
+    assert_eq!(s.timeout_class(), TimeoutClass::Authenticated);
+    s.enqueue_input(b"MAIL FROM:<a@b.c>\r\nRCPT TO:<d@e.f>\r\nBDAT 10\r\nabc");
+    common::drive(&mut s, &mut log, common::accept);
     assert_eq!(s.timeout_class(), TimeoutClass::Data);
-    let log = run(&mut s, b"defghij");
-    assert_eq!(s.timeout_class(), TimeoutClass::PreAuth);
-    let piece = Event::ChunkData {
-        bytes: b"abcdefghij".to_vec(),
-        end_of_chunk: true,
-    };
-    assert_eq!(log.events, [piece]);
+    s.enqueue_input(b"defghij");
+    common::drive(&mut s, &mut log, common::accept);
+    assert_eq!(s.timeout_class(), TimeoutClass::Authenticated);
+    s.enqueue_input(b"DATA\r\n");
+    common::drive(&mut s, &mut log, common::accept);
+    assert!(log
+        .text()
+        .ends_with("503 5.5.1 DATA is not allowed after BDAT\r\n"));
+    s.enqueue_input(b"RSET\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<d@e.f>\r\nDATA\r\n");
+    common::drive(&mut s, &mut log, common::accept);
+    assert_eq!(s.timeout_class(), TimeoutClass::Data);
 }
 
 #[test]
@@ -225,18 +240,28 @@ fn implicit_tls_keeps_the_handshake_facts() {
 
 #[test]
 #[cfg(debug_assertions)]
-#[should_panic(expected = "DATA is not framed")]
-fn a_data_go_ahead_is_a_bug_in_debug_builds() {
+#[should_panic(expected = "3yz replies are sent by the core")]
+fn a_data_go_ahead_from_the_session_is_a_bug_in_debug_builds() {
     server(Options::default()).reply(354, None, "Go ahead");
 }
 
 #[test]
 #[cfg(not(debug_assertions))]
-fn a_data_go_ahead_is_never_sent() {
+fn a_data_go_ahead_from_the_session_is_never_sent() {
     let mut s = server(Options::default());
     s.reply(354, None, "Go ahead");
     assert_eq!(
         s.take_output().unwrap(),
-        b"451 4.3.0 Local error: DATA is not available\r\n"
+        b"451 4.3.0 Local error in processing\r\n"
     );
+}
+
+#[test]
+#[cfg(debug_assertions)]
+#[should_panic(expected = "does not answer the pending event")]
+fn an_intent_for_another_event_is_a_bug_in_debug_builds() {
+    let mut s = server(Options::default());
+    s.enqueue_input(b"EHLO x\r\nMAIL FROM:<a@b.c>\r\n");
+    while let Err(postern_types::Interrupt::Io(postern_types::Io::Output(_))) = s.next() {}
+    s.accept_rcpt();
 }

@@ -1,32 +1,62 @@
-//! SMTP sessions (MX and submission). Mail transactions and AUTH need the
-//! store and the authentication service; until a server has them, the
-//! answers below are the honest ones: no mail can be accepted and no login
-//! can succeed, and they say so with temporary codes.
+//! SMTP sessions: the MX (port 25: mail for our own domains, from anyone,
+//! no AUTH) and submission (587 after STARTTLS, 465: authenticated users,
+//! to anyone). The core in `postern-smtp-proto` runs the protocol; this
+//! layer decides who may send what to whom, and stores what it accepts.
+//!
+//! - `transaction`: the envelope being built, recipient by recipient.
+//! - `received`: the trace header prepended to every message.
+//! - `sender`: which addresses an authenticated user may send as.
+
+mod received;
+mod sender;
+mod transaction;
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
-use postern_config::Listener;
-use postern_smtp_proto::cmd::Command;
+use postern_config::{Listener, SmtpConfig};
+use postern_smtp_proto::cmd::{AuthMechanism, Command, HeloName, MailFrom, RcptTo};
 use postern_smtp_proto::{Event, Options, Server};
+use postern_store::{Account, StoreError};
 use postern_types::{Service, TlsInfo, TlsMode};
+use time::OffsetDateTime;
 
+use self::received::Trace;
+use self::sender::{header_from, Senders};
+use self::transaction::{Recipient, Transaction};
+use super::sasl::{Exchange, Mechanism, Step};
 use crate::conn::SessionFactory;
 use crate::driver::{Control, Session};
+use crate::mail::Mail;
 
 /// Creates SMTP sessions for one listener.
 #[derive(Debug, Clone)]
 pub struct SmtpFactory {
+    shared: Arc<Shared>,
+}
+
+/// What every session of a listener knows.
+#[derive(Debug)]
+struct Shared {
     hostname: String,
     submission: bool,
     starttls: bool,
+    limits: SmtpConfig,
+    mail: Mail,
 }
 
 impl SmtpFactory {
-    pub fn new(hostname: String, listener: &Listener) -> Self {
+    pub fn new(hostname: String, listener: &Listener, limits: SmtpConfig, mail: Mail) -> Self {
         Self {
-            hostname,
-            submission: listener.service == Service::Submission,
-            starttls: listener.tls == TlsMode::StartTls,
+            shared: Arc::new(Shared {
+                hostname,
+                submission: listener.service == Service::Submission,
+                starttls: listener.tls == TlsMode::StartTls,
+                limits,
+                mail,
+            }),
         }
     }
 }
@@ -35,11 +65,16 @@ impl SessionFactory for SmtpFactory {
     type Session = SmtpSession;
 
     fn protocol(&self, tls: Option<TlsInfo>, starttls_offered: bool) -> Server {
+        let s = &self.shared;
         let opts = Options {
-            hostname: self.hostname.clone(),
+            hostname: s.hostname.clone(),
             tls_active: tls.is_some(),
-            starttls_offered: starttls_offered && self.starttls,
-            submission: self.submission,
+            starttls_offered: starttls_offered && s.starttls,
+            submission: s.submission,
+            max_message_size: s.limits.max_message_size,
+            max_recipients: s.limits.max_recipients,
+            // EXTERNAL only when there is a verified certificate to use.
+            auth_external: tls.as_ref().is_some_and(|t| t.client.is_some()),
             ..Options::default()
         };
         match tls {
@@ -48,9 +83,14 @@ impl SessionFactory for SmtpFactory {
         }
     }
 
-    fn session(&self, _peer: SocketAddr) -> SmtpSession {
+    fn session(&self, peer: SocketAddr) -> SmtpSession {
         SmtpSession {
-            submission: self.submission,
+            shared: self.shared.clone(),
+            peer,
+            account: None,
+            senders: None,
+            sasl: Exchange::default(),
+            txn: None,
         }
     }
 
@@ -58,12 +98,35 @@ impl SessionFactory for SmtpFactory {
         // RFC 5321 §3.8: 421 and close when the service is not available.
         b"421 4.7.0 Too many connections from your address, try again later\r\n"
     }
+
+    /// Only the MX waits: submission clients are people's mail programs,
+    /// and pre-greeting chatter is a trait of bulk senders to port 25.
+    fn greeting_delay(&self) -> Duration {
+        if self.shared.submission {
+            Duration::ZERO
+        } else {
+            self.shared.limits.greeting_delay
+        }
+    }
+
+    fn early_talker_line(&self) -> &'static [u8] {
+        // RFC 5321 §4.3.1: the client waits for the greeting.
+        b"554 5.5.0 Protocol error: you talked before my greeting\r\n"
+    }
 }
 
 /// One SMTP session.
 #[derive(Debug)]
 pub struct SmtpSession {
-    submission: bool,
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    /// The authenticated account (submission only).
+    account: Option<Account>,
+    /// Its allowed sender addresses, read at its first MAIL.
+    senders: Option<Senders>,
+    sasl: Exchange,
+    /// The open transaction, from an accepted MAIL to the message's answer.
+    txn: Option<Transaction>,
 }
 
 impl Session for SmtpSession {
@@ -73,49 +136,236 @@ impl Session for SmtpSession {
         match event {
             Event::StartTls => {
                 smtp.accept_starttls();
-                Control::StartTls
+                return Control::StartTls;
             }
-            Event::Command(cmd) => {
-                self.command(smtp, &cmd);
-                Control::Continue
+            Event::Auth {
+                mechanism,
+                initial_response,
+            } => {
+                let step = match mechanism_of(mechanism) {
+                    Some(m) => self
+                        .sasl
+                        .start(m, initial_response.map(|r| r.into_exposed())),
+                    None => return self.unsupported_mechanism(smtp),
+                };
+                self.sasl_step(smtp, step).await;
             }
-            Event::ChunkData { end_of_chunk, .. } => {
-                if end_of_chunk {
-                    smtp.reply(503, Some("5.5.1"), "No mail transaction in progress");
-                }
-                Control::Continue
+            Event::SaslResponse(response) => {
+                let step = self.sasl.respond(response.into_exposed());
+                self.sasl_step(smtp, step).await;
             }
-            _ => Control::Continue,
+            Event::Mail(mail) => self.mail_from(smtp, mail).await,
+            Event::Rcpt(rcpt) => self.rcpt_to(smtp, rcpt).await,
+            Event::Message(body) => self.message(smtp, body).await,
+            Event::Command(command) => query(smtp, &command),
+            _ => smtp.reply(502, Some("5.5.1"), "Command not implemented"),
         }
+        Control::Continue
+    }
+}
+
+fn mechanism_of(m: AuthMechanism) -> Option<Mechanism> {
+    match m {
+        AuthMechanism::Plain => Some(Mechanism::Plain),
+        AuthMechanism::Login => Some(Mechanism::Login),
+        AuthMechanism::External => Some(Mechanism::External),
+        _ => None,
+    }
+}
+
+/// VRFY and EXPN. RFC 5321 §3.5.3: 252 says nothing about whether a user
+/// exists, and DESIGN forbids answers that would (enumeration).
+fn query(smtp: &mut Server, command: &Command) {
+    match command {
+        Command::Vrfy(_) => smtp.reply(
+            252,
+            Some("2.5.0"),
+            "Cannot VRFY user, but will accept message and attempt delivery",
+        ),
+        Command::Expn(_) => smtp.reply(502, Some("5.5.1"), "EXPN is not offered"),
+        _ => smtp.reply(502, Some("5.5.1"), "Command not implemented"),
     }
 }
 
 impl SmtpSession {
-    fn command(&self, smtp: &mut Server, cmd: &Command) {
-        match cmd {
-            Command::Mail(_) | Command::Rcpt(_) => smtp.reply(
-                451,
-                Some("4.3.2"),
-                "This server does not accept mail yet, try again later",
-            ),
-            Command::Data => smtp.reply(503, Some("5.5.1"), "No mail transaction in progress"),
-            // BDAT is answered once its chunk has been read (RFC 3030 §2).
-            Command::Bdat(_) => {}
-            Command::Auth(_) if !self.submission => smtp.reply(
-                503,
-                Some("5.5.1"),
-                "AUTH is offered on the submission ports only",
-            ),
-            // RFC 4954 §6: 454 when the server cannot authenticate now.
-            Command::Auth(_) => smtp.reply(454, Some("4.7.0"), "Temporary authentication failure"),
-            // RFC 5321 §3.5.3: 252 says nothing about whether a user exists.
-            Command::Vrfy(_) => smtp.reply(
-                252,
-                Some("2.5.0"),
-                "Cannot VRFY user, but will accept message and attempt delivery",
-            ),
-            Command::Expn(_) => smtp.reply(502, Some("5.5.1"), "EXPN is not offered"),
-            _ => smtp.reply(502, Some("5.5.1"), "Command not implemented"),
+    fn unsupported_mechanism(&self, smtp: &mut Server) -> Control {
+        smtp.reply(504, Some("5.5.4"), "Unrecognized authentication type");
+        Control::Continue
+    }
+
+    /// RFC 4954 §4 and §6: each step of PLAIN, LOGIN or EXTERNAL.
+    async fn sasl_step(&mut self, smtp: &mut Server, step: Step) {
+        let ip = self.peer.ip();
+        let account = match step {
+            Step::Challenge(challenge) => return smtp.sasl_challenge(challenge),
+            Step::Malformed(e) => {
+                return smtp.reply(501, Some("5.5.2"), &format!("Malformed SASL message: {e}"))
+            }
+            Step::Refused => None,
+            Step::Password { user, password } => {
+                let mail = &self.shared.mail;
+                mail.login(ip, user, password.into_exposed()).await
+            }
+            Step::External { authzid } => {
+                let client = smtp.tls_info().and_then(|t| t.client.clone());
+                self.shared.mail.login_external(ip, client, authzid).await
+            }
+        };
+        match account {
+            Some(account) => {
+                tracing::info!(peer = %self.peer, account = %account.address, "smtp login");
+                self.account = Some(account);
+                smtp.auth_succeeded();
+            }
+            // The same answer for every failure, after the throttle's delay
+            // (RFC 4954 §6: 535 5.7.8).
+            None => smtp.auth_failed(),
         }
     }
+
+    async fn mail_from(&mut self, smtp: &mut Server, mail: MailFrom) {
+        self.txn = None;
+        if let Some(account) = self.account.clone() {
+            if let Err((code, enhanced, text)) = self.check_sender(&account, &mail).await {
+                return smtp.reply(code, Some(enhanced), &text);
+            }
+        }
+        self.txn = Some(Transaction::new(&mail));
+        smtp.accept_mail();
+    }
+
+    /// Submission: the envelope sender must be one of the account's
+    /// addresses (RFC 6409 §8.1 lets the MSA enforce it; DESIGN says it
+    /// must). The null sender is for bounces, which users do not send.
+    async fn check_sender(
+        &mut self,
+        account: &Account,
+        mail: &MailFrom,
+    ) -> Result<(), (u16, &'static str, String)> {
+        let Some(from) = &mail.reverse_path else {
+            return Err((
+                553,
+                "5.7.1",
+                "The null sender <> is for bounces only".into(),
+            ));
+        };
+        let address = format!("{}@{}", from.local_part, from.domain);
+        let senders = self.senders(account).await.map_err(|_| {
+            (
+                451,
+                "4.3.0",
+                "Cannot check the sender now, try again later".to_owned(),
+            )
+        })?;
+        if senders.allows(&address) {
+            Ok(())
+        } else {
+            tracing::warn!(peer = %self.peer, account = %account.address, sender = %address, "sender refused");
+            Err((
+                553,
+                "5.7.1",
+                format!("Sender <{address}> is not yours; send as your own address or one of your aliases"),
+            ))
+        }
+    }
+
+    async fn senders(&mut self, account: &Account) -> Result<Senders, StoreError> {
+        if let Some(senders) = &self.senders {
+            return Ok(senders.clone());
+        }
+        let account = account.clone();
+        let senders = self
+            .shared
+            .mail
+            .with_store(move |s| Senders::load(s, &account))
+            .await?;
+        self.senders = Some(senders.clone());
+        Ok(senders)
+    }
+
+    async fn rcpt_to(&mut self, smtp: &mut Server, rcpt: RcptTo) {
+        let Some(txn) = self.txn.as_mut() else {
+            // The core only sends RCPT inside a transaction we opened.
+            return smtp.reply(503, Some("5.5.1"), "Send MAIL first");
+        };
+        let may_relay = self.account.is_some();
+        let recipient = Recipient::resolve(&self.shared.mail, &self.shared.hostname, rcpt).await;
+        match txn.add(recipient, may_relay) {
+            Ok(()) => smtp.accept_rcpt(),
+            Err(refusal) => smtp.reply(refusal.code, Some(refusal.enhanced), &refusal.text),
+        }
+    }
+
+    async fn message(&mut self, smtp: &mut Server, body: Vec<u8>) {
+        let Some(txn) = self.txn.take() else {
+            return smtp.reply(503, Some("5.5.1"), "Send MAIL first");
+        };
+        if let Some(refusal) = self.check_header_from(&body) {
+            return smtp.reply(553, Some("5.7.1"), &refusal);
+        }
+        let id = message_id();
+        let raw = self.with_trace(smtp, &txn, &id, body);
+        match txn.store(&self.shared.mail, raw).await {
+            Ok(stored) => {
+                tracing::info!(
+                    id, peer = %self.peer, from = %txn.mail_from(), local = stored.local,
+                    remote = stored.remote, size = stored.size,
+                    tls = smtp.tls_info().map_or("none", |t| t.version.as_str()),
+                    "message accepted"
+                );
+                smtp.accept_message(&id);
+            }
+            Err(StoreError::QuotaExceeded { .. }) => {
+                smtp.reply(452, Some("4.2.2"), "Mailbox full, try again later");
+            }
+            Err(e) => {
+                tracing::error!(id, error = %e, "cannot store an incoming message");
+                smtp.reply(
+                    451,
+                    Some("4.3.0"),
+                    "Local error in processing, try again later",
+                );
+            }
+        }
+    }
+
+    /// Submission: every address in the From header must be the user's
+    /// too (DESIGN: envelope *and* header sender). A message without a
+    /// single From field passes: there is nothing to impersonate with.
+    fn check_header_from(&self, body: &[u8]) -> Option<String> {
+        let senders = self.senders.as_ref()?;
+        let from = header_from(body)?;
+        let stranger = from.iter().find(|a| !senders.allows(a))?;
+        Some(format!(
+            "From: header <{stranger}> is not one of your addresses"
+        ))
+    }
+
+    fn with_trace(&self, smtp: &Server, txn: &Transaction, id: &str, body: Vec<u8>) -> Vec<u8> {
+        let helo = smtp.helo_name().map_or("", HeloName::as_str).to_owned();
+        let trace = Trace {
+            helo: &helo,
+            peer: self.peer.ip(),
+            by: &self.shared.hostname,
+            tls: smtp.tls_info(),
+            authenticated: self.account.is_some(),
+            utf8: txn.smtputf8(),
+            id,
+            single_recipient: txn.single_recipient(),
+            date: OffsetDateTime::now_utc(),
+        };
+        let mut raw = trace.header().into_bytes();
+        raw.reserve(body.len());
+        raw.extend_from_slice(&body);
+        raw
+    }
+}
+
+/// A short identifier, unique within this server's life and unlikely to
+/// repeat across restarts: seconds since the epoch and a counter.
+fn message_id() -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let secs = OffsetDateTime::now_utc().unix_timestamp();
+    format!("{secs:X}{n:06X}")
 }

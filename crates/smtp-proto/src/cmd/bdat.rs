@@ -30,11 +30,11 @@ pub(super) fn parse(args: Option<&str>) -> Result<Bdat, SyntaxError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cmd::{parse as parse_line, Command, Request};
+    use crate::cmd::{parse as parse_line, Request};
 
     #[test]
     fn known_answers() {
-        let bdat = |size, last| Ok(Request::Session(Command::Bdat(Bdat { size, last })));
+        let bdat = |size, last| Ok(Request::Bdat(Bdat { size, last }));
         assert_eq!(parse_line(b"BDAT 1000"), bdat(1000, false));
         assert_eq!(parse_line(b"bdat 0 last"), bdat(0, true));
         assert_eq!(

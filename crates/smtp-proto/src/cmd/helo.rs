@@ -49,11 +49,11 @@ fn is_lenient_domain(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::HeloName;
-    use crate::cmd::{parse, CoreCommand, Request, SyntaxError};
+    use crate::cmd::{parse, Request, SyntaxError};
 
     fn ehlo(line: &str) -> Result<HeloName, SyntaxError> {
         match parse(line.as_bytes())? {
-            Request::Core(CoreCommand::Ehlo(name) | CoreCommand::Helo(name)) => Ok(name),
+            Request::Ehlo(name) | Request::Helo(name) => Ok(name),
             other => panic!("not EHLO/HELO: {other:?}"),
         }
     }

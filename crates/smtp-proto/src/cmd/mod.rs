@@ -1,15 +1,17 @@
 //! Command parsing, one file per command family (RFC 5321 §4.1.1 and the
 //! extensions we announce), each with its `parse` and known-answer tests.
 //!
-//! [`parse`] turns one framed line into a [`Request`]: either a
-//! [`CoreCommand`] the core answers itself or a [`Command`] the session
-//! decides. Checks that apply to every line (no control characters, valid
-//! UTF-8) happen here, before any verb is looked at.
+//! [`parse`] turns one command line into a [`Request`], with every argument
+//! checked and typed: ESMTP parameters become fields (`SIZE`, `BODY`,
+//! `RET`, `NOTIFY`...), a SASL initial response is base64-decoded. Checks
+//! that apply to every line (no control characters, valid UTF-8) happen
+//! first, before any verb is looked at.
 
 mod auth;
 mod basic;
 mod bdat;
 mod data;
+mod esmtp;
 mod helo;
 mod mail;
 mod params;
@@ -18,27 +20,18 @@ mod rcpt;
 mod starttls;
 mod vrfy;
 
-pub use auth::Auth;
+pub use auth::{Auth, AuthMechanism};
 pub use bdat::Bdat;
+pub use esmtp::{Body, Notify, Ret};
 pub use helo::HeloName;
 pub use mail::MailFrom;
-pub use params::Param;
 pub use path::Mailbox;
 pub use rcpt::{ForwardPath, RcptTo};
 
 /// Any command line the core understands.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Request {
-    /// Answered by the core without asking the session.
-    Core(CoreCommand),
-    /// Handed to the session as `Event::Command`.
-    Session(Command),
-}
-
-/// Commands the core answers itself.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CoreCommand {
+pub enum Request {
     /// `EHLO name` (RFC 5321 §4.1.1.1).
     Ehlo(HeloName),
     /// `HELO name` (RFC 5321 §4.1.1.1).
@@ -53,23 +46,25 @@ pub enum CoreCommand {
     Quit,
     /// `STARTTLS` (RFC 3207 §4).
     StartTls,
-}
-
-/// Commands whose answer the session decides, with their parsed arguments.
-#[non_exhaustive]
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
     /// `MAIL FROM:<reverse-path> [params]` (RFC 5321 §4.1.1.2).
     Mail(MailFrom),
     /// `RCPT TO:<forward-path> [params]` (RFC 5321 §4.1.1.3).
     Rcpt(RcptTo),
     /// `DATA` (RFC 5321 §4.1.1.4).
     Data,
-    /// `BDAT size [LAST]` (RFC 3030 §2); its octets follow as
-    /// `Event::ChunkData`.
+    /// `BDAT size [LAST]` (RFC 3030 §2).
     Bdat(Bdat),
     /// `AUTH mechanism [initial-response]` (RFC 4954 §4).
     Auth(Auth),
+    /// `VRFY` or `EXPN`, answered by the session.
+    Query(Command),
+}
+
+/// The commands whose whole answer is the session's: what to say about an
+/// address is policy (DESIGN: never reveal whether a user exists).
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
     /// `VRFY string` (RFC 5321 §4.1.1.6).
     Vrfy(String),
     /// `EXPN string` (RFC 5321 §4.1.1.7).
@@ -96,6 +91,11 @@ pub enum SyntaxError {
     },
     /// `BDAT` with an unreadable size: the chunk cannot be delimited.
     ChunkSize,
+    /// A MAIL or RCPT parameter we do not know or do not offer (RFC 5321
+    /// §4.1.1.11 and §4.2.3: 555).
+    UnknownParameter,
+    /// A SASL response that is not base64 (RFC 4954 §4: 501 5.5.2).
+    Base64,
 }
 
 impl SyntaxError {
@@ -115,6 +115,8 @@ impl SyntaxError {
             Self::UnknownCommand => (500, "5.5.2", "Command unrecognized"),
             Self::Arguments { enhanced, usage } => (501, enhanced, usage),
             Self::ChunkSize => (501, "5.5.4", "Syntax: BDAT size [LAST]"),
+            Self::UnknownParameter => (555, "5.5.4", "Parameter not recognized or not implemented"),
+            Self::Base64 => (501, "5.5.2", "Cannot decode base64"),
         }
     }
 }
@@ -130,44 +132,23 @@ pub fn parse(line: &[u8]) -> Result<Request, SyntaxError> {
 }
 
 fn dispatch(verb: &str, args: Option<&str>) -> Result<Request, SyntaxError> {
-    let core = |c| Ok(Request::Core(c));
-    let session = |c| Ok(Request::Session(c));
-    match verb {
-        "EHLO" => core(CoreCommand::Ehlo(helo::parse(
-            args,
-            "Syntax: EHLO hostname",
-        )?)),
-        "HELO" => core(CoreCommand::Helo(helo::parse(
-            args,
-            "Syntax: HELO hostname",
-        )?)),
-        "NOOP" => core(basic::noop(args)),
-        "RSET" => core(basic::rset(args)?),
-        "HELP" => core(basic::help(args)),
-        "QUIT" => core(basic::quit(args)?),
-        "STARTTLS" => core(starttls::parse(args)?),
-        "MAIL" => session(Command::Mail(mail::parse(args)?)),
-        "RCPT" => session(Command::Rcpt(rcpt::parse(args)?)),
-        "DATA" => session(data::parse(args)?),
-        "BDAT" => session(Command::Bdat(bdat::parse(args)?)),
-        "AUTH" => session(Command::Auth(auth::parse(args)?)),
-        "VRFY" => session(Command::Vrfy(vrfy::parse(args, "Syntax: VRFY string")?)),
-        "EXPN" => session(Command::Expn(vrfy::parse(args, "Syntax: EXPN string")?)),
-        _ => Err(SyntaxError::UnknownCommand),
-    }
-}
-
-/// The size of the chunk a line announces, if it is a valid BDAT command.
-/// The framer and the state machine use this one definition, so they can
-/// never disagree about where a chunk starts.
-pub(crate) fn announced_chunk(line: &[u8]) -> Option<u64> {
-    if !line.get(..5)?.eq_ignore_ascii_case(b"BDAT ") {
-        return None;
-    }
-    match parse(line) {
-        Ok(Request::Session(Command::Bdat(bdat))) => Some(bdat.size),
-        _ => None,
-    }
+    Ok(match verb {
+        "EHLO" => Request::Ehlo(helo::parse(args, "Syntax: EHLO hostname")?),
+        "HELO" => Request::Helo(helo::parse(args, "Syntax: HELO hostname")?),
+        "NOOP" => basic::noop(args),
+        "RSET" => basic::rset(args)?,
+        "HELP" => basic::help(args),
+        "QUIT" => basic::quit(args)?,
+        "STARTTLS" => starttls::parse(args)?,
+        "MAIL" => Request::Mail(mail::parse(args)?),
+        "RCPT" => Request::Rcpt(rcpt::parse(args)?),
+        "DATA" => data::parse(args)?,
+        "BDAT" => Request::Bdat(bdat::parse(args)?),
+        "AUTH" => Request::Auth(auth::parse(args)?),
+        "VRFY" => Request::Query(Command::Vrfy(vrfy::parse(args, "Syntax: VRFY string")?)),
+        "EXPN" => Request::Query(Command::Expn(vrfy::parse(args, "Syntax: EXPN string")?)),
+        _ => return Err(SyntaxError::UnknownCommand),
+    })
 }
 
 /// Rejects control characters (TAB excepted) and non-UTF-8, and drops
@@ -202,9 +183,9 @@ mod tests {
 
     #[test]
     fn verbs_are_case_insensitive() {
-        assert_eq!(parse(b"noop"), Ok(Request::Core(CoreCommand::Noop)));
-        assert_eq!(parse(b"QuIt"), Ok(Request::Core(CoreCommand::Quit)));
-        assert_eq!(parse(b"data"), Ok(Request::Session(Command::Data)));
+        assert_eq!(parse(b"noop"), Ok(Request::Noop));
+        assert_eq!(parse(b"QuIt"), Ok(Request::Quit));
+        assert_eq!(parse(b"data"), Ok(Request::Data));
     }
 
     #[test]
@@ -217,7 +198,7 @@ mod tests {
         assert_eq!(parse(b"NO\rOP"), Err(SyntaxError::ControlCharacter));
         assert_eq!(parse(b"NOOP \x7f"), Err(SyntaxError::ControlCharacter));
         assert_eq!(parse(b"VRFY \xff"), Err(SyntaxError::InvalidUtf8));
-        assert_eq!(parse(b"NOOP \t"), Ok(Request::Core(CoreCommand::Noop)));
+        assert_eq!(parse(b"NOOP \t"), Ok(Request::Noop));
     }
 
     #[test]
@@ -225,14 +206,5 @@ mod tests {
         for line in [&b""[..], b"FOO", b"EHLO\tx", b" NOOP", b"MAILFROM:<>"] {
             assert_eq!(parse(line), Err(SyntaxError::UnknownCommand), "{line:?}");
         }
-    }
-
-    #[test]
-    fn chunk_announcements() {
-        assert_eq!(announced_chunk(b"BDAT 12 LAST"), Some(12));
-        assert_eq!(announced_chunk(b"bdat 0"), Some(0));
-        assert_eq!(announced_chunk(b"BDAT x"), None);
-        assert_eq!(announced_chunk(b"BDAT 1\0"), None);
-        assert_eq!(announced_chunk(b"DATA"), None);
     }
 }

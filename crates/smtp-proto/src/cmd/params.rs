@@ -1,14 +1,24 @@
 //! ESMTP parameters on MAIL and RCPT (RFC 5321 §4.1.2 `Mail-parameters`,
-//! RFC 6531 §3.3 for UTF-8 values).
+//! RFC 6531 §3.3 for UTF-8 values), split into keyword and value before
+//! each command types the ones it knows.
+
+use super::SyntaxError;
 
 /// One `keyword[=value]` parameter, such as `SIZE=1000` or `SMTPUTF8`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Param {
+pub(super) struct Param {
     /// The keyword, upper-cased (keywords are case-insensitive).
-    pub keyword: String,
+    pub(super) keyword: String,
     /// The value as sent, if any.
-    pub value: Option<String>,
+    pub(super) value: Option<String>,
 }
+
+/// A keyword that takes no value was given one (RFC 6531 §3.4, RFC 8689 §4).
+pub(super) const NO_VALUE: SyntaxError = SyntaxError::usage("This parameter takes no value");
+/// A keyword that needs a value came without.
+pub(super) const NEEDS_VALUE: SyntaxError = SyntaxError::usage("This parameter needs a value");
+/// The same keyword twice: which one would count is anybody's guess.
+pub(super) const DUPLICATE: SyntaxError = SyntaxError::usage("Duplicate parameter");
 
 /// Parses what follows a path: nothing, or `SP param *(SP param)`.
 pub(super) fn parse(tail: &str) -> Option<Vec<Param>> {
@@ -16,6 +26,24 @@ pub(super) fn parse(tail: &str) -> Option<Vec<Param>> {
         return Some(Vec::new());
     }
     tail.strip_prefix(' ')?.split(' ').map(param).collect()
+}
+
+/// Fills an optional field once.
+pub(super) fn set<T>(slot: &mut Option<T>, value: T) -> Result<(), SyntaxError> {
+    if slot.is_some() {
+        return Err(DUPLICATE);
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
+/// Sets a flag once.
+pub(super) fn flag(slot: &mut bool) -> Result<(), SyntaxError> {
+    if *slot {
+        return Err(DUPLICATE);
+    }
+    *slot = true;
+    Ok(())
 }
 
 fn param(s: &str) -> Option<Param> {
@@ -67,5 +95,15 @@ mod tests {
         ] {
             assert_eq!(parse(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn set_once() {
+        let mut slot = None;
+        assert_eq!(set(&mut slot, 1), Ok(()));
+        assert_eq!(set(&mut slot, 2), Err(DUPLICATE));
+        let mut on = false;
+        assert_eq!(flag(&mut on), Ok(()));
+        assert_eq!(flag(&mut on), Err(DUPLICATE));
     }
 }

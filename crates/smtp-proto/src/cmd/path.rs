@@ -15,6 +15,14 @@ pub struct Mailbox {
     pub domain: String,
 }
 
+impl Mailbox {
+    /// Whether the address is all ASCII; a UTF-8 one needs SMTPUTF8 (RFC
+    /// 6531 §3.4).
+    pub fn is_ascii(&self) -> bool {
+        self.local_part.is_ascii() && self.domain.is_ascii()
+    }
+}
+
 /// The longest path, brackets included (RFC 5321 §4.5.3.1.3).
 const MAX_PATH: usize = 256;
 

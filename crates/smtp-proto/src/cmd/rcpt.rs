@@ -1,6 +1,7 @@
 //! RCPT (RFC 5321 §4.1.1.3).
 
-use super::{params, path, strip_prefix_ci, Mailbox, Param, SyntaxError};
+use super::params::{self, Param};
+use super::{esmtp, path, strip_prefix_ci, Mailbox, Notify, SyntaxError};
 
 /// Where a recipient points.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,13 +13,29 @@ pub enum ForwardPath {
     Mailbox(Mailbox),
 }
 
-/// `RCPT TO:<forward-path> [SP Rcpt-parameters]`.
+impl ForwardPath {
+    /// Whether the address is all ASCII (RFC 6531 §3.4).
+    pub fn is_ascii(&self) -> bool {
+        match self {
+            Self::Postmaster => true,
+            Self::Mailbox(mailbox) => mailbox.is_ascii(),
+        }
+    }
+}
+
+/// `RCPT TO:<forward-path> [SP Rcpt-parameters]`, with the DSN parameters
+/// typed (RFC 3461 §4); any other parameter is refused by the parser (RFC
+/// 5321 §4.1.1.11: 555).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RcptTo {
     /// The recipient.
     pub forward_path: ForwardPath,
-    /// ESMTP parameters (NOTIFY, ORCPT, ...), for the session to check.
-    pub params: Vec<Param>,
+    /// `NOTIFY=` (RFC 3461 §4.1); `None` means the default, FAILURE and
+    /// possibly DELAY.
+    pub notify: Option<Notify>,
+    /// `ORCPT=` (RFC 3461 §4.2) as `addr-type;address`, xtext-decoded
+    /// (`rfc822;bob@example.org`).
+    pub orcpt: Option<String>,
 }
 
 /// RFC 3463 §3.2: X.1.3 is "bad destination mailbox address syntax".
@@ -38,52 +55,63 @@ pub(super) fn parse(args: Option<&str>) -> Result<RcptTo, SyntaxError> {
     } else {
         ForwardPath::Mailbox(path::mailbox(inner).ok_or(BAD_RECIPIENT)?)
     };
-    let params = params::parse(tail).ok_or(BAD_RECIPIENT)?;
-    Ok(RcptTo {
+    let mut rcpt = RcptTo {
         forward_path,
-        params,
-    })
+        notify: None,
+        orcpt: None,
+    };
+    for param in params::parse(tail).ok_or(BAD_RECIPIENT)? {
+        apply(&mut rcpt, param)?;
+    }
+    Ok(rcpt)
+}
+
+/// One parameter into its field; a keyword twice is an error.
+fn apply(rcpt: &mut RcptTo, param: Param) -> Result<(), SyntaxError> {
+    match (param.keyword.as_str(), param.value.as_deref()) {
+        ("NOTIFY", Some(v)) => params::set(&mut rcpt.notify, esmtp::notify(v)?),
+        ("ORCPT", Some(v)) => params::set(&mut rcpt.orcpt, esmtp::orcpt(v)?),
+        ("NOTIFY" | "ORCPT", None) => Err(params::NEEDS_VALUE),
+        _ => Err(SyntaxError::UnknownParameter),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cmd::{parse as parse_line, Command, Request};
+    use crate::cmd::{parse as parse_line, Request};
 
     fn rcpt(line: &str) -> Result<RcptTo, SyntaxError> {
         match parse_line(line.as_bytes())? {
-            Request::Session(Command::Rcpt(r)) => Ok(r),
+            Request::Rcpt(r) => Ok(r),
             other => panic!("not RCPT: {other:?}"),
         }
     }
 
     #[test]
     fn known_answers() {
-        let bob = Mailbox {
+        let bob = ForwardPath::Mailbox(Mailbox {
             local_part: "bob".to_owned(),
             domain: "example.org".to_owned(),
-        };
-        let notify = Param {
-            keyword: "NOTIFY".to_owned(),
-            value: Some("NEVER".to_owned()),
-        };
-        let to = |forward_path, params| {
+        });
+        let to = |forward_path, notify, orcpt: Option<&str>| {
             Ok(RcptTo {
                 forward_path,
-                params,
+                notify,
+                orcpt: orcpt.map(str::to_owned),
             })
         };
         assert_eq!(
             rcpt("RCPT TO:<bob@example.org>"),
-            to(ForwardPath::Mailbox(bob.clone()), vec![])
+            to(bob.clone(), None, None)
         );
         assert_eq!(
-            rcpt("rcpt to:<bob@example.org> NOTIFY=NEVER"),
-            to(ForwardPath::Mailbox(bob), vec![notify])
+            rcpt("rcpt to:<bob@example.org> NOTIFY=NEVER orcpt=rfc822;bob+40example.org"),
+            to(bob, Some(Notify::Never), Some("rfc822;bob@example.org"))
         );
         assert_eq!(
             rcpt("RCPT TO:<Postmaster>"),
-            to(ForwardPath::Postmaster, vec![])
+            to(ForwardPath::Postmaster, None, None)
         );
         for bad in [
             "RCPT",
@@ -94,5 +122,14 @@ mod tests {
         ] {
             assert_eq!(rcpt(bad), Err(BAD_RECIPIENT), "{bad}");
         }
+        assert_eq!(
+            rcpt("RCPT TO:<a@b> SIZE=1"),
+            Err(SyntaxError::UnknownParameter)
+        );
+        assert_eq!(
+            rcpt("RCPT TO:<a@b> NOTIFY=NEVER NOTIFY=NEVER"),
+            Err(params::DUPLICATE)
+        );
+        assert!(rcpt("RCPT TO:<a@b> NOTIFY").is_err());
     }
 }

@@ -17,8 +17,8 @@ mod tests {
 
     #[test]
     fn known_answers() {
-        let vrfy = |s: &str| Ok(Request::Session(Command::Vrfy(s.to_owned())));
-        let expn = |s: &str| Ok(Request::Session(Command::Expn(s.to_owned())));
+        let vrfy = |s: &str| Ok(Request::Query(Command::Vrfy(s.to_owned())));
+        let expn = |s: &str| Ok(Request::Query(Command::Expn(s.to_owned())));
         assert_eq!(parse(b"VRFY alice"), vrfy("alice"));
         assert_eq!(parse(b"VRFY \"Alice B\" <a@b>"), vrfy("\"Alice B\" <a@b>"));
         assert_eq!(parse(b"EXPN staff"), expn("staff"));
