@@ -30,11 +30,13 @@
 //! - `accounts` (domains too), `aliases`, `mailboxes`, `messages`,
 //!   `flags`: the statements, one concern per file.
 
+mod accept;
 mod accounts;
 mod aliases;
 mod conn;
 mod flags;
 mod gc;
+mod group;
 mod mailboxes;
 mod messages;
 mod queue;
@@ -100,6 +102,8 @@ pub struct SqliteStore {
     /// Queue items claimed by a worker, and until when (`queue_claim`).
     /// In memory on purpose: a restart must forget them.
     claims: Mutex<HashMap<QueueId, i64>>,
+    /// New messages waiting for, or in, a group commit round.
+    rounds: accept::Rounds,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -147,6 +151,7 @@ impl SqliteStore {
             blobs,
             changes: broadcast::channel(CHANGE_CAPACITY).0,
             claims: Mutex::new(HashMap::new()),
+            rounds: accept::Rounds::new(),
         })
     }
 
@@ -230,41 +235,6 @@ impl SqliteStore {
 /// The claims map; a poisoned lock still holds a valid map.
 fn lock_claims(claims: &Mutex<HashMap<QueueId, i64>>) -> MutexGuard<'_, HashMap<QueueId, i64>> {
     claims.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Inside a write transaction: the rows of an accepted message (local
-/// copies, then the queue item), with their changes.
-fn place(
-    tx: &Transaction<'_>,
-    blob: &BlobId,
-    msg: &Incoming<'_>,
-    fx: &mut Effects,
-) -> StoreResult<Accepted> {
-    let new = messages::NewMessage {
-        blob,
-        size: len_u64(msg.raw),
-        internal_date: msg.internal_date,
-        flags: &[],
-    };
-    let mut local = Vec::with_capacity(msg.local.len());
-    for &account in msg.local {
-        let inbox = mailboxes::inbox(tx, account)?;
-        local.push((inbox, messages::insert(tx, inbox, &new, fx)?));
-    }
-    let mut queued = None;
-    if !msg.remote.is_empty() {
-        let id = queue::insert(
-            tx,
-            blob,
-            new.size,
-            msg.internal_date,
-            msg.envelope,
-            msg.remote,
-        )?;
-        fx.changes.push(Change::Queued { id });
-        queued = Some(id);
-    }
-    Ok(Accepted { local, queued })
 }
 
 /// `Invalid` for a message with nowhere to go.
@@ -421,20 +391,11 @@ impl Store for SqliteStore {
         if accounts.is_empty() {
             return Ok(Vec::new());
         }
-        self.store_message(raw, |tx, blob, fx| {
-            let msg = messages::NewMessage {
-                blob,
-                size: len_u64(raw),
-                internal_date,
-                flags: &[],
-            };
-            let mut placed = Vec::with_capacity(accounts.len());
-            for &account in accounts {
-                let inbox = mailboxes::inbox(tx, account)?;
-                placed.push((inbox, messages::insert(tx, inbox, &msg, fx)?));
-            }
-            Ok(placed)
-        })
+        let target = || accept::Target::Inboxes(accounts.to_vec());
+        let placed = self.store_new(raw, |blob| {
+            accept::Job::local(raw, blob, internal_date, target())
+        })?;
+        Ok(placed.local)
     }
 
     fn append(
@@ -445,16 +406,11 @@ impl Store for SqliteStore {
         internal_date: i64,
     ) -> StoreResult<Uid> {
         let flags = names::flags(flags)?;
-        let placed = self.store_message(raw, |tx, blob, fx| {
-            let msg = messages::NewMessage {
-                blob,
-                size: len_u64(raw),
-                internal_date,
-                flags: &flags,
-            };
-            Ok(vec![(mailbox, messages::insert(tx, mailbox, &msg, fx)?)])
+        let target = || accept::Target::Mailbox(mailbox, flags.clone());
+        let placed = self.store_new(raw, |blob| {
+            accept::Job::local(raw, blob, internal_date, target())
         })?;
-        Ok(placed[0].1)
+        Ok(placed.local[0].1)
     }
 
     fn messages(&self, mailbox: MailboxId) -> StoreResult<Vec<MessageMeta>> {
@@ -492,7 +448,7 @@ impl Store for SqliteStore {
 
     fn accept(&self, msg: &Incoming<'_>) -> StoreResult<Accepted> {
         check_recipients(msg)?;
-        self.store_message(msg.raw, |tx, blob, fx| place(tx, blob, msg, fx))
+        self.store_new(msg.raw, |blob| accept::Job::incoming(msg, blob))
     }
 
     fn queue_due(&self, now: i64, limit: usize) -> StoreResult<Vec<QueueItem>> {
@@ -564,7 +520,8 @@ impl Store for SqliteStore {
                 check_recipients(msg)?;
                 self.store_message(msg.raw, |tx, blob, fx| {
                     remove(tx, fx)?;
-                    place(tx, blob, msg, fx).map(Some)
+                    let job = accept::Job::incoming(msg, blob.clone());
+                    accept::place(tx, &job, fx).map(Some)
                 })
             }
         }?;

@@ -1,10 +1,13 @@
-//! Many writers and readers at once.
+//! Many writers and readers at once, and group commit.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Barrier;
 
-use postern_store::Store;
+use postern_store::{
+    AccountId, Change, Envelope, Incoming, MailboxId, Notify, QueueId, RemoteRecipient, Store,
+    StoreError, Uid,
+};
 
 use super::{mailbox, ok, with_alice, Fixture};
 
@@ -70,4 +73,136 @@ pub fn parallel_deliveries_with_readers(fx: &impl Fixture) {
     }
     assert_eq!(ok(s.messages(inbox), "final").len(), WRITERS * PER_WRITER);
     assert!(reads.load(Ordering::Relaxed) > 0, "the readers ran");
+}
+
+const SUBMITTERS: usize = 8;
+const PER_SUBMITTER: usize = 40;
+
+/// What one submitter got back: per accept, the INBOX copy, the queue item
+/// and the bytes.
+type Acked = Vec<((MailboxId, Uid), QueueId, Vec<u8>)>;
+
+/// 8 threads x 40 accepts (local copy + queue item each), which share
+/// commit rounds: every acknowledged message reads back byte for byte from
+/// the INBOX and from the queue; UIDs and queue ids are distinct and
+/// ascend in each thread's call order; the changes arrive in commit order
+/// (UIDs ascending), one `Appended` and one `Queued` per accept.
+pub fn concurrent_accepts_share_rounds(fx: &impl Fixture) {
+    let s = fx.open();
+    let alice = with_alice(&s);
+    let inbox = mailbox(&s, &alice, "INBOX").id;
+    let mut changes = s.subscribe();
+    let start = Barrier::new(SUBMITTERS);
+    let acked: Vec<Acked> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..SUBMITTERS)
+            .map(|t| {
+                let (s, start, alice) = (&s, &start, &alice);
+                scope.spawn(move || {
+                    start.wait();
+                    (0..PER_SUBMITTER)
+                        .map(|i| accept_one(s, alice.id, t, i))
+                        .collect()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+
+    let mut uids = HashSet::new();
+    let mut queued = HashSet::new();
+    for mine in &acked {
+        assert!(
+            mine.windows(2).all(|w| w[0].0 .1 < w[1].0 .1),
+            "UIDs ascend"
+        );
+        assert!(mine.windows(2).all(|w| w[0].1 < w[1].1), "queue ids ascend");
+        for ((mailbox, uid), id, raw) in mine {
+            assert_eq!(*mailbox, inbox);
+            assert_eq!(&ok(s.read_message(inbox, *uid), "read local"), raw);
+            assert_eq!(&ok(s.queue_read(*id), "read queued"), raw);
+            assert!(uids.insert(*uid) && queued.insert(*id), "distinct");
+        }
+    }
+    let total = SUBMITTERS * PER_SUBMITTER;
+    assert_eq!(uids.len(), total);
+    assert_eq!(ok(s.messages(inbox), "inbox").len(), total);
+    assert_eq!(ok(s.queue_list(), "queue").len(), total);
+
+    let mut appended = Vec::new();
+    let mut announced = HashSet::new();
+    while let Ok(change) = changes.try_recv() {
+        match change {
+            Change::Appended { uid, .. } => appended.push(uid),
+            Change::Queued { id } => assert!(announced.insert(id)),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(appended.len(), total);
+    assert!(appended.windows(2).all(|w| w[0] < w[1]), "commit order");
+    assert_eq!(announced, queued);
+}
+
+fn accept_one(
+    s: &impl Store,
+    alice: AccountId,
+    t: usize,
+    i: usize,
+) -> ((MailboxId, Uid), QueueId, Vec<u8>) {
+    let raw = format!("Subject: {t}/{i}\r\n\r\naccepted by thread {t}, #{i}\r\n").into_bytes();
+    let env = Envelope {
+        mail_from: format!("t{t}@example.com"),
+        ..Envelope::default()
+    };
+    let to = [RemoteRecipient {
+        address: format!("r{t}.{i}@elsewhere.example"),
+        notify: Notify::default(),
+        orcpt: None,
+    }];
+    let msg = Incoming {
+        raw: &raw,
+        internal_date: 0,
+        local: &[alice],
+        envelope: &env,
+        remote: &to,
+    };
+    let accepted = ok(s.accept(&msg), "accept");
+    (accepted.local[0], accepted.queued.expect("queued"), raw)
+}
+
+/// Accepts that fail (over quota) while others succeed, at the same time:
+/// the failures store nothing and the others everything, whichever round
+/// they share.
+pub fn a_failing_accept_spares_its_round(fx: &impl Fixture) {
+    let s = fx.open();
+    let alice = with_alice(&s);
+    let bob = ok(s.add_account("bob@example.com", "$hash$"), "add bob");
+    ok(s.set_quota(bob.id, 1), "bob's quota");
+    let start = Barrier::new(SUBMITTERS);
+    std::thread::scope(|scope| {
+        for t in 0..SUBMITTERS {
+            let (s, start, alice, bob) = (&s, &start, &alice, &bob);
+            scope.spawn(move || {
+                start.wait();
+                for i in 0..PER_SUBMITTER {
+                    let raw = format!("Subject: {t}/{i}\r\n\r\nquota\r\n").into_bytes();
+                    if (t + i) % 2 == 0 {
+                        ok(s.deliver(&[alice.id], &raw, 0), "deliver to alice");
+                    } else {
+                        let refused = s.deliver(&[alice.id, bob.id], &raw, 0);
+                        assert!(
+                            matches!(refused, Err(StoreError::QuotaExceeded { .. })),
+                            "{refused:?}"
+                        );
+                    }
+                }
+            });
+        }
+    });
+    let half = SUBMITTERS * PER_SUBMITTER / 2;
+    assert_eq!(
+        ok(s.messages(mailbox(&s, &alice, "INBOX").id), "alice").len(),
+        half
+    );
+    assert!(ok(s.messages(mailbox(&s, &bob, "INBOX").id), "bob").is_empty());
+    assert_eq!(fx.blob_count(), half, "the refused messages left no blob");
 }

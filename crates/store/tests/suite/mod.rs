@@ -73,6 +73,8 @@ macro_rules! store_suite {
             queue::delete_frees_unreferenced_blobs,
             queue::queue_survives_reopen,
             concurrency::parallel_deliveries_with_readers,
+            concurrency::concurrent_accepts_share_rounds,
+            concurrency::a_failing_accept_spares_its_round,
         );
     };
     (@cases $make:expr; $($module:ident :: $case:ident),* $(,)?) => {

@@ -2,7 +2,12 @@
 //! into `alice@example.com`'s INBOX in a loop and prints `ACK n` (flushed)
 //! after each `deliver` returned, until it is killed.
 //!
-//! Usage: `store-crash-helper DATA_DIR FIRST_NUMBER`
+//! With `accept THREADS`, THREADS threads call `accept` at once (sharing
+//! commit rounds): message n goes to alice's INBOX and is queued for
+//! [`message::remote_of`]`(n)`; thread t takes the numbers
+//! `FIRST + t + k * THREADS`.
+//!
+//! Usage: `store-crash-helper DATA_DIR FIRST_NUMBER [accept THREADS]`
 //!
 //! # Layout
 //! - `main.rs`: set-up and the loop.
@@ -16,7 +21,10 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use postern_store::sqlite::OpenOptions;
-use postern_store::{SqliteStore, Store, StoreError, StoreResult};
+use postern_store::{
+    AccountId, Envelope, Incoming, Notify, RemoteRecipient, SqliteStore, Store, StoreError,
+    StoreResult,
+};
 
 fn ignore_exists(result: StoreResult<impl Sized>) -> StoreResult<()> {
     match result {
@@ -40,6 +48,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ignore_exists(store.add_domain("example.com"))?;
     ignore_exists(store.add_account("alice@example.com", "x"))?;
     let alice = store.account("alice@example.com")?.ok_or("no alice")?;
+    if args.next().as_deref() == Some("accept") {
+        let threads: u64 = args.next().ok_or("accept THREADS")?.parse()?;
+        return accept_loop(&store, alice.id, first, threads);
+    }
     let trash = store.mailbox(alice.id, "Trash")?.ok_or("no Trash")?.id;
     let mut out = std::io::stdout().lock();
     for n in first.. {
@@ -51,5 +63,67 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let uid = store.append(trash, &message::message(message::SCRATCH + n), &[], 0)?;
         store.expunge(trash, &[uid])?;
     }
+    Ok(())
+}
+
+/// `threads` threads accepting numbered messages until the kill.
+fn accept_loop(
+    store: &SqliteStore,
+    alice: AccountId,
+    first: u64,
+    threads: u64,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let envelope = Envelope {
+        mail_from: "alice@example.com".into(),
+        ..Envelope::default()
+    };
+    std::thread::scope(|scope| {
+        for t in 0..threads {
+            let envelope = &envelope;
+            scope.spawn(move || {
+                for n in (first + t..).step_by(threads as usize) {
+                    accept_one(store, alice, envelope, n).expect("accept");
+                }
+            });
+        }
+    });
+    Ok(())
+}
+
+/// Accepts message `n`, acknowledges it, then queues and deletes a scratch
+/// message, so that kills also land between a queue deletion's commit and
+/// its blob's collection.
+fn accept_one(
+    store: &SqliteStore,
+    alice: AccountId,
+    envelope: &Envelope,
+    n: u64,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let raw = message::message(n);
+    let remote = [RemoteRecipient {
+        address: message::remote_of(n),
+        notify: Notify::default(),
+        orcpt: None,
+    }];
+    let msg = Incoming {
+        raw: &raw,
+        internal_date: 0,
+        local: &[alice],
+        envelope,
+        remote: &remote,
+    };
+    store.accept(&msg)?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "ACK {n}")?;
+        out.flush()?;
+    }
+    let scratch = message::message(message::SCRATCH + n);
+    let queued = store.accept(&Incoming {
+        raw: &scratch,
+        local: &[],
+        ..msg
+    })?;
+    store.queue_delete(queued.queued.ok_or("not queued")?)?;
     Ok(())
 }

@@ -39,3 +39,8 @@ pub fn seq_of(raw: &[u8]) -> Option<u64> {
     let line = text.lines().find_map(|l| l.strip_prefix("X-Seq: "))?;
     line.trim().parse().ok()
 }
+
+/// The remote recipient message `n` is queued for.
+pub fn remote_of(n: u64) -> String {
+    format!("rcpt{n}@elsewhere.example")
+}
