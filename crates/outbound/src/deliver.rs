@@ -435,7 +435,10 @@ async fn handshake(
         Need::Tls | Need::Opportunistic => Check::Pkix { enforce: false },
     };
     let (config, outcome) = ctx.trust.client_config(check, &[]);
-    let name = ServerName::try_from(target.host.clone()).map_err(|e| {
+    // A domain literal's certificate names its address (RFC 5321 §4.1.3).
+    let host = routing::domain_literal(&target.host)
+        .map_or_else(|| target.host.clone(), |ip| ip.to_string());
+    let name = ServerName::try_from(host).map_err(|e| {
         HostFailure::temp(
             "4.4.0",
             format!("{}: not a valid TLS name: {e}", target.host),

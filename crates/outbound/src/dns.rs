@@ -170,7 +170,9 @@ impl Dns {
             name: name.to_owned(),
             reason,
         };
-        let mut fqdn = Name::from_ascii(name).map_err(|e| failed(e.to_string()))?;
+        // from_utf8 turns an internationalised name into its A-labels
+        // (RFC 5890), for SMTPUTF8 recipients.
+        let mut fqdn = Name::from_utf8(name).map_err(|e| failed(e.to_string()))?;
         fqdn.set_fqdn(true);
         let mut msg = Message::query();
         msg.add_query(Query::query(fqdn, rtype));

@@ -40,8 +40,9 @@ pub struct Settings {
     pub per_domain_concurrency: usize,
     /// Deliveries at once, all domains together.
     pub workers: usize,
-    /// Per-domain transport security overrides; they win over MTA-STS and
-    /// opportunistic TLS, and may only add to DANE's demands.
+    /// Per-domain transport security overrides. They only ever add to what
+    /// DANE, MTA-STS and REQUIRETLS demand (the strongest rule wins), so a
+    /// typo here cannot weaken a published policy.
     pub policies: BTreeMap<String, TlsRequirement>,
     /// Trust anchors for verified TLS besides the system's (private CAs,
     /// tests).

@@ -424,3 +424,129 @@ async fn a_restart_mid_queue_loses_nothing() {
     assert!(inbox(&*store).is_empty());
     out.stop().await;
 }
+
+fn relay_settings(
+    ca: &TestCa,
+    peer: &Peer,
+    tls: postern_outbound::RelayTls,
+    password: &str,
+) -> Settings {
+    let mut s = settings(Some(ca));
+    s.relay = Some(postern_outbound::Relay {
+        host: "127.0.0.1".into(),
+        port: peer.addr.port(),
+        tls,
+        auth: Some(("user".into(), postern_types::Secret::new(password.into()))),
+    });
+    s
+}
+
+/// `\0user\0pw` in base64 (RFC 4616).
+const USER_PW: &str = "AHVzZXIAcHc=";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_smarthost_gets_everything_over_implicit_tls_with_auth() {
+    let ca = TestCa::default();
+    let peer = Peer::start(PeerOptions {
+        tls: Some(server_tls(&ca.server_cert(&["127.0.0.1"]))),
+        implicit_tls: true,
+        auth: Some(USER_PW.into()),
+        ..Default::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path());
+    let s = relay_settings(&ca, &peer, postern_outbound::RelayTls::Implicit, "pw");
+    queue(
+        &*store,
+        &envelope("alice@example.org"),
+        &["bob@far.example", "carol@elsewhere.example"],
+        BODY,
+    );
+    let out = run(&store, s);
+    assert!(
+        wait_for(20, || peer.messages().len() == 2 && queue_empty(&store)).await,
+        "{:?}",
+        peer.seen()
+    );
+    let seen = peer.seen();
+    assert!(seen.iter().all(|s| s.mail_under_tls));
+    assert!(
+        seen.iter()
+            .all(|s| s.commands.contains(&format!("AUTH PLAIN {USER_PW}"))),
+        "{seen:?}"
+    );
+    out.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smarthost_credentials_never_go_in_clear_and_a_refusal_defers() {
+    let ca = TestCa::default();
+    // A relay without STARTTLS: nothing is sent, not even AUTH.
+    let plain = Peer::start(PeerOptions {
+        auth: Some(USER_PW.into()),
+        ..Default::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path());
+    let id = queue(
+        &*store,
+        &envelope("alice@example.org"),
+        &["bob@far.example"],
+        BODY,
+    );
+    let out = run(
+        &store,
+        relay_settings(&ca, &plain, postern_outbound::RelayTls::StartTls, "pw"),
+    );
+    assert!(
+        wait_for(20, || store
+            .queue_item(id)
+            .unwrap()
+            .is_some_and(|i| i.recipients[0].attempts >= 1))
+        .await
+    );
+    out.stop().await;
+    assert!(
+        plain.seen().iter().all(|s| !s
+            .commands
+            .iter()
+            .any(|c| c.starts_with("AUTH") || c.starts_with("MAIL"))),
+        "{:?}",
+        plain.seen()
+    );
+    // A relay with STARTTLS that refuses the password: deferred, not bounced.
+    let tls = Peer::start(PeerOptions {
+        tls: Some(server_tls(&ca.server_cert(&["127.0.0.1"]))),
+        auth: Some(USER_PW.into()),
+        ..Default::default()
+    })
+    .await;
+    let out = run(
+        &store,
+        relay_settings(&ca, &tls, postern_outbound::RelayTls::StartTls, "wrong"),
+    );
+    assert!(
+        wait_for(20, || tls
+            .seen()
+            .iter()
+            .any(|s| s.commands.iter().any(|c| c.starts_with("AUTH"))))
+        .await
+    );
+    assert!(
+        wait_for(20, || store
+            .queue_item(id)
+            .unwrap()
+            .is_some_and(|i| i.recipients[0].attempts >= 2))
+        .await
+    );
+    let r = store.queue_item(id).unwrap().unwrap().recipients[0].clone();
+    assert_eq!(r.state, RecipientState::Pending);
+    assert!(
+        r.last_error.as_deref().unwrap().contains("535 5.7.8"),
+        "{r:?}"
+    );
+    assert!(!tls.saw_mail());
+    out.stop().await;
+}

@@ -29,6 +29,10 @@ pub struct PeerOptions {
     pub requiretls: bool,
     pub dsn: bool,
     pub rcpt: RcptScript,
+    /// TLS from the first byte (port 465 style).
+    pub implicit_tls: bool,
+    /// The AUTH PLAIN token (base64) accepted, offered under TLS.
+    pub auth: Option<String>,
 }
 
 impl Default for PeerOptions {
@@ -38,6 +42,8 @@ impl Default for PeerOptions {
             requiretls: false,
             dsn: true,
             rcpt: Arc::new(|_, _| "250 2.1.5 ok".to_owned()),
+            implicit_tls: false,
+            auth: None,
         }
     }
 }
@@ -84,7 +90,16 @@ impl Peer {
                         idx,
                         conn_no,
                         tls: false,
+                        greeted: false,
                     };
+                    if opts.implicit_tls {
+                        let acceptor = tokio_rustls::TlsAcceptor::from(opts.tls.clone().unwrap());
+                        if let Ok(tls) = acceptor.accept(tcp).await {
+                            st.tls = true;
+                            st.session(tls).await;
+                        }
+                        return;
+                    }
                     if let Some(tcp) = st.session(tcp).await {
                         let acceptor = tokio_rustls::TlsAcceptor::from(opts.tls.clone().unwrap());
                         if let Ok(tls) = acceptor.accept(tcp).await {
@@ -119,6 +134,7 @@ struct State {
     idx: usize,
     conn_no: usize,
     tls: bool,
+    greeted: bool,
 }
 
 impl State {
@@ -130,7 +146,8 @@ impl State {
     /// after a STARTTLS.
     async fn session<S: AsyncRead + AsyncWrite + Unpin>(&mut self, io: S) -> Option<S> {
         let mut io = BufReader::new(io);
-        if !self.tls {
+        if !self.greeted {
+            self.greeted = true;
             io.get_mut()
                 .write_all(b"220 peer.test ESMTP\r\n")
                 .await
@@ -146,6 +163,12 @@ impl State {
             let upper = cmd.to_ascii_uppercase();
             let reply = if upper.starts_with("EHLO") {
                 self.ehlo()
+            } else if upper.starts_with("AUTH PLAIN ") {
+                if self.opts.auth.as_deref() == cmd.get(11..) {
+                    "235 2.7.0 Authentication successful".to_owned()
+                } else {
+                    "535 5.7.8 Authentication credentials invalid".to_owned()
+                }
             } else if upper == "STARTTLS" && self.opts.tls.is_some() && !self.tls {
                 io.get_mut()
                     .write_all(b"220 2.0.0 go ahead\r\n")
@@ -197,6 +220,9 @@ impl State {
         }
         if self.opts.tls.is_some() && !self.tls {
             lines.push("STARTTLS".into());
+        }
+        if self.opts.auth.is_some() && self.tls {
+            lines.push("AUTH PLAIN LOGIN".into());
         }
         if self.opts.requiretls && self.tls {
             lines.push("REQUIRETLS".into());
