@@ -17,6 +17,11 @@ use crate::ca::{Issued, TestCa};
 /// The host name the default test certificate is issued for.
 pub const HOST: &str = "mail.example.test";
 
+/// Tests stay on loopback: DNS goes to the discard port, where nothing
+/// answers, and no MTA-STS policy is fetched.
+const DEFAULT_OUTBOUND: &str =
+    "[outbound]\nresolver = \"127.0.0.1:9\"\nmta_sts = false\ndane = false\n";
+
 /// Builds a [`TestServer`].
 #[derive(Debug)]
 pub struct TestServerBuilder {
@@ -25,6 +30,9 @@ pub struct TestServerBuilder {
     listener_lines: Vec<(String, String)>,
     limit_lines: Vec<(String, String)>,
     top: String,
+    outbound: String,
+    binds: Vec<(String, String)>,
+    files: Vec<(String, Vec<u8>)>,
 }
 
 impl Default for TestServerBuilder {
@@ -45,6 +53,9 @@ impl TestServerBuilder {
             listener_lines: Vec::new(),
             limit_lines: Vec::new(),
             top: String::new(),
+            outbound: DEFAULT_OUTBOUND.to_owned(),
+            binds: Vec::new(),
+            files: Vec::new(),
         }
     }
 
@@ -83,10 +94,34 @@ impl TestServerBuilder {
         self
     }
 
+    /// Replaces the `[outbound]` section (routes to a test peer, a CA file
+    /// for verified TLS). The default points DNS at a port where nothing
+    /// answers, so that no test ever asks a real resolver.
+    pub fn outbound(mut self, section: &str) -> Self {
+        section.clone_into(&mut self.outbound);
+        self
+    }
+
+    /// Binds one listener to a fixed address instead of `127.0.0.1:0`: a
+    /// peer that must come back on the same port after a restart, or whose
+    /// port another server's configuration names before it starts (see
+    /// [`unused_port`]).
+    pub fn bind(mut self, listener: &str, addr: &str) -> Self {
+        self.binds.push((listener.to_owned(), addr.to_owned()));
+        self
+    }
+
+    /// Writes a file into the data directory before the server starts
+    /// (a CA bundle that `[outbound] ca_file` names, say).
+    pub fn file(mut self, name: &str, contents: impl Into<Vec<u8>>) -> Self {
+        self.files.push((name.to_owned(), contents.into()));
+        self
+    }
+
     fn render(&self) -> String {
         let mut t = format!(
-            "[server]\nhostname = \"{HOST}\"\ndomains = [\"example.test\"]\nshutdown_grace = \"2s\"\n{}\n",
-            self.top
+            "[server]\nhostname = \"{HOST}\"\ndomains = [\"example.test\"]\nshutdown_grace = \"2s\"\n{}\n{}\n",
+            self.top, self.outbound
         );
         for (name, _, default) in &self.certs {
             let _ = write!(
@@ -95,9 +130,15 @@ impl TestServerBuilder {
             );
         }
         for wk in WELL_KNOWN {
+            let bind = self
+                .binds
+                .iter()
+                .rev()
+                .find(|(l, _)| l == wk.name)
+                .map_or("127.0.0.1:0", |(_, a)| a.as_str());
             let _ = write!(
                 t,
-                "[[listener]]\nname = \"{}\"\nprotocol = \"{}\"\nbind = \"127.0.0.1:0\"\ntls = \"{}\"\n",
+                "[[listener]]\nname = \"{}\"\nprotocol = \"{}\"\nbind = \"{bind}\"\ntls = \"{}\"\n",
                 wk.name, wk.service, wk.tls
             );
             if wk.name == "http" {
@@ -137,18 +178,36 @@ impl TestServerBuilder {
             write_cert(dir.path(), name, issued);
         }
         std::fs::write(dir.path().join("ca.pem"), self.ca.root_pem()).expect("ca.pem");
+        for (name, contents) in &self.files {
+            std::fs::write(dir.path().join(name), contents).expect("extra file");
+        }
         let path = dir.path().join("postern.toml");
         std::fs::write(&path, self.render()).expect("postern.toml");
-        let config = Config::load(&path).unwrap_or_else(|e| panic!("test config: {e}"));
-        let server = Server::start(config)
-            .await
-            .unwrap_or_else(|e| panic!("server start: {e}"));
         TestServer {
-            server: Some(server),
+            server: Some(boot(dir.path()).await),
             dir,
             ca: self.ca,
         }
     }
+}
+
+/// Loads `DIR/postern.toml` and starts the server it describes.
+async fn boot(dir: &Path) -> Server {
+    let config =
+        Config::load(&dir.join("postern.toml")).unwrap_or_else(|e| panic!("test config: {e}"));
+    Server::start(config)
+        .await
+        .unwrap_or_else(|e| panic!("server start: {e}"))
+}
+
+/// A loopback port nothing listens on right now: bound, read, released.
+/// Another process could take it in between; on a test machine that is
+/// rare enough, and the server's start would then fail loudly.
+pub fn unused_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
 }
 
 /// Writes `certs/NAME.crt.pem` and `certs/NAME.key.pem`, each atomically
@@ -237,6 +296,25 @@ impl TestServer {
              .0
     }
 
+    /// The messages in an account's INBOX, oldest first, as stored.
+    pub fn inbox(&self, address: &str) -> Vec<Vec<u8>> {
+        let store = self.server().store();
+        let account = store
+            .account(address)
+            .expect("account lookup")
+            .unwrap_or_else(|| panic!("no account {address}"));
+        let inbox = store
+            .mailbox(account.id, "INBOX")
+            .expect("mailbox lookup")
+            .expect("every account has an INBOX");
+        store
+            .messages(inbox.id)
+            .expect("messages")
+            .iter()
+            .map(|m| store.read_message(inbox.id, m.uid).expect("read message"))
+            .collect()
+    }
+
     /// A client trusting the test CA.
     pub fn client_config(&self, alpn: &[&[u8]]) -> Arc<ClientConfig> {
         self.ca.client_config(alpn)
@@ -244,9 +322,23 @@ impl TestServer {
 
     /// Stops the server gracefully.
     pub async fn stop(mut self) {
+        self.halt().await;
+    }
+
+    /// Stops the server gracefully but keeps its data directory, for
+    /// [`TestServer::resume`]. Until then, [`TestServer::server`] panics.
+    pub async fn halt(&mut self) {
         if let Some(s) = self.server.take() {
             s.shutdown().await;
         }
+    }
+
+    /// Starts the server again on the same data directory and
+    /// configuration, as a restart of the process would (listeners bound
+    /// to port 0 get new ports).
+    pub async fn resume(&mut self) {
+        assert!(self.server.is_none(), "the server is still running");
+        self.server = Some(boot(self.dir.path()).await);
     }
 }
 

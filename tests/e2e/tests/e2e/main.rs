@@ -6,5 +6,7 @@ mod limits;
 mod openssl;
 mod pop3;
 mod reload;
+mod smtp;
+mod smtp_queue;
 mod starttls;
 mod tls;
