@@ -9,6 +9,7 @@
 //! - [`session`]: each service's answers to its core's events.
 //! - [`http_lite`]: the redirector's and the metrics endpoint's HTTP.
 //! - [`metrics`]: Prometheus counters.
+//! - [`outbound`]: `[outbound]` to the queue workers' settings.
 //! - [`reload`]: SIGHUP and file-change certificate reload, expiry checks.
 //! - [`per_ip`]: connections per client address.
 
@@ -18,6 +19,7 @@ pub mod http_lite;
 pub mod listener;
 pub mod mail;
 pub mod metrics;
+pub mod outbound;
 pub mod per_ip;
 pub mod reload;
 pub mod session;
@@ -57,6 +59,8 @@ pub enum StartError {
     NothingToServe,
     #[error("cannot open the mail store in {dir}: {message}")]
     Store { dir: String, message: String },
+    #[error("{message}")]
+    Outbound { message: String },
 }
 
 /// A running server.
@@ -68,6 +72,7 @@ pub struct Server {
     certificates: Certificates,
     config: Arc<Config>,
     mail: mail::Mail,
+    outbound: postern_outbound::OutboundHandle,
 }
 
 struct Bound {
@@ -86,21 +91,32 @@ impl Server {
         postern_tls::expiry::log_expiries(&store, &config.tls, now);
         let certificates = Certificates::new(store);
         let mail = open_mail(&config)?;
+        let outbound_settings = outbound::settings(&config)?;
         let bound = bind_all(&config, &certificates)?;
         if bound.is_empty() {
             return Err(StartError::NothingToServe);
         }
         let config = Arc::new(config);
+        let (cancel, tracker) = (CancellationToken::new(), TaskTracker::new());
+        // The queue workers start with the listeners: mail accepted before
+        // a restart and still queued is picked up at once.
+        let outbound = postern_outbound::start(
+            mail.store.clone(),
+            outbound_settings,
+            cancel.clone(),
+            &tracker,
+        );
         let server = Self {
             addrs: bound
                 .iter()
                 .filter_map(|b| Some((b.listener.name.clone(), b.socket.local_addr().ok()?)))
                 .collect(),
-            cancel: CancellationToken::new(),
-            tracker: TaskTracker::new(),
+            cancel,
+            tracker,
             certificates,
             config,
             mail,
+            outbound,
         };
         server.spawn_all(bound);
         Ok(server)
@@ -133,11 +149,15 @@ impl Server {
     fn spawn_listener(&self, socket: TcpListener, ctx: Arc<ListenerCtx>, metrics: &Arc<Metrics>) {
         let hostname = self.config.hostname.clone();
         match ctx.listener.service {
-            Service::Smtp | Service::Submission => self.spawn_accept(
-                socket,
-                session::smtp::SmtpFactory::new(hostname, &ctx.listener),
-                ctx,
-            ),
+            Service::Smtp | Service::Submission => {
+                let factory = session::smtp::SmtpFactory::new(
+                    hostname,
+                    &ctx.listener,
+                    self.config.smtp.clone(),
+                    self.mail.clone(),
+                );
+                self.spawn_accept(socket, factory, ctx);
+            }
             Service::Imap => {
                 let factory = session::imap::ImapFactory::new(hostname, self.mail.clone());
                 self.spawn_accept(socket, factory, ctx)
@@ -200,6 +220,11 @@ impl Server {
     /// The mail store the sessions use.
     pub fn store(&self) -> &Arc<dyn postern_store::Store> {
         &self.mail.store
+    }
+
+    /// The outbound queue's workers (wake-up, delivery counters).
+    pub fn outbound(&self) -> &postern_outbound::OutboundHandle {
+        &self.outbound
     }
 
     /// The certificates being served.

@@ -6,4 +6,5 @@ pub mod http;
 pub mod imap;
 pub mod maildrop;
 pub mod pop3;
+pub mod sasl;
 pub mod smtp;

@@ -31,7 +31,7 @@ async fn submission_offers_auth_only_after_starttls() {
 }
 
 #[tokio::test]
-async fn the_mx_port_accepts_no_mail_yet_and_reveals_no_users() {
+async fn the_mx_port_offers_no_auth_relays_nothing_and_reveals_no_users() {
     let srv = TestServer::start().await;
     let mut c = LineClient::plain(srv.addr("smtp")).await;
     c.expect("220 ").await;
@@ -45,10 +45,15 @@ async fn the_mx_port_accepts_no_mail_yet_and_reveals_no_users() {
     c.expect("252 ").await;
     c.send("VRFY no-such-user-here").await;
     c.expect("252 ").await;
-    c.send("MAIL FROM:<someone@elsewhere.example>").await;
-    c.expect("451 4.3.2").await;
     c.send("AUTH PLAIN AGFsaWNlAHNlY3JldA==").await;
     c.expect("5").await;
+    c.send("MAIL FROM:<someone@elsewhere.example>").await;
+    c.expect("250 2.1.0").await;
+    // Never an open relay: a foreign recipient is refused at RCPT.
+    c.send("RCPT TO:<victim@elsewhere.example>").await;
+    c.expect("550 5.7.1").await;
+    c.send("QUIT").await;
+    c.expect("221").await;
 }
 
 #[tokio::test]

@@ -1,0 +1,85 @@
+//! From `[outbound]` in the configuration to the queue workers' settings.
+//! Files named there (the relay password, extra trust anchors) are read
+//! once, at start: a missing file stops the start with its path.
+
+use std::path::Path;
+
+use postern_config::{Config, OutboundTls, RelayTls};
+use postern_outbound::{Relay, Settings, TlsRequirement};
+use postern_types::Secret;
+
+use crate::StartError;
+
+/// The workers' settings for this configuration.
+pub fn settings(config: &Config) -> Result<Settings, StartError> {
+    let o = &config.outbound;
+    let mut s = Settings::new(config.hostname.clone());
+    s.relay = o.relay.as_ref().map(relay).transpose()?;
+    s.routes = o
+        .routes
+        .iter()
+        .map(|r| (r.domain.clone(), (r.host.clone(), r.port)))
+        .collect();
+    s.resolver = o.resolver;
+    s.retry_for = o.retry_for;
+    s.per_domain_concurrency = o.concurrency_per_domain;
+    s.policies = o
+        .tls
+        .iter()
+        .map(|(domain, t)| (domain.clone(), requirement(*t)))
+        .collect();
+    if let Some(ca) = &o.ca_file {
+        s.extra_roots = roots(ca)?;
+    }
+    s.dane = o.dane;
+    s.mta_sts = o.mta_sts;
+    Ok(s)
+}
+
+const fn requirement(t: OutboundTls) -> TlsRequirement {
+    match t {
+        OutboundTls::RequireVerified => TlsRequirement::RequireVerified,
+        OutboundTls::RequireTls => TlsRequirement::RequireTls,
+        OutboundTls::Opportunistic => TlsRequirement::Opportunistic,
+    }
+}
+
+fn relay(r: &postern_config::RelayConfig) -> Result<Relay, StartError> {
+    let auth = match (&r.username, &r.password_file) {
+        (Some(user), Some(file)) => Some((user.clone(), Secret::new(password(file)?))),
+        _ => None,
+    };
+    Ok(Relay {
+        host: r.host.clone(),
+        port: r.port,
+        tls: match r.tls {
+            RelayTls::StartTls => postern_outbound::RelayTls::StartTls,
+            RelayTls::Implicit => postern_outbound::RelayTls::Implicit,
+        },
+        auth,
+    })
+}
+
+/// The first line of the password file (a trailing newline is not part of
+/// the password).
+fn password(path: &Path) -> Result<String, StartError> {
+    let text = std::fs::read_to_string(path).map_err(|e| StartError::Outbound {
+        message: format!(
+            "cannot read outbound.relay_password_file {}: {e}",
+            path.display()
+        ),
+    })?;
+    Ok(text.lines().next().unwrap_or_default().to_owned())
+}
+
+fn roots(path: &Path) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, StartError> {
+    let outbound = |message: String| StartError::Outbound { message };
+    let pem = std::fs::read(path).map_err(|e| {
+        outbound(format!(
+            "cannot read outbound.ca_file {}: {e}",
+            path.display()
+        ))
+    })?;
+    postern_tls::load::parse_certificates_pem(&path.display().to_string(), &pem)
+        .map_err(|e| outbound(format!("outbound.ca_file: {e}")))
+}
