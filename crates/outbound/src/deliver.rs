@@ -96,6 +96,13 @@ pub async fn deliver(ctx: &Ctx, job: &Job<'_>) -> Vec<RcptResult> {
         Err(e) => return vec![route_failure(&e); job.rcpts.len()],
     };
     let sts = sts_policy(ctx, job.domain, &targets).await;
+    if let mta_sts::Lookup::FetchFailed(_) = &sts {
+        ctx.metrics.failure(
+            job.domain,
+            PolicyKind::Sts,
+            FailureKind::StsPolicyFetchError,
+        );
+    }
     let mut failures = Vec::new();
     for target in &targets {
         match try_target(ctx, job, target, &sts).await {
@@ -212,9 +219,9 @@ async fn try_target(
     for ip in &addrs.records {
         let addr = SocketAddr::new(*ip, target.port);
         match session(ctx, job, target, addr, &need).await {
-            Ok(results) => {
-                ctx.metrics.success(job.domain, kind);
-                return Ok(results);
+            Ok(done) => {
+                count_session(ctx, job.domain, kind, &done);
+                return Ok(done.results);
             }
             Err(f) => {
                 if let Some(k) = f.kind {
@@ -230,6 +237,27 @@ async fn try_target(
         }
     }
     Err(last)
+}
+
+/// What a session that ran its transaction tells the counters.
+struct Done {
+    results: Vec<RcptResult>,
+    tls: bool,
+    verification: Option<Verification>,
+}
+
+/// A success, unless the policy's demands were not met and it went on
+/// anyway (MTA-STS `testing`, RFC 8461 §5: report, deliver regardless).
+fn count_session(ctx: &Ctx, domain: &str, kind: PolicyKind, done: &Done) {
+    let failed = match (&done.verification, done.tls) {
+        (_, false) => Some(FailureKind::StartTlsNotSupported),
+        (Some(v @ Verification::Failed(_)), true) => Some(classify(v)),
+        _ => None,
+    };
+    match failed {
+        Some(f) if kind == PolicyKind::Sts => ctx.metrics.failure(domain, kind, f),
+        _ => ctx.metrics.success(domain, kind),
+    }
 }
 
 async fn resolve(
@@ -312,7 +340,7 @@ async fn session(
     target: &Target,
     addr: SocketAddr,
     need: &Need,
-) -> Result<Vec<RcptResult>, HostFailure> {
+) -> Result<Done, HostFailure> {
     let s = &ctx.settings;
     let t = &s.timeouts;
     let io = |e: ConnError| HostFailure::temp("4.4.2", format!("{addr}: {e}"));
@@ -391,10 +419,14 @@ async fn session(
         &replies,
     );
     conn.quit(t.mail).await;
-    Ok(replies
-        .iter()
-        .map(|r| result_of(r, ext.dsn, &target.host))
-        .collect())
+    Ok(Done {
+        results: replies
+            .iter()
+            .map(|r| result_of(r, ext.dsn, &target.host))
+            .collect(),
+        tls: tls.is_some(),
+        verification,
+    })
 }
 
 async fn ehlo(

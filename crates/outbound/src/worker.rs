@@ -112,8 +112,14 @@ impl Worker {
                 domains: self.domains.clone(),
             };
             let done = self.done.clone();
+            let cancel = self.cancel.clone();
             self.tracker.spawn(async move {
-                job.process(item).await;
+                // On shutdown an attempt under way is dropped: its claim
+                // dies with the process and the item is tried again.
+                tokio::select! {
+                    () = cancel.cancelled() => {}
+                    () = job.process(item) => {}
+                }
                 drop(permit);
                 done.notify_one();
             });

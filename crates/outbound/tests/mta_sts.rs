@@ -18,7 +18,7 @@ use tokio_util::task::TaskTracker;
 const POLICY: &str = "version: STSv1\r\nmode: enforce\r\nmx: mx.example.net\r\nmax_age: 86400\r\n";
 
 /// Serves the policy over HTTPS; returns the port.
-async fn policy_server(ca: &TestCa) -> u16 {
+async fn policy_server(ca: &TestCa, policy: &'static str) -> u16 {
     let tls = server_tls(&ca.server_cert(&["mta-sts.example.net"]));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -40,7 +40,7 @@ async fn policy_server(ca: &TestCa) -> u16 {
                 assert!(req.starts_with(
                     b"GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: mta-sts.example.net\r\n"
                 ));
-                let resp = format!("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{POLICY}", POLICY.len());
+                let resp = format!("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{policy}", policy.len());
                 let _ = s.write_all(resp.as_bytes()).await;
                 let _ = s.shutdown().await;
             });
@@ -50,7 +50,16 @@ async fn policy_server(ca: &TestCa) -> u16 {
 }
 
 async fn setup(mx_host: &str, ca: &TestCa, peer: &Peer) -> (FakeDns, Settings) {
-    let https = policy_server(ca).await;
+    setup_with(mx_host, ca, peer, POLICY).await
+}
+
+async fn setup_with(
+    mx_host: &str,
+    ca: &TestCa,
+    peer: &Peer,
+    policy: &'static str,
+) -> (FakeDns, Settings) {
+    let https = policy_server(ca, policy).await;
     let mut z = Zone::default();
     z.add(
         "example.net",
@@ -189,5 +198,35 @@ async fn enforce_mode_skips_an_mx_the_policy_does_not_list() {
         h.metrics().domains["example.net"].failures[&(PolicyKind::Sts, FailureKind::StsMxMismatch)]
             >= 1
     );
+    cancel.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn testing_mode_delivers_anyway_and_counts_the_failure() {
+    let ca = TestCa::default();
+    let rogue = TestCa::new("Rogue");
+    let peer = Peer::start(PeerOptions {
+        tls: Some(server_tls(&rogue.server_cert(&["mx.example.net"]))),
+        ..Default::default()
+    })
+    .await;
+    let testing = "version: STSv1\nmode: testing\nmx: mx.example.net\nmax_age: 600\n";
+    let (_dns, s) = setup_with("mx.example.net", &ca, &peer, testing).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path());
+    queue(
+        &*store,
+        &envelope("alice@example.org"),
+        &["bob@example.net"],
+        BODY,
+    );
+    let (h, cancel, _t) = run(&store, s);
+    assert!(wait_for(20, || peer.messages().len() == 1).await);
+    let m = h.metrics();
+    assert_eq!(
+        m.domains["example.net"].failures[&(PolicyKind::Sts, FailureKind::CertificateNotTrusted)],
+        1
+    );
+    assert!(m.domains["example.net"].successes.is_empty());
     cancel.cancel();
 }
