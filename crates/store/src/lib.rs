@@ -5,11 +5,25 @@
 //! them. The trait is synchronous: SQLite is, and async callers run store
 //! calls on a blocking thread (`tokio::task::spawn_blocking`).
 //!
-//! Durability is the store's promise: when [`Store::deliver`] or
-//! [`Store::append`] returns `Ok`, the message's blob is fsynced and renamed
-//! into place, its directory fsynced, and its rows committed. A crash at any
-//! point leaves no half-visible message and loses none that was
-//! acknowledged.
+//! Durability is the store's promise: when [`Store::accept`],
+//! [`Store::deliver`] or [`Store::append`] returns `Ok`, the message's bytes
+//! and all its rows (local copies, queue item) are on disk: a small
+//! message's bytes are committed with its rows; a big one's blob file is
+//! fsynced and renamed into place, and its directory fsynced, before its
+//! rows are committed. Every other write that returns `Ok` (queue
+//! outcomes, `queue_finish` with its DSN, flags, expunges) is committed
+//! too. A crash at any point leaves no half-visible message and no half
+//! of an acceptance, and loses none that was acknowledged.
+//!
+//! Concurrent writers of new messages share their commits (group commit,
+//! `sqlite::group`): many SMTP sessions calling [`Store::accept`] at once
+//! pay one fsync per round rather than one or three each, and none
+//! returns before the round holding its message is durable.
+//!
+//! The outbound queue (`queue_*` methods) keeps each accepted message
+//! with remote recipients until every recipient is delivered or failed and
+//! its delivery status notification is stored; see [`Store::queue_due`]
+//! and the comment above it for the workers' loop.
 //!
 //! # Layout
 //! - [`model`]: the plain data types.
@@ -20,7 +34,9 @@
 //!   shared by every back end so that they accept the same input.
 //!
 //! The generic test suite that every back end must pass is in
-//! `tests/suite/mod.rs`; `tests/crash.rs` kills a writer mid-delivery.
+//! `tests/suite/mod.rs`; `tests/crash.rs` kills a writer mid-delivery and
+//! concurrent acceptors mid-round; `examples/accept_bench.rs` measures
+//! accepts per second.
 
 pub mod blobs;
 pub mod error;

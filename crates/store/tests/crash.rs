@@ -136,9 +136,16 @@ fn acknowledged_messages_survive_sigkill() {
     );
 }
 
-/// The ids of the blob files on disk (`blobs/ab/cdef...`, not `tmp/`).
+/// The ids of the blobs stored: files on disk (`blobs/ab/cdef...`, not
+/// `tmp/`) and rows of `inline_blobs`.
 fn blob_files(dir: &Path) -> HashSet<String> {
-    let mut ids = HashSet::new();
+    let db = rusqlite::Connection::open(dir.join("mail.db")).unwrap();
+    let mut stmt = db.prepare("SELECT id FROM inline_blobs").unwrap();
+    let mut ids: HashSet<String> = stmt
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
     for prefix in std::fs::read_dir(dir.join("blobs")).unwrap() {
         let prefix = prefix.unwrap();
         let name = prefix.file_name().into_string().unwrap();

@@ -152,3 +152,44 @@ fn a_blob_collected_under_a_delivery_is_written_again() {
         }
     });
 }
+
+/// Small messages live in the database, big ones in blob files; a small
+/// message stored as a file (before the inline table existed) still reads.
+#[test]
+fn small_messages_inline_big_ones_in_files() {
+    use postern_store::sqlite::INLINE_MAX;
+    let tmp = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(tmp.path()).unwrap();
+    store.add_domain("example.com").unwrap();
+    let alice = store.add_account("alice@example.com", "h").unwrap();
+    let small = vec![b's'; INLINE_MAX];
+    let big = vec![b'b'; INLINE_MAX + 1];
+    let s = store.deliver(&[alice.id], &small, 0).unwrap()[0];
+    let b = store.deliver(&[alice.id], &big, 0).unwrap()[0];
+    let blobs = BlobStore::open(&tmp.path().join("blobs")).unwrap();
+    assert!(
+        !blobs.contains(&BlobStore::id_of(&small)).unwrap(),
+        "inline"
+    );
+    assert!(blobs.contains(&BlobStore::id_of(&big)).unwrap(), "a file");
+    assert_eq!(store.read_message(s.0, s.1).unwrap(), small);
+    assert_eq!(store.read_message(b.0, b.1).unwrap(), big);
+
+    // An older store's small message: a file and no row.
+    let old = b"Subject: old\r\n\r\nfrom a file\r\n";
+    let s2 = store.deliver(&[alice.id], old, 0).unwrap()[0];
+    let id = BlobStore::id_of(old);
+    blobs.put(old).unwrap();
+    raw_db(tmp.path())
+        .execute("DELETE FROM inline_blobs WHERE id = ?1", [&id.0])
+        .unwrap();
+    assert_eq!(store.read_message(s2.0, s2.1).unwrap(), old);
+    // Expunging it deletes the file; nothing is left of any of them.
+    store.expunge(s2.0, &[s.1, b.1, s2.1]).unwrap();
+    assert!(!blobs.contains(&id).unwrap());
+    assert!(!blobs.contains(&BlobStore::id_of(&big)).unwrap());
+    let rows: i64 = raw_db(tmp.path())
+        .query_row("SELECT count(*) FROM inline_blobs", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 0);
+}

@@ -2,7 +2,8 @@
 //! temporary directory.
 //!
 //! # Layout
-//! - `SqliteFixture`: a temp data directory; blobs counted as files.
+//! - `SqliteFixture`: a temp data directory; blobs counted as files and
+//!   inline rows.
 //! - `store_suite!`: one `#[test]` per case of the suite.
 
 #[path = "suite/mod.rs"]
@@ -24,15 +25,21 @@ impl suite::Fixture for SqliteFixture {
         SqliteStore::open(self.dir.path()).expect("open the store")
     }
 
-    /// Files under `blobs/ab/`, leaving out `blobs/tmp/`.
+    /// Files under `blobs/ab/` (leaving out `blobs/tmp/`), and rows of
+    /// `inline_blobs`.
     fn blob_count(&self) -> usize {
         let blobs = self.dir.path().join("blobs");
-        std::fs::read_dir(&blobs)
+        let files: usize = std::fs::read_dir(&blobs)
             .expect("blobs/")
             .map(|e| e.expect("entry").path())
             .filter(|p| p.file_name().is_some_and(|n| n != "tmp"))
             .map(|p| count_files(&p))
-            .sum()
+            .sum();
+        let db = rusqlite::Connection::open(self.dir.path().join("mail.db")).expect("mail.db");
+        let rows: i64 = db
+            .query_row("SELECT count(*) FROM inline_blobs", [], |r| r.get(0))
+            .expect("count inline blobs");
+        files + usize::try_from(rows).expect("a count")
     }
 }
 

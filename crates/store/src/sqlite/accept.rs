@@ -1,10 +1,13 @@
 //! New messages (`accept`, `deliver`, `append`): the blob, then the rows,
 //! group-committed.
 //!
-//! Each caller writes its blob durably itself ([`BlobStore::put`]: file
-//! fsync, rename, directory fsync), in parallel with the others and with
-//! the commit running at the time. Then it hands a [`Job`] (owned: what
-//! the rows need, not the bytes) to the [`Group`]; the round's leader runs
+//! A message of up to [`INLINE_MAX`] bytes (most mail) goes into the
+//! database with its rows: the round's one WAL fsync covers its bytes too.
+//! A bigger one is written durably by its caller first
+//! ([`crate::blobs::BlobStore::put`]: file fsync, rename, directory
+//! fsync), in parallel with the others and with the commit running at the
+//! time. Then the caller hands a [`Job`] (owned: the rows' description,
+//! and the bytes if inline) to the [`Group`]; the round's leader runs
 //! every waiting job in one `BEGIN IMMEDIATE` transaction, each inside its
 //! own savepoint so that one failing job (a quota) leaves the others
 //! alone, and commits once. Changes are broadcast after the commit, in
@@ -12,7 +15,7 @@
 //! commit order.
 //!
 //! Between a caller's `put` and the round, the blob collector may have
-//! deleted the file (an identical message was expunged meanwhile); the
+//! deleted a blob file (an identical message was expunged meanwhile); the
 //! round checks every blob under the write lock and sends such a job back
 //! ([`JobError::BlobGone`]) to write its blob again and retry.
 //!
@@ -23,7 +26,8 @@
 use rusqlite::Transaction;
 
 use super::group::Group;
-use super::{len_u64, mailboxes, messages, queue, Effects, SqliteStore};
+use super::{len_u64, mailboxes, messages, queue, Effects, SqliteStore, INLINE_MAX};
+use crate::blobs::BlobStore;
 use crate::error::{StoreError, StoreResult};
 use crate::model::{
     Accepted, AccountId, BlobId, Change, Envelope, Flag, Incoming, MailboxId, RemoteRecipient,
@@ -47,6 +51,8 @@ pub(super) struct Job {
     target: Target,
     envelope: Envelope,
     remote: Vec<RemoteRecipient>,
+    /// The bytes, for a blob stored in the database; `None`: a file.
+    inline: Option<Vec<u8>>,
 }
 
 impl Job {
@@ -59,6 +65,7 @@ impl Job {
             target: Target::Inboxes(msg.local.to_vec()),
             envelope: msg.envelope.clone(),
             remote: msg.remote.to_vec(),
+            inline: None,
         }
     }
 
@@ -71,6 +78,7 @@ impl Job {
             target,
             envelope: Envelope::default(),
             remote: Vec::new(),
+            inline: None,
         }
     }
 }
@@ -99,26 +107,26 @@ pub(super) type JobResult = Result<Accepted, JobError>;
 pub(super) type Rounds = Group<Job, JobResult>;
 
 impl SqliteStore {
-    /// Stores a new message durably: the blob (by this thread), then the
-    /// rows (in a shared round). `job` builds the rows' description from
-    /// the blob's id.
+    /// Stores a new message durably: a small one with its rows, a big
+    /// one's blob file by this thread and then its rows, in a shared round.
+    /// `job` builds the rows' description from the blob's id.
     pub(super) fn store_new(
         &self,
         raw: &[u8],
         job: impl Fn(BlobId) -> Job,
     ) -> StoreResult<Accepted> {
+        if raw.len() <= INLINE_MAX {
+            let mut job = job(BlobStore::id_of(raw));
+            job.inline = Some(raw.to_vec());
+            return self.submit(job).map_err(|e| match e {
+                JobError::Store(e) => e,
+                // Invariant: only file blobs can be collected under a job.
+                JobError::BlobGone => unreachable!("an inline blob cannot vanish"),
+            });
+        }
         loop {
             let blob = self.blobs.put(raw)?;
-            let result = self.rounds.submit(
-                job(blob.clone()),
-                |jobs| self.commit_round(jobs),
-                || {
-                    Err(JobError::Store(StoreError::Database(
-                        "the commit round failed (a bug: see the log)".into(),
-                    )))
-                },
-            );
-            match result {
+            match self.submit(job(blob.clone())) {
                 Ok(accepted) => return Ok(accepted),
                 Err(JobError::BlobGone) => continue,
                 Err(JobError::Store(e)) => {
@@ -127,6 +135,19 @@ impl SqliteStore {
                 }
             }
         }
+    }
+
+    /// Runs `job` in a round, led by this caller or another.
+    fn submit(&self, job: Job) -> JobResult {
+        self.rounds.submit(
+            job,
+            |jobs| self.commit_round(jobs),
+            || {
+                Err(JobError::Store(StoreError::Database(
+                    "the commit round failed (a bug: see the log)".into(),
+                )))
+            },
+        )
     }
 
     /// The leader's side: every job in one transaction, one commit.
@@ -165,12 +186,12 @@ impl SqliteStore {
     /// One job inside its savepoint, its effects added to `fx` only if it
     /// succeeded.
     fn run_job(&self, tx: &Transaction<'_>, job: &Job, fx: &mut Effects) -> JobResult {
-        if !self.blobs.contains(&job.blob)? {
+        if job.inline.is_none() && !self.blobs.contains(&job.blob)? {
             return Err(JobError::BlobGone);
         }
         tx.prepare_cached("SAVEPOINT job")?.execute([])?;
         let mut own = Effects::default();
-        let result = place(tx, job, &mut own);
+        let result = store_inline(tx, job).and_then(|()| place(tx, job, &mut own));
         if result.is_ok() {
             tx.prepare_cached("RELEASE job")?.execute([])?;
             fx.changes.append(&mut own.changes);
@@ -181,6 +202,18 @@ impl SqliteStore {
         }
         Ok(result?)
     }
+}
+
+/// The bytes of an inline blob, unless a row has them already (the same
+/// message stored before: blobs are shared).
+fn store_inline(tx: &Transaction<'_>, job: &Job) -> StoreResult<()> {
+    if let Some(bytes) = &job.inline {
+        tx.prepare_cached(
+            "INSERT INTO inline_blobs (id, bytes) VALUES (?1, ?2) ON CONFLICT (id) DO NOTHING",
+        )?
+        .execute(rusqlite::params![job.blob.0, bytes])?;
+    }
+    Ok(())
 }
 
 fn all_failed(n: usize, e: &StoreError) -> Vec<JobResult> {

@@ -1,6 +1,6 @@
 //! Deleting blobs that no message and no queue item references any more.
 //!
-//! A blob file is deleted only after the transaction that dropped its last
+//! A blob (file or inline row) is deleted only after the transaction that dropped its last
 //! reference has committed: deleting first and then failing to commit
 //! would lose mail. A crash between the commit and the deletion leaves an
 //! orphan file, which nothing shows and [`sweep`] removes at the next open.
@@ -47,6 +47,7 @@ fn try_collect(conn: &mut Connection, blobs: &BlobStore, candidates: &[BlobId]) 
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     for id in &ids {
         if !referenced(&tx, id)? {
+            remove_inline(&tx, id)?;
             blobs.remove(id)?;
         }
     }
@@ -63,11 +64,31 @@ fn referenced(conn: &Connection, id: &BlobId) -> StoreResult<bool> {
     Ok(stmt.exists([&id.0])?)
 }
 
-/// Deletes every blob file no message references, and stale temp files.
+/// Deletes an inline blob (its row); an absent one is not an error.
+fn remove_inline(conn: &Connection, id: &BlobId) -> StoreResult<()> {
+    conn.prepare_cached("DELETE FROM inline_blobs WHERE id = ?1")?
+        .execute([&id.0])?;
+    Ok(())
+}
+
+/// Deletes inline blobs nothing references (left if a collection failed).
+fn sweep_inline(conn: &mut Connection) -> StoreResult<usize> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let removed = tx.execute(
+        "DELETE FROM inline_blobs WHERE id NOT IN (SELECT blob FROM messages)
+                                    AND id NOT IN (SELECT blob FROM queue)",
+        [],
+    )?;
+    tx.commit()?;
+    Ok(removed)
+}
+
+/// Deletes every blob file and inline blob that nothing references, and
+/// stale temp files.
 /// One write transaction per prefix directory, so that other processes'
 /// writers wait at most for one directory. Returns how many files went.
 pub(super) fn sweep(conn: &mut Connection, blobs: &BlobStore) -> StoreResult<usize> {
-    let mut removed = blobs.sweep_tmp(TMP_AGE)?;
+    let mut removed = blobs.sweep_tmp(TMP_AGE)? + sweep_inline(conn)?;
     for prefix in blobs.prefixes()? {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         for id in blobs.list_prefix(&prefix)? {

@@ -3,9 +3,10 @@
 //!
 //! ```text
 //! DATA/            0700
-//!   mail.db        0600  (and mail.db-wal, mail.db-shm: same mode)
+//!   mail.db        0600  (and mail.db-wal, mail.db-shm: same mode);
+//!                        small messages' bytes too (`inline_blobs`)
 //!   blobs/         0700
-//!     ab/cdef...   one file per distinct message, named by SHA-256
+//!     ab/cdef...   one file per distinct big message, named by SHA-256
 //!     tmp/         blobs being written
 //! ```
 //!
@@ -17,18 +18,24 @@
 //! busy timeout. Reads take a connection from a pool and see the last
 //! commit, without waiting for the writer (WAL).
 //!
-//! Durability of a new message: the blob is written, fsynced and renamed
-//! into place, and its directory fsynced ([`crate::blobs`]); then the rows
-//! are committed with `synchronous = FULL`, which fsyncs the WAL before
-//! the commit returns. Only then is `Ok` returned and the change broadcast.
+//! Durability of a new message: a small one (up to [`INLINE_MAX`]) is
+//! written into `inline_blobs` in the transaction of its rows; a bigger
+//! one's blob file is written, fsynced and renamed into place, and its
+//! directory fsynced ([`crate::blobs`]) before that transaction begins.
+//! The rows are committed with `synchronous = FULL`, which fsyncs the WAL
+//! before the commit returns. Only then is `Ok` returned and the change
+//! broadcast. New messages are group-committed (`accept`, `group`):
+//! concurrent writers share one transaction and its one fsync.
 //!
 //! # Layout
 //! - this file: [`SqliteStore`], [`OpenOptions`], the write/read helpers,
 //!   and `impl Store`.
 //! - `schema`: the tables and migrations; `conn`: connections and the
 //!   reader pool; `gc`: blob deletion and the orphan sweep.
+//! - `accept`: new messages (blob, rows) in commit rounds; `group`: the
+//!   rounds themselves.
 //! - `accounts` (domains too), `aliases`, `mailboxes`, `messages`,
-//!   `flags`: the statements, one concern per file.
+//!   `flags`, `queue`: the statements, one concern per file.
 
 mod accept;
 mod accounts;
@@ -46,7 +53,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 use tokio::sync::broadcast;
 
 use crate::blobs::{self, BlobStore};
@@ -64,6 +71,11 @@ pub const SCHEMA_VERSION: u32 = schema::VERSION;
 pub const DB_FILE: &str = "mail.db";
 /// The blob directory's name in the data directory.
 pub const BLOB_DIR: &str = "blobs";
+/// Messages up to this size keep their bytes in the database
+/// (`inline_blobs`), bigger ones in a blob file. 64 KiB holds most mail
+/// (text and small attachments) while keeping the WAL and its checkpoints
+/// from carrying the big attachments twice.
+pub const INLINE_MAX: usize = 64 * 1024;
 /// How many committed changes a subscriber may fall behind before it is
 /// told it lagged (and must re-read its mailbox).
 const CHANGE_CAPACITY: usize = 1024;
@@ -207,6 +219,14 @@ impl SqliteStore {
             self.blobs.put(raw)?;
         }
         Ok(())
+    }
+
+    /// The bytes of an inline blob, if there is one. One statement in
+    /// autocommit mode: no transaction to open and close around it.
+    fn read_inline(&self, blob: &BlobId) -> StoreResult<Option<Vec<u8>>> {
+        let conn = self.readers.get()?;
+        let mut stmt = conn.prepare_cached("SELECT bytes FROM inline_blobs WHERE id = ?1")?;
+        Ok(stmt.query_row([&blob.0], |r| r.get(0)).optional()?)
     }
 
     /// After a failed write: deletes `blob` again if nothing uses it.
@@ -423,7 +443,16 @@ impl Store for SqliteStore {
     }
 
     fn read_blob(&self, blob: &BlobId, size: u64) -> StoreResult<Vec<u8>> {
-        let bytes = self.blobs.get(blob)?;
+        // A small message stored before the inline table existed is a
+        // file: look there when the row is absent.
+        let inline = match usize::try_from(size) {
+            Ok(n) if n <= INLINE_MAX => self.read_inline(blob)?,
+            _ => None,
+        };
+        let bytes = match inline {
+            Some(bytes) => bytes,
+            None => self.blobs.get(blob)?,
+        };
         if len_u64(&bytes) != size {
             return Err(StoreError::Database(format!(
                 "blob {blob} has {} bytes, its message says {size}: the blob store is damaged",
