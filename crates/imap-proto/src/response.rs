@@ -48,9 +48,12 @@ pub(crate) fn untagged(out: &mut Vec<u8>, text: &str) {
     push_text(out, "*".to_owned(), text);
 }
 
-/// `+ text CRLF`: a command continuation request (RFC 9051 §7.5).
+/// `+ text CRLF`: a command continuation request (RFC 9051 §7.5). The
+/// space is there even without text: `continue-req = "+" SP (resp-text /
+/// base64)`, and an empty SASL challenge is an empty base64 string.
 pub(crate) fn continuation(out: &mut Vec<u8>, text: &str) {
-    push_text(out, "+".to_owned(), text);
+    let line = format!("+ {}\r\n", clean(text));
+    out.extend_from_slice(line.as_bytes());
 }
 
 fn push_text(out: &mut Vec<u8>, mut line: String, text: &str) {
@@ -102,7 +105,7 @@ mod tests {
         let code = render(|o| status(o, "*", Status::Ok, Some("CAPABILITY IMAP4rev2"), "x"));
         assert_eq!(code, "* OK [CAPABILITY IMAP4rev2] x\r\n");
         assert_eq!(render(|o| untagged(o, "ID NIL")), "* ID NIL\r\n");
-        assert_eq!(render(|o| continuation(o, "")), "+\r\n");
+        assert_eq!(render(|o| continuation(o, "")), "+ \r\n");
         let forged = render(|o| status(o, "a", Status::No, None, "x\r\na OK forged"));
         assert_eq!(forged, "a NO x  a OK forged\r\n");
     }

@@ -260,11 +260,11 @@ const MAIL: &str = r#"
     C: a0 SELECT INBOX
     S: a0 BAD Log in first
     C: a1 AUTHENTICATE PLAIN
-    S: +
+    S: + 
     C: *
     S: a1 BAD Authentication cancelled
     C: a2 AUTHENTICATE PLAIN
-    S: +
+    S: + 
     C: AGFsaWNlAHNlY3JldA==
     S: a2 OK Logged in
     C: a3 CAPABILITY

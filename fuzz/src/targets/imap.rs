@@ -15,7 +15,8 @@
 
 use std::collections::HashSet;
 
-use postern_imap_proto::{Event, Options, Part, Server, Tag};
+use postern_imap_proto::cmd::Request;
+use postern_imap_proto::{Data, Event, Options, Part, Server, Tag};
 use postern_types::TlsInfo;
 
 use super::session::{crlf_lines, excerpt, play, with_plans, After, Harness, Plan};
@@ -72,19 +73,42 @@ impl Harness for Session {
             }
             Event::Login { tag, username, .. } => {
                 assert!(opts.tls_active, "LOGIN reached the session before TLS");
-                let text = format!("Invalid credentials for {username}");
-                s.tagged_no(&tag, Some("AUTHENTICATIONFAILED"), &text);
+                // Half the logins succeed, so the authenticated state is
+                // fuzzed too.
+                if username.len() % 2 == 0 {
+                    s.logged_in();
+                    s.tagged_ok(&tag, None, &format!("{username} logged in"));
+                } else {
+                    let text = format!("Invalid credentials for {username}");
+                    s.tagged_no(&tag, Some("AUTHENTICATIONFAILED"), &text);
+                }
             }
-            Event::Authenticate { tag, mechanism, .. } => {
+            Event::Authenticate {
+                tag,
+                mechanism,
+                initial_response,
+            } => {
                 assert!(
                     opts.tls_active,
                     "AUTHENTICATE reached the session before TLS"
                 );
-                let text = format!("{mechanism} authentication failed");
-                s.tagged_no(&tag, Some("AUTHENTICATIONFAILED"), &text);
+                if initial_response.is_none() {
+                    s.sasl_challenge(&tag, "");
+                } else {
+                    let text = format!("{mechanism} authentication failed");
+                    s.tagged_no(&tag, Some("AUTHENTICATIONFAILED"), &text);
+                }
             }
+            Event::SaslResponse { tag, .. } => {
+                s.tagged_no(&tag, Some("AUTHENTICATIONFAILED"), "No");
+            }
+            Event::Request { tag, request } => {
+                assert!(s.is_authenticated(), "a mail command before login");
+                request_answer(s, &tag, &request);
+            }
+            Event::IdleDone { tag } => s.tagged_ok(&tag, None, "IDLE terminated"),
             Event::Command { tag, name, rest } => {
-                check_command(&opts, &name, &rest);
+                check_command(s, &opts, &name, &rest);
                 command(s, &tag, &name, &rest);
             }
             // A kind of event added since: left unanswered (its tag is not
@@ -95,7 +119,11 @@ impl Harness for Session {
     }
 
     fn check_buffers(&self, s: &Server) {
-        let limit = s.options().max_line + 1;
+        let opts = s.options();
+        let limit = match s.is_authenticated() {
+            true => opts.max_append as usize + opts.max_line_authenticated + 1,
+            false => opts.max_line + 1,
+        };
         let partial = s.partial_line_len();
         assert!(
             partial <= limit,
@@ -113,7 +141,14 @@ impl Harness for Session {
     }
 }
 
-fn check_command(opts: &Options, name: &str, rest: &[Part]) {
+fn check_command(s: &Server, opts: &Options, name: &str, rest: &[Part]) {
+    let (max_literal, max_line) = match s.is_authenticated() {
+        true => (
+            opts.max_append,
+            opts.max_append as usize + opts.max_line_authenticated,
+        ),
+        false => (opts.max_literal, opts.max_line),
+    };
     assert!(
         !name.is_empty() && name.bytes().all(|b| !b.is_ascii_lowercase()),
         "command name {name:?} is not upper-cased"
@@ -124,19 +159,40 @@ fn check_command(opts: &Options, name: &str, rest: &[Part]) {
             Part::Text(text) => text.len(),
             Part::Literal(bytes) => {
                 assert!(
-                    bytes.len() <= opts.max_literal as usize,
+                    bytes.len() <= max_literal as usize,
                     "a {}-octet literal passed the {} limit",
                     bytes.len(),
-                    opts.max_literal
+                    max_literal
                 );
                 bytes.len()
             }
         };
     }
     assert!(
-        total <= opts.max_line,
+        total <= max_line,
         "a {total}-octet command passed the line limit"
     );
+}
+
+/// Answers a parsed mail command as a server might, echoing names into
+/// data lines (which the core must keep on one line).
+fn request_answer(s: &mut Server, tag: &Tag, request: &Request) {
+    match request {
+        Request::Idle => s.idle(tag),
+        Request::Select { mailbox, .. } | Request::Create { name: mailbox, .. } => {
+            let mut d = Data::new();
+            d.raw("LIST () \"/\" ").mailbox(mailbox, s.utf8());
+            s.data(d);
+            s.tagged_ok(tag, None, "done");
+        }
+        Request::Fetch { attrs, .. } => {
+            let mut d = Data::new();
+            d.raw("1 FETCH (").raw(&format!("{attrs:?}")).close();
+            s.data(d);
+            s.tagged_ok(tag, None, "FETCH completed");
+        }
+        _ => s.tagged_no(tag, None, &format!("{request:?}")),
+    }
 }
 
 fn command(s: &mut Server, tag: &Tag, name: &str, rest: &[Part]) {
@@ -203,6 +259,8 @@ fn seeds() -> Vec<Vec<u8>> {
         b"a1 SELECT {4096+}\r\nAAAA\r\na2 EXAMINE {4097}\r\na3 LOGIN {4294967295+}\r\n",
         b"* NOOP\r\n+ x\r\na+ NOOP\r\n\r\na1\r\na1 FOO\r\na1 fetch 1:* (FLAGS BODY[HEADER.FIELDS (FROM)])\r\n",
         b"tag STARTTLS\r\ntag LOGIN a b\r\n",
+        b"a1 LOGIN ab cd\r\na2 SELECT INBOX (CONDSTORE)\r\na3 UID FETCH 1:* (FLAGS BODY.PEEK[1.HEADER.FIELDS (FROM)]<0.10>) (CHANGEDSINCE 2)\r\na4 SEARCH RETURN (MIN) OR (SEEN FROM x) NOT UID 1:*\r\na5 STORE 1 (UNCHANGEDSINCE 3) +FLAGS (\\Seen)\r\na6 IDLE\r\nDONE\r\na7 LIST (SUBSCRIBED) \"\" (\"*\" %) RETURN (STATUS (MESSAGES))\r\na8 APPEND INBOX {3+}\r\nabc\r\na9 UID MOVE 1:* &AOQ-\r\nb1 ENABLE UTF8=ACCEPT\r\nb2 CREATE \"\xc3\xa4\" (USE (\\Sent))\r\n",
+        b"a1 AUTHENTICATE PLAIN\r\n*\r\na2 AUTHENTICATE LOGIN\r\nAGE=\r\na3 LOGIN ab cd\r\na4 IDLE\r\nNOOP\r\na5 NAMESPACE\r\n",
     ];
     let mut out = with_plans(sessions);
     // The same sessions on an implicit-TLS port (variant bit).

@@ -92,6 +92,10 @@ pub struct ImapSession {
     idling: bool,
 }
 
+/// How often an idling session checks its mailbox for changes made by
+/// another process: a one-row read, and a full re-read only on change.
+const IDLE_POLL: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The answer to a failed store call: the details go to the log.
 const STORE_TROUBLE: &str = "Server error, try again later";
 
@@ -132,25 +136,34 @@ impl Session for ImapSession {
         Control::Continue
     }
 
-    /// In IDLE with a mailbox selected: until a change concerns it.
+    /// In IDLE with a mailbox selected: until a change concerns it, or
+    /// the poll interval passed (changes made by another process, such as
+    /// `postern deliver`, are not broadcast here).
     async fn wait(&mut self) {
         let Some(sel) = self.selected.as_mut().filter(|_| self.idling) else {
             return std::future::pending().await;
         };
+        let poll = tokio::time::sleep(IDLE_POLL);
+        tokio::pin!(poll);
         loop {
-            match sel.changes.recv().await {
-                Ok(change) if concerns(&change, sel.mailbox.id) => return,
-                Ok(_) => {}
-                Err(broadcast::error::RecvError::Lagged(_)) => return,
-                Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
+            tokio::select! {
+                () = &mut poll => {
+                    sel.poll_due = true;
+                    return;
+                }
+                change = sel.changes.recv() => match change {
+                    Ok(change) if concerns(&change, sel.mailbox.id) => break,
+                    Ok(_) => {}
+                    Err(broadcast::error::RecvError::Lagged(_)) => break,
+                    Err(broadcast::error::RecvError::Closed) => std::future::pending::<()>().await,
+                },
             }
         }
+        sel.dirty = true;
     }
 
     async fn wake(&mut self, imap: &mut Server) {
-        if let Some(sel) = self.selected.as_mut() {
-            sel.dirty = true;
-        }
+        self.poll_mailbox().await;
         self.report(imap, true).await;
     }
 }

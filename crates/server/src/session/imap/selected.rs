@@ -25,6 +25,8 @@ pub(super) struct Selected {
     pub(super) dirty: bool,
     /// SELECT (CONDSTORE) (RFC 7162 §3.1.8).
     pub(super) condstore: bool,
+    /// The IDLE poll interval passed: compare the mailbox's counters.
+    pub(super) poll_due: bool,
 }
 
 /// STORE's arguments.
@@ -75,6 +77,7 @@ impl ImapSession {
             view: View::new(msgs),
             changes,
             dirty: false,
+            poll_due: false,
             condstore: condstore || imap.enabled().condstore,
             mailbox,
         };
@@ -318,6 +321,28 @@ impl ImapSession {
             }
         }
         imap.tagged_ok(tag, None, &format!("{verb} completed"));
+    }
+
+    /// After an IDLE poll interval: the mailbox's UIDNEXT and
+    /// HIGHESTMODSEQ, which any change by any process moves; the view is
+    /// re-read only if they did.
+    pub(super) async fn poll_mailbox(&mut self) {
+        let Some(sel) = self.selected.as_mut().filter(|s| s.poll_due) else {
+            return;
+        };
+        sel.poll_due = false;
+        let id = sel.mailbox.id;
+        let Ok(Some(now)) = self.mail.with_store(move |s| s.mailbox_by_id(id)).await else {
+            return;
+        };
+        let Some(sel) = self.selected.as_mut() else {
+            return;
+        };
+        if (now.uid_next, now.highest_modseq) != (sel.mailbox.uid_next, sel.mailbox.highest_modseq)
+        {
+            sel.dirty = true;
+            sel.mailbox = now;
+        }
     }
 
     /// Tells the client what changed: re-reads the mailbox if a change

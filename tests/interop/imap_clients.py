@@ -1,0 +1,200 @@
+#!/usr/bin/env python3
+"""IMAP with independent clients: Python's imaplib (IMAP4_SSL, and IMAP4
+with starttls()) and curl (imaps://), against the built `postern` binary.
+
+Locally:
+    cargo build && python3 tests/interop/imap_clients.py
+POSTERN_BIN overrides the binary (default target/debug/postern).
+"""
+import imaplib
+import os
+import re
+import shutil
+import smtplib
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("POSTERN_BIN", os.path.join(ROOT, "target", "debug", "postern"))
+USER = "alice@example.test"
+PASSWORD = "correct horse battery"
+MESSAGE = (
+    b"From: Bob <bob@example.test>\r\nTo: alice@example.test\r\nSubject: interop\r\n"
+    b"Message-ID: <interop@example.test>\r\n\r\nfirst line\r\nlast line\r\n"
+)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def postern(data_dir, *args, stdin=None):
+    result = subprocess.run(
+        [BIN, "--data-dir", data_dir, *args],
+        input=stdin, capture_output=True, timeout=120,
+    )
+    if result.returncode != 0:
+        raise AssertionError(f"postern {' '.join(args)} failed: {result.stderr.decode()}")
+    return result.stdout.decode()
+
+
+class ImapClients(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="postern-interop-")
+        postern(cls.dir, "init", "--dev-ports", "--hostname", "localhost", "--domain", "example.test")
+        config = os.path.join(cls.dir, "postern.toml")
+        text = open(config).read()
+        cls.ports = {}
+        for port in sorted(set(int(p) for p in re.findall(r'"127\.0\.0\.1:(\d+)"', text))):
+            new = free_port()
+            cls.ports[port] = new
+            text = text.replace(f'"127.0.0.1:{port}"', f'"127.0.0.1:{new}"')
+        open(config, "w").write(text)
+        postern(cls.dir, "user", "add", USER, "--password-stdin", stdin=PASSWORD.encode() + b"\n")
+        for _ in range(3):
+            postern(cls.dir, "deliver", "--to", USER, stdin=MESSAGE)
+        cls.log = open(os.path.join(cls.dir, "serve.log"), "wb")
+        cls.server = subprocess.Popen([BIN, "--data-dir", cls.dir, "serve"], stdout=cls.log, stderr=cls.log)
+        cls.imaps = cls.ports[2993]
+        cls.imap = cls.ports[2143]
+        deadline = time.time() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", cls.imaps), timeout=1).close()
+                break
+            except OSError:
+                if time.time() > deadline or cls.server.poll() is not None:
+                    raise AssertionError("postern serve did not start:\n" + open(cls.log.name).read())
+                time.sleep(0.1)
+        cls.ca = os.path.join(cls.dir, "certs", "main.crt.pem")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.send_signal(signal.SIGTERM)
+        try:
+            cls.server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            cls.server.kill()
+        cls.log.close()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def context(self):
+        ctx = ssl.create_default_context(cafile=self.ca)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        return ctx
+
+    def login(self):
+        m = imaplib.IMAP4_SSL("localhost", self.imaps, ssl_context=self.context(), timeout=10)
+        m.login(USER, PASSWORD)
+        return m
+
+    def test_1_imap4_ssl_select_fetch_search_store(self):
+        m = self.login()
+        typ, data = m.select("INBOX")
+        self.assertEqual(typ, "OK")
+        self.assertEqual(data, [b"3"])
+        typ, data = m.fetch("1", "(BODY.PEEK[] FLAGS)")
+        self.assertEqual(typ, "OK")
+        self.assertEqual(data[0][1], MESSAGE)
+        self.assertNotIn(b"\\Seen", data[0][0] + data[1])
+        typ, data = m.fetch("1", "(ENVELOPE)")
+        self.assertIn(b'"interop"', data[0])
+        self.assertIn(b'("Bob" NIL "bob" "example.test")', data[0])
+        typ, data = m.fetch("2", "(RFC822)")
+        self.assertEqual(data[0][1], MESSAGE)
+        typ, data = m.search(None, "UNSEEN")
+        self.assertEqual(data, [b"1 3"])
+        typ, data = m.uid("SEARCH", None, "SUBJECT", "interop")
+        self.assertEqual(data, [b"1 2 3"])
+        typ, data = m.store("3", "+FLAGS", "(\\Flagged)")
+        self.assertIn(b"\\Flagged", data[0])
+        typ, data = m.search(None, "FLAGGED")
+        self.assertEqual(data, [b"3"])
+        m.logout()
+
+    def test_2_starttls_then_append_copy_move_expunge(self):
+        m = imaplib.IMAP4("localhost", self.imap, timeout=10)
+        self.assertIn("STARTTLS", m.capabilities)
+        self.assertIn("LOGINDISABLED", m.capabilities)
+        m.starttls(ssl_context=self.context())
+        m.login(USER, PASSWORD)
+        typ, data = m.append("Archive", "(\\Seen)", None, MESSAGE)
+        self.assertEqual(typ, "OK")
+        self.assertIn(b"APPENDUID", data[0])
+        typ, data = m.list()
+        names = b"\n".join(data)
+        for name in (b'"INBOX"', b'"Archive"', b'"Sent"', b'"Trash"'):
+            self.assertIn(name, names)
+        self.assertIn(b"\\Archive", names)
+        m.select("INBOX")
+        typ, data = m.copy("1", "Trash")
+        self.assertEqual(typ, "OK")
+        typ, data = m.uid("MOVE", "2", "Archive")
+        self.assertEqual(typ, "OK")
+        m.store("1", "+FLAGS", "(\\Deleted)")
+        m.response("EXPUNGE")  # forget the one MOVE reported
+        typ, data = m.expunge()
+        self.assertEqual(data, [b"1"])
+        typ, data = m.status("Archive", "(MESSAGES UNSEEN)")
+        self.assertIn(b"MESSAGES 2", data[0])
+        m.create("Projects/2026")
+        m.rename("Projects/2026", "Done")
+        typ, data = m.list('""', "Done")
+        self.assertIn(b'"Done"', data[0])
+        m.delete("Done")
+        m.logout()
+
+    def test_3_no_login_before_tls(self):
+        m = imaplib.IMAP4("localhost", self.imap, timeout=10)
+        with self.assertRaises(imaplib.IMAP4.error):
+            m.login(USER, PASSWORD)
+        m.logout()
+
+    def test_4_idle_sees_an_smtp_delivery_within_a_second(self):
+        m = self.login()
+        m.select("INBOX")
+        tag = m._new_tag().decode()
+        m.send(f"{tag} IDLE\r\n".encode())
+        self.assertTrue(m.readline().startswith(b"+"))
+        with smtplib.SMTP("localhost", self.ports[2525], timeout=10) as s:
+            s.starttls(context=self.context())
+            start = time.time()
+            s.sendmail("bob@example.test", [USER], MESSAGE)
+        line = m.readline()
+        self.assertRegex(line, rb"^\* \d+ EXISTS")
+        self.assertLess(time.time() - start, 1.0)
+        m.send(b"DONE\r\n")
+        while not m.readline().startswith(tag.encode() + b" OK"):
+            pass
+        m.logout()
+
+    def test_5_curl_reads_over_imaps(self):
+        curl = shutil.which("curl")
+        if curl is None:
+            if os.environ.get("CI") == "true":
+                self.fail("curl is required under CI=true")
+            self.skipTest("curl not installed")
+        out = subprocess.run(
+            [curl, "-sS", "--cacert", self.ca, "--user", f"{USER}:{PASSWORD}",
+             f"imaps://localhost:{self.imaps}/INBOX;UID=3"],
+            capture_output=True, timeout=30,
+        )
+        self.assertEqual(out.returncode, 0, out.stderr.decode())
+        self.assertIn(b"Subject: interop", out.stdout)
+        self.assertIn(b"last line", out.stdout)
+
+
+if __name__ == "__main__":
+    result = unittest.main(exit=False, verbosity=2).result
+    failed = len(result.failures) + len(result.errors)
+    print(f"{result.testsRun - failed} passed, {failed} failed")
+    sys.exit(1 if failed or not result.testsRun else 0)
