@@ -333,6 +333,7 @@ impl ItemJob {
         };
         let dsn = build_dsn(&self.ctx.settings.hostname, &item, &body, now);
         let sender = item.envelope.mail_from.clone();
+        let requiretls = item.envelope.requiretls;
         let result = blocking(&self.store, move |s| {
             let Some(raw) = dsn else {
                 return s.queue_finish(id, None).map(|_| false);
@@ -356,7 +357,12 @@ impl ItemJob {
             };
             // RFC 3461 §6.2 / RFC 5321 §4.5.5: notifications go out with
             // the null sender, so that they are never answered by another.
-            let envelope = Envelope::default();
+            // RFC 8689 §5: the report on a REQUIRETLS message travels
+            // under REQUIRETLS too (and returns headers only, below).
+            let envelope = Envelope {
+                requiretls,
+                ..Envelope::default()
+            };
             let incoming = Incoming {
                 raw: &raw,
                 internal_date: now,
@@ -394,7 +400,11 @@ pub fn build_dsn(hostname: &str, item: &QueueItem, original: &[u8], now: i64) ->
         reporting_mta: hostname,
         to: &item.envelope.mail_from,
         envid: item.envelope.envid.as_deref(),
-        ret: item.envelope.ret.map(ret),
+        ret: if item.envelope.requiretls {
+            Some(Ret::Headers)
+        } else {
+            item.envelope.ret.map(ret)
+        },
         arrival: item.created,
         now,
         unique: &unique,

@@ -347,6 +347,10 @@ async fn requiretls_goes_only_to_peers_that_offer_it() {
         ),
         "{dsn}"
     );
+    assert!(
+        !dsn.contains("Hi Bob"),
+        "a REQUIRETLS message's report returns headers only"
+    );
     let seen = with.seen();
     let mail = seen
         .iter()
