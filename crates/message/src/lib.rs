@@ -57,9 +57,11 @@ impl<'a> Message<'a> {
         &self.raw[header::header_end(self.raw)..]
     }
 
-    /// The Date header as Unix seconds (for SENTBEFORE and friends).
+    /// The Date header's date and time as written, zone ignored, in
+    /// seconds since the epoch: SENTBEFORE, SENTON and SENTSINCE compare
+    /// the sender's calendar date (RFC 9051 §6.4.4).
     pub fn sent_date(&self) -> Option<i64> {
         let parsed = self.parsed.as_ref()?;
-        parsed.date().map(mail_parser::DateTime::to_timestamp)
+        parsed.date().map(mail_parser::DateTime::to_timestamp_local)
     }
 }

@@ -2,6 +2,11 @@
 //! the extensions): login, SELECT, FETCH, STORE, SEARCH, APPEND, COPY,
 //! MOVE, EXPUNGE, updates between sessions, and IDLE.
 
+#[path = "imap_rfc.rs"]
+mod rfc;
+#[path = "imap_security.rs"]
+mod security;
+
 use std::time::{Duration, Instant};
 
 use postern_testkit::{LineClient, TestServer};
@@ -62,14 +67,12 @@ fn has(lines: &[String], text: &str) -> bool {
     lines.iter().any(|l| l.contains(text))
 }
 
-fn with_mail() -> impl std::future::Future<Output = TestServer> {
-    async {
-        let srv = TestServer::start().await;
-        srv.add_user(ALICE, PASSWORD);
-        srv.deliver(ALICE, FIRST);
-        srv.deliver(ALICE, SECOND);
-        srv
-    }
+async fn with_mail() -> TestServer {
+    let srv = TestServer::start().await;
+    srv.add_user(ALICE, PASSWORD);
+    srv.deliver(ALICE, FIRST);
+    srv.deliver(ALICE, SECOND);
+    srv
 }
 
 #[tokio::test]

@@ -1,0 +1,232 @@
+//! IMAP conformance, named by RFC section: wire-only checks of the
+//! responses the RFCs prescribe, over implicit TLS.
+
+use super::{any, cmd, has, login, with_mail, ALICE};
+
+/// RFC 9051 §6.3.3: EXAMINE is read-only; STORE and EXPUNGE are refused
+/// and fetching a body does not set \Seen.
+#[tokio::test]
+async fn rfc9051_6_3_3_examine_is_read_only() {
+    let srv = with_mail().await;
+    let mut c = login(&srv).await;
+    let e = cmd(&mut c, "a EXAMINE INBOX").await;
+    assert!(e.last().unwrap().starts_with("a OK [READ-ONLY]"), "{e:?}");
+    assert!(has(&e, "[PERMANENTFLAGS ()]"), "{e:?}");
+    let f = cmd(&mut c, "b FETCH 1 (BODY[TEXT] FLAGS)").await;
+    assert!(has(&f, "FLAGS ()") && !has(&f, "\\Seen"), "{f:?}");
+    let no = any(&mut c, "c STORE 1 +FLAGS (\\Seen)").await;
+    assert!(no[0].starts_with("c NO [READ-ONLY]"), "{no:?}");
+    let no = any(&mut c, "d EXPUNGE").await;
+    assert!(no[0].starts_with("d NO"), "{no:?}");
+}
+
+/// RFC 9051 §7.5.1: each EXPUNGE renumbers what follows, so several are
+/// sent highest first (each number right when it is read).
+#[tokio::test]
+async fn rfc9051_7_5_1_expunge_numbers() {
+    let srv = with_mail().await;
+    for i in 0..3 {
+        srv.deliver(ALICE, format!("Subject: {i}\r\n\r\nx\r\n").as_bytes());
+    }
+    let mut c = login(&srv).await;
+    cmd(&mut c, "a SELECT INBOX").await;
+    cmd(&mut c, "b STORE 2,3,5 +FLAGS.SILENT (\\Deleted)").await;
+    let ex = cmd(&mut c, "c EXPUNGE").await;
+    assert_eq!(
+        ex[..3],
+        ["* 5 EXPUNGE", "* 3 EXPUNGE", "* 2 EXPUNGE"],
+        "{ex:?}"
+    );
+    let f = cmd(&mut c, "d FETCH 1:* UID").await;
+    assert!(
+        has(&f, "* 1 FETCH (UID 1)") && has(&f, "* 2 FETCH (UID 4)"),
+        "{f:?}"
+    );
+    assert_eq!(f.len(), 3, "{f:?}");
+}
+
+/// RFC 4315 §3 (UIDPLUS) and RFC 6851 §4.3 (MOVE): APPENDUID, COPYUID
+/// with the source and destination UID sets, and UID EXPUNGE touching
+/// only the named UIDs.
+#[tokio::test]
+async fn rfc4315_rfc6851_uidplus_and_move() {
+    let srv = with_mail().await;
+    let mut c = login(&srv).await;
+    let s = cmd(&mut c, "a SELECT Trash").await;
+    let validity = s
+        .iter()
+        .find_map(|l| l.strip_prefix("* OK [UIDVALIDITY "))
+        .and_then(|l| l.split(']').next())
+        .unwrap()
+        .to_owned();
+    cmd(&mut c, "b SELECT INBOX").await;
+    let cp = cmd(&mut c, "c COPY 1:2 Trash").await;
+    assert!(
+        cp[0].starts_with(&format!("c OK [COPYUID {validity} 1:2 1,2]")),
+        "{cp:?}"
+    );
+    let mv = cmd(&mut c, "d MOVE 2 Trash").await;
+    assert_eq!(mv[0], format!("* OK [COPYUID {validity} 2 3] Moved"));
+    assert_eq!(mv[1], "* 2 EXPUNGE");
+    cmd(&mut c, "e SELECT Trash").await;
+    cmd(&mut c, "f STORE 1:* +FLAGS.SILENT (\\Deleted)").await;
+    let ex = cmd(&mut c, "g UID EXPUNGE 2").await;
+    assert_eq!(ex[0], "* 2 EXPUNGE", "{ex:?}");
+    assert_eq!(ex.len(), 2, "{ex:?}");
+}
+
+/// RFC 7162 §3.1 (CONDSTORE): MODSEQ grows with each change, CHANGEDSINCE
+/// selects what changed, UNCHANGEDSINCE refuses a stale STORE with
+/// MODIFIED, and SEARCH MODSEQ reports the highest.
+#[tokio::test]
+async fn rfc7162_3_1_condstore() {
+    let srv = with_mail().await;
+    let mut c = login(&srv).await;
+    cmd(&mut c, "a SELECT INBOX (CONDSTORE)").await;
+    let f = cmd(&mut c, "b FETCH 1:* (MODSEQ)").await;
+    let modseq = |line: &str| -> u64 {
+        let start = line.find("MODSEQ (").unwrap() + 8;
+        line[start..].split(')').next().unwrap().parse().unwrap()
+    };
+    let before = modseq(&f[0]).max(modseq(&f[1]));
+    let st = cmd(&mut c, "c STORE 1 +FLAGS (\\Flagged)").await;
+    let after = modseq(&st[0]);
+    assert!(after > before, "{st:?}");
+    let f = cmd(
+        &mut c,
+        &format!("d FETCH 1:* (FLAGS) (CHANGEDSINCE {before})"),
+    )
+    .await;
+    assert_eq!(f.len(), 2, "only message 1 changed: {f:?}");
+    let st = cmd(
+        &mut c,
+        &format!("e STORE 1,2 (UNCHANGEDSINCE {before}) +FLAGS (\\Seen)"),
+    )
+    .await;
+    assert!(
+        st.last().unwrap().starts_with("e OK [MODIFIED 1]"),
+        "{st:?}"
+    );
+    assert!(has(&st, "* 2 FETCH (FLAGS (\\Seen) MODSEQ ("), "{st:?}");
+    let s = cmd(&mut c, &format!("f SEARCH MODSEQ {after}")).await;
+    assert!(s[0].starts_with("* SEARCH 1 2 (MODSEQ "), "{s:?}");
+}
+
+/// RFC 9051 §6.4.4: SEARCH keys, combined.
+#[tokio::test]
+async fn rfc9051_6_4_4_search_keys() {
+    let srv = with_mail().await;
+    let mut c = login(&srv).await;
+    cmd(&mut c, "a SELECT INBOX").await;
+    for (query, hits) in [
+        ("ALL", "1 2"),
+        ("1", "1"),
+        ("2:*", "2"),
+        ("UID 2", "2"),
+        ("NOT UID 2", "1"),
+        ("HEADER Message-ID <1@example.test>", "1"),
+        ("HEADER X-Missing \"\"", ""),
+        ("FROM BOB", "1"),
+        ("TO alice", "1"),
+        ("SUBJECT SECOND", "2"),
+        ("BODY \"first body\"", "1"),
+        ("TEXT carol", "2"),
+        ("LARGER 200", "2"),
+        ("SMALLER 200", "1"),
+        ("SENTBEFORE 1-Jan-2000", "1"),
+        ("SENTON 7-Feb-1994", "1"),
+        ("SINCE 1-Jan-2000", "1 2"),
+        ("BEFORE 1-Jan-2000", ""),
+        ("OR SUBJECT first SUBJECT second", "1 2"),
+        ("(UNSEEN UNFLAGGED) UNDELETED", "1 2"),
+        ("NEW", ""),
+        ("OLD", "1 2"),
+        ("CHARSET UTF-8 SUBJECT first", "1"),
+    ] {
+        let s = cmd(&mut c, &format!("s SEARCH {query}")).await;
+        let want = if hits.is_empty() {
+            "* SEARCH".to_owned()
+        } else {
+            format!("* SEARCH {hits}")
+        };
+        assert_eq!(s[0], want, "SEARCH {query}");
+    }
+    let bad = any(&mut c, "t SEARCH CHARSET KOI8-R ALL").await;
+    assert!(bad[0].contains("[BADCHARSET"), "{bad:?}");
+}
+
+/// RFC 9051 §7.5.2: BODYSTRUCTURE of a message/rfc822 inside a multipart,
+/// with the encapsulated envelope, body and line count; BODY[2.1] and
+/// BODY[2.HEADER] reach into it.
+#[tokio::test]
+async fn rfc9051_7_5_2_nested_bodystructure() {
+    let srv = with_mail().await;
+    srv.deliver(
+        ALICE,
+        b"Subject: outer\r\nContent-Type: multipart/mixed; boundary=o\r\n\r\n--o\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\r\nhi\r\n--o\r\nContent-Type: message/rfc822\r\n\r\n\
+Subject: inner\r\nFrom: d@example.test\r\n\r\ninner body\r\n--o--\r\n",
+    );
+    let mut c = login(&srv).await;
+    cmd(&mut c, "a SELECT INBOX").await;
+    let f = cmd(&mut c, "b FETCH 3 BODYSTRUCTURE").await;
+    assert!(has(&f, "BODYSTRUCTURE ((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL NIL \"7BIT\" 2 1 NIL NIL NIL NIL)(\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 50 (NIL \"inner\" ((NIL NIL \"d\" \"example.test\")) ((NIL NIL \"d\" \"example.test\")) ((NIL NIL \"d\" \"example.test\")) NIL NIL NIL NIL NIL) (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 10 1 NIL NIL NIL NIL) 4 NIL NIL NIL NIL) \"MIXED\" (\"BOUNDARY\" \"o\") NIL NIL NIL)"), "{f:?}");
+    let f = cmd(
+        &mut c,
+        "c FETCH 3 (BODY.PEEK[2.1] BODY.PEEK[2.HEADER.FIELDS (SUBJECT)] BODY)",
+    )
+    .await;
+    assert!(has(&f, "BODY[2.1] {10}") && has(&f, "inner body"), "{f:?}");
+    assert!(has(&f, "BODY[2.HEADER.FIELDS (SUBJECT)] {18}"), "{f:?}");
+    assert!(
+        has(
+            &f,
+            "BODY ((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL NIL \"7BIT\" 2 1)("
+        ),
+        "{f:?}"
+    );
+}
+
+/// RFC 5258 (LIST-EXTENDED), RFC 5819 (LIST-STATUS), RFC 6154
+/// (SPECIAL-USE), RFC 3348 (CHILDREN), RFC 2342 (NAMESPACE), RFC 6855
+/// (UTF8=ACCEPT) and modified UTF-7 names (RFC 3501 §5.1.3).
+#[tokio::test]
+async fn rfc5258_rfc5819_rfc6154_listing() {
+    let srv = with_mail().await;
+    let mut c = login(&srv).await;
+    let l = cmd(&mut c, "a LIST (SPECIAL-USE) \"\" *").await;
+    assert_eq!(l.len(), 6, "five special mailboxes: {l:?}");
+    assert!(!has(&l, "\"INBOX\""), "{l:?}");
+    let l = cmd(
+        &mut c,
+        "b LIST \"\" INBOX RETURN (STATUS (MESSAGES UNSEEN) SUBSCRIBED)",
+    )
+    .await;
+    assert_eq!(
+        l[0],
+        "* LIST (\\HasNoChildren \\Subscribed) \"/\" \"INBOX\""
+    );
+    assert_eq!(l[1], "* STATUS \"INBOX\" (MESSAGES 2 UNSEEN 2)");
+    cmd(&mut c, "c CREATE \"Entw&APw-rfe/2026\"").await;
+    let l = cmd(&mut c, "d LIST \"\" Entw*").await;
+    assert!(has(&l, "\\HasChildren) \"/\" \"Entw&APw-rfe\""), "{l:?}");
+    assert!(
+        has(&l, "(\\HasNoChildren) \"/\" \"Entw&APw-rfe/2026\""),
+        "{l:?}"
+    );
+    let bad = any(&mut c, "d2 SELECT \"&Jjo\"").await;
+    assert!(
+        bad[0].starts_with("d2 BAD"),
+        "invalid modified UTF-7: {bad:?}"
+    );
+    cmd(&mut c, "e ENABLE UTF8=ACCEPT").await;
+    let l = cmd(&mut c, "f LIST \"\" \"Entwürfe/%\"").await;
+    assert_eq!(l[0], "* LIST (\\HasNoChildren) \"/\" \"Entwürfe/2026\"");
+    cmd(&mut c, "g UNSUBSCRIBE Junk").await;
+    let l = cmd(&mut c, "h LSUB \"\" *").await;
+    assert!(!has(&l, "\"Junk\"") && has(&l, "\"Sent\""), "{l:?}");
+    let l = cmd(&mut c, "i LIST \"\" \"\"").await;
+    assert_eq!(l[0], "* LIST (\\Noselect) \"/\" \"\"");
+    let n = cmd(&mut c, "j NAMESPACE").await;
+    assert_eq!(n[0], "* NAMESPACE ((\"\" \"/\")) NIL NIL");
+}
