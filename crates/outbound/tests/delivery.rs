@@ -554,3 +554,46 @@ async fn smarthost_credentials_never_go_in_clear_and_a_refusal_defers() {
     assert!(!tls.saw_mail());
     out.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_in_the_middle_of_a_transaction_loses_nothing() {
+    let peer = Peer::start(PeerOptions {
+        stall_first_message: true,
+        ..Default::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(None);
+    route(&mut s, "example.net", &peer);
+    {
+        let store = store(dir.path());
+        queue(
+            &*store,
+            &envelope("alice@example.org"),
+            &["bob@example.net"],
+            BODY,
+        );
+        let out = run(&store, s.clone());
+        // The peer has the message but has not said 250: we stop now.
+        assert!(wait_for(20, || peer.messages().len() == 1).await);
+        out.stop().await;
+        assert_eq!(
+            store.queue_list().unwrap().len(),
+            1,
+            "unacknowledged: still queued"
+        );
+    }
+    let store = store(dir.path());
+    let out = run(&store, s);
+    assert!(
+        wait_for(20, || queue_empty(&store)).await,
+        "{:?}",
+        store.queue_list()
+    );
+    // Sent again after the restart: a duplicate is possible, a loss is
+    // not (RFC 5321 §6.1).
+    assert_eq!(peer.messages().len(), 2);
+    assert_eq!(peer.seen().len(), 2);
+    assert_eq!(out.handle.metrics().delivered, 1);
+    out.stop().await;
+}

@@ -33,6 +33,9 @@ pub struct PeerOptions {
     pub implicit_tls: bool,
     /// The AUTH PLAIN token (base64) accepted, offered under TLS.
     pub auth: Option<String>,
+    /// On the first connection, take the message and never answer it
+    /// (a crash of ours, or of the network, at the worst moment).
+    pub stall_first_message: bool,
 }
 
 impl Default for PeerOptions {
@@ -44,6 +47,7 @@ impl Default for PeerOptions {
             rcpt: Arc::new(|_, _| "250 2.1.5 ok".to_owned()),
             implicit_tls: false,
             auth: None,
+            stall_first_message: false,
         }
     }
 }
@@ -186,6 +190,9 @@ impl State {
                 io.get_mut().write_all(b"354 go on\r\n").await.ok()?;
                 let msg = read_data(&mut io).await?;
                 self.record(|s| s.messages.push(msg));
+                if self.opts.stall_first_message && self.conn_no == 0 {
+                    std::future::pending::<()>().await;
+                }
                 "250 2.0.0 queued as 1".to_owned()
             } else if upper.starts_with("BDAT") {
                 let n: usize = upper.split(' ').nth(1)?.parse().ok()?;
