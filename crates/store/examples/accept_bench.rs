@@ -107,6 +107,38 @@ fn run(dir: &std::path::Path, threads: usize, seconds: f64) -> Run {
     }
 }
 
+/// The mean time of `read_blob` for a 4 KiB message (inline) and for a
+/// 128 KiB one (a file), read many times: the page-cache read path.
+fn read_costs(dir: &std::path::Path) -> (Duration, Duration) {
+    let store = SqliteStore::open(dir).expect("open the store");
+    store.add_domain("example.com").expect("domain");
+    let alice = store
+        .add_account("alice@example.com", "x")
+        .expect("account");
+    let mean = |raw: Vec<u8>| {
+        let (mailbox, uid) = store.deliver(&[alice.id], &raw, 0).expect("deliver")[0];
+        let meta = store.messages(mailbox).expect("messages");
+        let meta = meta.iter().find(|m| m.uid == uid).expect("the message");
+        let began = Instant::now();
+        for _ in 0..10_000 {
+            store.read_blob(&meta.blob, meta.size).expect("read");
+        }
+        began.elapsed() / 10_000
+    };
+    (mean(message(0, 0)), mean(vec![b'x'; 128 * 1024]))
+}
+
+/// The same for a 4 KiB blob file, read by the blob store directly.
+fn file_read_cost(dir: &std::path::Path) -> Duration {
+    let blobs = postern_store::blobs::BlobStore::open(dir).expect("blobs");
+    let id = blobs.put(&message(1, 1)).expect("put");
+    let began = Instant::now();
+    for _ in 0..10_000 {
+        blobs.get(&id).expect("get");
+    }
+    began.elapsed() / 10_000
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -138,4 +170,14 @@ fn main() {
             ms(percentile(&r.latencies, 1.0)),
         );
     }
+    let (small, big) = read_costs(&tmp.path().join("read"));
+    let file = file_read_cost(&tmp.path().join("files"));
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
+    println!(
+        "read_blob: {:.1} us for 4 KiB (in the database), {:.1} us for 128 KiB (a file); \
+         a 4 KiB file: {:.1} us",
+        us(small),
+        us(big),
+        us(file)
+    );
 }
