@@ -36,6 +36,8 @@ pub struct RecipientReport {
     pub status: String,
     /// `smtp; 550 5.1.1 ...` or `x-postern; ...` (RFC 3464 §2.3.6).
     pub diagnostic: Option<String>,
+    /// For `delayed`: when we give up (RFC 3464 §2.3.9).
+    pub will_retry_until: Option<i64>,
 }
 
 /// Everything a report needs.
@@ -175,6 +177,9 @@ fn status_part(m: &mut String, r: &Report<'_>, boundary: &str) {
             let _ = write!(m, "Diagnostic-Code: {}\r\n", one_line(d));
         }
         let _ = write!(m, "Last-Attempt-Date: {}\r\n", rfc5322_date(r.now));
+        if let Some(t) = x.will_retry_until {
+            let _ = write!(m, "Will-Retry-Until: {}\r\n", rfc5322_date(t));
+        }
     }
     m.push_str("\r\n");
 }
@@ -297,6 +302,7 @@ mod tests {
             action: Action::Failed,
             status: "5.1.1".into(),
             diagnostic: Some("smtp; 550 5.1.1 no\r\n such user".into()),
+            will_retry_until: None,
         }];
         let original = b"Subject: hi\r\nFrom: alice@example.org\r\n\r\nsecret body\r\n";
         let text = String::from_utf8(build(&report(&rcpts, original, Some(Ret::Headers)))).unwrap();

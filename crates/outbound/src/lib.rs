@@ -32,7 +32,8 @@
 //! - [`dane`], [`mta_sts`], [`tls`]: transport security.
 //! - [`deliver`]: one attempt for one domain's recipients.
 //! - [`retry`]: the backoff schedule.
-//! - [`dsn`]: RFC 3464 reports.
+//! - [`dsn`]: RFC 3464 reports; [`reports`]: which are owed, and where
+//!   they go.
 //! - [`metrics`]: counters by domain and failure kind (for TLS-RPT).
 //! - `worker`: the queue loop.
 
@@ -43,6 +44,7 @@ pub mod dns;
 pub mod dsn;
 pub mod metrics;
 pub mod mta_sts;
+pub mod reports;
 pub mod retry;
 pub mod routing;
 pub mod settings;
@@ -63,8 +65,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use metrics::{FailureKind, Metrics, PolicyKind, Snapshot};
+pub use reports::build_dsn;
 pub use settings::{Relay, RelayTls, Settings, Timeouts, TlsRequirement};
-pub use worker::{build_dsn, RELAYED};
+pub use worker::RELAYED;
 
 /// The running queue.
 #[derive(Debug, Clone)]

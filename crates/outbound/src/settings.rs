@@ -32,6 +32,9 @@ pub struct Settings {
     /// How long a message is retried before it bounces (RFC 5321 §4.5.4.1
     /// suggests 4-5 days).
     pub retry_for: Duration,
+    /// Warn the sender once when a recipient has waited this long (RFC
+    /// 3464 "delayed", if its NOTIFY allows); `None` never warns.
+    pub delay_warning: Option<Duration>,
     /// The delay before the first retry; doubled at each further one.
     pub first_retry: Duration,
     /// The longest delay between two attempts.
@@ -69,6 +72,9 @@ impl Settings {
             mx_port: 25,
             mta_sts_port: 443,
             retry_for: Duration::from_secs(5 * 24 * 3600),
+            // Sendmail's queuewarn: long enough that greylisting and short
+            // outages stay silent, short enough to be useful the same day.
+            delay_warning: Some(Duration::from_secs(4 * 3600)),
             // 1 min, 2, 4 ... capped at 1 h: quick for greylisting (most
             // greylists let a retry through after 1-5 minutes), gentle later.
             first_retry: Duration::from_secs(60),

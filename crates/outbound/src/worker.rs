@@ -13,17 +13,18 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::future::join_all;
 use postern_store::{
-    Change, DsnRet, Envelope, Incoming, Notify, QueueItem, QueuedRecipient, RecipientOutcome,
-    RecipientState, RemoteRecipient, Store, StoreResult,
+    Change, Envelope, Incoming, Notify, QueueItem, QueuedRecipient, RecipientOutcome, Store,
+    StoreResult,
 };
 use tokio::sync::{broadcast, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::client::{MailParams, RcptParams, Ret};
+use crate::client::{MailParams, RcptParams};
 use crate::deliver::{deliver, Ctx, Job, RcptResult};
-use crate::dsn::{self, Action, RecipientReport};
+use crate::dsn::{self, RecipientReport};
 use crate::metrics::Metrics;
+use crate::reports;
 use crate::retry::{self, Next};
 
 /// How long a claimed item is ours. An attempt to several slow hosts can
@@ -234,13 +235,47 @@ impl ItemJob {
         if outcomes.is_empty() {
             return;
         }
+        let delayed = self.delayed(&item, &outcomes);
         match blocking(&self.store, move |s| s.queue_update(id, &outcomes)).await {
             Ok(updated) if updated.is_finished() => self.finish(updated).await,
+            Ok(_) if !delayed.is_empty() => self.warn_delayed(&item, delayed, body).await,
             Ok(_) => {}
             Err(e) => {
                 tracing::error!(queue_id = %id, error = %e, "cannot record delivery outcomes")
             }
         }
+    }
+
+    /// The deferred recipients that asked for delay notices (RFC 3461
+    /// §4.1) and whose wait crosses `delay_warning` with this deferral: the
+    /// attempt was due before the mark and the next is due after it, which
+    /// happens exactly once per recipient.
+    fn delayed(
+        &self,
+        item: &QueueItem,
+        outcomes: &[(String, RecipientOutcome)],
+    ) -> Vec<RecipientReport> {
+        let Some(after) = self.ctx.settings.delay_warning else {
+            return Vec::new();
+        };
+        let mark = item
+            .created
+            .saturating_add(i64::try_from(after.as_secs()).unwrap_or(i64::MAX));
+        outcomes
+            .iter()
+            .filter_map(|(address, o)| {
+                let RecipientOutcome::Deferred {
+                    next_attempt,
+                    error,
+                } = o
+                else {
+                    return None;
+                };
+                let r = item.recipients.iter().find(|r| r.address == *address)?;
+                let crosses = r.next_attempt < mark && *next_attempt >= mark;
+                (crosses && r.notify.delay).then(|| reports::delayed(r, error))
+            })
+            .collect()
     }
 
     async fn attempt(
@@ -331,38 +366,16 @@ impl ItemJob {
                 return;
             }
         };
-        let dsn = build_dsn(&self.ctx.settings.hostname, &item, &body, now);
-        let sender = item.envelope.mail_from.clone();
-        let requiretls = item.envelope.requiretls;
+        let dsn = reports::build_dsn(&self.ctx.settings.hostname, &item, &body, now);
+        let (sender, requiretls) = (item.envelope.mail_from.clone(), item.envelope.requiretls);
         let result = blocking(&self.store, move |s| {
             let Some(raw) = dsn else {
                 return s.queue_finish(id, None).map(|_| false);
             };
-            let local = s.resolve_recipient(&sender).unwrap_or_default();
-            let sender_domain = domain_of(&sender);
-            if local.is_empty() && s.domains()?.contains(&sender_domain) {
-                // A sender in our own domain that no longer exists: relaying
-                // the notice would send it back here. Dropped, and said so.
-                tracing::warn!(queue_id = %id, sender, "no local account for the DSN's recipient; DSN dropped");
+            let Some((local, remote)) = reports::destination(s, &sender)? else {
                 return s.queue_finish(id, None).map(|_| false);
-            }
-            let remote = if local.is_empty() {
-                vec![RemoteRecipient {
-                    address: sender.clone(),
-                    notify: Notify::NEVER,
-                    orcpt: None,
-                }]
-            } else {
-                Vec::new()
             };
-            // RFC 3461 §6.2 / RFC 5321 §4.5.5: notifications go out with
-            // the null sender, so that they are never answered by another.
-            // RFC 8689 §5: the report on a REQUIRETLS message travels
-            // under REQUIRETLS too (and returns headers only, below).
-            let envelope = Envelope {
-                requiretls,
-                ..Envelope::default()
-            };
+            let envelope = reports::envelope(requiretls);
             let incoming = Incoming {
                 raw: &raw,
                 internal_date: now,
@@ -382,68 +395,48 @@ impl ItemJob {
             Err(e) => tracing::error!(queue_id = %id, error = %e, "cannot finish a queue item"),
         }
     }
-}
 
-/// The DSN for a finished item: failed recipients that asked for failure
-/// notices, relayed ones that asked for success notices. `None` for the
-/// null sender (RFC 5321 §4.5.5) or when nobody asked.
-pub fn build_dsn(hostname: &str, item: &QueueItem, original: &[u8], now: i64) -> Option<Vec<u8>> {
-    if item.envelope.mail_from.is_empty() {
-        return None;
-    }
-    let recipients: Vec<RecipientReport> = item.recipients.iter().filter_map(report_for).collect();
-    if recipients.is_empty() {
-        return None;
-    }
-    let unique = format!("{}.{now}", item.id);
-    let report = dsn::Report {
-        reporting_mta: hostname,
-        to: &item.envelope.mail_from,
-        envid: item.envelope.envid.as_deref(),
-        ret: if item.envelope.requiretls {
-            Some(Ret::Headers)
-        } else {
-            item.envelope.ret.map(ret)
-        },
-        arrival: item.created,
-        now,
-        unique: &unique,
-        recipients: &recipients,
-        original,
-    };
-    Some(dsn::build(&report))
-}
-
-fn report_for(r: &QueuedRecipient) -> Option<RecipientReport> {
-    let (action, status, diagnostic) = match r.state {
-        RecipientState::Failed if r.notify.failure => {
-            let (status, diag) =
-                dsn::decode_error(r.last_error.as_deref().unwrap_or("failed"), true);
-            (Action::Failed, status, Some(diag))
+    /// Tells the sender that some recipients are still waiting (RFC 3464
+    /// "delayed"). Not atomic with the outcomes: a crash in between can
+    /// lose or repeat a warning, never a message.
+    async fn warn_delayed(&self, item: &QueueItem, delayed: Vec<RecipientReport>, body: Vec<u8>) {
+        let s = &self.ctx.settings;
+        let until = item
+            .created
+            .saturating_add(i64::try_from(s.retry_for.as_secs()).unwrap_or(i64::MAX));
+        let Some(raw) =
+            reports::build_delay_warning(&s.hostname, item, &delayed, &body, unix_now(), until)
+        else {
+            return;
+        };
+        let (id, sender, requiretls) = (
+            item.id,
+            item.envelope.mail_from.clone(),
+            item.envelope.requiretls,
+        );
+        let result = blocking(&self.store, move |s| {
+            let Some((local, remote)) = reports::destination(s, &sender)? else {
+                return Ok(false);
+            };
+            let envelope = reports::envelope(requiretls);
+            let incoming = Incoming {
+                raw: &raw,
+                internal_date: unix_now(),
+                local: &local,
+                envelope: &envelope,
+                remote: &remote,
+            };
+            s.accept(&incoming).map(|_| true)
+        })
+        .await;
+        match result {
+            Ok(true) => {
+                Metrics::add(&self.ctx.metrics.dsn_sent, 1);
+                tracing::info!(queue_id = %id, "delay warning queued");
+            }
+            Ok(false) => {}
+            Err(e) => tracing::warn!(queue_id = %id, error = %e, "cannot queue a delay warning"),
         }
-        RecipientState::Delivered if r.notify.success => {
-            let reply = r.detail.as_deref()?.strip_prefix(RELAYED)?;
-            (
-                Action::Relayed,
-                "2.0.0".to_owned(),
-                Some(format!("smtp; {reply}")),
-            )
-        }
-        _ => return None,
-    };
-    Some(RecipientReport {
-        address: r.address.clone(),
-        orcpt: r.orcpt.clone(),
-        action,
-        status,
-        diagnostic,
-    })
-}
-
-fn ret(r: DsnRet) -> Ret {
-    match r {
-        DsnRet::Full => Ret::Full,
-        DsnRet::Headers => Ret::Headers,
     }
 }
 
@@ -453,7 +446,7 @@ fn mail_params(e: &Envelope, size: usize) -> MailParams {
         size: size as u64,
         eight_bit: e.eight_bit,
         smtputf8: e.smtputf8,
-        ret: e.ret.map(ret),
+        ret: e.ret.map(reports::ret),
         envid: e.envid.clone(),
         requiretls: e.requiretls,
     }

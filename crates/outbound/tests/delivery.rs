@@ -597,3 +597,47 @@ async fn a_stop_in_the_middle_of_a_transaction_loses_nothing() {
     assert_eq!(out.handle.metrics().delivered, 1);
     out.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_wait_warns_the_sender_once() {
+    let peer = Peer::start(PeerOptions {
+        rcpt: Arc::new(|_, _| "451 4.3.0 try again later".into()),
+        ..Default::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path());
+    let mut s = settings(None);
+    route(&mut s, "example.net", &peer);
+    s.delay_warning = Some(std::time::Duration::from_secs(1));
+    let id = queue(
+        &*store,
+        &envelope("alice@example.org"),
+        &["bob@example.net"],
+        BODY,
+    );
+    let out = run(&store, s);
+    assert!(
+        wait_for(20, || store
+            .queue_item(id)
+            .unwrap()
+            .is_some_and(|i| i.recipients[0].attempts >= 3))
+        .await
+    );
+    let mail = inbox(&*store);
+    assert_eq!(mail.len(), 1, "one warning, not one per attempt");
+    let warning = String::from_utf8(mail[0].clone()).unwrap();
+    for want in [
+        "Subject: Delayed Mail (still being retried)",
+        "Final-Recipient: rfc822; bob@example.net\r\nAction: delayed\r\nStatus: 4.3.0\r\n",
+        "Diagnostic-Code: smtp; 451 4.3.0 try again later",
+        "Will-Retry-Until: ",
+    ] {
+        assert!(warning.contains(want), "missing {want:?} in\n{warning}");
+    }
+    assert_eq!(
+        store.queue_item(id).unwrap().unwrap().recipients[0].state,
+        RecipientState::Pending
+    );
+    out.stop().await;
+}
