@@ -55,6 +55,8 @@ fn authenticated_capabilities(opts: &Options) -> String {
         "UTF8=ACCEPT",
         "STATUS=SIZE",
         "BINARY",
+        "QUOTA",
+        "QUOTA=RES-STORAGE",
     ];
     format!("{} APPENDLIMIT={}", caps.join(" "), opts.max_append)
 }

@@ -57,6 +57,43 @@ impl<'a> Message<'a> {
         &self.raw[header::header_end(self.raw)..]
     }
 
+    /// The decoded values of a top-level header field (RFC 2047 words
+    /// decoded, addresses as `name <address>`), for SEARCH; empty if the
+    /// field is absent.
+    pub fn header_text(&self, name: &str) -> Vec<String> {
+        let Some(parsed) = self.parsed.as_ref() else {
+            return Vec::new();
+        };
+        parsed
+            .header_values(name)
+            .map(|v| match v {
+                mail_parser::HeaderValue::Text(t) => t.to_string(),
+                mail_parser::HeaderValue::TextList(l) => l.join(" "),
+                mail_parser::HeaderValue::Address(a) => a
+                    .iter()
+                    .map(|a| {
+                        let name = a.name.as_deref().unwrap_or_default();
+                        let address = a.address.as_deref().unwrap_or_default();
+                        format!("{name} <{address}>")
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                _ => String::new(),
+            })
+            .collect()
+    }
+
+    /// The text of the body parts, decoded (transfer encoding and
+    /// charset), for SEARCH BODY and TEXT.
+    pub fn body_texts(&self) -> Vec<String> {
+        let Some(parsed) = self.parsed.as_ref() else {
+            return Vec::new();
+        };
+        let texts = (0..parsed.text_body_count()).filter_map(|i| parsed.body_text(i));
+        let htmls = (0..parsed.html_body_count()).filter_map(|i| parsed.body_html(i));
+        texts.chain(htmls).map(|t| t.into_owned()).collect()
+    }
+
     /// The Date header's date and time as written, zone ignored, in
     /// seconds since the epoch: SENTBEFORE, SENTON and SENTSINCE compare
     /// the sender's calendar date (RFC 9051 §6.4.4).

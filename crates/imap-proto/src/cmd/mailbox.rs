@@ -279,6 +279,31 @@ pub(super) fn append(rest: &[crate::Part], ctx: Ctx) -> Result<Request, &'static
     })
 }
 
+/// `GETQUOTA quota-root` (an astring, not a mailbox name).
+pub(super) fn quota_root(rest: &[crate::Part]) -> Result<Request, &'static str> {
+    const USAGE: &str = "Syntax: GETQUOTA quota-root";
+    let mut c = Cursor::new(rest);
+    let root = c.astring().map_err(|()| USAGE)?;
+    c.end().map_err(|()| USAGE)?;
+    Ok(Request::GetQuota(root))
+}
+
+/// `SETQUOTA quota-root SP "(" [name SP number *(SP name SP number)] ")"`.
+pub(super) fn set_quota(rest: &[crate::Part]) -> Result<Request, &'static str> {
+    const USAGE: &str = "Syntax: SETQUOTA quota-root (resource limit ...)";
+    let mut c = Cursor::new(rest);
+    c.astring().map_err(|()| USAGE)?;
+    c.sp().map_err(|()| USAGE)?;
+    c.list(true, |c| {
+        c.word()?;
+        c.sp()?;
+        c.number64().map(drop)
+    })
+    .map_err(|()| USAGE)?;
+    c.end().map_err(|()| USAGE)?;
+    Ok(Request::SetQuota)
+}
+
 /// A mailbox name: an astring, decoded from modified UTF-7 unless the
 /// client enabled UTF-8, with INBOX in any case made `INBOX`.
 pub(super) fn mailbox(c: &mut Cursor<'_>, ctx: Ctx) -> Result<String, Invalid> {
@@ -379,6 +404,19 @@ mod tests {
             })
         );
         assert!(parse_req("a STATUS INBOX ()").is_err());
+        assert_eq!(
+            parse_req("a GETQUOTA \"\""),
+            Ok(Request::GetQuota(String::new()))
+        );
+        assert_eq!(
+            parse_req("a GETQUOTAROOT inbox"),
+            Ok(Request::GetQuotaRoot("INBOX".into()))
+        );
+        assert_eq!(
+            parse_req("a SETQUOTA \"\" (STORAGE 512)"),
+            Ok(Request::SetQuota)
+        );
+        assert!(parse_req("a SETQUOTA \"\" (STORAGE)").is_err());
         assert!(parse_req("a STATUS INBOX (FOO)").is_err());
         let raw = vec![
             crate::cmd::RawPart::Text(

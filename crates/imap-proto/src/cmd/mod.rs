@@ -114,6 +114,13 @@ pub enum Request {
         date: Option<i64>,
         message: Vec<u8>,
     },
+    /// `GETQUOTA root` (RFC 9208 §4.2).
+    GetQuota(String),
+    /// `GETQUOTAROOT mailbox` (RFC 9208 §4.3).
+    GetQuotaRoot(String),
+    /// `SETQUOTA root (resources)` (RFC 9208 §4.1); its arguments are not
+    /// kept: quotas are set by the administrator.
+    SetQuota,
     /// `CHECK` (RFC 3501 §6.4.1).
     Check,
     /// `CLOSE` (RFC 9051 §6.4.1).
@@ -299,6 +306,9 @@ pub(crate) fn request(head: Head, ctx: Ctx) -> Result<Command, ParseError> {
         "LSUB" => mailbox::list(&rest, ctx, true),
         "STATUS" => mailbox::status(&rest, ctx),
         "APPEND" => mailbox::append(&rest, ctx),
+        "GETQUOTA" => mailbox::quota_root(&rest),
+        "GETQUOTAROOT" => mailbox::one(&rest, ctx, Request::GetQuotaRoot),
+        "SETQUOTA" => mailbox::set_quota(&rest),
         "SEARCH" => search::parse(&rest, false),
         "FETCH" => fetch::parse(&rest, false),
         "STORE" => selected::store(&rest, false),

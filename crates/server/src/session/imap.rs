@@ -227,6 +227,11 @@ impl ImapSession {
                 self.append(imap, tag, &mailbox, &flags, date, message)
                     .await
             }
+            Request::GetQuota(root) => self.quota(imap, tag, Some(&root), None).await,
+            Request::GetQuotaRoot(name) => self.quota(imap, tag, None, Some(&name)).await,
+            Request::SetQuota => {
+                imap.tagged_no(tag, Some("NOPERM"), "Quotas are set by the administrator")
+            }
             other => self.selected_request(imap, tag, other).await,
         }
     }

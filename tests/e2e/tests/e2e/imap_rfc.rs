@@ -116,14 +116,21 @@ async fn rfc7162_3_1_condstore() {
 #[tokio::test]
 async fn rfc9051_6_4_4_search_keys() {
     let srv = with_mail().await;
+    // Encoded words and a quoted-printable body: searched decoded.
+    srv.deliver(
+        ALICE,
+        b"From: =?utf-8?q?J=C3=B6ran?= <j@example.test>\r\nSubject: =?utf-8?q?caf=C3=A9?=\r\n\
+Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n\
+gr=C3=BC=C3=9Fe\r\n",
+    );
     let mut c = login(&srv).await;
     cmd(&mut c, "a SELECT INBOX").await;
     for (query, hits) in [
-        ("ALL", "1 2"),
+        ("ALL", "1 2 3"),
         ("1", "1"),
-        ("2:*", "2"),
+        ("2:*", "2 3"),
         ("UID 2", "2"),
-        ("NOT UID 2", "1"),
+        ("NOT UID 2", "1 3"),
         ("HEADER Message-ID <1@example.test>", "1"),
         ("HEADER X-Missing \"\"", ""),
         ("FROM BOB", "1"),
@@ -132,16 +139,20 @@ async fn rfc9051_6_4_4_search_keys() {
         ("BODY \"first body\"", "1"),
         ("TEXT carol", "2"),
         ("LARGER 200", "2"),
-        ("SMALLER 200", "1"),
+        ("SMALLER 200", "1 3"),
         ("SENTBEFORE 1-Jan-2000", "1"),
         ("SENTON 7-Feb-1994", "1"),
-        ("SINCE 1-Jan-2000", "1 2"),
+        ("SINCE 1-Jan-2000", "1 2 3"),
         ("BEFORE 1-Jan-2000", ""),
         ("OR SUBJECT first SUBJECT second", "1 2"),
-        ("(UNSEEN UNFLAGGED) UNDELETED", "1 2"),
+        ("(UNSEEN UNFLAGGED) UNDELETED", "1 2 3"),
         ("NEW", ""),
-        ("OLD", "1 2"),
+        ("OLD", "1 2 3"),
         ("CHARSET UTF-8 SUBJECT first", "1"),
+        ("CHARSET UTF-8 SUBJECT \"café\"", "3"),
+        ("FROM \"Jöran\"", "3"),
+        ("BODY \"grüße\"", "3"),
+        ("TEXT \"grüße\"", "3"),
     ] {
         let s = cmd(&mut c, &format!("s SEARCH {query}")).await;
         let want = if hits.is_empty() {
@@ -229,4 +240,23 @@ async fn rfc5258_rfc5819_rfc6154_listing() {
     assert_eq!(l[0], "* LIST (\\Noselect) \"/\" \"\"");
     let n = cmd(&mut c, "j NAMESPACE").await;
     assert_eq!(n[0], "* NAMESPACE ((\"\" \"/\")) NIL NIL");
+}
+
+/// RFC 9208 (QUOTA): no quota, then the account's quota in KiB.
+#[tokio::test]
+async fn rfc9208_quota() {
+    let srv = with_mail().await;
+    let mut c = login(&srv).await;
+    let q = cmd(&mut c, "a GETQUOTAROOT INBOX").await;
+    assert_eq!(q[0], "* QUOTAROOT \"INBOX\"", "no quota: no root");
+    let no = any(&mut c, "b GETQUOTA \"\"").await;
+    assert!(no[0].starts_with("b NO"), "{no:?}");
+    let store = srv.server().store();
+    let id = store.account(ALICE).unwrap().unwrap().id;
+    store.set_quota(id, 10 * 1024 * 1024).unwrap();
+    let q = cmd(&mut c, "c GETQUOTAROOT INBOX").await;
+    assert_eq!(q[0], "* QUOTAROOT \"INBOX\" \"\"");
+    assert_eq!(q[1], "* QUOTA \"\" (STORAGE 1 10240)");
+    let no = any(&mut c, "d SETQUOTA \"\" (STORAGE 1)").await;
+    assert!(no[0].starts_with("d NO [NOPERM]"), "{no:?}");
 }

@@ -290,6 +290,65 @@ impl ImapSession {
     }
 }
 
+impl ImapSession {
+    /// GETQUOTA and GETQUOTAROOT (RFC 9208): one quota root, `""`, for
+    /// the account's storage quota, if it has one. `mailbox` is set for
+    /// GETQUOTAROOT, `root` for GETQUOTA.
+    pub(super) async fn quota(
+        &mut self,
+        imap: &mut Server,
+        tag: &Tag,
+        root: Option<&str>,
+        mailbox: Option<&str>,
+    ) {
+        let Some(account) = self.account_id() else {
+            return;
+        };
+        let name = mailbox.map(str::to_owned);
+        let result = self
+            .mail
+            .with_store(move |s| {
+                if let Some(name) = &name {
+                    if s.mailbox(account, name)?.is_none() {
+                        return Ok(None);
+                    }
+                }
+                let limit = s.account_by_id(account)?.map_or(0, |a| a.quota_bytes);
+                let mut used = 0;
+                for mb in s.mailboxes(account)? {
+                    used += s.messages(mb.id)?.iter().map(|m| m.size).sum::<u64>();
+                }
+                Ok(Some((used, limit)))
+            })
+            .await;
+        let (used, limit) = match result {
+            Ok(Some(found)) => found,
+            Ok(None) => return imap.tagged_no(tag, Some("NONEXISTENT"), "No such mailbox"),
+            Err(e) => return trouble(imap, tag, &e),
+        };
+        if let Some(name) = mailbox {
+            let mut d = Data::new();
+            d.raw("QUOTAROOT ").mailbox(name, imap.utf8());
+            if limit > 0 {
+                d.raw(" \"\"");
+            }
+            imap.data(d);
+        } else if root != Some("") || limit == 0 {
+            return imap.tagged_no(tag, Some("NONEXISTENT"), "No such quota root");
+        }
+        if limit > 0 {
+            // RFC 9208 §5.1: STORAGE in units of 1024 octets.
+            let kib = |b: u64| b.div_ceil(1024);
+            imap.untagged(&format!(
+                "QUOTA \"\" (STORAGE {} {})",
+                kib(used),
+                kib(limit)
+            ));
+        }
+        imap.tagged_ok(tag, None, "Quota reported");
+    }
+}
+
 /// The server's clock, for APPEND without a date.
 fn now() -> i64 {
     std::time::SystemTime::now()

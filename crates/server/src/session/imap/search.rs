@@ -160,8 +160,11 @@ fn matches(key: &SearchKey, c: &Candidate<'_>, view: &View) -> bool {
             .message
             .as_ref()
             .is_some_and(|m| header_has(m, name, value)),
-        SearchKey::Body(s) => c.message.as_ref().is_some_and(|m| contains(m.text(), s)),
-        SearchKey::Text(s) => c.message.as_ref().is_some_and(|m| contains(m.raw(), s)),
+        SearchKey::Body(s) => c.message.as_ref().is_some_and(|m| body_has(m, s)),
+        SearchKey::Text(s) => c
+            .message
+            .as_ref()
+            .is_some_and(|m| contains(m.header(), s) || body_has(m, s)),
         _ => false,
     }
 }
@@ -175,8 +178,25 @@ fn has_flag(meta: &MessageMeta, name: &str) -> bool {
 
 /// RFC 9051 §6.4.4: a substring of the field, without case; an empty
 /// string matches every message that has the field.
+/// The raw value is searched, then the decoded one (RFC 2047 words).
 fn header_has(m: &Message<'_>, name: &str, value: &str) -> bool {
-    header_value(m.header(), name).is_some_and(|v| value.is_empty() || contains(&v, value))
+    let Some(raw) = header_value(m.header(), name) else {
+        return false;
+    };
+    value.is_empty()
+        || contains(&raw, value)
+        || m.header_text(name)
+            .iter()
+            .any(|t| contains(t.as_bytes(), value))
+}
+
+/// The raw body, then its decoded text parts (base64, quoted-printable,
+/// other charsets).
+fn body_has(m: &Message<'_>, needle: &str) -> bool {
+    contains(m.text(), needle)
+        || m.body_texts()
+            .iter()
+            .any(|t| contains(t.as_bytes(), needle))
 }
 
 /// Case-insensitive (ASCII and Unicode simple folding) substring search.
