@@ -2,12 +2,9 @@
 //! route, decide the transport security, try each host in turn, and
 //! report a result per recipient.
 //!
-//! Transport security, strongest first (each may only add to the next):
-//! REQUIRETLS on the message (RFC 8689) > DANE (RFC 7672) > MTA-STS
-//! `enforce` (RFC 8461) > the domain's configured override > opportunistic
-//! STARTTLS (RFC 7435). DANE wins over MTA-STS where both exist (RFC 8461
-//! §2). The smarthost is always reached over PKIX-verified TLS, since it
-//! may get our credentials.
+//! What each host demands of TLS is decided in `policy`; DANE wins over
+//! MTA-STS where both exist (RFC 8461 §2). The smarthost is always reached
+//! over PKIX-verified TLS, since it may get our credentials.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,11 +15,12 @@ use tokio::net::TcpStream;
 use crate::client::{
     command, transaction, Conn, ConnError, Extensions, MailParams, RcptParams, Reply, TlsSummary,
 };
-use crate::dns::{Dns, LookupError, Tlsa};
+use crate::dns::{Dns, LookupError};
 use crate::metrics::{FailureKind, Metrics, PolicyKind};
 use crate::mta_sts::{self, MtaSts};
+use crate::policy::{classify, need_for, Need};
 use crate::routing::{self, RouteError, Target, Via};
-use crate::settings::{RelayTls, Settings, TlsRequirement};
+use crate::settings::{RelayTls, Settings};
 use crate::tls::{Check, Trust, Verification};
 
 /// What the workers share.
@@ -55,26 +53,17 @@ pub struct Job<'a> {
     pub body: &'a [u8],
 }
 
-/// What one host demands.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Need {
-    Opportunistic,
-    Tls,
-    Pkix,
-    Dane(Vec<Tlsa>),
-}
-
 /// Why one host did not take the message.
 #[derive(Debug, Clone)]
-struct HostFailure {
-    permanent: bool,
-    status: &'static str,
-    text: String,
-    kind: Option<FailureKind>,
+pub(crate) struct HostFailure {
+    pub(crate) permanent: bool,
+    pub(crate) status: &'static str,
+    pub(crate) text: String,
+    pub(crate) kind: Option<FailureKind>,
 }
 
 impl HostFailure {
-    fn temp(status: &'static str, text: impl Into<String>) -> Self {
+    pub(crate) fn temp(status: &'static str, text: impl Into<String>) -> Self {
         Self {
             permanent: false,
             status,
@@ -83,7 +72,7 @@ impl HostFailure {
         }
     }
 
-    fn kind(mut self, kind: FailureKind) -> Self {
+    pub(crate) fn kind(mut self, kind: FailureKind) -> Self {
         self.kind = Some(kind);
         self
     }
@@ -270,69 +259,6 @@ async fn resolve(
     })
 }
 
-/// What this host demands, strongest rule first.
-async fn need_for(
-    ctx: &Ctx,
-    job: &Job<'_>,
-    target: &Target,
-    addrs_secure: bool,
-    enforce_sts: bool,
-) -> Result<Need, HostFailure> {
-    if target.via == Via::Relay {
-        return Ok(Need::Pkix);
-    }
-    let mut need = match ctx.settings.policy_for(job.domain) {
-        Some(TlsRequirement::RequireVerified) => Need::Pkix,
-        Some(TlsRequirement::RequireTls) => Need::Tls,
-        Some(TlsRequirement::Opportunistic) | None => Need::Opportunistic,
-    };
-    if enforce_sts {
-        need = Need::Pkix;
-    }
-    if let Some(records) = dane_records(ctx, target, addrs_secure).await? {
-        // RFC 7672 §2.2: a secure TLSA RRset makes TLS mandatory; with no
-        // usable record, TLS is still required but not authenticated.
-        need = if records.iter().any(crate::dane::usable) {
-            Need::Dane(records)
-        } else if need == Need::Opportunistic {
-            Need::Tls
-        } else {
-            need
-        };
-    }
-    if job.mail.requiretls && matches!(need, Need::Opportunistic | Need::Tls) {
-        // RFC 8689 §4.2.1: verified TLS (DANE or PKIX) or nothing.
-        need = Need::Pkix;
-    }
-    Ok(need)
-}
-
-/// The TLSA records of an MX host, when DANE applies: the MX RRset (or,
-/// for an implicit MX, nothing) and the host's addresses are
-/// DNSSEC-secure (RFC 7672 §2.2.1-2.2.2), and so is the TLSA answer.
-async fn dane_records(
-    ctx: &Ctx,
-    target: &Target,
-    addrs_secure: bool,
-) -> Result<Option<Vec<Tlsa>>, HostFailure> {
-    let chain_secure = match target.via {
-        Via::Mx => target.mx_secure && addrs_secure,
-        Via::Implicit => addrs_secure,
-        Via::Relay | Via::Static => false,
-    };
-    if !(ctx.settings.dane && chain_secure) {
-        return Ok(None);
-    }
-    match ctx.dns.tlsa(&target.host, target.port).await {
-        Ok(a) if a.secure && !a.records.is_empty() => Ok(Some(a.records)),
-        Ok(_) | Err(LookupError::NoSuchDomain(_)) => Ok(None),
-        // §2.2.3: a secure host whose TLSA lookup fails must not be
-        // used at all (it could be an attack hiding the records).
-        Err(e) => Err(HostFailure::temp("4.7.5", format!("TLSA lookup: {e}"))
-            .kind(FailureKind::DnssecInvalid)),
-    }
-}
-
 /// One SMTP session to one address.
 async fn session(
     ctx: &Ctx,
@@ -341,59 +267,16 @@ async fn session(
     addr: SocketAddr,
     need: &Need,
 ) -> Result<Done, HostFailure> {
-    let s = &ctx.settings;
-    let t = &s.timeouts;
-    let io = |e: ConnError| HostFailure::temp("4.4.2", format!("{addr}: {e}"));
-    let tcp = tokio::time::timeout(s.connect_timeout, TcpStream::connect(addr))
-        .await
-        .map_err(|_| HostFailure::temp("4.4.1", format!("{addr}: connection timed out")))?
-        .map_err(|e| HostFailure::temp("4.4.1", format!("{addr}: {e}")))?;
-    let _ = tcp.set_nodelay(true);
-    let mut conn = Conn::new(tcp);
-    let mut verification = None;
-    let implicit = s
-        .relay
-        .as_ref()
-        .is_some_and(|r| r.tls == RelayTls::Implicit)
-        && target.via == Via::Relay;
-    if implicit {
-        let (c, v) = handshake(ctx, conn, target, need).await?;
-        conn = c;
-        verification = v;
-    }
-    let greeting = conn.reply(t.greeting, "greeting").await.map_err(io)?;
-    if !greeting.is_positive() {
-        return Err(reply_failure(&greeting, addr, "greeting"));
-    }
-    let mut ext = ehlo(&mut conn, &s.hostname, t.mail, addr).await?;
-    if !implicit {
-        if ext.starttls {
-            let r = conn
-                .command(command::STARTTLS, t.mail, "STARTTLS")
-                .await
-                .map_err(io)?;
-            if r.code != 220 {
-                if *need != Need::Opportunistic {
-                    return Err(reply_failure(&r, addr, "STARTTLS"));
-                }
-            } else {
-                let (c, v) = handshake(ctx, conn, target, need).await?;
-                conn = c;
-                verification = v;
-                ext = ehlo(&mut conn, &s.hostname, t.mail, addr).await?;
-            }
-        } else if *need != Need::Opportunistic {
-            return Err(HostFailure::temp(
-                "4.7.10",
-                format!("{addr}: STARTTLS not offered, and TLS is required"),
-            )
-            .kind(FailureKind::StartTlsNotSupported));
-        }
-    }
+    let t = &ctx.settings.timeouts;
+    let Opened {
+        mut conn,
+        ext,
+        verification,
+    } = open(ctx, target, addr, need).await?;
     let tls = conn.tls();
     if tls.is_none() {
         Metrics::add(&ctx.metrics.plaintext, 1);
-        tracing::warn!(domain = job.domain, host = %target.host, peer = %addr, "STARTTLS not offered: sending in plain text (opportunistic TLS)");
+        tracing::warn!(domain = job.domain, host = %target.host, peer = %addr, "STARTTLS not offered or refused: sending in plain text (opportunistic TLS)");
     }
     if job.mail.requiretls && !ext.requiretls {
         // RFC 8689 §4.2.1 / §5: 5.7.30 REQUIRETLS support required.
@@ -409,7 +292,7 @@ async fn session(
     }
     let replies = transaction::run(&mut conn, &ext, job.mail, job.rcpts, job.body, t)
         .await
-        .map_err(io)?;
+        .map_err(|e| HostFailure::temp("4.4.2", format!("{addr}: {e}")))?;
     log_delivery(
         job,
         target,
@@ -425,6 +308,85 @@ async fn session(
             .map(|r| result_of(r, ext.dsn, &target.host))
             .collect(),
         tls: tls.is_some(),
+        verification,
+    })
+}
+
+/// A greeted connection, under TLS if the peer or the policy allowed.
+struct Opened {
+    conn: Conn,
+    ext: Extensions,
+    verification: Option<Verification>,
+}
+
+/// Connects, reads the greeting, says EHLO, and does STARTTLS (or
+/// implicit TLS to a port-465 smarthost) as `need` demands.
+async fn open(
+    ctx: &Ctx,
+    target: &Target,
+    addr: SocketAddr,
+    need: &Need,
+) -> Result<Opened, HostFailure> {
+    let s = &ctx.settings;
+    let t = &s.timeouts;
+    let io = |e: ConnError| HostFailure::temp("4.4.2", format!("{addr}: {e}"));
+    let tcp = tokio::time::timeout(s.connect_timeout, TcpStream::connect(addr))
+        .await
+        .map_err(|_| HostFailure::temp("4.4.1", format!("{addr}: connection timed out")))?
+        .map_err(|e| HostFailure::temp("4.4.1", format!("{addr}: {e}")))?;
+    let _ = tcp.set_nodelay(true);
+    let mut conn = Conn::new(tcp);
+    let mut verification = None;
+    let implicit = target.via == Via::Relay
+        && s.relay
+            .as_ref()
+            .is_some_and(|r| r.tls == RelayTls::Implicit);
+    if implicit {
+        (conn, verification) = handshake(ctx, conn, target, need).await?;
+    }
+    let greeting = conn.reply(t.greeting, "greeting").await.map_err(io)?;
+    if !greeting.is_positive() {
+        return Err(reply_failure(&greeting, addr, "greeting"));
+    }
+    let mut ext = ehlo(&mut conn, &s.hostname, t.mail, addr).await?;
+    if implicit {
+        return Ok(Opened {
+            conn,
+            ext,
+            verification,
+        });
+    }
+    if !ext.starttls {
+        if *need != Need::Opportunistic {
+            let text = format!("{addr}: STARTTLS not offered, and TLS is required");
+            return Err(HostFailure::temp("4.7.10", text).kind(FailureKind::StartTlsNotSupported));
+        }
+        return Ok(Opened {
+            conn,
+            ext,
+            verification,
+        });
+    }
+    let r = conn
+        .command(command::STARTTLS, t.mail, "STARTTLS")
+        .await
+        .map_err(io)?;
+    if r.code != 220 {
+        if *need != Need::Opportunistic {
+            return Err(reply_failure(&r, addr, "STARTTLS"));
+        }
+        return Ok(Opened {
+            conn,
+            ext,
+            verification,
+        });
+    }
+    (conn, verification) = handshake(ctx, conn, target, need).await?;
+    // RFC 3207 §4.2: forget what was said before TLS; ask again.
+    ext = ehlo(&mut conn, &s.hostname, t.mail, addr).await?;
+    Ok(Opened {
+        conn,
+        ext,
         verification,
     })
 }
@@ -487,24 +449,6 @@ async fn handshake(
             let why = v.map_or_else(|| e.to_string(), |v| v.to_string());
             Err(HostFailure::temp("4.7.5", format!("{}: TLS: {why}", target.host)).kind(kind))
         }
-    }
-}
-
-/// The RFC 8460 result type of a failed check.
-fn classify(v: &Verification) -> FailureKind {
-    let Verification::Failed(text) = v else {
-        return FailureKind::ValidationFailure;
-    };
-    if text.starts_with("DANE") {
-        FailureKind::TlsaInvalid
-    } else if text.contains("NotValidForName") || text.contains("not valid for name") {
-        FailureKind::CertificateHostMismatch
-    } else if text.contains("Expired") || text.contains("expired") {
-        FailureKind::CertificateExpired
-    } else if text.contains("UnknownIssuer") || text.contains("unknown issuer") {
-        FailureKind::CertificateNotTrusted
-    } else {
-        FailureKind::ValidationFailure
     }
 }
 

@@ -30,7 +30,8 @@
 //! - [`dns`]: lookups that keep the AD bit.
 //! - [`routing`]: relay, static routes, MX, implicit MX, null MX.
 //! - [`dane`], [`mta_sts`], [`tls`]: transport security.
-//! - [`deliver`]: one attempt for one domain's recipients.
+//! - [`deliver`]: one attempt for one domain's recipients; `policy`: what
+//!   transport security each host demands.
 //! - [`retry`]: the backoff schedule.
 //! - [`dsn`]: RFC 3464 reports; [`reports`]: which are owed, and where
 //!   they go.
@@ -44,6 +45,7 @@ pub mod dns;
 pub mod dsn;
 pub mod metrics;
 pub mod mta_sts;
+mod policy;
 pub mod reports;
 pub mod retry;
 pub mod routing;

@@ -130,7 +130,7 @@ async fn opportunistic_without_starttls_delivers_in_plain_and_says_so() {
     assert_eq!(out.handle.metrics().plaintext, 1);
     let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
     assert!(
-        text.contains("STARTTLS not offered: sending in plain text"),
+        text.contains("STARTTLS not offered or refused: sending in plain text"),
         "{text}"
     );
     let line = text
