@@ -488,6 +488,6 @@ async fn blocking<T: Send + 'static>(
     let s = store.clone();
     match tokio::task::spawn_blocking(move || f(&*s)).await {
         Ok(r) => r.map_err(|e| e.to_string()),
-        Err(e) => Err(format!("store task failed: {e}")),
+        Err(e) => Err(format!("store call failed: {e}")),
     }
 }

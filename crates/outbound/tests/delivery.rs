@@ -641,3 +641,34 @@ async fn a_long_wait_warns_the_sender_once() {
     );
     out.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opportunistic_tls_takes_any_certificate_and_counts_it_as_such() {
+    let rogue = TestCa::new("Nobody Trusts Me");
+    let peer = Peer::start(PeerOptions {
+        tls: Some(server_tls(&rogue.server_cert(&["mx.elsewhere.test"]))),
+        ..Default::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path());
+    let mut s = settings(Some(&TestCa::default()));
+    route(&mut s, "example.net", &peer);
+    queue(
+        &*store,
+        &envelope("alice@example.org"),
+        &["bob@example.net"],
+        BODY,
+    );
+    let out = run(&store, s);
+    // RFC 7435: an unauthenticated encrypted session beats plain text.
+    assert!(wait_for(20, || peer.messages().len() == 1 && queue_empty(&store)).await);
+    assert!(peer.seen()[0].mail_under_tls);
+    let m = out.handle.metrics();
+    assert_eq!(m.plaintext, 0);
+    assert_eq!(
+        m.domains["example.net"].successes[&PolicyKind::NoPolicyFound],
+        1
+    );
+    out.stop().await;
+}
