@@ -26,6 +26,7 @@ locally:
     cargo build && python3 tests/interop/postfix_smtp.py
 POSTERN_BIN overrides the binary; KEEP_DATA=1 keeps both directories.
 """
+import base64
 import os
 import pwd
 import grp
@@ -44,7 +45,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from smtp_support import (  # noqa: E402
-    PASSWORD, Postern, free_port, need_program, split_trace,
+    PASSWORD, Postern, Raw, free_port, need_program, split_trace,
 )
 
 ALICE = "alice@example.test"  # a Postern account
@@ -174,7 +175,7 @@ class Postfix:
     [127.0.0.1]:dest_port with smtp_tls_security_level = verify against
     dest_ca (the certificate must name `localhost`)."""
 
-    def __init__(self, port, dest_port, dest_ca, cert, key):
+    def __init__(self, port, dest_port, dest_ca, cert, key, extra=""):
         self.port = port
         self.dir = tempfile.mkdtemp(prefix="postfix-interop-")
         self.started = False
@@ -248,7 +249,7 @@ smtp_tls_loglevel = 1
 queue_run_delay = 2s
 minimal_backoff_time = 2s
 maximal_backoff_time = 4s
-"""
+{extra}"""
         master_cf = f"""\
 127.0.0.1:{port} inet n - n - - smtpd
 pickup    unix  n       -       n       60      1       pickup
@@ -358,9 +359,9 @@ postlog   unix-dgram n  -       n       -       1       postlogd
         return out
 
 
-def message(subject):
+def message(subject, sender="someone@remote.test"):
     return (
-        f"From: someone <someone@remote.test>\r\nTo: {ALICE}\r\nSubject: {subject}\r\n"
+        f"From: <{sender}>\r\nTo: {ALICE}\r\nSubject: {subject}\r\n"
         f"Message-ID: <{subject.replace(' ', '.')}@remote.test>\r\n\r\n"
         f"body of {subject}\r\n.a leading dot\r\nlast line\r\n"
     ).encode()
@@ -458,7 +459,7 @@ class PostfixAndPostern(unittest.TestCase):
         self.tmp = tempfile.mkdtemp(prefix="postfix-ca-")
         self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
 
-    def start(self, outbound):
+    def start(self, outbound, postfix_extra=""):
         ca, cert, key = make_ca(self.tmp)
         postfix_port = free_port()
         if outbound:
@@ -471,7 +472,7 @@ class PostfixAndPostern(unittest.TestCase):
         else:
             self.postern = Postern(users=[ALICE])
         self.addCleanup(self.stop_postern)
-        self.postfix = Postfix(postfix_port, self.postern.smtp, self.postern.ca, cert, key)
+        self.postfix = Postfix(postfix_port, self.postern.smtp, self.postern.ca, cert, key, postfix_extra)
         self.addCleanup(self.postfix.stop)
 
     def stop_postern(self):
@@ -510,7 +511,7 @@ class PostfixAndPostern(unittest.TestCase):
 
     def test_b_postern_queue_delivers_to_postfix_over_starttls(self):
         self.start(outbound=True)
-        original = message("postern to postfix")
+        original = message("postern to postfix", ALICE)
         s = smtplib.SMTP_SSL("localhost", self.postern.submissions, context=self.postern.context(), timeout=30)
         s.ehlo("client.example.test")
         s.user, s.password = ALICE, PASSWORD
@@ -552,7 +553,7 @@ class PostfixAndPostern(unittest.TestCase):
         # RFC 3464: the refusal comes back to the (local) sender as a
         # multipart/report with the recipient, the status and Postfix's reply.
         self.start(outbound=True)
-        original = message("to nobody")
+        original = message("to nobody", ALICE)
         self.submit([NOBODY], original)
         dsn = wait_until(
             "a delivery status notification in alice's INBOX",
@@ -573,7 +574,7 @@ class PostfixAndPostern(unittest.TestCase):
 
     def test_d_a_4xx_is_retried_and_survives_a_restart(self):
         self.start(outbound=True)
-        original = message("retry me")
+        original = message("retry me", ALICE)
         self.submit([LATER], original)
         attempt = r"NOQUEUE: reject: RCPT from localhost\[127\.0\.0\.1\]: 451 4\.7\.1 <" + re.escape(LATER) + ">"
         wait_until("Postern's first attempt", lambda: re.search(attempt, self.postfix.log()), 60, self.detail)
@@ -596,9 +597,56 @@ class PostfixAndPostern(unittest.TestCase):
         self.assertFalse([m for m in self.postern.messages(ALICE) if b"action: failed" in m.lower()],
                          "a failure report for a message that was delivered")
 
+    def bdat_submit(self, rcpt, msg):
+        r = Raw(self.postern.submissions, self.postern.context())
+        try:
+            self.assertEqual(r.reply()[0], 220, r.text())
+            self.assertEqual(r.command(b"EHLO client.example.test")[0], 250, r.text())
+            token = base64.b64encode(b"\0" + ALICE.encode() + b"\0" + PASSWORD.encode())
+            self.assertEqual(r.command(b"AUTH PLAIN " + token)[0], 235, r.text())
+            self.assertEqual(r.command(b"MAIL FROM:<" + ALICE.encode() + b">")[0], 250, r.text())
+            self.assertEqual(r.command(b"RCPT TO:<" + rcpt.encode() + b">")[0], 250, r.text())
+            r.send(b"BDAT " + str(len(msg)).encode() + b" LAST\r\n" + msg)
+            return r.reply()[0], r.text()
+        finally:
+            r.close()
+
+    def test_e_bare_line_ends_from_bdat_do_not_reach_a_data_peer(self):
+        # BDAT lets a submitter put a bare LF in the message (RFC 3030 is
+        # binary-clean). To a peer without CHUNKING the queue sends DATA and
+        # makes every bare LF a CRLF: neither a second transaction (SMTP
+        # smuggling) nor a From field hidden behind the LF may come out.
+        self.start(outbound=True, postfix_extra="smtpd_discard_ehlo_keywords = chunking\n")
+        smuggle = (
+            b"From: <alice@example.test>\r\nSubject: outer\r\n\r\nfirst part\n.\n"
+            b"MAIL FROM:<ceo@bank.test>\r\nRCPT TO:<" + BOB.encode() + b">\r\nDATA\r\n"
+            b"From: <ceo@bank.test>\r\nSubject: smuggled\r\n\r\nsecond part\r\n.\r\nlast\r\n"
+        )
+        hidden_from = b"X-Dummy: a\nFrom: <ceo@bank.test>\r\nSubject: hidden from\r\n\r\nhello\r\n"
+        sent = []
+        for name, msg in (("smuggle", smuggle), ("hidden from", hidden_from)):
+            code, transcript = self.bdat_submit(BOB, msg)
+            if code == 250:
+                sent.append(name)
+            else:
+                self.assertGreaterEqual(code, 500, transcript)
+        if sent:
+            wait_until("Postfix's deliveries", lambda: len(re.findall(
+                r"to=<" + re.escape(BOB) + r">, relay=virtual.*status=sent", self.postfix.log())) >= len(sent),
+                90, self.detail)
+        time.sleep(2)
+        delivered = self.postfix.delivered()
+        self.assertEqual(len(delivered), len(sent), self.detail())
+        for m in delivered:
+            header = m.split(b"\n\n", 1)[0]
+            self.assertNotRegex(header, rb"(?im)^From: <ceo@bank\.test>", m)
+            if b"Subject: smuggled" in m:
+                self.assertIn(b"first part", m, "the smuggled message stands alone")
+
 
 if __name__ == "__main__":
     result = unittest.main(exit=False, verbosity=2).result
-    failed = len(result.failures) + len(result.errors)
+    # A test with failing subtests counts once.
+    failed = len({getattr(t, "test_case", t).id() for t, _ in result.failures + result.errors})
     print(f"{result.testsRun - failed} passed, {failed} failed")
     sys.exit(1 if failed or not result.testsRun else 0)

@@ -261,6 +261,34 @@ class SmtpClients(unittest.TestCase):
         self.assertEqual(self.p.count(READBACK), before + 1)
         self.stored_copy(READBACK, original)
 
+    def test_07_received_tls_clause_names_an_iana_cipher_suite(self):
+        # RFC 8314 §7.4: the `tls` clause's value is a cipher suite name of
+        # the IANA TLS Cipher Suites registry (TLS_AES_256_GCM_SHA384 for
+        # TLS 1.3, TLS_ECDHE_..._WITH_... for 1.2), not a library's own name.
+        s = self.submissions()
+        self.login(s)
+        original = message("tls clause")
+        self.assertEqual(s.sendmail(ALICE, [READBACK], original), {})
+        s.quit()
+        top = received_fields(self.stored_copy(READBACK, original))[0]
+        clause = re.search(rb"\btls ([A-Za-z0-9_]+)", top)
+        self.assertIsNotNone(clause, f"no tls clause: {top!r}")
+        self.assertRegex(clause.group(1), rb"^TLS_(AES_(128|256)_GCM_SHA(256|384)|CHACHA20_POLY1305_SHA256|"
+                         rb"ECDHE_(ECDSA|RSA)_WITH_[A-Z0-9_]+)$", top)
+
+    def test_08_received_names_only_its_own_recipient(self):
+        # Two recipients in one transaction: neither copy may name the
+        # other in its trace field (a Bcc recipient would be disclosed).
+        s = self.submissions()
+        self.login(s)
+        original = message("two recipients")
+        self.assertEqual(s.sendmail(ALICE, [READBACK, MX], original), {})
+        s.quit()
+        for me, other in ((READBACK, MX), (MX, READBACK)):
+            fields = self.stored_copy(me, original)
+            for name, value in fields:
+                self.assertNotIn(other.encode(), value, f"{me}'s copy names {other}: {value!r}")
+
     # ---- security --------------------------------------------------------
 
     def test_10_auth_not_offered_before_starttls_and_refused(self):
@@ -405,6 +433,97 @@ class SmtpClients(unittest.TestCase):
         finally:
             r.close()
 
+    def test_18_from_header_spoofing_by_an_authenticated_user_refused(self):
+        # The envelope is alice's; the From field readers see is not.
+        before = self.p.count(BOB)
+        headers = [
+            b"From: bob@example.test",
+            b"From: Bob <bob@example.test>",
+            b'From: "alice@example.test" <bob@example.test>',
+            b"From: bob@example.test (alice@example.test)",
+            b"FROM: bob@example.test",
+            b"From:bob@example.test",
+            b"From: =?utf-8?q?Alice?= <bob@example.test>",
+            b"From: alice@example.test, bob@example.test",
+            b"From: friends: bob@example.test;",
+            b"From: <bob@example.test>\r\nFrom: <alice@example.test>",
+            b"From: <alice@example.test>\r\nFrom: <bob@example.test>",
+            b"From: Alice\r\n <bob@example.test>",
+            b"From: <\"bob\"@example.test>",
+            b"From: <BOB@example.test>",
+        ]
+        for header in headers:
+            with self.subTest(header=header):
+                s = self.submissions()
+                self.login(s)
+                body = header + b"\r\nTo: bob@example.test\r\nSubject: forged from\r\n\r\nhello\r\n"
+                got = refusal(lambda: s.sendmail(ALICE, [BOB], body))
+                self.assertIsNotNone(got, f"accepted with {header!r}")
+                self.assertEqual(got[0], 553, got)
+                s.quit()
+        self.assertEqual(self.p.count(BOB), before, "a forged From was delivered")
+
+    def test_18b_from_header_spoofing_through_bdat_line_ends(self):
+        # BDAT is binary-clean (RFC 3030), so a bare LF can reach the
+        # header: a reader that ends lines at LF sees a From field that a
+        # CRLF-only parser folds into the field above.
+        before = self.p.count(BOB)
+        heads = [
+            b"X-Dummy: a\nFrom: <bob@example.test>\r\nSubject: lf\r\n\r\n",
+            b"From: <alice@example.test>\r\nX-Dummy: a\nFrom: <bob@example.test>\r\nSubject: lf\r\n\r\n",
+            b"X-Dummy: a\rFrom: <bob@example.test>\r\nSubject: cr\r\n\r\n",
+            b"From : <bob@example.test>\r\nSubject: obs\r\n\r\n",
+        ]
+        for head in heads:
+            with self.subTest(head=head):
+                msg = head + b"hello\r\n"
+                r = self.raw_authenticated()
+                try:
+                    self.assertEqual(r.command(b"MAIL FROM:<" + ALICE.encode() + b">")[0], 250, r.text())
+                    self.assertEqual(r.command(b"RCPT TO:<" + BOB.encode() + b">")[0], 250, r.text())
+                    r.send(b"BDAT " + str(len(msg)).encode() + b" LAST\r\n" + msg)
+                    code, _ = r.reply()
+                    self.assertGreaterEqual(code, 500, r.text())
+                finally:
+                    r.close()
+        self.assertEqual(self.p.count(BOB), before, "a forged From was delivered")
+
+    def test_19_envelope_sender_look_alikes_refused(self):
+        before = self.p.count(BOB)
+        for forged in ('"bob"@example.test', "BOB@example.test", "bob@EXAMPLE.TEST",
+                       '"alice@example.test"@foreign.test', "alice@example.test@foreign.test",
+                       "@example.test:bob@example.test", ""):
+            with self.subTest(sender=forged):
+                r = self.raw_authenticated()
+                try:
+                    code, _ = r.command(b"MAIL FROM:<" + forged.encode() + b">")
+                    if code == 250:
+                        code, _ = r.command(b"RCPT TO:<" + BOB.encode() + b">")
+                    if code == 250:
+                        code, _ = r.command(b"DATA")
+                        if code == 354:
+                            r.send(b"From: <alice@example.test>\r\nSubject: look-alike\r\n\r\nhi\r\n.\r\n")
+                            code, _ = r.reply()
+                    self.assertGreaterEqual(code, 500, r.text())
+                finally:
+                    r.close()
+        self.assertEqual(self.p.count(BOB), before, "a look-alike sender was delivered")
+
+    def test_1a_ehlo_state_reset_after_starttls(self):
+        # RFC 3207 §4.2: after the handshake the server forgets the EHLO;
+        # a second STARTTLS is refused.
+        r = Raw(self.p.smtp)
+        try:
+            self.assertEqual(r.reply()[0], 220, r.text())
+            self.assertEqual(r.command(b"EHLO mta.remote.test")[0], 250, r.text())
+            self.assertEqual(r.command(b"STARTTLS")[0], 220, r.text())
+            r.starttls(self.ctx())
+            self.assertEqual(r.command(b"MAIL FROM:<a@remote.test>")[0], 503, r.text())
+            self.assertEqual(r.command(b"EHLO mta.remote.test")[0], 250, r.text())
+            self.assertGreaterEqual(r.command(b"STARTTLS")[0], 500, r.text())
+        finally:
+            r.close()
+
     SMUGGLING = [b"\n.\n", b"\r.\r", b"\r\n.\n", b"\n.\r\n", b"\r\n.\r", b"\r.\r\n"]
 
     def test_20_smuggling_variants_never_split_a_message(self):
@@ -486,6 +605,53 @@ class SmtpClients(unittest.TestCase):
         stored = self.p.messages(BIG)
         self.assertEqual(len(stored), before + 1)
         self.assertTrue(stored[-1].endswith(small))
+
+    def test_24_size_limit_is_exact(self):
+        # RFC 1870: the limit counts the message's octets as sent after
+        # dot-unstuffing, CRLFs included. MAX_SIZE fits, one more does not.
+        before = self.p.count(BIG)
+        for size, accepted in ((MAX_SIZE, True), (MAX_SIZE + 1, False)):
+            with self.subTest(size=size):
+                head = b"From: <alice@example.test>\r\nSubject: exact\r\n\r\n"
+                line = b"z" * 98 + b"\r\n"
+                body = line * ((size - len(head)) // len(line))
+                rest = size - len(head) - len(body)
+                body += b"z" * (rest - 2) + b"\r\n" if rest >= 2 else b""
+                msg = head + body
+                self.assertEqual(len(msg), size)
+                r = self.raw_authenticated()
+                try:
+                    self.assertEqual(r.command(b"MAIL FROM:<" + ALICE.encode() + b">")[0], 250, r.text())
+                    self.assertEqual(r.command(b"RCPT TO:<" + BIG.encode() + b">")[0], 250, r.text())
+                    self.assertEqual(r.command(b"DATA")[0], 354, r.text())
+                    r.send(msg + b".\r\n")
+                    code, _ = r.reply()
+                    self.assertEqual(code, 250 if accepted else 552, r.text()[-500:])
+                finally:
+                    r.close()
+        self.assertEqual(self.p.count(BIG), before + 1)
+
+    def test_25_bdat_oversize_and_dropped_bdat(self):
+        before = self.p.count(BIG)
+        r = self.raw_authenticated()
+        try:
+            self.assertEqual(r.command(b"MAIL FROM:<" + ALICE.encode() + b">")[0], 250, r.text())
+            self.assertEqual(r.command(b"RCPT TO:<" + BIG.encode() + b">")[0], 250, r.text())
+            chunk = b"Subject: big bdat\r\n\r\n" + b"b" * (MAX_SIZE // 2)
+            r.send(b"BDAT " + str(len(chunk)).encode() + b"\r\n" + chunk)
+            self.assertEqual(r.reply()[0], 250, r.text())
+            r.send(b"BDAT " + str(len(chunk)).encode() + b" LAST\r\n" + chunk)
+            self.assertEqual(r.reply()[0], 552, r.text()[-500:])
+            self.assertEqual(r.command(b"NOOP")[0], 250, r.text()[-500:])
+        finally:
+            r.close()
+        r = self.raw_authenticated()
+        self.assertEqual(r.command(b"MAIL FROM:<" + ALICE.encode() + b">")[0], 250, r.text())
+        self.assertEqual(r.command(b"RCPT TO:<" + BIG.encode() + b">")[0], 250, r.text())
+        r.send(b"BDAT 5000 LAST\r\nSubject: cut\r\n\r\n" + b"c" * 1000)
+        r.close()
+        time.sleep(1.5)
+        self.assertEqual(self.p.count(BIG), before, "an oversize or cut BDAT message was stored")
 
     def test_23_dropped_connection_mid_data_delivers_nothing(self):
         head = b"From: a@remote.test\r\nSubject: dropped\r\n\r\n" + b"line\r\n" * 1000
@@ -604,6 +770,7 @@ class SmtpClients(unittest.TestCase):
 
 if __name__ == "__main__":
     result = unittest.main(exit=False, verbosity=2).result
-    failed = len(result.failures) + len(result.errors)
+    # A test with failing subtests counts once.
+    failed = len({getattr(t, "test_case", t).id() for t, _ in result.failures + result.errors})
     print(f"{result.testsRun - failed} passed, {failed} failed")
     sys.exit(1 if failed or not result.testsRun else 0)
