@@ -61,6 +61,8 @@ pub struct Server {
     /// `logged_in()` was called: the authenticated state (RFC 9051 §3.2).
     authenticated: bool,
     enabled: Enabled,
+    /// `hold()`: a command is still being answered; no input is parsed.
+    held: bool,
 }
 
 impl Server {
@@ -107,7 +109,20 @@ impl Server {
             finished: false,
             authenticated: false,
             enabled: Enabled::default(),
+            held: false,
         }
+    }
+
+    /// The session answers the current command in pieces: until
+    /// `release()`, `next()` hands out queued output and then asks for
+    /// input without parsing any, so a pipelined command waits its turn.
+    pub fn hold(&mut self) {
+        self.held = true;
+    }
+
+    /// The command answered in pieces is complete.
+    pub fn release(&mut self) {
+        self.held = false;
     }
 
     /// The login succeeded: the authenticated state. Commands may now be
@@ -565,6 +580,9 @@ impl Protocol for Server {
             }
             if self.state == State::StartTlsAccepted {
                 return Err(Interrupt::Error(Error::UpgradePending));
+            }
+            if self.held {
+                return Err(Interrupt::Io(Io::NeedMoreInput));
             }
             self.answered();
             let frame = match self.finished {

@@ -166,3 +166,19 @@ fn implicit_tls_keeps_the_handshake_facts() {
         "IMAP4rev1 IMAP4rev2 SASL-IR LITERAL- ID AUTH=PLAIN AUTH=LOGIN"
     );
 }
+
+#[test]
+fn a_held_command_keeps_the_next_one_waiting() {
+    let mut s = server(Options {
+        tls_active: true,
+        ..Options::default()
+    });
+    s.enqueue_input(b"a NOOP\r\nb NOOP\r\n");
+    s.hold();
+    s.untagged("1 FETCH (UID 1)");
+    let log = run(&mut s, b"");
+    assert_eq!(log.text(), "* 1 FETCH (UID 1)\r\n");
+    s.release();
+    let log = run(&mut s, b"");
+    assert_eq!(log.text(), "a OK NOOP completed\r\nb OK NOOP completed\r\n");
+}

@@ -72,6 +72,18 @@ pub trait Session: Send + 'static {
     fn wake(&mut self, _proto: &mut Self::Proto) -> impl Future<Output = ()> + Send {
         async {}
     }
+
+    /// The session has more of a command to answer (a large FETCH, sent
+    /// in pieces so that memory stays bounded): the driver writes what is
+    /// queued, then calls [`Session::resume`] instead of reading.
+    fn busy(&self) -> bool {
+        false
+    }
+
+    /// Answers the next piece of the command in progress.
+    fn resume(&mut self, _proto: &mut Self::Proto) -> impl Future<Output = ()> + Send {
+        async {}
+    }
 }
 
 /// The deadlines of one connection.
@@ -134,6 +146,14 @@ where
             Err(Interrupt::Io(Io::NeedMoreInput)) => {
                 if proto.is_finished() {
                     return Ok(Outcome::Closed);
+                }
+                if session.busy() {
+                    if cancel.is_cancelled() || Instant::now() >= deadlines.session_end {
+                        proto.goodbye(Goodbye::Shutdown);
+                        return finish(stream, proto, deadlines).await;
+                    }
+                    session.resume(proto).await;
+                    continue;
                 }
                 let read = read_or_stop(
                     stream,

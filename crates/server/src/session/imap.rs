@@ -68,6 +68,7 @@ impl SessionFactory for ImapFactory {
             sasl: None,
             selected: None,
             idling: false,
+            fetch_job: None,
         }
     }
 
@@ -90,6 +91,8 @@ pub struct ImapSession {
     selected: Option<selected::Selected>,
     /// IDLE is running: store changes are reported as they happen.
     idling: bool,
+    /// A FETCH answered in pieces (see `fetch::FetchJob`).
+    fetch_job: Option<fetch::FetchJob>,
 }
 
 /// How often an idling session checks its mailbox for changes made by
@@ -165,6 +168,14 @@ impl Session for ImapSession {
     async fn wake(&mut self, imap: &mut Server) {
         self.poll_mailbox().await;
         self.report(imap, true).await;
+    }
+
+    fn busy(&self) -> bool {
+        self.fetch_job.is_some()
+    }
+
+    async fn resume(&mut self, imap: &mut Server) {
+        self.fetch_some(imap).await;
     }
 }
 

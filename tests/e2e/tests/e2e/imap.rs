@@ -274,3 +274,28 @@ async fn wrong_password_and_sasl_plain() {
     let f = cmd(&mut c, "f FETCH 1 (FLAGS)").await;
     assert!(has(&f, "MODSEQ ("), "{f:?}");
 }
+
+/// A FETCH larger than one piece (1 MiB) goes out in pieces, and a command
+/// pipelined behind it is answered only after its last response.
+#[tokio::test]
+async fn a_large_fetch_is_sent_in_pieces_in_order() {
+    let srv = with_mail().await;
+    let line = format!("{}\r\n", "x".repeat(998));
+    let big = format!("Subject: big\r\n\r\n{}", line.repeat(100));
+    for _ in 0..30 {
+        srv.deliver(ALICE, big.as_bytes());
+    }
+    let mut c = login(&srv).await;
+    cmd(&mut c, "a SELECT INBOX").await;
+    c.send("b FETCH 1:* (UID BODY.PEEK[])\r\nc NOOP").await;
+    let lines = c.read_until("b ").await;
+    let fetches = lines.iter().filter(|l| l.contains(" FETCH (UID ")).count();
+    assert_eq!(fetches, 32);
+    assert!(
+        lines.last().unwrap().starts_with("b OK"),
+        "{:?}",
+        lines.last()
+    );
+    assert!(lines.iter().filter(|l| l.starts_with("x")).count() >= 3000);
+    c.expect("c OK").await;
+}

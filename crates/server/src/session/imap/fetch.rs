@@ -5,10 +5,29 @@
 use postern_imap_proto::cmd::{FetchAttr, Section, SectionText};
 use postern_imap_proto::{date, Data, SequenceSet, Server, Tag};
 use postern_message::{Address, Body, Envelope, Extension, Message, Want};
-use postern_store::{Flag, MessageMeta};
+use std::collections::VecDeque;
+
+use postern_store::{Flag, MessageMeta, StoreResult};
 
 use super::selected::trouble;
 use super::{flags, ImapSession};
+
+/// A FETCH being answered in pieces.
+#[derive(Debug)]
+pub(super) struct FetchJob {
+    tag: Tag,
+    /// View indices still to send.
+    targets: VecDeque<usize>,
+    attrs: Vec<FetchAttr>,
+    /// Add MODSEQ to every response (CONDSTORE).
+    modseq: bool,
+    needs_body: bool,
+    sets_seen: bool,
+}
+
+/// Output queued before the rest of a FETCH waits for it to be written:
+/// a session's memory stays bounded whatever the mailbox holds.
+const FETCH_PIECE: usize = 1024 * 1024;
 
 impl ImapSession {
     pub(super) async fn fetch(
@@ -29,55 +48,83 @@ impl ImapSession {
         if let Some(since) = changed_since {
             targets.retain(|&i| sel.view.get(i).modseq.0 > since);
         }
-        let modseq = sel.condstore || changed_since.is_some() || attrs.contains(&FetchAttr::ModSeq);
-        let needs_body = attrs.iter().any(needs_message);
-        let sets_seen = !sel.readonly && attrs.iter().any(FetchAttr::sets_seen);
-        for i in targets {
-            let Some(sel) = self.selected.as_ref() else {
+        self.fetch_job = Some(FetchJob {
+            tag: tag.clone(),
+            targets: targets.into(),
+            attrs: attrs.to_vec(),
+            modseq: sel.condstore || changed_since.is_some() || attrs.contains(&FetchAttr::ModSeq),
+            needs_body: attrs.iter().any(needs_message),
+            sets_seen: !sel.readonly && attrs.iter().any(FetchAttr::sets_seen),
+        });
+        self.fetch_some(imap).await;
+    }
+
+    /// Sends FETCH responses until a piece's worth is queued; the driver
+    /// writes it and calls again (`Session::resume`) while a job remains.
+    pub(super) async fn fetch_some(&mut self, imap: &mut Server) {
+        let Some(mut job) = self.fetch_job.take() else {
+            return;
+        };
+        while let Some(i) = job.targets.pop_front() {
+            if let Err(e) = self.fetch_one(imap, &job, i).await {
+                imap.release();
+                return trouble(imap, &job.tag, &e);
+            }
+            if imap.output_len() >= FETCH_PIECE && !job.targets.is_empty() {
+                imap.hold();
+                self.fetch_job = Some(job);
                 return;
-            };
-            let meta = sel.view.get(i).clone();
-            let raw = match needs_body {
-                true => match self.mail.read_blob(meta.blob.clone(), meta.size).await {
-                    Ok(raw) => Some(raw),
-                    // Expunged by another session and its blob deleted:
-                    // RFC 2180 §4.1.3 lets us skip it.
-                    Err(_) if sel.view.is_gone(meta.uid) => continue,
-                    Err(e) => return trouble(imap, tag, &e),
-                },
-                false => None,
-            };
-            let mut meta = meta;
-            let mut flags_changed = false;
-            if sets_seen && !meta.flags.contains(&Flag::Seen) && !sel.view.is_gone(meta.uid) {
-                if let Some(updated) = self.mark_seen(i, &meta).await {
-                    meta = updated;
-                    flags_changed = true;
-                }
             }
-            let mut d = Data::new();
-            d.num(i + 1).raw(" FETCH (");
-            let message = raw.as_deref().map(Message::parse);
-            let mut first = true;
-            for attr in attrs {
-                if !first {
-                    d.sp();
-                }
-                first = false;
-                item(&mut d, attr, &meta, message.as_ref());
-            }
-            // RFC 9051 §6.4.5: a \Seen set now is reported with the data.
-            if flags_changed && !attrs.contains(&FetchAttr::Flags) {
-                d.raw(" FLAGS ");
-                flags::write(&mut d, &meta.flags);
-            }
-            if modseq && !attrs.contains(&FetchAttr::ModSeq) {
-                d.raw(" MODSEQ (").num(meta.modseq.0).close();
-            }
-            d.close();
-            imap.data(d);
         }
-        imap.tagged_ok(tag, None, "FETCH completed");
+        imap.release();
+        imap.tagged_ok(&job.tag, None, "FETCH completed");
+    }
+
+    /// One `* n FETCH (...)` response.
+    async fn fetch_one(&mut self, imap: &mut Server, job: &FetchJob, i: usize) -> StoreResult<()> {
+        let Some(sel) = self.selected.as_ref() else {
+            return Ok(());
+        };
+        let meta = sel.view.get(i).clone();
+        let gone = sel.view.is_gone(meta.uid);
+        let raw = match job.needs_body {
+            true => match self.mail.read_blob(meta.blob.clone(), meta.size).await {
+                Ok(raw) => Some(raw),
+                // Expunged by another session and its bytes deleted:
+                // RFC 2180 §4.1.3 lets us skip it.
+                Err(_) if gone => return Ok(()),
+                Err(e) => return Err(e),
+            },
+            false => None,
+        };
+        let mut meta = meta;
+        let mut flags_changed = false;
+        if job.sets_seen && !meta.flags.contains(&Flag::Seen) && !gone {
+            if let Some(updated) = self.mark_seen(i, &meta).await {
+                meta = updated;
+                flags_changed = true;
+            }
+        }
+        let mut d = Data::new();
+        d.num(i + 1).raw(" FETCH (");
+        let message = raw.as_deref().map(Message::parse);
+        for (n, attr) in job.attrs.iter().enumerate() {
+            if n > 0 {
+                d.sp();
+            }
+            item(&mut d, attr, &meta, message.as_ref());
+        }
+        // RFC 9051 §6.4.5: a \Seen set now is reported with the data.
+        if flags_changed && !job.attrs.contains(&FetchAttr::Flags) {
+            d.raw(" FLAGS ");
+            flags::write(&mut d, &meta.flags);
+        }
+        if job.modseq && !job.attrs.contains(&FetchAttr::ModSeq) {
+            d.raw(" MODSEQ (").num(meta.modseq.0).close();
+        }
+        d.close();
+        imap.data(d);
+        Ok(())
     }
 
     /// Adds \Seen; the new metadata, or `None` if that failed (logged).
