@@ -52,13 +52,15 @@ class ImapClients(unittest.TestCase):
         cls.dir = tempfile.mkdtemp(prefix="postern-interop-")
         postern(cls.dir, "init", "--dev-ports", "--hostname", "localhost", "--domain", "example.test")
         config = os.path.join(cls.dir, "postern.toml")
-        text = open(config).read()
+        with open(config) as f:
+            text = f.read()
         cls.ports = {}
         for port in sorted(set(int(p) for p in re.findall(r'"127\.0\.0\.1:(\d+)"', text))):
             new = free_port()
             cls.ports[port] = new
             text = text.replace(f'"127.0.0.1:{port}"', f'"127.0.0.1:{new}"')
-        open(config, "w").write(text)
+        with open(config, "w") as f:
+            f.write(text)
         postern(cls.dir, "user", "add", USER, "--password-stdin", stdin=PASSWORD.encode() + b"\n")
         for _ in range(3):
             postern(cls.dir, "deliver", "--to", USER, stdin=MESSAGE)
