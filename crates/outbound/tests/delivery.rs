@@ -79,6 +79,10 @@ async fn delivers_over_verified_starttls() {
         "dot-stuffing undone gives the message back"
     );
     assert!(peer.seen()[0].mail_under_tls);
+    assert!(
+        peer.seen()[0].pipelined,
+        "MAIL and RCPT in one write (RFC 2920)"
+    );
     let m = out.handle.metrics();
     assert_eq!(m.delivered, 1);
     assert_eq!(m.plaintext, 0);
@@ -214,6 +218,8 @@ async fn permanent_failure_bounces_with_a_dsn() {
                 "250 2.1.5 ok".into()
             }
         }),
+        // One command at a time here; the other tests pipeline.
+        pipelining: false,
         ..Default::default()
     })
     .await;
@@ -237,6 +243,10 @@ async fn permanent_failure_bounces_with_a_dsn() {
         store.queue_list()
     );
     assert_eq!(peer.messages().len(), 1, "carol's copy went out once");
+    assert!(
+        !peer.seen()[0].pipelined,
+        "no PIPELINING offered, none used"
+    );
     let dsn = String::from_utf8(inbox(&*store).remove(0)).unwrap();
     for want in [
         "From: Mail Delivery System <MAILER-DAEMON@mx.postern.test>",

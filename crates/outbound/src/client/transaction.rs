@@ -2,9 +2,9 @@
 //! each recipient, then DATA (or BDAT when the peer offers CHUNKING), with
 //! a reply for every recipient.
 //!
-//! Commands go one at a time. PIPELINING (RFC 2920) would save round trips
-//! on many-recipient messages; the queue's throughput is bound by remote
-//! peers, not by these few round trips, so we keep the simpler exchange.
+//! With PIPELINING (RFC 2920) MAIL and every RCPT go in one write and the
+//! replies are read in order; DATA waits for them, so that a message is
+//! never sent after all its recipients were refused (§3.1).
 
 use super::command::{self, Extensions, MailParams, RcptParams};
 use super::conn::{Conn, ConnError};
@@ -35,19 +35,10 @@ pub async fn run(
             return Ok(vec![r; rcpts.len()]);
         }
     }
-    let r = conn
-        .command(&command::mail_from(mail, ext), t.mail, "MAIL")
-        .await?;
+    let (r, results) = envelope(conn, ext, mail, rcpts, t).await?;
     if !r.is_positive() {
         conn.command(command::RSET, t.mail, "RSET").await?;
         return Ok(vec![r; rcpts.len()]);
-    }
-    let mut results: Vec<Option<Reply>> = Vec::with_capacity(rcpts.len());
-    for rcpt in rcpts {
-        let r = conn
-            .command(&command::rcpt_to(rcpt, ext), t.rcpt, "RCPT")
-            .await?;
-        results.push((!r.is_positive()).then_some(r));
     }
     if results.iter().all(Option::is_some) {
         conn.command(command::RSET, t.mail, "RSET").await?;
@@ -58,6 +49,44 @@ pub async fn run(
         .into_iter()
         .map(|r| r.unwrap_or_else(|| end.clone()))
         .collect())
+}
+
+/// MAIL and RCPTs: the MAIL reply, and each recipient's refusal (`None`
+/// when accepted).
+async fn envelope(
+    conn: &mut Conn,
+    ext: &Extensions,
+    mail: &MailParams,
+    rcpts: &[RcptParams],
+    t: &Timeouts,
+) -> Result<(Reply, Vec<Option<Reply>>), ConnError> {
+    let refused = |r: Reply| (!r.is_positive()).then_some(r);
+    if ext.pipelining {
+        let mut batch = command::mail_from(mail, ext);
+        for rcpt in rcpts {
+            batch.extend_from_slice(&command::rcpt_to(rcpt, ext));
+        }
+        conn.send(&batch, t.mail, "MAIL").await?;
+        let mail_reply = conn.reply(t.mail, "MAIL").await?;
+        let mut results = Vec::with_capacity(rcpts.len());
+        for _ in rcpts {
+            results.push(refused(conn.reply(t.rcpt, "RCPT").await?));
+        }
+        return Ok((mail_reply, results));
+    }
+    let mail_reply = conn
+        .command(&command::mail_from(mail, ext), t.mail, "MAIL")
+        .await?;
+    let mut results = Vec::with_capacity(rcpts.len());
+    if mail_reply.is_positive() {
+        for rcpt in rcpts {
+            results.push(refused(
+                conn.command(&command::rcpt_to(rcpt, ext), t.rcpt, "RCPT")
+                    .await?,
+            ));
+        }
+    }
+    Ok((mail_reply, results))
 }
 
 async fn send_body(

@@ -36,6 +36,8 @@ pub struct PeerOptions {
     /// On the first connection, take the message and never answer it
     /// (a crash of ours, or of the network, at the worst moment).
     pub stall_first_message: bool,
+    /// Offer PIPELINING (RFC 2920).
+    pub pipelining: bool,
 }
 
 impl Default for PeerOptions {
@@ -48,6 +50,7 @@ impl Default for PeerOptions {
             implicit_tls: false,
             auth: None,
             stall_first_message: false,
+            pipelining: true,
         }
     }
 }
@@ -59,6 +62,8 @@ pub struct Seen {
     /// Whether TLS was up when MAIL came.
     pub mail_under_tls: bool,
     pub messages: Vec<Vec<u8>>,
+    /// RCPT was already waiting when MAIL was read (PIPELINING used).
+    pub pipelined: bool,
 }
 
 /// A running fake SMTP server.
@@ -181,7 +186,11 @@ impl State {
                 return Some(io.into_inner());
             } else if upper.starts_with("MAIL") {
                 let tls = self.tls;
-                self.record(|s| s.mail_under_tls = tls);
+                let pipelined = io.buffer().starts_with(b"RCPT");
+                self.record(|s| {
+                    s.mail_under_tls = tls;
+                    s.pipelined = pipelined;
+                });
                 "250 2.1.0 ok".to_owned()
             } else if upper.starts_with("RCPT") {
                 let addr = cmd.split(['<', '>']).nth(1).unwrap_or_default().to_owned();
@@ -218,10 +227,12 @@ impl State {
     fn ehlo(&self) -> String {
         let mut lines = vec![
             "peer.test".to_owned(),
-            "PIPELINING".into(),
             "SIZE 10000000".into(),
             "8BITMIME".into(),
         ];
+        if self.opts.pipelining {
+            lines.push("PIPELINING".into());
+        }
         if self.opts.dsn {
             lines.push("DSN".into());
         }
