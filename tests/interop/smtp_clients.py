@@ -433,6 +433,32 @@ class SmtpClients(unittest.TestCase):
         finally:
             r.close()
 
+    def test_17b_postmaster_is_accepted(self):
+        # RFC 5321 §4.5.1: every SMTP server that delivers mail MUST accept
+        # "postmaster" (case-insensitive) at each of its domains and the
+        # bare RCPT TO:<Postmaster>.
+        for rcpt in ("Postmaster", "postmaster@example.test", "POSTMASTER@example.test"):
+            with self.subTest(rcpt=rcpt):
+                r, code, _ = self.mx_transaction(rcpt)
+                try:
+                    self.assertEqual(code, 250, r.text())
+                finally:
+                    r.close()
+
+    def test_17c_repeated_recipients_get_one_copy(self):
+        before = self.p.count(MX)
+        r, code, _ = self.mx_transaction(MX)
+        try:
+            self.assertEqual(code, 250, r.text())
+            for rcpt in (MX, MX.upper()):
+                self.assertEqual(r.command(b"RCPT TO:<" + rcpt.encode() + b">")[0], 250, r.text())
+            self.assertEqual(r.command(b"DATA")[0], 354, r.text())
+            r.send(b"Subject: three times\r\n\r\nonce\r\n.\r\n")
+            self.assertEqual(r.reply()[0], 250, r.text())
+        finally:
+            r.close()
+        self.assertEqual(self.p.count(MX), before + 1)
+
     def test_18_from_header_spoofing_by_an_authenticated_user_refused(self):
         # The envelope is alice's; the From field readers see is not.
         before = self.p.count(BOB)
