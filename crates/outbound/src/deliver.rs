@@ -187,7 +187,10 @@ async fn try_target(
         (_, mta_sts::Lookup::Policy(_)) => PolicyKind::Sts,
         _ => PolicyKind::NoPolicyFound,
     };
-    let enforce_sts = matches!(sts, mta_sts::Lookup::Policy(p) if p.mode == mta_sts::Mode::Enforce);
+    // RFC 8689 §4.2.1: for a REQUIRETLS message a policy in testing mode
+    // is enforced.
+    let enforce_sts = matches!(sts, mta_sts::Lookup::Policy(p)
+        if p.mode == mta_sts::Mode::Enforce || job.mail.requiretls);
     if let mta_sts::Lookup::Policy(p) = sts {
         if !p.allows(&target.host) {
             ctx.metrics
@@ -202,6 +205,9 @@ async fn try_target(
         }
     }
     let addrs = resolve(ctx, &target.host).await?;
+    if job.mail.requiretls {
+        requiretls_route(target, addrs.secure, sts)?;
+    }
     let need = need_for(ctx, job, target, addrs.secure, enforce_sts).await?;
     let kind = policy_kind(&need);
     let mut last = HostFailure::temp("4.4.1", format!("{}: no address to try", target.host));
@@ -226,6 +232,36 @@ async fn try_target(
         }
     }
     Err(last)
+}
+
+/// RFC 8689 §4.2.1: a REQUIRETLS message follows an MX only if the MX
+/// answer was DNSSEC-authenticated or an MTA-STS policy lists the host;
+/// otherwise an attacker who forged the MX could present a valid
+/// certificate for a host of their own. Hosts the administrator named
+/// (smarthost, static route) are trusted as configured.
+fn requiretls_route(
+    target: &Target,
+    addrs_secure: bool,
+    sts: &mta_sts::Lookup,
+) -> Result<(), HostFailure> {
+    let dnssec = match target.via {
+        Via::Mx => target.mx_secure,
+        Via::Implicit => addrs_secure,
+        Via::Relay | Via::Static => return Ok(()),
+    };
+    let listed = matches!(sts, mta_sts::Lookup::Policy(p) if p.allows(&target.host));
+    if dnssec || listed {
+        return Ok(());
+    }
+    Err(HostFailure {
+        permanent: true,
+        status: "5.7.10",
+        text: format!(
+            "{}: REQUIRETLS needs the MX to be DNSSEC-authenticated or listed by an MTA-STS policy",
+            target.host
+        ),
+        kind: None,
+    })
 }
 
 /// What a session that ran its transaction tells the counters.

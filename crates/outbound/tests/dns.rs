@@ -257,3 +257,57 @@ async fn null_mx_and_unknown_domains_bounce_at_once() {
     assert_eq!(peer.messages().len(), 1, "the implicit MX took z's copy");
     cancel.cancel();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requiretls_follows_only_an_authenticated_mx() {
+    let ca = TestCa::default();
+    let peer = Peer::start(PeerOptions {
+        tls: Some(server_tls(&ca.server_cert(&["mx.example.net"]))),
+        requiretls: true,
+        ..Default::default()
+    })
+    .await;
+    // example.net's MX is DNSSEC-authenticated; example.com's is not.
+    let mut z = zone(true);
+    z.add("example.com", mx(10, "mx.example.net."));
+    let dns = FakeDns::start(z).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path());
+    let mut s = dns_settings(&dns, &peer);
+    s.extra_roots = vec![ca.root_der()];
+    let mut env = envelope("alice@example.org");
+    env.requiretls = true;
+    queue(
+        &*store,
+        &env,
+        &["bob@example.net", "carol@example.com"],
+        BODY,
+    );
+    let (_h, cancel, _t) = run(&store, s);
+    assert!(
+        wait_for(20, || store.queue_list().unwrap().is_empty()
+            && inbox(&*store).len() == 1)
+        .await,
+        "{:?}",
+        store.queue_list()
+    );
+    let rcpts: Vec<String> = peer
+        .seen()
+        .iter()
+        .flat_map(|s| s.commands.clone())
+        .filter(|c| c.starts_with("RCPT"))
+        .collect();
+    assert_eq!(
+        rcpts,
+        ["RCPT TO:<bob@example.net>"],
+        "carol's copy never left"
+    );
+    let dsn = String::from_utf8(inbox(&*store).remove(0)).unwrap();
+    assert!(
+        dsn.contains(
+            "Final-Recipient: rfc822; carol@example.com\r\nAction: failed\r\nStatus: 5.7.10\r\n"
+        ),
+        "{dsn}"
+    );
+    cancel.cancel();
+}
