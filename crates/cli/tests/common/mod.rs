@@ -841,6 +841,12 @@ impl ServerProcess {
         wait_until_alive(&mut self.child, Instant::now() + timeout)
     }
 
+    /// SIGKILL (the process dies wherever it stands) and reap it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Sends SIGTERM with the `kill` command, to this child's PID only.
     #[track_caller]
     pub fn sigterm(&self) {
