@@ -57,6 +57,9 @@ fn authenticated_capabilities(opts: &Options) -> String {
         "BINARY",
         "QUOTA",
         "QUOTA=RES-STORAGE",
+        "SORT",
+        "THREAD=ORDEREDSUBJECT",
+        "THREAD=REFERENCES",
     ];
     format!("{} APPENDLIMIT={}", caps.join(" "), opts.max_append)
 }

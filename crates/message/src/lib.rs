@@ -94,6 +94,12 @@ impl<'a> Message<'a> {
         texts.chain(htmls).map(|t| t.into_owned()).collect()
     }
 
+    /// The Date header as Unix seconds (UTC), for SORT and THREAD.
+    pub fn sent_time(&self) -> Option<i64> {
+        let parsed = self.parsed.as_ref()?;
+        parsed.date().map(mail_parser::DateTime::to_timestamp)
+    }
+
     /// The Date header's date and time as written, zone ignored, in
     /// seconds since the epoch: SENTBEFORE, SENTON and SENTSINCE compare
     /// the sender's calendar date (RFC 9051 §6.4.4).

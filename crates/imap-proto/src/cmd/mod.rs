@@ -20,7 +20,7 @@ use postern_types::Secret;
 
 pub use fetch::{FetchAttr, Section, SectionText};
 pub use mailbox::{List, StatusItem};
-pub use search::{SearchKey, SearchReturn};
+pub use search::{SearchKey, SearchReturn, SortKey, ThreadAlgorithm};
 pub use selected::StoreMode;
 
 use crate::sequence::SequenceSet;
@@ -134,6 +134,18 @@ pub enum Request {
         uid: bool,
         /// ESEARCH `RETURN (...)` (RFC 4731).
         ret: Option<SearchReturn>,
+        key: SearchKey,
+    },
+    /// `[UID] SORT` (RFC 5256): criteria with their REVERSE flags.
+    Sort {
+        uid: bool,
+        criteria: Vec<(bool, SortKey)>,
+        key: SearchKey,
+    },
+    /// `[UID] THREAD` (RFC 5256).
+    Thread {
+        uid: bool,
+        algorithm: ThreadAlgorithm,
         key: SearchKey,
     },
     /// `[UID] FETCH` (RFC 9051 §6.4.5).
@@ -310,6 +322,8 @@ pub(crate) fn request(head: Head, ctx: Ctx) -> Result<Command, ParseError> {
         "GETQUOTAROOT" => mailbox::one(&rest, ctx, Request::GetQuotaRoot),
         "SETQUOTA" => mailbox::set_quota(&rest),
         "SEARCH" => search::parse(&rest, false),
+        "SORT" => search::sort(&rest, false),
+        "THREAD" => search::thread(&rest, false),
         "FETCH" => fetch::parse(&rest, false),
         "STORE" => selected::store(&rest, false),
         "COPY" => selected::copy(&rest, ctx, false, false),

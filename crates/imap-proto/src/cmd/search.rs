@@ -72,17 +72,98 @@ pub(super) fn parse(rest: &[Part], uid: bool) -> Result<Request, &'static str> {
         }
         c.sp().map_err(|()| USAGE)?;
     }
-    let mut keys = vec![key(&mut c, 0).map_err(|()| USAGE)?];
+    let key = all_keys(&mut c).map_err(|()| USAGE)?;
+    Ok(Request::Search { uid, ret, key })
+}
+
+/// `search-key *(SP search-key)` to the end, as one key.
+fn all_keys(c: &mut Cursor<'_>) -> Result<SearchKey, Invalid> {
+    let mut keys = vec![key(c, 0)?];
     while c.eat(' ') {
-        keys.push(key(&mut c, 0).map_err(|()| USAGE)?);
+        keys.push(key(c, 0)?);
     }
-    c.end().map_err(|()| USAGE)?;
-    let key = if keys.len() == 1 {
+    c.end()?;
+    Ok(if keys.len() == 1 {
         keys.remove(0)
     } else {
         SearchKey::And(keys)
+    })
+}
+
+/// A SORT criterion (RFC 5256 §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    Arrival,
+    Cc,
+    Date,
+    From,
+    Size,
+    Subject,
+    To,
+}
+
+/// A THREAD algorithm (RFC 5256 §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThreadAlgorithm {
+    OrderedSubject,
+    References,
+}
+
+/// The mandatory charset of SORT and THREAD: UTF-8 or US-ASCII.
+fn charset(c: &mut Cursor<'_>) -> Result<(), &'static str> {
+    let charset = c.astring().map_err(|()| "Missing charset")?;
+    if !charset.eq_ignore_ascii_case("UTF-8") && !charset.eq_ignore_ascii_case("US-ASCII") {
+        return Err("[BADCHARSET (UTF-8)] Only UTF-8 is supported");
+    }
+    c.sp().map_err(|()| "Missing search keys")
+}
+
+/// `SORT (criteria) charset keys` (RFC 5256 §3).
+pub(super) fn sort(rest: &[Part], uid: bool) -> Result<Request, &'static str> {
+    const USAGE: &str = "Syntax: SORT (criteria) charset keys";
+    let mut c = Cursor::new(rest);
+    let criteria = c
+        .list(false, |c| {
+            let reverse = c.eat_word("REVERSE");
+            if reverse {
+                c.sp()?;
+            }
+            let key = match c.word()?.as_str() {
+                "ARRIVAL" => SortKey::Arrival,
+                "CC" => SortKey::Cc,
+                "DATE" => SortKey::Date,
+                "FROM" => SortKey::From,
+                "SIZE" => SortKey::Size,
+                "SUBJECT" => SortKey::Subject,
+                "TO" => SortKey::To,
+                _ => return Err(()),
+            };
+            Ok((reverse, key))
+        })
+        .map_err(|()| USAGE)?;
+    c.sp().map_err(|()| USAGE)?;
+    charset(&mut c)?;
+    let key = all_keys(&mut c).map_err(|()| USAGE)?;
+    Ok(Request::Sort { uid, criteria, key })
+}
+
+/// `THREAD algorithm charset keys` (RFC 5256 §3).
+pub(super) fn thread(rest: &[Part], uid: bool) -> Result<Request, &'static str> {
+    const USAGE: &str = "Syntax: THREAD algorithm charset keys";
+    let mut c = Cursor::new(rest);
+    let algorithm = match c.word().map_err(|()| USAGE)?.as_str() {
+        "ORDEREDSUBJECT" => ThreadAlgorithm::OrderedSubject,
+        "REFERENCES" => ThreadAlgorithm::References,
+        _ => return Err("Unknown THREAD algorithm"),
     };
-    Ok(Request::Search { uid, ret, key })
+    c.sp().map_err(|()| USAGE)?;
+    charset(&mut c)?;
+    let key = all_keys(&mut c).map_err(|()| USAGE)?;
+    Ok(Request::Thread {
+        uid,
+        algorithm,
+        key,
+    })
 }
 
 fn return_options(c: &mut Cursor<'_>) -> Result<SearchReturn, Invalid> {
@@ -256,6 +337,25 @@ mod tests {
             parse_req("a SEARCH CHARSET KOI8-R ALL"),
             Err("[BADCHARSET (UTF-8)] Only UTF-8 is supported")
         );
+        assert_eq!(
+            parse_req("a UID SORT (REVERSE DATE subject) UTF-8 UNSEEN"),
+            Ok(Request::Sort {
+                uid: true,
+                criteria: vec![(true, SortKey::Date), (false, SortKey::Subject)],
+                key: NoFlag("\\Seen".into())
+            })
+        );
+        assert_eq!(
+            parse_req("a THREAD REFERENCES US-ASCII ALL"),
+            Ok(Request::Thread {
+                uid: false,
+                algorithm: ThreadAlgorithm::References,
+                key: All
+            })
+        );
+        assert!(parse_req("a SORT (DATE) ALL").is_err());
+        assert!(parse_req("a SORT () UTF-8 ALL").is_err());
+        assert!(parse_req("a THREAD X UTF-8 ALL").is_err());
         for bad in [
             "a SEARCH",
             "a SEARCH FOO",

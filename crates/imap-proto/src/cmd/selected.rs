@@ -19,13 +19,16 @@ pub enum StoreMode {
 
 /// `UID command`: COPY, MOVE, FETCH, SEARCH, STORE, EXPUNGE.
 pub(super) fn uid(rest: &[Part], ctx: Ctx) -> Result<Request, &'static str> {
-    const USAGE: &str = "Syntax: UID (COPY / MOVE / FETCH / SEARCH / STORE / EXPUNGE) ...";
+    const USAGE: &str =
+        "Syntax: UID (COPY / MOVE / FETCH / SEARCH / SORT / THREAD / STORE / EXPUNGE) ...";
     let (name, args) = split_word(rest).ok_or(USAGE)?;
     match name.as_str() {
         "COPY" => copy(&args, ctx, true, false),
         "MOVE" => copy(&args, ctx, true, true),
         "FETCH" => fetch::parse(&args, true),
         "SEARCH" => search::parse(&args, true),
+        "SORT" => search::sort(&args, true),
+        "THREAD" => search::thread(&args, true),
         "STORE" => store(&args, true),
         "EXPUNGE" => {
             let mut c = Cursor::new(&args);

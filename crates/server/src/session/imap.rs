@@ -15,6 +15,7 @@ mod flags;
 mod mailboxes;
 mod search;
 mod selected;
+mod sort;
 mod view;
 
 use std::net::SocketAddr;
@@ -203,6 +204,8 @@ impl ImapSession {
             Request::Fetch { uid: false, .. }
                 | Request::Store { uid: false, .. }
                 | Request::Search { uid: false, .. }
+                | Request::Sort { uid: false, .. }
+                | Request::Thread { uid: false, .. }
                 | Request::Copy { uid: false, .. }
                 | Request::Move { uid: false, .. }
         );
@@ -258,6 +261,14 @@ impl ImapSession {
             Request::Unselect => self.close(imap, tag, false).await,
             Request::Expunge { uids } => self.expunge(imap, tag, uids.as_ref()).await,
             Request::Search { uid, ret, key } => self.search(imap, tag, uid, ret, &key).await,
+            Request::Sort { uid, criteria, key } => {
+                self.sort(imap, tag, uid, &criteria, &key).await
+            }
+            Request::Thread {
+                uid,
+                algorithm,
+                key,
+            } => self.thread(imap, tag, uid, algorithm, &key).await,
             Request::Fetch {
                 uid,
                 set,

@@ -4,7 +4,7 @@
 use postern_imap_proto::cmd::{SearchKey, SearchReturn};
 use postern_imap_proto::{Data, SequenceSet, Server, Tag};
 use postern_message::{header_value, Message};
-use postern_store::MessageMeta;
+use postern_store::{MessageMeta, StoreResult};
 
 use super::selected::trouble;
 use super::view::View;
@@ -26,35 +26,28 @@ impl ImapSession {
         ret: Option<SearchReturn>,
         key: &SearchKey,
     ) {
+        let found = match self.matching(key, false, |_, _| ()).await {
+            Ok(found) => found,
+            Err(e) => return trouble(imap, tag, &e),
+        };
         let Some(sel) = self.selected.as_ref() else {
             return;
         };
-        let content = needs_content(key);
-        let mut raws = Vec::with_capacity(sel.view.len());
-        for m in sel.view.iter() {
-            if !content {
-                raws.push(None);
-                continue;
-            }
-            match self.mail.read_blob(m.blob.clone(), m.size).await {
-                Ok(raw) => raws.push(Some(raw)),
-                Err(_) if sel.view.is_gone(m.uid) => raws.push(Some(Vec::new())),
-                Err(e) => return trouble(imap, tag, &e),
-            }
-        }
-        let mut hits = Vec::new();
-        let mut highest = 0;
-        for (i, (meta, raw)) in sel.view.iter().zip(&raws).enumerate() {
-            let c = Candidate {
-                seq: i as u32 + 1,
-                meta,
-                message: raw.as_deref().map(Message::parse),
-            };
-            if matches(key, &c, &sel.view) {
-                hits.push(if uid { meta.uid.0 } else { c.seq });
-                highest = highest.max(meta.modseq.0);
-            }
-        }
+        let hits: Vec<u32> = found
+            .iter()
+            .map(|(i, ())| {
+                if uid {
+                    sel.view.get(*i).uid.0
+                } else {
+                    *i as u32 + 1
+                }
+            })
+            .collect();
+        let highest = found
+            .iter()
+            .map(|(i, ())| sel.view.get(*i).modseq.0)
+            .max()
+            .unwrap_or(0);
         let modseq = uses_modseq(key).then_some(highest).filter(|&h| h > 0);
         let esearch = ret.or_else(|| {
             imap.enabled().rev2.then(|| SearchReturn {
@@ -77,6 +70,42 @@ impl ImapSession {
             }
         }
         imap.tagged_ok(tag, None, "SEARCH completed");
+    }
+
+    /// The view indices of the messages matching `key`, ascending, each
+    /// with what `keep` takes from it (given the parsed message if
+    /// `content`). One message's bytes are in memory at a time, and only
+    /// if the key or `keep` needs them.
+    pub(super) async fn matching<T>(
+        &self,
+        key: &SearchKey,
+        content: bool,
+        keep: impl Fn(&MessageMeta, Option<&Message<'_>>) -> T,
+    ) -> StoreResult<Vec<(usize, T)>> {
+        let Some(sel) = self.selected.as_ref() else {
+            return Ok(Vec::new());
+        };
+        let content = content || needs_content(key);
+        let mut found = Vec::new();
+        for (i, meta) in sel.view.iter().enumerate() {
+            let raw = match content {
+                false => None,
+                true => match self.mail.read_blob(meta.blob.clone(), meta.size).await {
+                    Ok(raw) => Some(raw),
+                    Err(_) if sel.view.is_gone(meta.uid) => Some(Vec::new()),
+                    Err(e) => return Err(e),
+                },
+            };
+            let c = Candidate {
+                seq: i as u32 + 1,
+                meta,
+                message: raw.as_deref().map(Message::parse),
+            };
+            if matches(key, &c, &sel.view) {
+                found.push((i, keep(meta, c.message.as_ref())));
+            }
+        }
+        Ok(found)
     }
 }
 
