@@ -29,7 +29,7 @@ fn client(port: u16, id: usize, stop: &AtomicBool) -> Vec<Vec<u8>> {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
     let mut reader = BufReader::new(stream.try_clone().expect("clone"));
     let mut writer = stream;
-    let mut reply = |reader: &mut BufReader<TcpStream>| -> Option<String> {
+    let reply = |reader: &mut BufReader<TcpStream>| -> Option<String> {
         let mut line = String::new();
         loop {
             line.clear();

@@ -102,6 +102,7 @@ pub fn user(loc: &Location, cmd: UserCommand) -> anyhow::Result<ExitCode> {
                 "Added {} with the mailboxes INBOX, Sent, Drafts, Trash, Junk, Archive.",
                 account.address
             );
+            ensure_postmaster(store.as_ref(), &account)?;
         }
         UserCommand::List => list_users(store.as_ref())?,
         UserCommand::Passwd {
@@ -146,6 +147,25 @@ pub fn alias(loc: &Location, cmd: AliasCommand) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// RFC 5321 §4.5.1: every domain must accept mail for `postmaster`. The
+/// first account of a domain becomes its postmaster through an alias the
+/// administrator can see and move (`postern alias list`, `alias del`).
+fn ensure_postmaster(store: &dyn Store, account: &postern_store::Account) -> anyhow::Result<()> {
+    let Some((local, domain)) = account.address.split_once('@') else {
+        return Ok(());
+    };
+    let postmaster = format!("postmaster@{domain}");
+    if local == "postmaster" || !store.resolve_recipient(&postmaster)?.is_empty() {
+        return Ok(());
+    }
+    store.add_alias(&postmaster, std::slice::from_ref(&account.address))?;
+    println!(
+        "{postmaster} now reaches {} (RFC 5321 requires a postmaster for every domain; change it with `postern alias`).",
+        account.address
+    );
+    Ok(())
 }
 
 fn find(store: &dyn Store, address: &str) -> anyhow::Result<postern_store::Account> {

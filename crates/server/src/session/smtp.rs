@@ -300,6 +300,18 @@ impl SmtpSession {
         let Some(txn) = self.txn.take() else {
             return smtp.reply(503, Some("5.5.1"), "Send MAIL first");
         };
+        // The core refuses these in DATA; BDAT chunks are binary-clean in
+        // the core, but we offer no BINARYMIME (RFC 3030 §3), so a message
+        // is lines ending in CRLF however it came. A bare LF could hide a
+        // header from the checks below and become a real line once a
+        // relay normalises it.
+        if has_bare_line_end(&body) {
+            return smtp.reply(
+                550,
+                Some("5.6.0"),
+                "Bare CR or LF in message (RFC 5321 section 2.3.8)",
+            );
+        }
         if let Some(refusal) = self.check_header_from(&body) {
             return smtp.reply(553, Some("5.7.1"), &refusal);
         }
@@ -329,16 +341,21 @@ impl SmtpSession {
         }
     }
 
-    /// Submission: every address in the From header must be the user's
-    /// too (DESIGN: envelope *and* header sender). A message without a
-    /// single From field passes: there is nothing to impersonate with.
+    /// Submission: the From header must be the user's too (DESIGN:
+    /// envelope *and* header sender): exactly one From field (RFC 5322
+    /// §3.6; a second is how a reader would be shown a sender this check
+    /// never saw), every address in it one of the user's. A message
+    /// without a From field passes: there is nothing to impersonate with.
     fn check_header_from(&self, body: &[u8]) -> Option<String> {
         let senders = self.senders.as_ref()?;
-        let from = header_from(body)?;
-        let stranger = from.iter().find(|a| !senders.allows(a))?;
-        Some(format!(
-            "From: header <{stranger}> is not one of your addresses"
-        ))
+        match header_from(body).as_slice() {
+            [] => None,
+            [only] => only
+                .iter()
+                .find(|a| !senders.allows(a))
+                .map(|stranger| format!("From: header <{stranger}> is not one of your addresses")),
+            _ => Some("More than one From: header field (RFC 5322 section 3.6)".to_owned()),
+        }
     }
 
     fn with_trace(&self, smtp: &Server, txn: &Transaction, id: &str, body: Vec<u8>) -> Vec<u8> {
@@ -361,6 +378,15 @@ impl SmtpSession {
     }
 }
 
+/// A CR not followed by LF, or an LF not preceded by CR.
+fn has_bare_line_end(body: &[u8]) -> bool {
+    body.iter().enumerate().any(|(i, &b)| match b {
+        b'\r' => body.get(i + 1) != Some(&b'\n'),
+        b'\n' => i == 0 || body[i - 1] != b'\r',
+        _ => false,
+    })
+}
+
 /// A short identifier, unique within this server's life and unlikely to
 /// repeat across restarts: seconds since the epoch and a counter.
 fn message_id() -> String {
@@ -368,4 +394,24 @@ fn message_id() -> String {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let secs = OffsetDateTime::now_utc().unix_timestamp();
     format!("{secs:X}{n:06X}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_bare_line_end;
+
+    #[test]
+    fn bare_line_ends_are_found_anywhere() {
+        assert!(!has_bare_line_end(b"a\r\nb\r\n\r\nc\r\n"));
+        for bad in [
+            &b"\n"[..],
+            b"a\nb\r\n",
+            b"a\r",
+            b"a\rb\r\n",
+            b"x\r\n\n",
+            b"\r\r\n",
+        ] {
+            assert!(has_bare_line_end(bad), "{bad:?}");
+        }
+    }
 }

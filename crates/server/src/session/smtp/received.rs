@@ -44,7 +44,7 @@ impl Trace<'_> {
             let _ = write!(
                 h,
                 "\r\n\ttls {} ({})",
-                sanitize(&tls.cipher_suite),
+                iana_suite_name(&tls.cipher_suite),
                 sanitize(&tls.version)
             );
         }
@@ -62,6 +62,15 @@ impl Trace<'_> {
         let s = if self.tls.is_some() { "S" } else { "" };
         let a = if self.authenticated { "A" } else { "" };
         format!("{base}{s}{a}")
+    }
+}
+
+/// RFC 8314 §7.4 names the suite as the IANA TLS registry does; rustls
+/// prefixes its TLS 1.3 suites with `TLS13_` where IANA writes `TLS_`.
+fn iana_suite_name(name: &str) -> String {
+    match name.strip_prefix("TLS13_") {
+        Some(rest) => format!("TLS_{}", sanitize(rest)),
+        None => sanitize(name),
     }
 }
 
@@ -131,7 +140,7 @@ mod tests {
         };
         assert_eq!(
             trace.header(),
-            "Received: from laptop ([192.0.2.7])\r\n\tby mail.example.com (Postern) with ESMTPSA id 0123ABCD\r\n\ttls TLS13_AES_256_GCM_SHA384 (TLSv1.3)\r\n\tfor <bob@example.org>;\r\n\tMon, 23 Nov 2026 08:01:38 +0000\r\n"
+            "Received: from laptop ([192.0.2.7])\r\n\tby mail.example.com (Postern) with ESMTPSA id 0123ABCD\r\n\ttls TLS_AES_256_GCM_SHA384 (TLSv1.3)\r\n\tfor <bob@example.org>;\r\n\tMon, 23 Nov 2026 08:01:38 +0000\r\n"
         );
     }
 

@@ -36,25 +36,19 @@ impl Senders {
     }
 }
 
-/// The addresses in the message's From header field (RFC 5322 §3.6.2):
-/// `None` if there is no From field or more than one (§3.6 allows exactly
-/// one). Display names, comments and quoted strings are skipped; what is
-/// left is each `addr-spec`, from `<...>` when present.
-pub fn header_from(raw: &[u8]) -> Option<Vec<String>> {
-    let head = header_block(raw);
-    let mut found = None;
-    for field in unfolded_fields(head) {
-        let Some((name, value)) = field.split_once(':') else {
-            continue;
-        };
-        if name.trim_end().eq_ignore_ascii_case("from") {
-            if found.is_some() {
-                return None;
-            }
-            found = Some(mailbox_list(value));
-        }
-    }
-    found.filter(|list: &Vec<String>| !list.is_empty())
+/// The From header fields of the message (RFC 5322 §3.6.2), each as its
+/// list of addresses, lowercased. RFC 5322 §3.6 allows exactly one; the
+/// caller refuses more (a second field is how a reader can be shown a
+/// sender the check never saw). Display names, comments and quoted
+/// strings are skipped; what is left is each `addr-spec`, from `<...>`
+/// when present.
+pub fn header_from(raw: &[u8]) -> Vec<Vec<String>> {
+    unfolded_fields(header_block(raw))
+        .iter()
+        .filter_map(|field| field.split_once(':'))
+        .filter(|(name, _)| name.trim_end().eq_ignore_ascii_case("from"))
+        .map(|(_, value)| mailbox_list(value))
+        .collect()
 }
 
 /// The header section: up to the first empty line.
@@ -144,38 +138,42 @@ fn split_top_level(value: &str) -> Vec<String> {
 mod tests {
     use super::*;
 
-    fn from(raw: &str) -> Option<Vec<String>> {
+    fn from(raw: &str) -> Vec<Vec<String>> {
         header_from(raw.as_bytes())
+    }
+
+    fn one(addresses: &[&str]) -> Vec<Vec<String>> {
+        vec![addresses.iter().map(|a| (*a).to_owned()).collect()]
     }
 
     #[test]
     fn plain_and_named_addresses() {
         assert_eq!(
             from("From: Alice@Example.COM\r\nTo: b@c\r\n\r\nbody"),
-            Some(vec!["alice@example.com".into()])
+            one(&["alice@example.com"])
         );
         assert_eq!(
             from("Subject: x\r\nFrom: \"Smith, <Alice>\" (work)\r\n <alice@example.com>\r\n\r\n"),
-            Some(vec!["alice@example.com".into()])
+            one(&["alice@example.com"])
         );
         assert_eq!(
             from("From: a@x.org, \"B\" <b@y.org>\r\n\r\n"),
-            Some(vec!["a@x.org".into(), "b@y.org".into()])
+            one(&["a@x.org", "b@y.org"])
         );
     }
 
     #[test]
-    fn missing_or_repeated_from_is_none() {
-        assert_eq!(from("To: b@c\r\n\r\nFrom: a@b\r\n"), None);
-        assert_eq!(from("From: a@b\r\nfrom: c@d\r\n\r\n"), None);
-        assert_eq!(from("From: \r\n\r\n"), None);
+    fn every_from_field_is_returned() {
+        assert!(from("To: b@c\r\n\r\nFrom: a@b\r\n").is_empty());
+        assert_eq!(from("From: a@b\r\nfrom: c@d\r\n\r\n").len(), 2);
+        assert_eq!(from("From: \r\n\r\n"), vec![Vec::<String>::new()]);
     }
 
     #[test]
     fn a_from_line_in_the_body_is_not_a_header() {
         assert_eq!(
             from("From: me@here.org\r\n\r\nFrom: ceo@bank.com\r\n"),
-            Some(vec!["me@here.org".into()])
+            one(&["me@here.org"])
         );
     }
 }
