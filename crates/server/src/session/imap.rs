@@ -70,6 +70,7 @@ impl SessionFactory for ImapFactory {
             selected: None,
             idling: false,
             fetch_job: None,
+            pace: Pace::default(),
         }
     }
 
@@ -94,6 +95,46 @@ pub struct ImapSession {
     idling: bool,
     /// A FETCH answered in pieces (see `fetch::FetchJob`).
     fetch_job: Option<fetch::FetchJob>,
+    pace: Pace,
+}
+
+/// Commands per second: a client over the limit is slowed down, not cut
+/// off (a synchronizer's burst of small commands is legitimate).
+#[derive(Debug)]
+struct Pace {
+    window: tokio::time::Instant,
+    count: u32,
+}
+
+/// Commands a session may issue per second before it waits. Far above
+/// what any client needs; it bounds what one session can make the store
+/// do (Dovecot has no such limit; mox none either: this is ours).
+const MAX_COMMANDS_PER_SECOND: u32 = 1000;
+
+impl Default for Pace {
+    fn default() -> Self {
+        Self {
+            window: tokio::time::Instant::now(),
+            count: 0,
+        }
+    }
+}
+
+impl Pace {
+    /// Counts a command; sleeps out the second if it is one too many.
+    async fn tick(&mut self) {
+        let now = tokio::time::Instant::now();
+        if now >= self.window + std::time::Duration::from_secs(1) {
+            self.window = now;
+            self.count = 0;
+        }
+        self.count += 1;
+        if self.count > MAX_COMMANDS_PER_SECOND {
+            tokio::time::sleep_until(self.window + std::time::Duration::from_secs(1)).await;
+            self.window = tokio::time::Instant::now();
+            self.count = 1;
+        }
+    }
 }
 
 /// How often an idling session checks its mailbox for changes made by
@@ -107,6 +148,7 @@ impl Session for ImapSession {
     type Proto = Server;
 
     async fn handle(&mut self, imap: &mut Server, event: Event) -> Control {
+        self.pace.tick().await;
         match event {
             Event::StartTls { tag } => {
                 imap.accept_starttls(&tag);

@@ -296,3 +296,38 @@ async fn rfc5256_sort_and_thread() {
     let t = cmd(&mut c, "f THREAD REFERENCES UTF-8 ALL").await;
     assert_eq!(t[0], "* THREAD (1 3 4)(2)");
 }
+
+/// RFC 9051 §6.3.12: APPEND to the selected mailbox reports EXISTS at
+/// once; §6.3.2: after ENABLE IMAP4rev2, SELECT sends the LIST response.
+#[tokio::test]
+async fn rfc9051_append_to_selected_and_rev2_select() {
+    let srv = with_mail().await;
+    let mut c = login(&srv).await;
+    cmd(&mut c, "a ENABLE IMAP4rev2").await;
+    let s = cmd(&mut c, "b SELECT INBOX").await;
+    assert!(s.contains(&"* LIST () \"/\" \"INBOX\"".to_owned()), "{s:?}");
+    assert!(!s.iter().any(|l| l.contains("RECENT")), "{s:?}");
+    let ap = cmd(&mut c, "c APPEND INBOX {12+}\r\nSubject: x\r\n").await;
+    assert_eq!(ap[0], "* 3 EXISTS");
+    assert!(ap[1].starts_with("c OK [APPENDUID "), "{ap:?}");
+    let s = cmd(&mut c, "d SEARCH ALL").await;
+    assert_eq!(s[0], "* ESEARCH (TAG \"d\") ALL 1:3");
+}
+
+/// More than 1000 commands in a second: the session slows down, and
+/// answers every one.
+#[tokio::test]
+async fn a_command_flood_is_slowed_not_dropped() {
+    let srv = with_mail().await;
+    let mut c = login(&srv).await;
+    let flood: String = (0..1200).map(|i| format!("n{i} NOOP\r\n")).collect();
+    let start = std::time::Instant::now();
+    c.send_raw(flood.as_bytes()).await;
+    let lines = c.read_until("n1199 ").await;
+    assert_eq!(lines.len(), 1200);
+    assert!(
+        start.elapsed() >= std::time::Duration::from_millis(500),
+        "{:?}",
+        start.elapsed()
+    );
+}

@@ -281,6 +281,14 @@ impl ImapSession {
             .await;
         match result {
             Ok(Some((validity, uid))) => {
+                // RFC 9051 §6.3.12: into the selected mailbox, EXISTS now.
+                if self
+                    .selected
+                    .as_ref()
+                    .is_some_and(|s| s.mailbox.name == name)
+                {
+                    self.report(imap, true).await;
+                }
                 let code = format!("APPENDUID {validity} {}", uid.0);
                 imap.tagged_ok(tag, Some(&code), "APPEND completed");
             }

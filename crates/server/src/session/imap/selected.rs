@@ -107,6 +107,13 @@ impl ImapSession {
         imap.untagged(&format!("FLAGS ({all})"));
         imap.untagged(&format!("{} EXISTS", sel.view.len()));
         let rev2 = imap.enabled().rev2;
+        if rev2 {
+            // RFC 9051 §6.3.2: the mailbox's LIST response.
+            let mut d = Data::new();
+            d.raw("LIST () \"/\" ")
+                .mailbox(&sel.mailbox.name, imap.utf8());
+            imap.data(d);
+        }
         if !rev2 {
             // No \Recent here: every message is old to every session.
             imap.untagged("0 RECENT");
