@@ -46,6 +46,11 @@ fn imap() {
 }
 
 #[test]
+fn imap_message() {
+    fuzz("imap_message");
+}
+
+#[test]
 fn pop3() {
     fuzz("pop3");
 }

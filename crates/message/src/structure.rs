@@ -57,7 +57,7 @@ impl Message<'_> {
     /// The body structure.
     pub fn body(&self) -> Body {
         match &self.parsed {
-            Some(m) => body(m, 0),
+            Some(m) => body(m, 0, 0),
             None => plain_text(self.text().len(), lines(self.text())),
         }
     }
@@ -83,7 +83,13 @@ fn plain_text(size: usize, lines: usize) -> Body {
     }))
 }
 
-fn body(m: &Parsed<'_>, id: usize) -> Body {
+/// How deep multiparts and encapsulated messages are described: enough
+/// for any real message, and a bound on the recursion (of ours, and of
+/// every client parsing the answer) for a hostile one. Deeper parts are
+/// described as single parts of their own type.
+const MAX_DEPTH: usize = 32;
+
+fn body(m: &Parsed<'_>, id: usize, depth: usize) -> Body {
     let Some(p) = m.parts.get(id) else {
         return plain_text(0, 0);
     };
@@ -97,22 +103,29 @@ fn body(m: &Parsed<'_>, id: usize) -> Body {
     let ext = extension(p, mime);
     let (ctype, subtype, params) =
         content_type(p.content_type(), matches!(p.body, PartType::Multipart(_)));
-    if let PartType::Multipart(kids) = &p.body {
+    let deep = depth >= MAX_DEPTH;
+    if let (PartType::Multipart(kids), false) = (&p.body, deep) {
         return Body::Multi {
-            parts: kids.iter().map(|&k| body(m, k as usize)).collect(),
+            parts: kids
+                .iter()
+                .map(|&k| body(m, k as usize, depth + 1))
+                .collect(),
             subtype,
             params,
             ext,
         };
     }
     let message = match &p.body {
-        PartType::Message(nested) => {
+        PartType::Message(nested) if !deep => {
             let nested_raw = nested
                 .parts
                 .first()
                 .and_then(|r| nested.raw_message.get(r.offset_header as usize..))
                 .unwrap_or(content);
-            Some((Envelope::build(nested_raw, Some(nested)), body(nested, 0)))
+            Some((
+                Envelope::build(nested_raw, Some(nested)),
+                body(nested, 0, depth + 1),
+            ))
         }
         _ => None,
     };

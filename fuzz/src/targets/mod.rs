@@ -6,6 +6,7 @@
 //!   `server::driver::drive` does, with the checks all cores share.
 //! - `smtp`, `imap`, `pop3`: the protocol cores (MX, submission and
 //!   implicit-TLS SMTP; IMAP and POP3 plain or TLS by a header bit).
+//! - `imap_message`: the message structure FETCH serves (`postern-message`).
 //! - `config`: `Config::parse` and `duration::parse`.
 //! - `http`: `http_lite::parse_head`, `redirect` and the `OneRequest` core.
 //! - `tls`: PEM and PKCS#12 loading, certificate inspection.
@@ -13,6 +14,7 @@
 mod config;
 mod http;
 mod imap;
+mod imap_message;
 mod pop3;
 mod session;
 mod smtp;
@@ -48,6 +50,7 @@ pub const ALL: &[Target] = &[
     smtp::SUBMISSION,
     smtp::TLS,
     imap::TARGET,
+    imap_message::TARGET,
     pop3::TARGET,
     config::CONFIG,
     config::DURATION,

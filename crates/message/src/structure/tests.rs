@@ -139,3 +139,22 @@ fn sections() {
     assert_eq!(simple.section(&[], Want::Text).unwrap(), b"body\r\n");
     assert!(matches!(simple.body(), Body::Single(s) if s.lines == Some(1) && s.size == 6));
 }
+
+#[test]
+fn deep_nesting_is_bounded() {
+    let mut raw = String::new();
+    for i in 0..5000 {
+        raw.push_str(&format!(
+            "Content-Type: multipart/mixed; boundary=b{i}\r\n\r\n--b{i}\r\n"
+        ));
+    }
+    raw.push_str("\r\nleaf\r\n");
+    let m = Message::parse(raw.as_bytes());
+    let mut depth = 0;
+    let mut at = m.body();
+    while let Body::Multi { mut parts, .. } = at {
+        depth += 1;
+        at = parts.remove(0);
+    }
+    assert!(depth <= 33, "{depth}");
+}
