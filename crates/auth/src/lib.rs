@@ -9,11 +9,14 @@
 //!
 //! # Layout
 //! - [`password`]: hashing, verifying and the strength rule.
+//! - [`cache`]: passwords verified in the last minutes, as keyed tags, so
+//!   frequent reconnections skip argon2 (wrong passwords never do).
 //! - [`throttle`]: failure counting, delays and blocks (no clock inside:
 //!   callers pass the time).
 //! - [`sasl`]: decoding the SASL mechanisms' client messages.
 //! - [`service`]: [`Authenticator`], which ties them to the store.
 
+pub mod cache;
 pub mod password;
 pub mod sasl;
 pub mod service;

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use postern_store::{Account, Store};
 use postern_types::ClientIdentity;
 
+use crate::cache::VerifiedCache;
 use crate::password::{self, hash_unchecked};
 use crate::throttle::{Gate, Key, Throttle};
 
@@ -30,6 +31,9 @@ pub struct Authenticator {
     /// argon2 working memory, reused: at most [`SPARE_MEMORY`] buffers are
     /// kept (callers bound how many verifications run at once).
     memory: Mutex<Vec<Vec<argon2::Block>>>,
+    /// Passwords verified in the last minutes (keyed tags, never the
+    /// passwords): a client that reconnects often skips argon2.
+    verified: VerifiedCache,
 }
 
 /// Working-memory buffers kept between verifications.
@@ -59,6 +63,7 @@ impl Authenticator {
             throttle: Mutex::new(Throttle::default()),
             decoy_hash: hash_unchecked("decoy password that matches nothing")?,
             memory: Mutex::new(Vec::new()),
+            verified: VerifiedCache::new(),
         })
     }
 
@@ -75,11 +80,23 @@ impl Authenticator {
         let account = self.store.account(&name).ok().flatten();
         let hash = account
             .as_ref()
-            .map_or(self.decoy_hash.as_str(), |a| &a.password_hash);
-        let matches = self.verify(password, hash);
+            .map_or(self.decoy_hash.as_str(), |a| &a.password_hash)
+            .to_owned();
+        let hash = hash.as_str();
+        // A recent success with this very password and stored hash: no
+        // need for argon2 again. A miss (any wrong password) verifies in
+        // full, so guessing is exactly as slow as before.
+        let remembered = account
+            .as_ref()
+            .is_some_and(|a| self.verified.hit(a.id, hash, password, now));
+        let matches = remembered || self.verify(password, hash);
         match account {
             Some(a) if matches && !a.disabled => {
                 self.throttle().success(&keys);
+                if !remembered {
+                    self.verified
+                        .remember(a.id, &a.password_hash, password, now);
+                }
                 tracing::info!(%ip, user = %a.address, "login ok");
                 LoginOutcome::Success(a)
             }
@@ -185,6 +202,43 @@ mod tests {
             LoginOutcome::Success(a) => assert_eq!(a.address, "alice@example.com"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_remembered_password_stops_working_once_changed_or_disabled() {
+        let (_d, store, auth) = setup();
+        let now = Instant::now();
+        let ok = |auth: &Authenticator, pw: &str| {
+            matches!(
+                auth.login(ip(), "alice@example.com", pw, now),
+                LoginOutcome::Success(_)
+            )
+        };
+        assert!(ok(&auth, "correct horse battery"));
+        let id = store.account("alice@example.com").unwrap().unwrap().id;
+        assert!(auth.verified.hit(
+            id,
+            &store
+                .account("alice@example.com")
+                .unwrap()
+                .unwrap()
+                .password_hash,
+            "correct horse battery",
+            now
+        ));
+        // Remembered, and still only for that password.
+        assert!(ok(&auth, "correct horse battery"));
+        assert!(!ok(&auth, "correct horse battery!"));
+        store.set_disabled(id, true).unwrap();
+        assert!(!ok(&auth, "correct horse battery"), "disabled wins");
+        store.set_disabled(id, false).unwrap();
+        let new_hash = crate::hash_password("a brand new passphrase").unwrap();
+        store.set_password_hash(id, &new_hash).unwrap();
+        assert!(
+            !ok(&auth, "correct horse battery"),
+            "the old password is gone"
+        );
+        assert!(ok(&auth, "a brand new passphrase"));
     }
 
     #[test]
