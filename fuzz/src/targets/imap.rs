@@ -19,7 +19,7 @@ use postern_imap_proto::cmd::Request;
 use postern_imap_proto::{Data, Event, Options, Part, Server, Tag};
 use postern_types::TlsInfo;
 
-use super::session::{crlf_lines, excerpt, play, with_plans, After, Harness, Plan};
+use super::session::{excerpt, play, with_plans, After, Harness, Plan};
 use super::Target;
 
 pub(super) const TARGET: Target = Target {
@@ -223,7 +223,8 @@ fn command(s: &mut Server, tag: &Tag, name: &str, rest: &[Part]) {
 /// RFC 9051 §7: status, data and continuation lines.
 fn check_output(out: &[u8], sent: &[u8]) {
     let mut known_tags = HashSet::new();
-    for line in crlf_lines(out) {
+    let lines = response_lines(out);
+    for line in lines.iter().map(String::as_str) {
         if line.starts_with("* ") || line.starts_with("+ ") {
             continue;
         }
@@ -249,6 +250,45 @@ fn check_output(out: &[u8], sent: &[u8]) {
             );
         }
     }
+}
+
+/// The output as response lines. A data line (`* ...`) ending in `{n}`
+/// continues after a literal of n octets (RFC 9051 §4.3), which is left
+/// out; nothing else may hold a CR or LF.
+fn response_lines(out: &[u8]) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut current = String::new();
+    let mut rest = out;
+    while !rest.is_empty() {
+        let Some(end) = rest.windows(2).position(|w| w == b"\r\n") else {
+            panic!("output does not end with CRLF: {}", excerpt(rest));
+        };
+        let piece = std::str::from_utf8(&rest[..end])
+            .unwrap_or_else(|e| panic!("output is not UTF-8 ({e}): {}", excerpt(rest)));
+        assert!(
+            !piece.contains(['\r', '\n']),
+            "a bare CR or LF inside an output line: {}",
+            excerpt(piece.as_bytes())
+        );
+        current.push_str(piece);
+        rest = &rest[end + 2..];
+        match literal_len(piece).filter(|_| current.starts_with("* ")) {
+            Some(n) => {
+                assert!(rest.len() >= n, "output ends inside a literal");
+                rest = &rest[n..];
+            }
+            None => lines.push(std::mem::take(&mut current)),
+        }
+    }
+    assert!(current.is_empty(), "output ends inside a literal");
+    lines
+}
+
+/// `{n}` at the end of a line.
+fn literal_len(line: &str) -> Option<usize> {
+    let body = line.strip_suffix('}')?;
+    let start = body.rfind('{')?;
+    body[start + 1..].parse().ok()
 }
 
 fn seeds() -> Vec<Vec<u8>> {
