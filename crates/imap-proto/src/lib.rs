@@ -1,6 +1,10 @@
 //! Sans-I/O IMAP server core (RFC 9051 IMAP4rev2, RFC 3501 IMAP4rev1),
-//! with STARTTLS (RFC 9051 §6.2.1), SASL-IR (RFC 4959) and LITERAL-
-//! (RFC 7888).
+//! with STARTTLS (RFC 9051 §6.2.1), SASL-IR (RFC 4959), LITERAL- before
+//! login and LITERAL+ after it (RFC 7888), and the syntax of the
+//! extensions the session implements (ENABLE, ID, NAMESPACE, IDLE,
+//! UIDPLUS, MOVE, UNSELECT, LIST-EXTENDED, LIST-STATUS, SPECIAL-USE,
+//! CREATE-SPECIAL-USE, ESEARCH, CONDSTORE, UTF8=ACCEPT, STATUS=SIZE,
+//! BINARY, QUOTA, SORT, THREAD).
 //!
 //! Bytes go in ([`Protocol::enqueue_input`](postern_types::Protocol)),
 //! events and bytes come out ([`Protocol::next`](postern_types::Protocol));
@@ -15,6 +19,14 @@
 //! continuations, the bad-command limit and the `* BYE` goodbyes. Every
 //! mail command reaches the session parsed ([`Event::Request`]); the
 //! session answers with [`Data`] lines it builds, and the tagged status.
+//! A long answer may be given in pieces: `hold()` keeps the next command
+//! unparsed until `release()`, while the driver writes what is queued.
+//!
+//! Limits: before login a command is at most `max_line` octets, literals
+//! included, and a literal at most 4096; after `logged_in()` a line may
+//! take `max_line_authenticated` and a literal `max_append` (APPENDLIMIT).
+//! Each command is framed under the limits in force when the one before
+//! it was answered.
 //!
 //! # Why our own parser rather than imap-codec
 //!

@@ -3,11 +3,27 @@
 //! EXISTS / EXPUNGE / FETCH from the store's change notifications.
 //!
 //! The core (`postern-imap-proto`) parses; this module decides. A
-//! selected mailbox is a [`view::View`]: the sequence numbers the client
+//! selected mailbox is a `view::View`: the sequence numbers the client
 //! knows. Changes made by other sessions (or deliveries) arrive through
 //! `Store::subscribe`; the view is re-read when one concerns the selected
 //! mailbox and the client is told at the next point the RFC allows (and at
 //! once in IDLE).
+//!
+//! # Layout
+//! - `auth`: LOGIN and AUTHENTICATE (PLAIN, LOGIN, EXTERNAL).
+//! - `mailboxes`: CREATE, DELETE, RENAME, SUBSCRIBE, LIST/LSUB, STATUS,
+//!   APPEND, QUOTA; the in-memory [`Subscriptions`].
+//! - `selected`: SELECT/EXAMINE, CLOSE, UNSELECT, EXPUNGE, STORE, COPY,
+//!   MOVE, and the reporting of changes.
+//! - `fetch`: FETCH, answered in pieces of about 1 MiB.
+//! - `search`, `sort`: SEARCH (ESEARCH), SORT and THREAD.
+//! - `view`: sequence numbers over UIDs, and syncing with the store.
+//! - `flags`: flags between IMAP and the store.
+//!
+//! What the store does not offer yet is done here, at a cost: MOVE is a
+//! copy then an expunge (two transactions), STORE sets each message's
+//! flags in turn and checks UNCHANGEDSINCE against the session's view,
+//! and subscriptions are kept in memory.
 
 mod auth;
 mod fetch;
