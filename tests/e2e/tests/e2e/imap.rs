@@ -299,3 +299,33 @@ async fn a_large_fetch_is_sent_in_pieces_in_order() {
     assert!(lines.iter().filter(|l| l.starts_with("x")).count() >= 3000);
     c.expect("c OK").await;
 }
+
+/// AUTHENTICATE EXTERNAL with a client certificate (RFC 4422 Appendix A):
+/// offered only when one was presented; the certificate's address names
+/// the account; another authorization identity is refused.
+#[tokio::test]
+async fn sasl_external_with_a_client_certificate() {
+    let srv = postern_testkit::TestServerBuilder::new()
+        .listener_line("imaps", "client_certificates = \"optional\"")
+        .listener_line("imaps", "client_ca = \"ca.pem\"")
+        .start()
+        .await;
+    srv.add_user(ALICE, PASSWORD);
+    let mut plain = imaps(&srv).await;
+    let caps = cmd(&mut plain, "a CAPABILITY").await;
+    assert!(!has(&caps, "AUTH=EXTERNAL"), "{caps:?}");
+    let cert = srv.ca.client_cert(ALICE);
+    let cfg = srv.ca.client_config_with(&[b"imap"], Some(&cert));
+    let mut c = LineClient::tls(srv.addr("imaps"), HOST, cfg).await.unwrap();
+    c.expect("* OK").await;
+    let caps = cmd(&mut c, "a CAPABILITY").await;
+    assert!(has(&caps, "AUTH=EXTERNAL"), "{caps:?}");
+    let other = postern_auth::sasl::encode(b"bob@example.test");
+    let no = any(&mut c, &format!("b AUTHENTICATE EXTERNAL {other}")).await;
+    assert!(no[0].starts_with("b NO [AUTHENTICATIONFAILED]"), "{no:?}");
+    c.send("c AUTHENTICATE EXTERNAL").await;
+    c.expect("+ ").await;
+    c.send("=").await;
+    c.expect("c OK [CAPABILITY").await;
+    cmd(&mut c, "d SELECT INBOX").await;
+}

@@ -162,25 +162,42 @@ struct Forest {
 
 impl Forest {
     /// `a b c` for a chain, `a (b)(c)` for siblings (RFC 5256 §4).
-    fn write(&self, node: usize, numbers: &[u32]) -> String {
-        let mut out = numbers[node].to_string();
-        let kids = self.children.get(&node).map_or(&[][..], Vec::as_slice);
-        match kids {
-            [] => {}
-            [only] => {
-                out.push(' ');
-                out.push_str(&self.write(*only, numbers));
+    /// Iterative: a thread may be as deep as the mailbox is long.
+    fn write(&self, root: usize, numbers: &[u32]) -> String {
+        let kids = |n: usize| self.children.get(&n).map_or(&[][..], Vec::as_slice);
+        let mut out = String::new();
+        // The sibling lists being written, with the one being written.
+        let mut open: Vec<(&[usize], usize)> = Vec::new();
+        let mut node = Some(root);
+        loop {
+            if let Some(n) = node {
+                out.push_str(&numbers[n].to_string());
+                node = match kids(n) {
+                    [] => None,
+                    [only] => {
+                        out.push(' ');
+                        Some(*only)
+                    }
+                    many => {
+                        out.push_str(" (");
+                        open.push((many, 0));
+                        Some(many[0])
+                    }
+                };
+                continue;
             }
-            many => {
-                out.push(' ');
-                for k in many {
-                    out.push('(');
-                    out.push_str(&self.write(*k, numbers));
-                    out.push(')');
-                }
+            let Some((siblings, at)) = open.last_mut() else {
+                return out;
+            };
+            out.push(')');
+            *at += 1;
+            if let Some(&next) = siblings.get(*at) {
+                out.push('(');
+                node = Some(next);
+            } else {
+                open.pop();
             }
         }
-        out
     }
 }
 
@@ -238,12 +255,20 @@ fn references(facts: &[Facts]) -> Forest {
     forest
 }
 
-/// Whether `node` has `ancestor` above it (a link would make a loop).
+/// Threads deeper than this start a new thread: the loop check below
+/// walks up once per message, so it must stay short.
+const MAX_THREAD_DEPTH: usize = 1000;
+
+/// Whether `node` has `ancestor` above it (a link would make a loop), or
+/// is already `MAX_THREAD_DEPTH` deep.
 fn descends(parent: &[Option<usize>], node: usize, ancestor: usize) -> bool {
+    if node == ancestor {
+        return true;
+    }
     let mut at = parent[node];
     let mut steps = 0;
     while let Some(p) = at {
-        if p == ancestor || steps > parent.len() {
+        if p == ancestor || steps >= MAX_THREAD_DEPTH {
             return true;
         }
         at = parent[p];
@@ -369,5 +394,17 @@ mod tests {
             .collect();
         assert_eq!(text, vec!["5 (1)(2)(3)(4)"]);
         assert_eq!(message_ids("<a@x> <b@y>"), vec!["<a@x>", "<b@y>"]);
+        // A chain as long as a big mailbox, and nested branches.
+        let mut deep = Forest::default();
+        for i in 0..100_000 {
+            deep.children.insert(i, vec![i + 1]);
+        }
+        let numbers: Vec<u32> = (1..=100_001).collect();
+        assert!(deep.write(0, &numbers).ends_with(" 100000 100001"));
+        let mut tree = Forest::default();
+        tree.children.insert(0, vec![1, 2]);
+        tree.children.insert(1, vec![3, 4]);
+        tree.children.insert(4, vec![5]);
+        assert_eq!(tree.write(0, &[1, 2, 3, 4, 5, 6]), "1 (2 (4)(5 6))(3)");
     }
 }
