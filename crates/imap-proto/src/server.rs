@@ -148,6 +148,14 @@ impl Server {
         self.enabled
     }
 
+    /// Turns CONDSTORE on without ENABLE: RFC 7162 §3.1 makes any
+    /// CONDSTORE-enabling command (SELECT with CONDSTORE, FETCH of MODSEQ
+    /// or CHANGEDSINCE, STORE UNCHANGEDSINCE, SEARCH MODSEQ, STATUS
+    /// HIGHESTMODSEQ) do so for the rest of the session.
+    pub fn enable_condstore(&mut self) {
+        self.enabled.condstore = true;
+    }
+
     /// Mailbox names are UTF-8 for this client (UTF8=ACCEPT or IMAP4rev2).
     pub const fn utf8(&self) -> bool {
         self.enabled.utf8 || self.enabled.rev2

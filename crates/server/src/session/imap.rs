@@ -238,6 +238,34 @@ impl Session for ImapSession {
     }
 }
 
+/// The CONDSTORE-enabling commands (RFC 7162 §3.1).
+fn enables_condstore(request: &Request) -> bool {
+    use postern_imap_proto::cmd::{FetchAttr, SearchKey, StatusItem};
+    fn modseq_key(key: &SearchKey) -> bool {
+        match key {
+            SearchKey::ModSeq(_) => true,
+            SearchKey::And(keys) => keys.iter().any(modseq_key),
+            SearchKey::Or(a, b) => modseq_key(a) || modseq_key(b),
+            SearchKey::Not(k) => modseq_key(k),
+            _ => false,
+        }
+    }
+    match request {
+        Request::Select { condstore, .. } => *condstore,
+        Request::Fetch {
+            attrs,
+            changed_since,
+            ..
+        } => changed_since.is_some() || attrs.contains(&FetchAttr::ModSeq),
+        Request::Store {
+            unchanged_since, ..
+        } => unchanged_since.is_some(),
+        Request::Search { key, .. } => modseq_key(key),
+        Request::Status { items, .. } => items.contains(&StatusItem::HighestModSeq),
+        _ => false,
+    }
+}
+
 /// Whether a change is about `mailbox`.
 fn concerns(change: &Change, mailbox: MailboxId) -> bool {
     match change {
@@ -267,6 +295,9 @@ impl ImapSession {
                 | Request::Copy { uid: false, .. }
                 | Request::Move { uid: false, .. }
         );
+        if enables_condstore(&request) {
+            imap.enable_condstore();
+        }
         if !matches!(request, Request::Select { .. }) {
             self.report(imap, !by_number).await;
         }

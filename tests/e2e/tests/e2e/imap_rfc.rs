@@ -110,6 +110,15 @@ async fn rfc7162_3_1_condstore() {
     assert!(has(&st, "* 2 FETCH (FLAGS (\\Seen) MODSEQ ("), "{st:?}");
     let s = cmd(&mut c, &format!("f SEARCH MODSEQ {after}")).await;
     assert!(s[0].starts_with("* SEARCH 1 2 (MODSEQ "), "{s:?}");
+    // Another session: STATUS HIGHESTMODSEQ enables CONDSTORE, so FETCH
+    // reports MODSEQ from then on.
+    let mut d = login(&srv).await;
+    cmd(&mut d, "g SELECT INBOX").await;
+    let f = cmd(&mut d, "h FETCH 1 FLAGS").await;
+    assert!(!has(&f, "MODSEQ"), "{f:?}");
+    cmd(&mut d, "i STATUS Trash (HIGHESTMODSEQ)").await;
+    let f = cmd(&mut d, "j FETCH 1 FLAGS").await;
+    assert!(has(&f, "MODSEQ ("), "{f:?}");
 }
 
 /// RFC 9051 §6.4.4: SEARCH keys, combined.

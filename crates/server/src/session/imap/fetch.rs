@@ -52,7 +52,10 @@ impl ImapSession {
             tag: tag.clone(),
             targets: targets.into(),
             attrs: attrs.to_vec(),
-            modseq: sel.condstore || changed_since.is_some() || attrs.contains(&FetchAttr::ModSeq),
+            modseq: sel.condstore
+                || imap.enabled().condstore
+                || changed_since.is_some()
+                || attrs.contains(&FetchAttr::ModSeq),
             needs_body: attrs.iter().any(needs_message),
             sets_seen: !sel.readonly && attrs.iter().any(FetchAttr::sets_seen),
         });

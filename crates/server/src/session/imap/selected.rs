@@ -242,7 +242,7 @@ impl ImapSession {
         let Some(sel) = self.selected.as_mut() else {
             return;
         };
-        let condstore = sel.condstore || args.unchanged_since.is_some();
+        let condstore = sel.condstore || imap.enabled().condstore || args.unchanged_since.is_some();
         for ((i, _, flags), modseq) in jobs.into_iter().zip(modseqs) {
             let Some(modseq) = modseq else { continue };
             let mut meta = sel.view.get(i).clone();
@@ -388,7 +388,12 @@ impl ImapSession {
         }
         for uid in up.changed {
             if let Some(i) = sel.view.index_of(uid) {
-                imap.data(flag_fetch(i, sel.view.get(i), true, sel.condstore));
+                imap.data(flag_fetch(
+                    i,
+                    sel.view.get(i),
+                    true,
+                    sel.condstore || imap.enabled().condstore,
+                ));
             }
         }
     }
