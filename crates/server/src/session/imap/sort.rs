@@ -223,9 +223,10 @@ fn ordered_subject(facts: &[Facts]) -> Forest {
 
 /// REFERENCES (RFC 5256 §3), simplified: a message's parent is the last
 /// message it references (References, then In-Reply-To) among those
-/// matched; the rest are roots. Siblings and roots are in date order.
-/// Missing messages are not kept as placeholders, and roots are not
-/// merged by subject.
+/// matched; the rest are roots, and roots with the same non-empty base
+/// subject are gathered under the earliest (RFC 5256 step 5). Siblings
+/// and roots are in date order. Missing messages are not kept as
+/// placeholders.
 fn references(facts: &[Facts]) -> Forest {
     let by_id: HashMap<&str, usize> = facts
         .iter()
@@ -246,10 +247,18 @@ fn references(facts: &[Facts]) -> Forest {
     let mut order: Vec<usize> = (0..facts.len()).collect();
     order.sort_by_key(|&i| (facts[i].date, i));
     let mut forest = Forest::default();
+    let mut by_subject: HashMap<&str, usize> = HashMap::new();
     for i in order {
+        let subject = facts[i].subject.as_str();
         match parent[i] {
             Some(p) => forest.children.entry(p).or_default().push(i),
-            None => forest.roots.push(i),
+            None => match by_subject.get(subject).filter(|_| !subject.is_empty()) {
+                Some(&root) => forest.children.entry(root).or_default().push(i),
+                None => {
+                    by_subject.insert(subject, i);
+                    forest.roots.push(i);
+                }
+            },
         }
     }
     forest
@@ -385,7 +394,8 @@ mod tests {
             .iter()
             .map(|&r| forest.write(r, &numbers))
             .collect();
-        assert_eq!(text, vec!["5", "1 (2 3)(4)"]);
+        // <e> and <a> are roots with one subject: gathered under <e>.
+        assert_eq!(text, vec!["5 1 (2 3)(4)"]);
         let forest = ordered_subject(&facts);
         let text: Vec<String> = forest
             .roots
