@@ -154,3 +154,80 @@ fn status_line(response: &[u8]) -> String {
     let line = response.split(|&b| b == b'\r').next().unwrap_or_default();
     String::from_utf8_lossy(line).into_owned()
 }
+
+/// Fixed: the SMTP client's `ReplyParser` refused a reply line of exactly
+/// `MAX_LINE` octets (`250 xxx...`) when the read ended between its CR and
+/// LF: the CR made the partial line one octet too long, while the same
+/// bytes in one read were accepted.
+#[test]
+fn smtp_reply_1_a_crlf_cut_in_two_at_the_line_limit() {
+    use postern_outbound::client::reply::ReplyParser;
+    let input = input("smtp_reply-1.bin");
+    let cr = input.iter().position(|&b| b == b'\r').expect("a CR");
+    let mut p = ReplyParser::new();
+    p.feed(&input[..=cr]);
+    assert_eq!(
+        p.next_reply(),
+        Ok(None),
+        "a line of MAX_LINE octets cut after its CR"
+    );
+    p.feed(&input[cr + 1..]);
+    let reply = p.next_reply().expect("a reply").expect("complete");
+    assert_eq!(reply.code, 250);
+    (targets::find("smtp_reply").expect("target").run)(&input);
+}
+
+/// Fixed: a bare CR in the next hop's reply (`220 \ri`) went into the
+/// human-readable part of the DSN as it was; line breaks are now folded
+/// there as in `Diagnostic-Code`.
+#[test]
+fn smtp_reply_2_a_bare_cr_from_the_peer_in_a_dsn() {
+    use postern_outbound::client::reply::Reply;
+    use postern_outbound::dsn::{build, Action, RecipientReport, Report};
+    let input = input("smtp_reply-2.bin");
+    let text = String::from_utf8_lossy(&input[4..input.len() - 1]).into_owned();
+    let reply = Reply::local(550, text);
+    let recipients = [RecipientReport {
+        address: "bob@example.net".into(),
+        orcpt: None,
+        action: Action::Failed,
+        status: reply.status(),
+        diagnostic: Some(format!("smtp; {}", reply.one_line())),
+        will_retry_until: None,
+    }];
+    let dsn = build(&Report {
+        reporting_mta: "mx.example.org",
+        to: "alice@example.org",
+        envid: None,
+        ret: None,
+        arrival: 0,
+        now: 0,
+        unique: "1",
+        recipients: &recipients,
+        original: b"Subject: x\r\n\r\nbody\r\n",
+    });
+    let bare_cr = dsn.windows(2).any(|w| w[0] == b'\r' && w[1] != b'\n');
+    assert!(!bare_cr, "a bare CR in the DSN");
+    (targets::find("smtp_reply").expect("target").run)(&input);
+}
+
+/// Fixed: `mta_sts::txt_id` took any record starting with `v=STSv1`, so
+/// `v=STSv10;id=f` gave the id `f`; RFC 8461 §3.1 keeps only records that
+/// begin with `v=STSv1;`.
+#[test]
+fn mta_sts_txt_1_another_version_is_not_sts_v1() {
+    let input = input("mta_sts_txt-1.bin");
+    let records = vec![String::from_utf8_lossy(&input).into_owned()];
+    assert_eq!(postern_outbound::mta_sts::txt_id(&records), None);
+    (targets::find("mta_sts_txt").expect("target").run)(&input);
+}
+
+/// Fixed: `mta_sts::parse_response` overflowed on the chunk size
+/// `ffffffffffffffff` (`size + 2`): a panic in a debug build, and in a
+/// release build a slice past the end once a chunk had been read.
+#[test]
+fn mta_sts_http_1_a_chunk_size_of_usize_max() {
+    let input = input("mta_sts_http-1.bin");
+    assert!(postern_outbound::mta_sts::parse_response(&input).is_err());
+    (targets::find("mta_sts_http").expect("target").run)(&input);
+}

@@ -90,6 +90,26 @@ fn tls_cert() {
     fuzz("tls_cert");
 }
 
+#[test]
+fn smtp_reply() {
+    fuzz("smtp_reply");
+}
+
+#[test]
+fn mta_sts_policy() {
+    fuzz("mta_sts_policy");
+}
+
+#[test]
+fn mta_sts_txt() {
+    fuzz("mta_sts_txt");
+}
+
+#[test]
+fn mta_sts_http() {
+    fuzz("mta_sts_http");
+}
+
 /// Every registered target has its test above.
 #[test]
 fn every_target_is_smoke_tested() {

@@ -136,7 +136,8 @@ fn human_part(m: &mut String, r: &Report<'_>, boundary: &str) {
         };
         let _ = write!(m, "Your message {what} <{}>.\r\n", x.address);
         if let Some(d) = &x.diagnostic {
-            let _ = write!(m, "  {d}\r\n");
+            // A bare CR from the peer's reply must not reach the body.
+            let _ = write!(m, "  {}\r\n", one_line(d));
         }
     }
     m.push_str("\r\n");

@@ -20,11 +20,11 @@ use crate::dns::{Dns, LookupError};
 use crate::tls::{Check, Trust};
 
 /// Largest policy body we read (§3.3 suggests 64 KiB).
-const MAX_BODY: usize = 64 * 1024;
+pub const MAX_BODY: usize = 64 * 1024;
 /// The whole fetch (§3.3 suggests 60 s).
 const FETCH_TIMEOUT: Duration = Duration::from_secs(60);
 /// Longest max_age honoured (§3.2: 31557600, about a year).
-const MAX_AGE_CAP: u64 = 31_557_600;
+pub const MAX_AGE_CAP: u64 = 31_557_600;
 
 /// The policy mode (§5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,7 +117,9 @@ impl Policy {
 pub fn txt_id(records: &[String]) -> Option<String> {
     let sts: Vec<&String> = records
         .iter()
-        .filter(|r| r.starts_with("v=STSv1"))
+        // §3.1: records that do not begin with `v=STSv1;` are discarded
+        // (`v=STSv10` is another version).
+        .filter(|r| r.split(';').next().map(str::trim_end) == Some("v=STSv1"))
         .collect();
     if sts.len() != 1 {
         return None;
@@ -355,7 +357,9 @@ fn dechunk(mut data: &[u8]) -> Result<Vec<u8>, String> {
         if size == 0 {
             return Ok(out);
         }
-        if data.len() < size + 2 || out.len() + size > MAX_BODY {
+        // `out` never exceeds MAX_BODY; a size past what is left (up to
+        // usize::MAX) is refused before any arithmetic on it.
+        if size > MAX_BODY - out.len() || data.len() < size + 2 {
             return Err("truncated or oversized chunk".into());
         }
         out.extend_from_slice(&data[..size]);

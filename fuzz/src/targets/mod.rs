@@ -10,11 +10,13 @@
 //! - `config`: `Config::parse` and `duration::parse`.
 //! - `http`: `http_lite::parse_head`, `redirect` and the `OneRequest` core.
 //! - `tls`: PEM and PKCS#12 loading, certificate inspection.
+//! - `outbound`: the SMTP client's replies, MTA-STS TXT, HTTP and policy.
 
 mod config;
 mod http;
 mod imap;
 mod imap_message;
+mod outbound;
 mod pop3;
 mod session;
 mod smtp;
@@ -59,6 +61,10 @@ pub const ALL: &[Target] = &[
     tls::PEM,
     tls::PKCS12,
     tls::CERT,
+    outbound::SMTP_REPLY,
+    outbound::MTA_STS_POLICY,
+    outbound::MTA_STS_TXT,
+    outbound::MTA_STS_HTTP,
 ];
 
 /// The target called `name`.

@@ -8,9 +8,9 @@ use std::fmt;
 
 /// Longest reply line accepted. RFC 5321 §4.5.3.1.5 says 512 octets; real
 /// servers send longer EHLO lines, so we allow eight times that.
-const MAX_LINE: usize = 4096;
+pub const MAX_LINE: usize = 4096;
 /// Most lines in one reply (a long EHLO list has ~20).
-const MAX_LINES: usize = 128;
+pub const MAX_LINES: usize = 128;
 
 /// One complete reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,7 +143,10 @@ impl ReplyParser {
                 return Ok(Some(reply));
             }
         }
-        if self.buf.len() > MAX_LINE {
+        // A CR last may be the first half of the CRLF ending a line of
+        // exactly MAX_LINE octets: not too long yet, whatever the cut.
+        let partial = self.buf.len() - usize::from(self.buf.last() == Some(&b'\r'));
+        if partial > MAX_LINE {
             return Err(ReplyError::LineTooLong);
         }
         Ok(None)
