@@ -51,6 +51,7 @@ fn authenticated_capabilities(opts: &Options) -> String {
         "SPECIAL-USE",
         "CREATE-SPECIAL-USE",
         "ESEARCH",
+        "SEARCHRES",
         "CONDSTORE",
         "UTF8=ACCEPT",
         "STATUS=SIZE",

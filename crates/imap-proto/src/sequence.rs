@@ -13,13 +13,18 @@ pub enum Bound {
 }
 
 /// `1:3,5,7:*` as written; resolved against a mailbox by [`SequenceSet::contains`]
-/// or [`SequenceSet::ranges`]. `$` (RFC 5182 SEARCHRES) is not accepted.
+/// or [`SequenceSet::ranges`]. `$` (RFC 5182 SEARCHRES: the result saved
+/// by `SEARCH RETURN (SAVE)`) is the one set without ranges; see
+/// [`SequenceSet::is_saved`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SequenceSet(pub Vec<(Bound, Bound)>);
 
 impl SequenceSet {
     /// Reads a sequence set.
     pub(crate) fn parse(cursor: &mut Cursor<'_>) -> Result<Self, Invalid> {
+        if cursor.eat('$') {
+            return Ok(Self::saved());
+        }
         let text = cursor.take_while(|b| b.is_ascii_digit() || matches!(b, b':' | b',' | b'*'));
         Self::from_text_inner(text)
     }
@@ -29,7 +34,21 @@ impl SequenceSet {
         Self::from_text_inner(text).ok()
     }
 
+    /// `$`: the saved search result (RFC 5182 §2.1).
+    pub const fn saved() -> Self {
+        Self(Vec::new())
+    }
+
+    /// Whether this is `$`, which the session resolves from its saved
+    /// search result (`contains` and `ranges` match nothing for it).
+    pub fn is_saved(&self) -> bool {
+        self.0.is_empty()
+    }
+
     fn from_text_inner(text: &str) -> Result<Self, Invalid> {
+        if text == "$" {
+            return Ok(Self::saved());
+        }
         let ranges = text
             .split(',')
             .map(|item| match item.split_once(':') {
@@ -112,7 +131,20 @@ mod tests {
         );
         assert!(set.contains(2, 10) && set.contains(10, 10) && !set.contains(4, 10));
         assert_eq!(set.ranges(6).nth(2), Some((6, 7)));
-        for bad in ["", "0", "1,", ":1", "1:", "1::2", "01", "a", "4294967296"] {
+        assert!(SequenceSet::from_text("$").unwrap().is_saved());
+        assert!(!SequenceSet::from_text("1").unwrap().is_saved());
+        for bad in [
+            "",
+            "0",
+            "1,",
+            ":1",
+            "1:",
+            "1::2",
+            "01",
+            "a",
+            "4294967296",
+            "$,1",
+        ] {
             assert!(SequenceSet::from_text(bad).is_none(), "{bad}");
         }
     }

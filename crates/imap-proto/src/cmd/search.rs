@@ -53,6 +53,8 @@ pub struct SearchReturn {
     pub max: bool,
     pub all: bool,
     pub count: bool,
+    /// SAVE (RFC 5182): keep the result for `$`.
+    pub save: bool,
 }
 
 pub(super) fn parse(rest: &[Part], uid: bool) -> Result<Request, &'static str> {
@@ -174,6 +176,7 @@ fn return_options(c: &mut Cursor<'_>) -> Result<SearchReturn, Invalid> {
             "MAX" => r.max = true,
             "ALL" => r.all = true,
             "COUNT" => r.count = true,
+            "SAVE" => r.save = true,
             _ => return Err(()),
         }
     }
@@ -191,7 +194,9 @@ fn key(c: &mut Cursor<'_>, depth: usize) -> Result<SearchKey, Invalid> {
     if c.peek() == Some('(') {
         return c.list(false, |c| key(c, depth + 1)).map(SearchKey::And);
     }
-    if c.peek().is_some_and(|ch| ch.is_ascii_digit() || ch == '*') {
+    if c.peek()
+        .is_some_and(|ch| ch.is_ascii_digit() || ch == '*' || ch == '$')
+    {
         return SequenceSet::parse(c).map(SearchKey::SequenceSet);
     }
     let word = c.word()?;

@@ -30,9 +30,13 @@ impl ImapSession {
             Ok(found) => found,
             Err(e) => return trouble(imap, tag, &e),
         };
-        let Some(sel) = self.selected.as_ref() else {
+        let Some(sel) = self.selected.as_mut() else {
             return;
         };
+        if ret.as_ref().is_some_and(|r| r.save) {
+            sel.view
+                .save(found.iter().map(|(i, ())| sel.view.get(*i).uid).collect());
+        }
         let hits: Vec<u32> = found
             .iter()
             .map(|(i, ())| {
@@ -56,6 +60,12 @@ impl ImapSession {
             })
         });
         match esearch {
+            // RFC 5182 §2.4: SAVE alone answers with nothing but OK.
+            Some(r)
+                if r == (SearchReturn {
+                    save: true,
+                    ..SearchReturn::default()
+                }) => {}
             Some(r) => imap.data(esearch_data(tag, uid, &r, &hits, modseq)),
             None => {
                 let mut d = Data::new();
@@ -172,8 +182,8 @@ fn matches(key: &SearchKey, c: &Candidate<'_>, view: &View) -> bool {
         SearchKey::And(keys) => keys.iter().all(|k| matches(k, c, view)),
         SearchKey::Or(a, b) => matches(a, c, view) || matches(b, c, view),
         SearchKey::Not(k) => !matches(k, c, view),
-        SearchKey::SequenceSet(set) => set.contains(c.seq, view.len() as u32),
-        SearchKey::Uid(set) => set.contains(c.meta.uid.0, view.max_uid()),
+        SearchKey::SequenceSet(set) => view.in_set(set, c.seq as usize - 1, false),
+        SearchKey::Uid(set) => view.in_set(set, c.seq as usize - 1, true),
         SearchKey::Flag(f) => has_flag(c.meta, f),
         SearchKey::NoFlag(f) => !has_flag(c.meta, f),
         SearchKey::Before(d) => day(c.meta.internal_date) < *d,

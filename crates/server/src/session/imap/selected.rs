@@ -401,11 +401,11 @@ impl ImapSession {
 
 /// The UIDs of \Deleted messages, within `uids` if given.
 fn deleted(view: &View, uids: Option<&SequenceSet>) -> Vec<Uid> {
-    let max = view.max_uid();
     view.iter()
-        .filter(|m| m.flags.contains(&Flag::Deleted))
-        .filter(|m| uids.is_none_or(|set| set.contains(m.uid.0, max)))
-        .map(|m| m.uid)
+        .enumerate()
+        .filter(|(_, m)| m.flags.contains(&Flag::Deleted))
+        .filter(|(i, _)| uids.is_none_or(|set| view.in_set(set, *i, true)))
+        .map(|(_, m)| m.uid)
         .collect()
 }
 

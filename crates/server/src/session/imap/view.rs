@@ -27,6 +27,9 @@ pub(super) struct Updates {
 pub(super) struct View {
     msgs: Vec<MessageMeta>,
     gone: HashSet<Uid>,
+    /// The result of the last `SEARCH RETURN (SAVE)`, for `$` (RFC 5182):
+    /// UIDs, so that expunges leave the rest meaning the same messages.
+    saved: Vec<Uid>,
 }
 
 /// A sequence number the mailbox does not have (RFC 9051 §9: BAD).
@@ -38,6 +41,7 @@ impl View {
         Self {
             msgs,
             gone: HashSet::new(),
+            saved: Vec::new(),
         }
     }
 
@@ -71,6 +75,15 @@ impl View {
     /// past the end are an error; UIDs that do not exist are skipped
     /// (RFC 9051 §6.4.9).
     pub(super) fn select(&self, set: &SequenceSet, uid: bool) -> Result<Vec<usize>, BadSequence> {
+        if set.is_saved() {
+            let mut out: Vec<usize> = self
+                .saved
+                .iter()
+                .filter_map(|&u| self.index_of(u))
+                .collect();
+            out.sort_unstable();
+            return Ok(out);
+        }
         if uid {
             let max = self.max_uid();
             return Ok((0..self.msgs.len())
@@ -88,6 +101,23 @@ impl View {
         out.sort_unstable();
         out.dedup();
         Ok(out)
+    }
+
+    /// Saves a search result for `$`.
+    pub(super) fn save(&mut self, uids: Vec<Uid>) {
+        self.saved = uids;
+    }
+
+    /// Whether message `i` is in `set`, by sequence number or by UID.
+    pub(super) fn in_set(&self, set: &SequenceSet, i: usize, uid: bool) -> bool {
+        let m = &self.msgs[i];
+        if set.is_saved() {
+            return self.saved.contains(&m.uid);
+        }
+        match uid {
+            true => set.contains(m.uid.0, self.max_uid()),
+            false => set.contains(i as u32 + 1, self.msgs.len() as u32),
+        }
     }
 
     /// Records flags this session stored.
@@ -182,6 +212,11 @@ mod tests {
         // RFC 9051 §6.4.9: "n:*" always includes the largest UID.
         assert_eq!(v.select(&set("100:*"), true), Ok(vec![2]));
         assert_eq!(view(&[]).select(&set("1:*"), true), Ok(vec![]));
+        let mut v = view(&[3, 5, 9]);
+        assert_eq!(v.select(&set("$"), false), Ok(vec![]));
+        v.save(vec![Uid(9), Uid(4), Uid(3)]);
+        assert_eq!(v.select(&set("$"), true), Ok(vec![0, 2]));
+        assert!(v.in_set(&set("$"), 2, false) && !v.in_set(&set("$"), 1, true));
     }
 
     #[test]
