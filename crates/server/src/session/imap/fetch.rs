@@ -146,6 +146,7 @@ impl ImapSession {
                 updated.flags = flags;
                 updated.modseq = modseq;
                 if let Some(sel) = self.selected.as_mut() {
+                    sel.expect(true, updated.uid);
                     sel.view.update(i, updated.clone());
                 }
                 Some(updated)

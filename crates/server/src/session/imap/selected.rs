@@ -1,7 +1,7 @@
 //! The selected state (RFC 9051 §6.3.2, §6.4): SELECT / EXAMINE, CLOSE,
 //! UNSELECT, EXPUNGE, STORE, COPY and MOVE, and the reporting of changes.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use postern_imap_proto::cmd::StoreMode;
 use postern_imap_proto::{Data, SequenceSet, Server, Tag};
@@ -27,6 +27,36 @@ pub(super) struct Selected {
     pub(super) condstore: bool,
     /// The IDLE poll interval passed: compare the mailbox's counters.
     pub(super) poll_due: bool,
+    /// Changes this session made and will hear of again from the store,
+    /// counted by kind and UID: hearing them needs no re-read (a client
+    /// storing flags message by message would otherwise make every
+    /// command re-read the whole mailbox).
+    pub(super) own: HashMap<(bool, Uid), u32>,
+}
+
+impl Selected {
+    /// Expects the store's notice of a change this session makes:
+    /// `flags` for FlagsChanged, else Expunged.
+    pub(super) fn expect(&mut self, flags: bool, uid: Uid) {
+        *self.own.entry((flags, uid)).or_default() += 1;
+    }
+
+    /// Whether `change` was one this session expected (and forgets it).
+    fn was_own(&mut self, change: &Change) -> bool {
+        let key = match change {
+            Change::FlagsChanged { uid, .. } => (true, *uid),
+            Change::Expunged { uid, .. } => (false, *uid),
+            _ => return false,
+        };
+        match self.own.get_mut(&key) {
+            Some(n) if *n > 1 => *n -= 1,
+            Some(_) => {
+                self.own.remove(&key);
+            }
+            None => return false,
+        }
+        true
+    }
 }
 
 /// STORE's arguments.
@@ -78,6 +108,7 @@ impl ImapSession {
             changes,
             dirty: false,
             poll_due: false,
+            own: HashMap::new(),
             condstore: condstore || imap.enabled().condstore,
             mailbox,
         };
@@ -178,6 +209,9 @@ impl ImapSession {
             return imap.tagged_no(tag, Some("READ-ONLY"), "Mailbox is read-only");
         }
         let doomed = deleted(&sel.view, uids);
+        for &uid in &doomed {
+            sel.expect(false, uid);
+        }
         let id = sel.mailbox.id;
         let gone = doomed.clone();
         if let Err(e) = self.mail.with_store(move |s| s.expunge(id, &gone)).await {
@@ -220,6 +254,11 @@ impl ImapSession {
             jobs.push((i, m.uid, apply(&m.flags, &wanted, args.mode)));
         }
         let id = sel.mailbox.id;
+        let changing: Vec<Uid> = jobs
+            .iter()
+            .filter(|(i, _, f)| sel.view.get(*i).flags != *f)
+            .map(|(_, u, _)| *u)
+            .collect();
         let work: Vec<(Uid, Vec<Flag>)> = jobs.iter().map(|(_, u, f)| (*u, f.clone())).collect();
         let result = self
             .mail
@@ -242,6 +281,9 @@ impl ImapSession {
         let Some(sel) = self.selected.as_mut() else {
             return;
         };
+        for uid in changing {
+            sel.expect(true, uid);
+        }
         let condstore = sel.condstore || imap.enabled().condstore || args.unchanged_since.is_some();
         for ((i, _, flags), modseq) in jobs.into_iter().zip(modseqs) {
             let Some(modseq) = modseq else { continue };
@@ -323,6 +365,9 @@ impl ImapSession {
             imap.untagged(&format!("OK [{code}] Moved"));
         }
         if let Some(sel) = self.selected.as_mut() {
+            for &uid in &uids {
+                sel.expect(false, uid);
+            }
             for seq in sel.view.remove(&uids) {
                 imap.untagged(&format!("{seq} EXPUNGE"));
             }
@@ -361,7 +406,10 @@ impl ImapSession {
         };
         loop {
             match sel.changes.try_recv() {
-                Ok(change) => sel.dirty |= super::concerns(&change, sel.mailbox.id),
+                Ok(change) if super::concerns(&change, sel.mailbox.id) => {
+                    sel.dirty |= !sel.was_own(&change);
+                }
+                Ok(_) => {}
                 Err(broadcast::error::TryRecvError::Lagged(_)) => sel.dirty = true,
                 Err(_) => break,
             }
@@ -377,6 +425,8 @@ impl ImapSession {
         let Some(sel) = self.selected.as_mut() else {
             return;
         };
+        // The mailbox as read includes this session's own changes.
+        sel.own.clear();
         let up = sel.view.sync(fresh, expunge_ok);
         // Expunges held back are applied at the next chance.
         sel.dirty = !expunge_ok && sel.view.iter().any(|m| sel.view.is_gone(m.uid));
@@ -479,5 +529,49 @@ pub(super) fn trouble(imap: &mut Server, tag: &Tag, e: &StoreError) {
             tracing::error!(error = %e, "IMAP store call failed");
             imap.tagged_no(tag, Some("SERVERBUG"), STORE_TROUBLE);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use postern_store::{AccountId, MailboxId, ModSeq};
+
+    use super::*;
+
+    fn selected() -> Selected {
+        let mailbox = Mailbox {
+            id: MailboxId(7),
+            account: AccountId(1),
+            name: "INBOX".into(),
+            special_use: None,
+            uid_validity: 1,
+            uid_next: Uid(10),
+            highest_modseq: ModSeq(1),
+        };
+        Selected {
+            mailbox,
+            readonly: false,
+            view: View::new(Vec::new()),
+            changes: broadcast::channel(4).1,
+            dirty: false,
+            condstore: false,
+            poll_due: false,
+            own: HashMap::new(),
+        }
+    }
+
+    #[test]
+    fn own_changes_are_recognised_once() {
+        let mut sel = selected();
+        let (mailbox, uid) = (MailboxId(7), Uid(3));
+        sel.expect(true, uid);
+        sel.expect(true, uid);
+        let flags = Change::FlagsChanged { mailbox, uid };
+        assert!(sel.was_own(&flags) && sel.was_own(&flags));
+        assert!(!sel.was_own(&flags), "a third change is someone else's");
+        sel.expect(false, uid);
+        assert!(!sel.was_own(&Change::Appended { mailbox, uid }));
+        assert!(sel.was_own(&Change::Expunged { mailbox, uid }));
+        assert!(sel.own.is_empty());
     }
 }
