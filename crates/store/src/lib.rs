@@ -163,6 +163,26 @@ pub trait Store: Send + Sync + 'static {
     /// Copies messages into another mailbox, sharing their blobs; returns
     /// (old UID, new UID) pairs (RFC 4315 COPYUID).
     fn copy(&self, from: MailboxId, uids: &[Uid], to: MailboxId) -> StoreResult<Vec<(Uid, Uid)>>;
+    /// Moves messages into another mailbox (IMAP MOVE, RFC 6851), in ONE
+    /// transaction: each message of `uids` present in `from` is copied
+    /// into `to` as [`Store::copy`] does (same blob, flags and
+    /// INTERNALDATE, a new UID in ascending order of the old ones) and
+    /// removed from `from`. Returns the (old UID, new UID) pairs, ascending
+    /// by old UID; absent UIDs are ignored. Both mailboxes' MODSEQ moves on
+    /// (`to` once per new message, `from` once for the removal), and after
+    /// the commit `Change::Appended` is broadcast for each new message,
+    /// then `Change::Expunged` for each removed one.
+    ///
+    /// All or nothing: if the copies would take the account over its
+    /// quota (`QuotaExceeded`, counted before the originals are removed,
+    /// as a COPY would be), or either mailbox is missing (`NotFound`),
+    /// neither mailbox changes. `from == to` is `Invalid`.
+    fn move_messages(
+        &self,
+        from: MailboxId,
+        uids: &[Uid],
+        to: MailboxId,
+    ) -> StoreResult<Vec<(Uid, Uid)>>;
 
     // --- acceptance of incoming mail (SMTP) ---
 

@@ -20,8 +20,8 @@
 //! - `view`: sequence numbers over UIDs, and syncing with the store.
 //! - `flags`: flags between IMAP and the store.
 //!
-//! What the store does not offer yet is done here, at a cost: MOVE is a
-//! copy then an expunge (two transactions), STORE sets each message's
+//! MOVE is one store transaction (`Store::move_messages`). What the store
+//! does not offer yet is done here, at a cost: STORE sets each message's
 //! flags in turn and checks UNCHANGEDSINCE against the session's view,
 //! and subscriptions are kept in memory.
 

@@ -11,7 +11,7 @@
 //! message's MODSEQ and stores it back (RFC 7162 §3.1.1).
 //!
 //! # Layout
-//! - [`insert`] (with the quota check), [`copy`].
+//! - [`insert`] (with the quota check), [`copy`], [`move_messages`].
 //! - [`list`], [`blob_of`].
 //! - [`set_flags`], [`expunge`].
 
@@ -147,6 +147,22 @@ pub(super) fn copy(
         };
         pairs.push((uid, insert(conn, to, &msg, fx)?));
     }
+    Ok(pairs)
+}
+
+/// Moves messages into `to`: copies them (as [`copy`]) and expunges them
+/// from `from`, all inside the caller's one transaction, so that either
+/// both mailboxes change or neither does (RFC 6851 §3.3).
+pub(super) fn move_messages(
+    conn: &Connection,
+    from: MailboxId,
+    uids: &[Uid],
+    to: MailboxId,
+    fx: &mut Effects,
+) -> StoreResult<Vec<(Uid, Uid)>> {
+    let pairs = copy(conn, from, uids, to, fx)?;
+    let moved: Vec<Uid> = pairs.iter().map(|p| p.0).collect();
+    expunge(conn, from, &moved, fx)?;
     Ok(pairs)
 }
 

@@ -475,6 +475,21 @@ impl Store for SqliteStore {
         self.write(|tx, fx| messages::copy(tx, from, uids, to, fx))
     }
 
+    fn move_messages(
+        &self,
+        from: MailboxId,
+        uids: &[Uid],
+        to: MailboxId,
+    ) -> StoreResult<Vec<(Uid, Uid)>> {
+        if from == to {
+            return Err(StoreError::Invalid {
+                what: format!("mailbox {}", from.0),
+                why: "messages cannot be moved into their own mailbox".into(),
+            });
+        }
+        self.write(|tx, fx| messages::move_messages(tx, from, uids, to, fx))
+    }
+
     fn accept(&self, msg: &Incoming<'_>) -> StoreResult<Accepted> {
         check_recipients(msg)?;
         self.store_new(msg.raw, |blob| accept::Job::incoming(msg, blob))

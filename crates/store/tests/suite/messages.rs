@@ -278,3 +278,89 @@ pub fn changes_are_announced_in_order(fx: &impl Fixture) {
     }
     assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
 }
+
+/// A move copies and expunges in one go: the new UIDs come back, the blob
+/// is shared, flags travel, both mailboxes' MODSEQ moves on and the
+/// changes are announced for both. A move that cannot complete (over
+/// quota, missing target) changes neither mailbox.
+pub fn moves_are_atomic(fx: &impl Fixture) {
+    let s = fx.open();
+    let alice = with_alice(&s);
+    let inbox = mailbox(&s, &alice, "INBOX").id;
+    let archive = mailbox(&s, &alice, "Archive").id;
+    let flags = [Flag::Seen, Flag::Keyword("$Work".into())];
+    let a = ok(s.append(inbox, &message(1), &flags, 11), "append a");
+    let b = ok(s.append(inbox, &message(2), &[], 22), "append b");
+    let c = ok(s.append(inbox, &message(3), &[], 33), "append c");
+    ok(s.append(archive, &message(4), &[], 0), "archive's own");
+    let before_in = mailbox(&s, &alice, "INBOX");
+    let before_ar = mailbox(&s, &alice, "Archive");
+    let mut rx = s.subscribe();
+
+    let pairs = ok(s.move_messages(inbox, &[b, a, Uid(999)], archive), "move");
+    assert_eq!(
+        pairs,
+        [(a, Uid(2)), (b, Uid(3))],
+        "ascending, absent skipped"
+    );
+    assert_eq!(uids(&s, inbox), [c.0]);
+    let moved = ok(s.messages(archive), "archive");
+    assert_eq!(moved.len(), 3);
+    assert_eq!(
+        (moved[1].flags.as_slice(), moved[1].internal_date),
+        (&flags[..], 11)
+    );
+    assert_eq!(ok(s.read_message(archive, Uid(3)), "read"), message(2));
+    assert_eq!(fx.blob_count(), 4, "moved messages keep their blobs");
+    assert!(mailbox(&s, &alice, "INBOX").highest_modseq > before_in.highest_modseq);
+    assert!(mailbox(&s, &alice, "Archive").highest_modseq > before_ar.highest_modseq);
+    let expected = [
+        Change::Appended {
+            mailbox: archive,
+            uid: Uid(2),
+        },
+        Change::Appended {
+            mailbox: archive,
+            uid: Uid(3),
+        },
+        Change::Expunged {
+            mailbox: inbox,
+            uid: a,
+        },
+        Change::Expunged {
+            mailbox: inbox,
+            uid: b,
+        },
+    ];
+    for want in expected {
+        assert_eq!(rx.try_recv(), Ok(want));
+    }
+
+    // Over quota: the copy fails, and the original is not expunged.
+    let used: usize = [1, 2, 3, 4].iter().map(|&n| message(n).len()).sum();
+    ok(s.set_quota(alice.id, used as u64 + 1), "quota");
+    fails(
+        s.move_messages(inbox, &[c], archive),
+        "move over quota",
+        |e| matches!(e, StoreError::QuotaExceeded { .. }),
+    );
+    assert_eq!(uids(&s, inbox), [c.0], "the source is intact");
+    assert_eq!(uids(&s, archive), [1, 2, 3], "the target is unchanged");
+    fails(
+        s.move_messages(inbox, &[c], MailboxId(i64::MAX)),
+        "move to nowhere",
+        is_not_found,
+    );
+    assert_eq!(uids(&s, inbox), [c.0]);
+    assert_eq!(
+        rx.try_recv(),
+        Err(TryRecvError::Empty),
+        "failures announce nothing"
+    );
+    ok(s.set_quota(alice.id, 0), "no quota");
+    assert_eq!(
+        ok(s.move_messages(inbox, &[c], archive), "move c"),
+        [(c, Uid(4))],
+        "the refused copy did not use a UID"
+    );
+}

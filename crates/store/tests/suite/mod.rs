@@ -63,6 +63,7 @@ macro_rules! store_suite {
             messages::quota_is_enforced,
             messages::missing_things_are_not_found,
             messages::changes_are_announced_in_order,
+            messages::moves_are_atomic,
             queue::accept_stores_local_and_queued,
             queue::accept_is_all_or_nothing,
             queue::due_items_in_order,

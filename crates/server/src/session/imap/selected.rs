@@ -310,7 +310,8 @@ impl ImapSession {
         }
     }
 
-    /// COPY, or MOVE (RFC 6851): copy, then expunge the originals.
+    /// COPY, or MOVE (RFC 6851): the store moves the messages in one
+    /// transaction; COPYUID goes in an untagged OK, then the EXPUNGEs.
     pub(super) async fn copy(
         &mut self,
         imap: &mut Server,
@@ -343,10 +344,11 @@ impl ImapSession {
                 let Some(to) = s.mailbox(account, &dest)? else {
                     return Ok(None);
                 };
-                let pairs = s.copy(from, &work, to.id)?;
-                if moving {
-                    s.expunge(from, &work)?;
-                }
+                let pairs = if moving {
+                    s.move_messages(from, &work, to.id)?
+                } else {
+                    s.copy(from, &work, to.id)?
+                };
                 Ok(Some((to.uid_validity, pairs)))
             })
             .await;
@@ -364,6 +366,9 @@ impl ImapSession {
         if let Some(code) = &code {
             imap.untagged(&format!("OK [{code}] Moved"));
         }
+        // Only what was there to move is gone; a message another session
+        // expunged meanwhile is reported by the next sync.
+        let uids: Vec<Uid> = pairs.iter().map(|p| p.0).collect();
         if let Some(sel) = self.selected.as_mut() {
             for &uid in &uids {
                 sel.expect(false, uid);
