@@ -46,9 +46,9 @@ pub mod sqlite;
 
 pub use error::{StoreError, StoreResult};
 pub use model::{
-    Accepted, Account, AccountId, Alias, BlobId, Change, DsnRet, Envelope, Flag, Incoming, Mailbox,
-    MailboxId, MessageMeta, ModSeq, Notify, QueueId, QueueItem, QueuedRecipient, RecipientOutcome,
-    RecipientState, RemoteRecipient, SpecialUse, Uid,
+    Accepted, Account, AccountId, Alias, BlobId, Change, DsnRet, Envelope, Flag, FlagOp, Incoming,
+    Mailbox, MailboxId, MessageMeta, ModSeq, Notify, QueueId, QueueItem, QueuedRecipient,
+    RecipientOutcome, RecipientState, RemoteRecipient, SpecialUse, StoreFlagsResult, Uid,
 };
 pub use sqlite::SqliteStore;
 
@@ -158,6 +158,30 @@ pub trait Store: Send + Sync + 'static {
     /// Replaces a message's flags; returns its new MODSEQ. Setting the
     /// flags it already has changes nothing and returns the current MODSEQ.
     fn set_flags(&self, mailbox: MailboxId, uid: Uid, flags: &[Flag]) -> StoreResult<ModSeq>;
+    /// Changes the flags of several messages (IMAP STORE), in ONE
+    /// transaction: for each message of `uids` present in `mailbox`, in
+    /// ascending UID order, its flags as stored now are combined with
+    /// `flags` by `op`. Because the stored flags are read inside the
+    /// transaction, concurrent calls never lose each other's changes (two
+    /// sessions adding different flags to one message both keep theirs).
+    ///
+    /// With `unchanged_since` (RFC 7162 §3.1.3 UNCHANGEDSINCE), a message
+    /// whose stored MODSEQ is greater is left alone and listed in
+    /// `modified`; the comparison is made in the same transaction as the
+    /// change. A message whose flags the operation would not change is
+    /// listed in `kept` and keeps its MODSEQ; each message changed gets a
+    /// new MODSEQ (the mailbox's highest plus one, in turn), is listed in
+    /// `changed`, and `Change::FlagsChanged` is broadcast for it after the
+    /// commit. Absent UIDs are ignored; an unknown mailbox is `NotFound`,
+    /// a malformed keyword `Invalid` (nothing changed).
+    fn store_flags(
+        &self,
+        mailbox: MailboxId,
+        uids: &[Uid],
+        op: FlagOp,
+        flags: &[Flag],
+        unchanged_since: Option<ModSeq>,
+    ) -> StoreResult<StoreFlagsResult>;
     /// Removes messages (absent UIDs are ignored), in one transaction.
     fn expunge(&self, mailbox: MailboxId, uids: &[Uid]) -> StoreResult<()>;
     /// Copies messages into another mailbox, sharing their blobs; returns

@@ -114,6 +114,51 @@ pub enum Flag {
     Keyword(String),
 }
 
+/// How [`crate::Store::store_flags`] combines the given flags with a
+/// message's own (IMAP STORE `FLAGS`, `+FLAGS`, `-FLAGS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FlagOp {
+    /// The message's flags become exactly the given ones.
+    Replace,
+    /// The given flags are added to the message's.
+    Add,
+    /// The given flags are removed from the message's.
+    Remove,
+}
+
+impl FlagOp {
+    /// `current` after the operation with `given`, canonical (sorted by
+    /// [`Flag`]'s order, each once) when both inputs are.
+    pub fn apply(self, current: &[Flag], given: &[Flag]) -> Vec<Flag> {
+        let mut out: Vec<Flag> = match self {
+            Self::Replace => given.to_vec(),
+            Self::Add => current.iter().chain(given).cloned().collect(),
+            Self::Remove => current
+                .iter()
+                .filter(|f| !given.contains(f))
+                .cloned()
+                .collect(),
+        };
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+/// What [`crate::Store::store_flags`] did, each list in ascending UID order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreFlagsResult {
+    /// The messages whose flags this call changed: their new flags
+    /// (canonical) and new MODSEQ.
+    pub changed: Vec<(Uid, Vec<Flag>, ModSeq)>,
+    /// The messages that already had the flags asked for: their flags and
+    /// MODSEQ, both unchanged (RFC 7162 §3.1.3: no change, no new MODSEQ).
+    pub kept: Vec<(Uid, Vec<Flag>, ModSeq)>,
+    /// The messages left alone because their MODSEQ was above
+    /// UNCHANGEDSINCE (RFC 7162 §3.1.3, the `MODIFIED` response code).
+    pub modified: Vec<Uid>,
+}
+
 /// A message's metadata (its bytes are in the blob).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageMeta {

@@ -20,10 +20,10 @@
 //! - `view`: sequence numbers over UIDs, and syncing with the store.
 //! - `flags`: flags between IMAP and the store.
 //!
-//! MOVE is one store transaction (`Store::move_messages`). What the store
-//! does not offer yet is done here, at a cost: STORE sets each message's
-//! flags in turn and checks UNCHANGEDSINCE against the session's view,
-//! and subscriptions are kept in memory.
+//! MOVE is one store transaction (`Store::move_messages`), and so is
+//! STORE with its UNCHANGEDSINCE check (`Store::store_flags`). What the
+//! store does not offer yet is done here: subscriptions are kept in
+//! memory.
 
 mod auth;
 mod fetch;

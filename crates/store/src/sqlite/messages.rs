@@ -13,13 +13,15 @@
 //! # Layout
 //! - [`insert`] (with the quota check), [`copy`], [`move_messages`].
 //! - [`list`], [`blob_of`].
-//! - [`set_flags`], [`expunge`].
+//! - [`set_flags`], [`store_flags`], [`expunge`].
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{flags, missing, Effects};
 use crate::error::{StoreError, StoreResult};
-use crate::model::{BlobId, Change, Flag, MailboxId, MessageMeta, ModSeq, Uid};
+use crate::model::{
+    BlobId, Change, Flag, FlagOp, MailboxId, MessageMeta, ModSeq, StoreFlagsResult, Uid,
+};
 
 /// A message about to be stored.
 pub(super) struct NewMessage<'a> {
@@ -250,6 +252,55 @@ pub(super) fn set_flags(
     store_counters(conn, mailbox, c.uid_next, modseq)?;
     fx.changes.push(Change::FlagsChanged { mailbox, uid });
     Ok(ModSeq(modseq as u64))
+}
+
+/// Combines the flags of several messages with `given` (canonical) by
+/// `op`, checking UNCHANGEDSINCE against the stored MODSEQ; everything is
+/// read and written in the caller's one transaction.
+pub(super) fn store_flags(
+    conn: &Connection,
+    mailbox: MailboxId,
+    uids: &[Uid],
+    op: FlagOp,
+    given: &[Flag],
+    unchanged_since: Option<ModSeq>,
+    fx: &mut Effects,
+) -> StoreResult<StoreFlagsResult> {
+    let c = counters(conn, mailbox)?;
+    let mut modseq = c.highest_modseq;
+    let mut out = StoreFlagsResult::default();
+    let mut update =
+        conn.prepare_cached("UPDATE messages SET flags = ?2, modseq = ?3 WHERE id = ?1")?;
+    for uid in sorted(uids) {
+        let Some((row, meta)) = one(conn, mailbox, uid)? else {
+            continue;
+        };
+        if unchanged_since.is_some_and(|n| meta.modseq > n) {
+            out.modified.push(uid);
+            continue;
+        }
+        let mut old = meta.flags;
+        old.extend(
+            flags::keywords_of(conn, row)?
+                .into_iter()
+                .map(Flag::Keyword),
+        );
+        let new = op.apply(&old, given);
+        if new == old {
+            out.kept.push((uid, old, meta.modseq));
+            continue;
+        }
+        modseq += 1;
+        let (bits, keywords) = flags::split(&new);
+        update.execute(params![row, bits, modseq])?;
+        flags::replace_keywords(conn, row, &keywords)?;
+        fx.changes.push(Change::FlagsChanged { mailbox, uid });
+        out.changed.push((uid, new, ModSeq(modseq as u64)));
+    }
+    if modseq != c.highest_modseq {
+        store_counters(conn, mailbox, c.uid_next, modseq)?;
+    }
+    Ok(out)
 }
 
 /// Removes messages; absent UIDs are ignored. The mailbox's MODSEQ moves

@@ -59,8 +59,9 @@ use tokio::sync::broadcast;
 use crate::blobs::{self, BlobStore};
 use crate::error::{StoreError, StoreResult};
 use crate::model::{
-    Accepted, Account, AccountId, Alias, BlobId, Change, Flag, Incoming, Mailbox, MailboxId,
-    MessageMeta, ModSeq, QueueId, QueueItem, RecipientOutcome, SpecialUse, Uid,
+    Accepted, Account, AccountId, Alias, BlobId, Change, Flag, FlagOp, Incoming, Mailbox,
+    MailboxId, MessageMeta, ModSeq, QueueId, QueueItem, RecipientOutcome, SpecialUse,
+    StoreFlagsResult, Uid,
 };
 use crate::{names, Store};
 
@@ -465,6 +466,20 @@ impl Store for SqliteStore {
     fn set_flags(&self, mailbox: MailboxId, uid: Uid, flags: &[Flag]) -> StoreResult<ModSeq> {
         let flags = names::flags(flags)?;
         self.write(|tx, fx| messages::set_flags(tx, mailbox, uid, &flags, fx))
+    }
+
+    fn store_flags(
+        &self,
+        mailbox: MailboxId,
+        uids: &[Uid],
+        op: FlagOp,
+        flags: &[Flag],
+        unchanged_since: Option<ModSeq>,
+    ) -> StoreResult<StoreFlagsResult> {
+        let flags = names::flags(flags)?;
+        self.write(|tx, fx| {
+            messages::store_flags(tx, mailbox, uids, op, &flags, unchanged_since, fx)
+        })
     }
 
     fn expunge(&self, mailbox: MailboxId, uids: &[Uid]) -> StoreResult<()> {

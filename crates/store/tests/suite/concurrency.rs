@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Barrier;
 
 use postern_store::{
-    AccountId, Change, Envelope, Incoming, MailboxId, Notify, QueueId, RemoteRecipient, Store,
-    StoreError, Uid,
+    AccountId, Change, Envelope, Flag, FlagOp, Incoming, MailboxId, Notify, QueueId,
+    RemoteRecipient, Store, StoreError, Uid,
 };
 
 use super::{mailbox, ok, with_alice, Fixture};
@@ -205,4 +205,38 @@ pub fn a_failing_accept_spares_its_round(fx: &impl Fixture) {
     );
     assert!(ok(s.messages(mailbox(&s, &bob, "INBOX").id), "bob").is_empty());
     assert_eq!(fx.blob_count(), half, "the refused messages left no blob");
+}
+
+/// Two threads adding different keywords to the same message, one call at
+/// a time each: every keyword is there at the end (a read of the flags
+/// outside the writing transaction would lose some).
+pub fn concurrent_flag_additions_keep_both(fx: &impl Fixture) {
+    const ROUNDS: usize = 60;
+    let s = fx.open();
+    let alice = with_alice(&s);
+    let inbox = mailbox(&s, &alice, "INBOX").id;
+    let uid = ok(
+        s.append(inbox, b"Subject: x\r\n\r\nx\r\n", &[], 0),
+        "append",
+    );
+    let start = Barrier::new(2);
+    std::thread::scope(|scope| {
+        for t in 0..2 {
+            let (s, start) = (&s, &start);
+            scope.spawn(move || {
+                start.wait();
+                for i in 0..ROUNDS {
+                    let flag = Flag::Keyword(format!("t{t}-{i}"));
+                    ok(
+                        s.store_flags(inbox, &[uid], FlagOp::Add, &[flag], None),
+                        "add",
+                    );
+                }
+            });
+        }
+    });
+    let flags = &ok(s.messages(inbox), "messages")[0].flags;
+    assert_eq!(flags.len(), 2 * ROUNDS, "{flags:?}");
+    let modseqs = ok(s.mailbox_by_id(inbox), "box").unwrap().highest_modseq;
+    assert!(modseqs.0 >= 2 * ROUNDS as u64);
 }

@@ -1,6 +1,6 @@
 //! Messages: UIDs, flags and MODSEQ, shared blobs, quota, notifications.
 
-use postern_store::{Change, Flag, MailboxId, ModSeq, Store, StoreError, Uid};
+use postern_store::{Change, Flag, FlagOp, MailboxId, ModSeq, Store, StoreError, Uid};
 use tokio::sync::broadcast::error::TryRecvError;
 
 use super::{fails, mailbox, message, ok, uids, with_alice, Fixture};
@@ -362,5 +362,119 @@ pub fn moves_are_atomic(fx: &impl Fixture) {
         ok(s.move_messages(inbox, &[c], archive), "move c"),
         [(c, Uid(4))],
         "the refused copy did not use a UID"
+    );
+}
+
+/// `store_flags` adds, removes and replaces on several messages at once;
+/// only real changes get a new MODSEQ and a notification, and
+/// UNCHANGEDSINCE is checked against the stored MODSEQ: a message changed
+/// since is left alone and reported.
+pub fn store_flags_ops_and_unchanged_since(fx: &impl Fixture) {
+    let s = fx.open();
+    let alice = with_alice(&s);
+    let inbox = mailbox(&s, &alice, "INBOX").id;
+    let kw = |k: &str| Flag::Keyword(k.into());
+    let a = ok(s.append(inbox, &message(1), &[Flag::Seen], 0), "a");
+    let b = ok(s.append(inbox, &message(2), &[], 0), "b");
+    let meta = |uid: Uid| {
+        ok(s.messages(inbox), "messages")
+            .into_iter()
+            .find(|m| m.uid == uid)
+            .unwrap()
+    };
+    let start = ok(s.mailbox_by_id(inbox), "box").unwrap().highest_modseq;
+    let mut rx = s.subscribe();
+
+    let added = ok(
+        s.store_flags(
+            inbox,
+            &[b, a, Uid(99)],
+            FlagOp::Add,
+            &[Flag::Seen, kw("$X")],
+            None,
+        ),
+        "add",
+    );
+    assert!(added.modified.is_empty());
+    assert_eq!(added.kept, []);
+    assert_eq!(added.changed.len(), 2);
+    let (ua, fa, ma) = added.changed[0].clone();
+    let (ub, fb, mb) = added.changed[1].clone();
+    assert_eq!((ua, ub), (a, b), "ascending UIDs, absent skipped");
+    assert_eq!(fa, [Flag::Seen, kw("$X")]);
+    assert_eq!(fb, [Flag::Seen, kw("$X")]);
+    assert!(ma > start && mb > ma, "{start:?} {ma:?} {mb:?}");
+    assert_eq!(meta(b).modseq, mb);
+    assert_eq!(
+        ok(s.mailbox_by_id(inbox), "box").unwrap().highest_modseq,
+        mb
+    );
+    for uid in [a, b] {
+        assert_eq!(
+            rx.try_recv(),
+            Ok(Change::FlagsChanged {
+                mailbox: inbox,
+                uid
+            })
+        );
+    }
+
+    let again = ok(
+        s.store_flags(inbox, &[a], FlagOp::Add, &[kw("$X")], None),
+        "no-op",
+    );
+    assert_eq!(again.kept, [(a, fa, ma)], "no change, same MODSEQ");
+    assert!(again.changed.is_empty());
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty), "a no-op is silent");
+
+    let removed = ok(
+        s.store_flags(inbox, &[a], FlagOp::Remove, &[Flag::Seen], None),
+        "remove",
+    );
+    assert_eq!(removed.changed[0].1, [kw("$X")]);
+    let replaced = ok(
+        s.store_flags(inbox, &[b], FlagOp::Replace, &[Flag::Draft], None),
+        "replace",
+    );
+    assert_eq!(replaced.changed[0].1, [Flag::Draft]);
+    let ma2 = removed.changed[0].2;
+
+    // a was changed after `ma`, b was not changed after its last MODSEQ.
+    let mb2 = replaced.changed[0].2;
+    let cond = ok(
+        s.store_flags(inbox, &[a, b], FlagOp::Add, &[Flag::Flagged], Some(mb2)),
+        "unchangedsince",
+    );
+    assert_eq!(
+        cond.modified,
+        [] as [Uid; 0],
+        "both unchanged since {mb2:?}"
+    );
+    let cond = ok(
+        s.store_flags(inbox, &[a, b], FlagOp::Add, &[Flag::Answered], Some(ma2)),
+        "stale unchangedsince",
+    );
+    assert_eq!(cond.modified, [a, b], "both changed after {ma2:?}");
+    assert!(cond.changed.is_empty() && cond.kept.is_empty());
+    assert!(
+        !meta(a).flags.contains(&Flag::Answered),
+        "refused means untouched"
+    );
+    let exact = meta(b).modseq;
+    let cond = ok(
+        s.store_flags(inbox, &[b], FlagOp::Add, &[Flag::Answered], Some(exact)),
+        "unchangedsince equal to the MODSEQ",
+    );
+    assert_eq!(cond.changed.len(), 1, "equal is not greater");
+
+    fails(
+        s.store_flags(MailboxId(i64::MAX), &[a], FlagOp::Add, &[Flag::Seen], None),
+        "unknown mailbox",
+        is_not_found,
+    );
+    fails(
+        s.store_flags(inbox, &[a], FlagOp::Add, &[kw("")], None),
+        "empty keyword",
+        |e| matches!(e, StoreError::Invalid { .. }),
     );
 }

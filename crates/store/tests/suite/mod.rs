@@ -64,6 +64,7 @@ macro_rules! store_suite {
             messages::missing_things_are_not_found,
             messages::changes_are_announced_in_order,
             messages::moves_are_atomic,
+            messages::store_flags_ops_and_unchanged_since,
             queue::accept_stores_local_and_queued,
             queue::accept_is_all_or_nothing,
             queue::due_items_in_order,
@@ -76,6 +77,7 @@ macro_rules! store_suite {
             concurrency::parallel_deliveries_with_readers,
             concurrency::concurrent_accepts_share_rounds,
             concurrency::a_failing_accept_spares_its_round,
+            concurrency::concurrent_flag_additions_keep_both,
         );
     };
     (@cases $make:expr; $($module:ident :: $case:ident),* $(,)?) => {

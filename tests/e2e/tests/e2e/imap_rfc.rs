@@ -158,6 +158,78 @@ async fn rfc7162_3_1_condstore() {
     assert!(has(&f, "MODSEQ ("), "{f:?}");
 }
 
+/// RFC 7162 §3.1.3: UNCHANGEDSINCE is checked against the message as
+/// stored, not as this session last saw it: a change by another session
+/// that this one has not heard of yet still refuses the STORE with
+/// MODIFIED, and the refused flag is not set.
+#[tokio::test]
+async fn rfc7162_3_1_3_unchangedsince_sees_other_sessions() {
+    let srv = with_mail().await;
+    let mut a = login(&srv).await;
+    let mut b = login(&srv).await;
+    cmd(&mut a, "a1 SELECT INBOX (CONDSTORE)").await;
+    cmd(&mut b, "b1 SELECT INBOX").await;
+    let f = cmd(&mut a, "a2 FETCH 1:2 (MODSEQ)").await;
+    let modseq = |line: &str| -> u64 {
+        let start = line.find("MODSEQ (").unwrap() + 8;
+        line[start..].split(')').next().unwrap().parse().unwrap()
+    };
+    let seen = modseq(&f[0]).max(modseq(&f[1]));
+    cmd(&mut b, "b2 STORE 1 +FLAGS.SILENT (\\Flagged)").await;
+    let st = cmd(
+        &mut a,
+        &format!("a3 STORE 1:2 (UNCHANGEDSINCE {seen}) +FLAGS.SILENT (\\Seen)"),
+    )
+    .await;
+    assert!(
+        st.last().unwrap().starts_with("a3 OK [MODIFIED 1]"),
+        "{st:?}"
+    );
+    assert!(has(&st, "* 2 FETCH (FLAGS (\\Seen) MODSEQ ("), "{st:?}");
+    let st = cmd(
+        &mut a,
+        &format!("a4 UID STORE 1 (UNCHANGEDSINCE {seen}) FLAGS (\\Deleted)"),
+    )
+    .await;
+    assert!(
+        st.last().unwrap().starts_with("a4 OK [MODIFIED 1]"),
+        "{st:?}"
+    );
+    let f = cmd(&mut a, "a5 FETCH 1 FLAGS").await;
+    assert!(has(&f, "FLAGS (\\Flagged) MODSEQ"), "{f:?}");
+}
+
+/// RFC 9051 §6.4.6: +FLAGS adds to the message's flags as they are, so
+/// two sessions adding different flags to one message at the same time
+/// both keep theirs.
+#[tokio::test]
+async fn rfc9051_6_4_6_concurrent_add_flags_keep_both() {
+    const ROUNDS: usize = 15;
+    let srv = with_mail().await;
+    let mut a = login(&srv).await;
+    let mut b = login(&srv).await;
+    cmd(&mut a, "a SELECT INBOX").await;
+    cmd(&mut b, "b SELECT INBOX").await;
+    for i in 0..ROUNDS {
+        let (la, lb) = (
+            format!("a{i} STORE 1 +FLAGS.SILENT (ka{i})"),
+            format!("b{i} STORE 1 +FLAGS.SILENT (kb{i})"),
+        );
+        tokio::join!(cmd(&mut a, &la), cmd(&mut b, &lb));
+    }
+    let f = cmd(&mut a, "z FETCH 1 FLAGS").await;
+    let line = f.iter().find(|l| l.starts_with("* 1 FETCH")).unwrap();
+    for i in 0..ROUNDS {
+        for who in ["ka", "kb"] {
+            let flag = format!("{who}{i}");
+            assert!(
+                line.split([' ', '(', ')']).any(|w| w == flag),
+                "{flag} lost: {line}"
+            );
+        }
+    }
+}
+
 /// RFC 9051 §6.4.4: SEARCH keys, combined.
 #[tokio::test]
 async fn rfc9051_6_4_4_search_keys() {

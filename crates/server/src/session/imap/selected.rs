@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use postern_imap_proto::cmd::StoreMode;
 use postern_imap_proto::{Data, SequenceSet, Server, Tag};
-use postern_store::{Change, Flag, Mailbox, StoreError, Uid};
+use postern_store::{Change, Flag, FlagOp, Mailbox, ModSeq, StoreError, Uid};
 use tokio::sync::broadcast;
 
 use super::view::View;
@@ -226,6 +226,9 @@ impl ImapSession {
         imap.tagged_ok(tag, None, "EXPUNGE completed");
     }
 
+    /// STORE / UID STORE: one store transaction for all the messages, with
+    /// UNCHANGEDSINCE checked there against the stored MODSEQ (RFC 7162
+    /// §3.1.3), so that concurrent sessions never undo each other's flags.
     pub(super) async fn store(&mut self, imap: &mut Server, tag: &Tag, args: StoreArgs<'_>) {
         let Some(sel) = self.selected.as_ref() else {
             return;
@@ -240,63 +243,59 @@ impl ImapSession {
         let Ok(targets) = sel.view.select(args.set, args.uid) else {
             return imap.tagged_bad(tag, None, "Invalid message sequence number");
         };
-        let mut modified = Vec::new();
-        let mut jobs = Vec::new();
-        for i in targets {
-            let m = sel.view.get(i);
-            if sel.view.is_gone(m.uid) {
-                continue;
-            }
-            if args.unchanged_since.is_some_and(|n| m.modseq.0 > n) {
-                modified.push(if args.uid { m.uid.0 } else { i as u32 + 1 });
-                continue;
-            }
-            jobs.push((i, m.uid, apply(&m.flags, &wanted, args.mode)));
-        }
-        let id = sel.mailbox.id;
-        let changing: Vec<Uid> = jobs
+        let uids: Vec<Uid> = targets
             .iter()
-            .filter(|(i, _, f)| sel.view.get(*i).flags != *f)
-            .map(|(_, u, _)| *u)
+            .map(|&i| sel.view.get(i).uid)
+            .filter(|u| !sel.view.is_gone(*u))
             .collect();
-        let work: Vec<(Uid, Vec<Flag>)> = jobs.iter().map(|(_, u, f)| (*u, f.clone())).collect();
+        let op = match args.mode {
+            StoreMode::Replace => FlagOp::Replace,
+            StoreMode::Add => FlagOp::Add,
+            StoreMode::Remove => FlagOp::Remove,
+        };
+        let id = sel.mailbox.id;
+        let since = args.unchanged_since.map(ModSeq);
         let result = self
             .mail
-            .with_store(move |s| {
-                let mut out = Vec::new();
-                for (uid, flags) in work {
-                    match s.set_flags(id, uid, &flags) {
-                        Ok(modseq) => out.push(Some(modseq)),
-                        Err(StoreError::NotFound { .. }) => out.push(None),
-                        Err(e) => return Err(e),
-                    }
-                }
-                Ok(out)
-            })
+            .with_store(move |s| s.store_flags(id, &uids, op, &wanted, since))
             .await;
-        let modseqs = match result {
-            Ok(m) => m,
+        let done = match result {
+            Ok(done) => done,
             Err(e) => return trouble(imap, tag, &e),
         };
         let Some(sel) = self.selected.as_mut() else {
             return;
         };
-        for uid in changing {
-            sel.expect(true, uid);
-        }
         let condstore = sel.condstore || imap.enabled().condstore || args.unchanged_since.is_some();
-        for ((i, _, flags), modseq) in jobs.into_iter().zip(modseqs) {
-            let Some(modseq) = modseq else { continue };
+        let changed = done.changed.into_iter().map(|c| (c, true));
+        let kept = done.kept.into_iter().map(|c| (c, false));
+        let mut out: Vec<_> = changed.chain(kept).collect();
+        out.sort_by_key(|((uid, _, _), _)| *uid);
+        for ((uid, flags, modseq), really) in out {
+            if really {
+                sel.expect(true, uid);
+            }
+            let Some(i) = sel.view.index_of(uid) else {
+                continue;
+            };
             let mut meta = sel.view.get(i).clone();
             meta.flags = flags;
             meta.modseq = modseq;
-            // RFC 7162 §3.1.3: with UNCHANGEDSINCE the FETCH goes out even
-            // when silent, for the MODSEQ.
-            if !args.silent || args.unchanged_since.is_some() {
+            // RFC 7162 §3.1.3: with UNCHANGEDSINCE a change is reported
+            // even when silent, for its MODSEQ.
+            if !args.silent || (really && args.unchanged_since.is_some()) {
                 imap.data(flag_fetch(i, &meta, args.uid, condstore));
             }
             sel.view.update(i, meta);
         }
+        let modified: Vec<u32> = done
+            .modified
+            .iter()
+            .filter_map(|&uid| match args.uid {
+                true => Some(uid.0),
+                false => sel.view.index_of(uid).map(|i| i as u32 + 1),
+            })
+            .collect();
         match modified.is_empty() {
             true => imap.tagged_ok(tag, None, "STORE completed"),
             false => {
@@ -462,22 +461,6 @@ fn deleted(view: &View, uids: Option<&SequenceSet>) -> Vec<Uid> {
         .filter(|(i, _)| uids.is_none_or(|set| view.in_set(set, *i, true)))
         .map(|(_, m)| m.uid)
         .collect()
-}
-
-/// The flags after a STORE.
-fn apply(current: &[Flag], wanted: &[Flag], mode: StoreMode) -> Vec<Flag> {
-    let mut out: Vec<Flag> = match mode {
-        StoreMode::Replace => wanted.to_vec(),
-        StoreMode::Add => current.iter().chain(wanted).cloned().collect(),
-        StoreMode::Remove => current
-            .iter()
-            .filter(|f| !wanted.contains(f))
-            .cloned()
-            .collect(),
-    };
-    out.sort();
-    out.dedup();
-    out
 }
 
 /// `n FETCH (FLAGS (...) [UID u] [MODSEQ (m)])`.
