@@ -123,6 +123,24 @@ pub trait Store: Send + Sync + 'static {
     /// its messages moved instead).
     fn rename_mailbox(&self, id: MailboxId, new_name: &str) -> StoreResult<()>;
 
+    // --- subscriptions (IMAP SUBSCRIBE / LSUB, RFC 9051 §6.3.7) ---
+    //
+    // Names, not mailboxes: a name may be subscribed while no mailbox has
+    // it, and deleting or renaming a mailbox leaves its subscription as it
+    // is. A new account's default mailboxes start subscribed; mailboxes
+    // created later do not. Names are validated and normalised as mailbox
+    // names are (`INBOX` in any case is `INBOX`); a malformed one is
+    // `Invalid`, an unknown account `NotFound`. Committed before `Ok`.
+
+    /// Subscribes the account to `name`; already subscribed is not an
+    /// error.
+    fn subscribe_mailbox(&self, account: AccountId, name: &str) -> StoreResult<()>;
+    /// Unsubscribes the account from `name`; not subscribed is not an
+    /// error.
+    fn unsubscribe_mailbox(&self, account: AccountId, name: &str) -> StoreResult<()>;
+    /// The account's subscribed names, sorted bytewise.
+    fn subscriptions(&self, account: AccountId) -> StoreResult<Vec<String>>;
+
     // --- messages ---
 
     /// Stores `raw` in the INBOX of each account, once, durably; the blob is

@@ -12,7 +12,7 @@
 //! # Layout
 //! - `auth`: LOGIN and AUTHENTICATE (PLAIN, LOGIN, EXTERNAL).
 //! - `mailboxes`: CREATE, DELETE, RENAME, SUBSCRIBE, LIST/LSUB, STATUS,
-//!   APPEND, QUOTA; the in-memory [`Subscriptions`].
+//!   APPEND, QUOTA.
 //! - `selected`: SELECT/EXAMINE, CLOSE, UNSELECT, EXPUNGE, STORE, COPY,
 //!   MOVE, and the reporting of changes.
 //! - `fetch`: FETCH, answered in pieces of about 1 MiB.
@@ -21,9 +21,8 @@
 //! - `flags`: flags between IMAP and the store.
 //!
 //! MOVE is one store transaction (`Store::move_messages`), and so is
-//! STORE with its UNCHANGEDSINCE check (`Store::store_flags`). What the
-//! store does not offer yet is done here: subscriptions are kept in
-//! memory.
+//! STORE with its UNCHANGEDSINCE check (`Store::store_flags`);
+//! subscriptions are stored (`Store::subscriptions`).
 
 mod auth;
 mod fetch;
@@ -317,8 +316,8 @@ impl ImapSession {
             }
             Request::Delete(name) => self.delete(imap, tag, &name).await,
             Request::Rename { from, to } => self.rename(imap, tag, &from, &to).await,
-            Request::Subscribe(name) => self.subscribe(imap, tag, &name, true),
-            Request::Unsubscribe(name) => self.subscribe(imap, tag, &name, false),
+            Request::Subscribe(name) => self.subscribe(imap, tag, &name, true).await,
+            Request::Unsubscribe(name) => self.subscribe(imap, tag, &name, false).await,
             Request::List(list) => self.list(imap, tag, &list).await,
             Request::Status { name, items } => self.status(imap, tag, &name, &items).await,
             Request::Append {

@@ -95,6 +95,7 @@ pub(super) fn add_account(
     let id = AccountId(conn.last_insert_rowid());
     for (special, name) in SpecialUse::DEFAULTS {
         mailboxes::create(conn, id, name, Some(special), fx)?;
+        super::subscriptions::subscribe(conn, id, name)?;
     }
     by_id(conn, id)?.ok_or_else(|| missing(format!("account {}", id.0)))
 }

@@ -35,7 +35,8 @@
 //! - `accept`: new messages (blob, rows) in commit rounds; `group`: the
 //!   rounds themselves.
 //! - `accounts` (domains too), `aliases`, `mailboxes`, `messages`,
-//!   `flags`, `queue`: the statements, one concern per file.
+//!   `flags`, `queue`, `subscriptions`: the statements, one concern per
+//!   file.
 
 mod accept;
 mod accounts;
@@ -48,6 +49,7 @@ mod mailboxes;
 mod messages;
 mod queue;
 mod schema;
+mod subscriptions;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -401,6 +403,20 @@ impl Store for SqliteStore {
 
     fn rename_mailbox(&self, id: MailboxId, new_name: &str) -> StoreResult<()> {
         self.write(|tx, _| mailboxes::rename(tx, id, new_name))
+    }
+
+    fn subscribe_mailbox(&self, account: AccountId, name: &str) -> StoreResult<()> {
+        let name = names::mailbox_name(name)?;
+        self.write(|tx, _| subscriptions::subscribe(tx, account, &name))
+    }
+
+    fn unsubscribe_mailbox(&self, account: AccountId, name: &str) -> StoreResult<()> {
+        let name = names::mailbox_name(name)?;
+        self.write(|tx, _| subscriptions::unsubscribe(tx, account, &name))
+    }
+
+    fn subscriptions(&self, account: AccountId) -> StoreResult<Vec<String>> {
+        self.read(|tx| subscriptions::list(tx, account))
     }
 
     fn deliver(

@@ -170,8 +170,22 @@ CREATE TABLE inline_blobs (
 );
 ";
 
+/// Version 4: IMAP subscriptions (RFC 9051 §6.3.7).
+///
+/// Keyed by account and name, not by mailbox: a name may be subscribed
+/// while no mailbox has it. Before this version every mailbox counted as
+/// subscribed, so the existing mailboxes start subscribed.
+const V4: &str = r"
+CREATE TABLE subscriptions (
+    account INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    name    TEXT NOT NULL,
+    PRIMARY KEY (account, name)
+) WITHOUT ROWID;
+INSERT INTO subscriptions (account, name) SELECT account, name FROM mailboxes;
+";
+
 /// Every migration, oldest first.
-pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3];
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// The schema version this code writes.
 pub(super) const VERSION: u32 = MIGRATIONS.len() as u32;

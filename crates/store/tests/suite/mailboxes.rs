@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use postern_store::{SpecialUse, Store, StoreError, Uid};
+use postern_store::{AccountId, SpecialUse, Store, StoreError, Uid};
 
 use super::{fails, mailbox, message, ok, uids, with_alice, Fixture};
 
@@ -126,4 +126,55 @@ pub fn uid_validity_stable_and_fresh(fx: &impl Fixture) {
         !seen.contains(&third.uid_validity),
         "{third:?} repeats {seen:?}"
     );
+}
+
+/// Subscriptions: a new account's default mailboxes are subscribed;
+/// names that are no mailbox may be subscribed; INBOX in any case is
+/// INBOX; repeats are harmless; all of it survives a restart, and goes
+/// with the account.
+pub fn subscriptions_persist(fx: &impl Fixture) {
+    let s = fx.open();
+    let alice = with_alice(&s);
+    let bob = ok(s.add_account("bob@example.com", "h"), "bob");
+    let defaults = ["Archive", "Drafts", "INBOX", "Junk", "Sent", "Trash"];
+    assert_eq!(ok(s.subscriptions(alice.id), "defaults"), defaults);
+    ok(s.create_mailbox(alice.id, "Lists", None), "create");
+    assert_eq!(
+        ok(s.subscriptions(alice.id), "create does not subscribe"),
+        defaults
+    );
+    ok(s.subscribe_mailbox(alice.id, "Lists"), "subscribe");
+    ok(s.subscribe_mailbox(alice.id, "Lists"), "again");
+    ok(s.subscribe_mailbox(alice.id, "Future/Box"), "a name only");
+    ok(s.unsubscribe_mailbox(alice.id, "Junk"), "unsubscribe");
+    ok(s.unsubscribe_mailbox(alice.id, "Junk"), "again");
+    ok(
+        s.unsubscribe_mailbox(alice.id, "inbox"),
+        "INBOX in lower case",
+    );
+    ok(s.unsubscribe_mailbox(bob.id, "Sent"), "bob's own");
+    let invalid = |e: &StoreError| matches!(e, StoreError::Invalid { .. });
+    fails(s.subscribe_mailbox(alice.id, "a//b"), "bad name", invalid);
+    fails(
+        s.subscribe_mailbox(AccountId(i64::MAX), "INBOX"),
+        "unknown account",
+        |e| matches!(e, StoreError::NotFound { .. }),
+    );
+    let lists = mailbox(&s, &alice, "Lists").id;
+    ok(s.delete_mailbox(lists), "delete Lists");
+    drop(s);
+
+    let s = fx.open();
+    let want = ["Archive", "Drafts", "Future/Box", "Lists", "Sent", "Trash"];
+    assert_eq!(ok(s.subscriptions(alice.id), "after reopen"), want);
+    assert_eq!(
+        ok(s.subscriptions(bob.id), "bob"),
+        ["Archive", "Drafts", "INBOX", "Junk", "Trash"]
+    );
+    ok(s.remove_account(alice.id), "remove alice");
+    fails(s.subscriptions(alice.id), "gone account", |e| {
+        matches!(e, StoreError::NotFound { .. })
+    });
+    let again = ok(s.add_account("alice@example.com", "h"), "alice again");
+    assert_eq!(ok(s.subscriptions(again.id), "fresh"), defaults);
 }

@@ -55,6 +55,7 @@ macro_rules! store_suite {
             mailboxes::default_mailboxes,
             mailboxes::create_rename_delete,
             mailboxes::uid_validity_stable_and_fresh,
+            mailboxes::subscriptions_persist,
             messages::messages_survive_reopen,
             messages::uids_never_reused,
             messages::flags_round_trip_and_modseq_grows,

@@ -230,6 +230,63 @@ async fn rfc9051_6_4_6_concurrent_add_flags_keep_both() {
     }
 }
 
+/// RFC 9051 §6.3.7 (SUBSCRIBE, UNSUBSCRIBE) and RFC 3501 §6.3.9 (LSUB):
+/// subscriptions are the server's, so they survive a restart; a name with
+/// no mailbox may be subscribed; LSUB and LIST (SUBSCRIBED) agree.
+#[tokio::test]
+async fn rfc9051_6_3_7_subscriptions_survive_a_restart() {
+    let mut srv = with_mail().await;
+    let mut c = login(&srv).await;
+    let l = cmd(&mut c, "a LSUB \"\" *").await;
+    assert!(
+        l.iter()
+            .any(|l| l.starts_with("* LSUB") && l.ends_with(" \"Junk\"")),
+        "{l:?}"
+    );
+    cmd(&mut c, "b CREATE Lists").await;
+    cmd(&mut c, "c SUBSCRIBE Lists").await;
+    cmd(&mut c, "d SUBSCRIBE Later/Box").await;
+    cmd(&mut c, "e UNSUBSCRIBE Junk").await;
+    cmd(&mut c, "f LOGOUT").await;
+    drop(c);
+    srv.halt().await;
+    srv.resume().await;
+
+    let mut c = login(&srv).await;
+    let l = cmd(&mut c, "g LSUB \"\" *").await;
+    let listed = |lines: &[String], verb: &str, name: &str| {
+        lines
+            .iter()
+            .any(|l| l.starts_with(verb) && l.ends_with(&format!(" \"{name}\"")))
+    };
+    for name in ["INBOX", "Lists", "Later/Box", "Trash"] {
+        assert!(listed(&l, "* LSUB", name), "{name}: {l:?}");
+    }
+    assert!(!listed(&l, "* LSUB", "Junk"), "{l:?}");
+    let l = cmd(&mut c, "h LIST (SUBSCRIBED) \"\" *").await;
+    for name in ["INBOX", "Lists", "Later/Box"] {
+        assert!(listed(&l, "* LIST", name), "{name}: {l:?}");
+    }
+    assert!(!listed(&l, "* LIST", "Junk"), "{l:?}");
+    assert!(
+        l.iter().any(|l| l.contains("\\NonExistent")
+            && l.contains("\\Subscribed")
+            && l.ends_with(" \"Later/Box\"")),
+        "{l:?}"
+    );
+    let l = cmd(&mut c, "i LIST \"\" * RETURN (SUBSCRIBED)").await;
+    assert!(
+        l.iter()
+            .any(|l| l.contains("\\Subscribed") && l.ends_with(" \"Lists\"")),
+        "{l:?}"
+    );
+    assert!(
+        l.iter()
+            .any(|l| !l.contains("\\Subscribed") && l.ends_with(" \"Junk\"")),
+        "{l:?}"
+    );
+}
+
 /// RFC 9051 §6.4.4: SEARCH keys, combined.
 #[tokio::test]
 async fn rfc9051_6_4_4_search_keys() {

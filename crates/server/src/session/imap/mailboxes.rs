@@ -1,8 +1,7 @@
 //! The mailbox commands (RFC 9051 §6.3): CREATE, DELETE, RENAME,
 //! SUBSCRIBE, UNSUBSCRIBE, LIST / LSUB, STATUS and APPEND.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeMap, BTreeSet};
 
 use postern_imap_proto::cmd::{List, StatusItem};
 use postern_imap_proto::{Data, Server, Tag};
@@ -11,32 +10,12 @@ use postern_store::{AccountId, Flag, Mailbox, MessageMeta, SpecialUse};
 use super::selected::trouble;
 use super::{flags, ImapSession};
 
-/// Subscriptions (RFC 9051 §6.3.7), kept in memory for all sessions of
-/// the process: every existing mailbox counts as subscribed unless the
-/// client unsubscribed it, and a name that does not exist may be
-/// subscribed. (The store has no table for them yet.)
+/// Formerly the in-memory subscriptions; they now live in the store
+/// (`Store::subscriptions`), which keeps them across restarts. Nothing is
+/// held here: the type stays only as the field of `Mail` it was.
 #[derive(Debug, Clone, Default)]
-pub struct Subscriptions(Arc<Mutex<HashMap<AccountId, BTreeMap<String, bool>>>>);
-
-impl Subscriptions {
-    fn set(&self, account: AccountId, name: &str, on: bool) {
-        self.lock()
-            .entry(account)
-            .or_default()
-            .insert(name.to_owned(), on);
-    }
-
-    /// The explicit choices of an account.
-    fn of(&self, account: AccountId) -> BTreeMap<String, bool> {
-        self.lock().get(&account).cloned().unwrap_or_default()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<AccountId, BTreeMap<String, bool>>> {
-        // A map of booleans: a panic elsewhere cannot leave it inconsistent.
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
+pub struct Subscriptions {
+    _nothing: (),
 }
 
 impl ImapSession {
@@ -142,11 +121,23 @@ impl ImapSession {
         }
     }
 
-    pub(super) fn subscribe(&mut self, imap: &mut Server, tag: &Tag, name: &str, on: bool) {
+    /// SUBSCRIBE / UNSUBSCRIBE: stored, for every session and restart.
+    /// Any valid name may be subscribed, existing or not (RFC 9051 §6.3.7).
+    pub(super) async fn subscribe(&mut self, imap: &mut Server, tag: &Tag, name: &str, on: bool) {
         let Some(account) = self.account_id() else {
             return;
         };
-        self.mail.subscriptions.set(account, name, on);
+        let name = name.trim_end_matches('/').to_owned();
+        let result = self
+            .mail
+            .with_store(move |s| match on {
+                true => s.subscribe_mailbox(account, &name),
+                false => s.unsubscribe_mailbox(account, &name),
+            })
+            .await;
+        if let Err(e) = result {
+            return trouble(imap, tag, &e);
+        }
         let verb = if on { "SUBSCRIBE" } else { "UNSUBSCRIBE" };
         imap.tagged_ok(tag, None, &format!("{verb} completed"));
     }
@@ -162,11 +153,14 @@ impl ImapSession {
             imap.untagged(&format!("{verb} (\\Noselect) \"/\" \"\""));
             return imap.tagged_ok(tag, None, &format!("{verb} completed"));
         }
-        let boxes = match self.mail.with_store(move |s| s.mailboxes(account)).await {
-            Ok(b) => b,
+        let read = self
+            .mail
+            .with_store(move |s| Ok((s.mailboxes(account)?, s.subscriptions(account)?)))
+            .await;
+        let (boxes, subs): (Vec<Mailbox>, BTreeSet<String>) = match read {
+            Ok((b, subs)) => (b, subs.into_iter().collect()),
             Err(e) => return trouble(imap, tag, &e),
         };
-        let subs = self.mail.subscriptions.of(account);
         let tree = Tree::new(&boxes, &subs);
         let patterns: Vec<String> = list
             .patterns
@@ -416,7 +410,7 @@ struct Node<'a> {
 }
 
 impl<'a> Tree<'a> {
-    fn new(boxes: &'a [Mailbox], subs: &'a BTreeMap<String, bool>) -> Self {
+    fn new(boxes: &'a [Mailbox], subs: &'a BTreeSet<String>) -> Self {
         let mut nodes: BTreeMap<&'a str, Node<'a>> = BTreeMap::new();
         for mb in boxes {
             let mut name = mb.name.as_str();
@@ -424,7 +418,7 @@ impl<'a> Tree<'a> {
                 nodes.entry(parent).or_default();
                 name = parent;
             }
-            let subscribed = subs.get(&mb.name).copied().unwrap_or(true);
+            let subscribed = subs.contains(&mb.name);
             nodes.insert(
                 &mb.name,
                 Node {
@@ -433,8 +427,8 @@ impl<'a> Tree<'a> {
                 },
             );
         }
-        for (name, &on) in subs {
-            nodes.entry(name).or_default().subscribed = on;
+        for name in subs {
+            nodes.entry(name).or_default().subscribed = true;
         }
         Self { nodes }
     }
