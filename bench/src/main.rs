@@ -1,9 +1,10 @@
 //! `postern-bench`: a load generator for Postern's benchmarks. It speaks
-//! POP3 over verified implicit TLS, and SMTP (submission over implicit TLS,
+//! POP3 and IMAP over verified implicit TLS, and SMTP (submission over implicit TLS,
 //! the MX port with STARTTLS) to a server on this machine, for a bounded
 //! time and number of operations, and prints one JSON object. The same run
 //! against another server (Dovecot, Postfix) gives the comparison.
 
+mod imap;
 mod json;
 mod pop3;
 mod procfs;
@@ -53,6 +54,20 @@ enum Scenario {
     /// The MX port: plain text, STARTTLS, no AUTH, message after message to
     /// a local recipient on one session per client.
     SmtpMx,
+    /// IMAP over implicit TLS: connect, handshake, greeting, LOGIN, LOGOUT
+    /// per operation. Sessions per second.
+    ImapLogin,
+    /// One session per client: LOGIN, SELECT INBOX, then
+    /// `FETCH 1:* (FLAGS ENVELOPE RFC822.SIZE)` over and over. Commands per
+    /// second.
+    ImapFetch,
+    /// One session per client: LOGIN, SELECT INBOX, then
+    /// `FETCH n BODY.PEEK[]` for each message in turn. Messages and MB per
+    /// second.
+    ImapBody,
+    /// `--clients` sessions (up to 20,000) LOGIN, SELECT INBOX and IDLE,
+    /// held for `--seconds`; the server's memory per idle session.
+    ImapIdle,
 }
 
 impl Scenario {
@@ -65,6 +80,10 @@ impl Scenario {
             Self::SmtpSubmit => "smtp-submit",
             Self::SmtpSubmitConnect => "smtp-submit-connect",
             Self::SmtpMx => "smtp-mx",
+            Self::ImapLogin => "imap-login",
+            Self::ImapFetch => "imap-fetch",
+            Self::ImapBody => "imap-body",
+            Self::ImapIdle => "imap-idle",
         }
     }
 
@@ -99,9 +118,17 @@ struct Args {
     /// How long the measured loop runs (1 to 600).
     #[arg(long, default_value_t = 10)]
     seconds: u64,
-    /// Concurrent clients, each its own connection (1 to 256).
+    /// Concurrent clients, each its own connection (1 to 256; imap-idle:
+    /// the sessions held, 1 to 20000).
     #[arg(long, default_value_t = 8)]
     clients: usize,
+    /// Spread the clients over this many accounts (client n logs in as
+    /// account n % accounts); 0: one account per client.
+    #[arg(long, default_value_t = 0)]
+    accounts: usize,
+    /// imap-idle: sessions being set up at the same time.
+    #[arg(long, default_value_t = 64)]
+    parallel: usize,
     /// The account of client n: `{n}` is replaced with 0, 1, ...
     #[arg(long, default_value = "bench{n}@example.test")]
     user_pattern: String,
@@ -176,7 +203,14 @@ fn check(args: &Args) -> anyhow::Result<()> {
     if !(1..=600).contains(&args.seconds) {
         bail!("--seconds must be between 1 and 600");
     }
-    if !(1..=256).contains(&args.clients) {
+    if args.scenario == Scenario::ImapIdle {
+        if !(1..=20_000).contains(&args.clients) {
+            bail!("--clients must be between 1 and 20000 for imap-idle");
+        }
+        if !(1..=1024).contains(&args.parallel) {
+            bail!("--parallel must be between 1 and 1024");
+        }
+    } else if !(1..=256).contains(&args.clients) {
         bail!("--clients must be between 1 and 256");
     }
     if args.op_timeout == 0 {
@@ -225,6 +259,8 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
         args.password.clone().unwrap_or_default(),
         args.server_pid.clone(),
     );
+    let mut plan = plan;
+    plan.accounts = args.accounts;
     let plan = Arc::new(if args.scenario.is_smtp() {
         plan.with_smtp(smtp_settings(args))
     } else {
@@ -248,7 +284,11 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
     }
     // The hard bound: the loop stops at --seconds, but a login or the last
     // operation may each take up to --op-timeout, and QUIT one more.
-    let limit = Duration::from_secs(args.seconds + 4 * args.op_timeout + 5);
+    let mut limit = Duration::from_secs(args.seconds + 4 * args.op_timeout + 5);
+    if args.scenario == Scenario::ImapIdle {
+        // The set-up of every session, bounded per session in the scenario.
+        limit += Duration::from_secs(2 * (2 * args.op_timeout + args.clients as u64 / 20));
+    }
     let outcome = rt.block_on(async {
         let work = async {
             match args.scenario {
@@ -258,6 +298,14 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 Scenario::SmtpSubmit | Scenario::SmtpSubmitConnect | Scenario::SmtpMx => {
                     scenario::smtp(Arc::clone(&plan)).await
                 }
+                Scenario::ImapLogin => scenario::imap_login(Arc::clone(&plan)).await,
+                Scenario::ImapFetch => {
+                    scenario::imap_held(Arc::clone(&plan), scenario::ImapLoop::Fetch).await
+                }
+                Scenario::ImapBody => {
+                    scenario::imap_held(Arc::clone(&plan), scenario::ImapLoop::Body).await
+                }
+                Scenario::ImapIdle => scenario::imap_idle(Arc::clone(&plan), args.parallel).await,
                 Scenario::Pop3Count => unreachable!("handled above"),
             }
         };
@@ -288,6 +336,22 @@ fn report(args: &Args, o: &Outcome) -> String {
         .float("seconds", secs)
         .int("operations", t.operations)
         .float("ops_per_s", t.operations as f64 / secs);
+    match args.scenario {
+        Scenario::ImapFetch => {
+            out.float("commands_per_s", t.operations as f64 / secs);
+        }
+        Scenario::ImapBody => {
+            out.int("octets", t.octets)
+                .float("messages_per_s", t.operations as f64 / secs)
+                .float("mb_per_s", t.octets as f64 / 1e6 / secs);
+        }
+        Scenario::ImapIdle => {
+            // Here the time is the set-up of every session, not a loop.
+            out.int("sessions_in_idle", t.operations)
+                .int("hold_s", args.seconds);
+        }
+        _ => {}
+    }
     if args.scenario == Scenario::Pop3Retr {
         // MB: 10^6 octets of message, un-stuffed, as LIST counts them.
         out.int("octets", t.octets)
@@ -398,10 +462,14 @@ fn count_report(args: &Args, counts: &[scenario::Count]) -> String {
     out.finish()
 }
 
-/// Memory of the server. Per connection only for pop3-retr, where every
-/// client holds one connection at the moment of the last reading.
+/// Memory of the server. Per connection only where every client holds one
+/// connection at the moment of the last reading (pop3-retr, imap-fetch,
+/// imap-body, imap-idle).
 fn memory(out: &mut Obj, args: &Args, m: &scenario::Memory) {
-    let retr = args.scenario == Scenario::Pop3Retr;
+    let retr = matches!(
+        args.scenario,
+        Scenario::Pop3Retr | Scenario::ImapFetch | Scenario::ImapBody | Scenario::ImapIdle
+    );
     let per_conn = |a: u64, b: u64| (a as f64 - b as f64) / args.clients as f64;
     out.int("server_processes_before", m.before.processes)
         .int("server_processes_after", m.after.processes)

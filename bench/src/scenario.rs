@@ -9,6 +9,7 @@ use anyhow::{anyhow, Context as _};
 use tokio::sync::Barrier;
 use tokio::time::{sleep, timeout};
 
+use crate::imap;
 use crate::pop3::{Conn, Target, TlsSummary};
 use crate::procfs::{self, Sample};
 use crate::smtp::{self, MessageMaker};
@@ -27,6 +28,9 @@ pub struct Plan {
     pub server_pids: Vec<u32>,
     /// The SMTP scenarios' settings and messages.
     pub smtp: Option<(smtp::Settings, MessageMaker)>,
+    /// Accounts the clients are spread over (client n uses account
+    /// n % accounts); 0: one account per client.
+    pub accounts: usize,
     /// Operations left for all clients together: the count bound.
     budget: AtomicU64,
 }
@@ -52,6 +56,7 @@ impl Plan {
             password,
             server_pids,
             smtp: None,
+            accounts: 0,
             budget: AtomicU64::new(max_ops),
         }
     }
@@ -66,6 +71,11 @@ impl Plan {
     /// sharing one would mostly measure `-ERR [IN-USE]`; SMTP clients each
     /// submit as their own account, as many users of one server do.
     fn user(&self, n: usize) -> String {
+        let n = if self.accounts > 0 {
+            n % self.accounts
+        } else {
+            n
+        };
         self.user_pattern.replace("{n}", &n.to_string())
     }
 
@@ -491,6 +501,293 @@ async fn smtp_client(plan: Arc<Plan>, n: usize, start: Instant) -> Tally {
     if let Some((conn, _, _)) = session {
         if let Err(e) = bounded(plan.op_timeout, "QUIT", conn.quit()).await {
             tally.error(&e);
+        }
+    }
+    tally
+}
+
+// ---- imap-login ------------------------------------------------------------
+
+/// Each client: TCP, TLS handshake, greeting, LOGIN, LOGOUT, over and
+/// over; one operation is one whole session.
+pub async fn imap_login(plan: Arc<Plan>) -> anyhow::Result<Outcome> {
+    run_clients(&plan, imap_login_client).await
+}
+
+async fn imap_login_client(plan: Arc<Plan>, n: usize, start: Instant) -> Tally {
+    let user = plan.user(n);
+    let mut tally = Tally::default();
+    while start.elapsed() < plan.duration && plan.take_op() {
+        let t0 = Instant::now();
+        let session = async {
+            let mut conn = imap::Conn::connect(&plan.target).await?;
+            conn.login(&user, &plan.password).await?;
+            let tls = conn.tls();
+            conn.logout().await?;
+            anyhow::Ok(tls)
+        };
+        match bounded(plan.op_timeout, "session", session).await {
+            Ok(tls) => {
+                tally.ok(t0.elapsed(), 0);
+                tally.tls.get_or_insert(tls);
+            }
+            Err(e) => {
+                tally.error(&e);
+                sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+    tally
+}
+
+// ---- imap-fetch and imap-body ------------------------------------------------
+
+/// What a logged-in IMAP client repeats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImapLoop {
+    /// `FETCH 1:* (FLAGS ENVELOPE RFC822.SIZE)`: one operation per command.
+    Fetch,
+    /// `FETCH n BODY.PEEK[]` over the messages in turn: one operation per
+    /// message, its octets counted.
+    Body,
+}
+
+/// Each client: one session (LOGIN, SELECT INBOX), then the loop; the
+/// memory is read while every client holds its session, as for pop3-retr.
+pub async fn imap_held(plan: Arc<Plan>, kind: ImapLoop) -> anyhow::Result<Outcome> {
+    let gates = Arc::new(Gates {
+        logged_in: Barrier::new(plan.clients + 1),
+        finished: Barrier::new(plan.clients + 1),
+        measured: Barrier::new(plan.clients + 1),
+    });
+    let before = memory_sample(&plan)?;
+    let tasks = (0..plan.clients)
+        .map(|n| {
+            tokio::spawn(imap_held_client(
+                Arc::clone(&plan),
+                n,
+                kind,
+                Arc::clone(&gates),
+            ))
+        })
+        .collect();
+    gates.logged_in.wait().await;
+    let start = Instant::now();
+    let logged_in = memory_sample(&plan);
+    let client_start = own_cpu_s();
+    let host_start = procfs::host_busy_s();
+    let iowait_start = procfs::host_iowait_s();
+    gates.finished.wait().await;
+    let elapsed = start.elapsed();
+    let after = memory_sample(&plan);
+    let client_end = own_cpu_s();
+    let host_end = procfs::host_busy_s();
+    let iowait_end = procfs::host_iowait_s();
+    gates.measured.wait().await;
+    let tally = gather(tasks).await?;
+    let (logged_in, after) = (logged_in?, after?);
+    Ok(Outcome {
+        tally,
+        elapsed,
+        server_cpu_s: logged_in.zip(after).map(|(b, a)| a.cpu_s - b.cpu_s),
+        memory: before.zip(after).map(|(before, after)| Memory {
+            before,
+            logged_in,
+            after,
+        }),
+        client_cpu_s: client_end? - client_start?,
+        host_busy_s: host_end? - host_start?,
+        host_iowait_s: iowait_end? - iowait_start?,
+    })
+}
+
+async fn open_selected(plan: &Plan, user: &str) -> anyhow::Result<(imap::Conn, u64)> {
+    let mut conn = imap::Conn::connect(&plan.target).await?;
+    conn.login(user, &plan.password).await?;
+    let exists = conn.select("INBOX").await?;
+    if exists == 0 {
+        anyhow::bail!("{user}: INBOX is empty");
+    }
+    Ok((conn, exists))
+}
+
+async fn imap_held_client(plan: Arc<Plan>, n: usize, kind: ImapLoop, gates: Arc<Gates>) -> Tally {
+    let user = plan.user(n);
+    let mut tally = Tally::default();
+    let mut session = match bounded(plan.op_timeout, "login", open_selected(&plan, &user)).await {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tally.error(&e);
+            None
+        }
+    };
+    gates.logged_in.wait().await;
+    let start = Instant::now();
+    let mut next = 0u64;
+    while start.elapsed() < plan.duration {
+        let Some((conn, exists)) = session.as_mut() else {
+            sleep(Duration::from_millis(100)).await;
+            match bounded(plan.op_timeout, "login", open_selected(&plan, &user)).await {
+                Ok(s) => session = Some(s),
+                Err(e) => tally.error(&e),
+            }
+            continue;
+        };
+        if !plan.take_op() {
+            break;
+        }
+        let exists = *exists;
+        let t0 = Instant::now();
+        let result = match kind {
+            ImapLoop::Fetch => bounded(
+                plan.op_timeout,
+                "FETCH",
+                conn.command("FETCH 1:* (FLAGS ENVELOPE RFC822.SIZE)"),
+            )
+            .await
+            .and_then(|r| {
+                if r.fetches == exists {
+                    Ok(0)
+                } else {
+                    Err(anyhow!(
+                        "FETCH 1:*: {} answers for {exists} messages",
+                        r.fetches
+                    ))
+                }
+            }),
+            ImapLoop::Body => {
+                let number = next % exists + 1;
+                next += 1;
+                let cmd = format!("FETCH {number} BODY.PEEK[]");
+                bounded(plan.op_timeout, "FETCH BODY.PEEK[]", conn.command(&cmd))
+                    .await
+                    .and_then(|r| {
+                        if r.fetches == 1 && r.literals == 1 && r.literal_octets > 0 {
+                            Ok(r.literal_octets)
+                        } else {
+                            Err(anyhow!("{cmd}: {r:?}"))
+                        }
+                    })
+            }
+        };
+        match result {
+            Ok(octets) => tally.ok(t0.elapsed(), octets),
+            Err(e) => {
+                tally.error(&e);
+                session = None;
+            }
+        }
+        if tally.tls.is_none() {
+            tally.tls = session.as_ref().map(|(c, _)| c.tls());
+        }
+    }
+    gates.finished.wait().await;
+    gates.measured.wait().await;
+    if let Some((conn, _)) = session {
+        if let Err(e) = bounded(plan.op_timeout, "LOGOUT", conn.logout()).await {
+            tally.error(&e);
+        }
+    }
+    tally
+}
+
+// ---- imap-idle -------------------------------------------------------------
+
+/// Opens `plan.clients` sessions (at most `parallel` being set up at a
+/// time), each LOGIN, SELECT INBOX, IDLE; holds them all for
+/// `plan.duration`, reads the server's memory, then ends them. One
+/// operation is one session that reached IDLE.
+pub async fn imap_idle(plan: Arc<Plan>, parallel: usize) -> anyhow::Result<Outcome> {
+    let gates = Arc::new(Gates {
+        logged_in: Barrier::new(plan.clients + 1),
+        finished: Barrier::new(plan.clients + 1),
+        measured: Barrier::new(plan.clients + 1),
+    });
+    let permits = Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
+    let before = memory_sample(&plan)?;
+    let client_start = own_cpu_s()?;
+    let host_start = procfs::host_busy_s()?;
+    let iowait_start = procfs::host_iowait_s()?;
+    let start = Instant::now();
+    let tasks = (0..plan.clients)
+        .map(|n| {
+            let (plan, gates, permits) =
+                (Arc::clone(&plan), Arc::clone(&gates), Arc::clone(&permits));
+            tokio::spawn(async move { idle_client(plan, n, gates, permits).await })
+        })
+        .collect();
+    gates.logged_in.wait().await;
+    // Every session is in IDLE (or failed): the set-up is over.
+    let elapsed = start.elapsed();
+    let client_end = own_cpu_s();
+    let host_end = procfs::host_busy_s();
+    let iowait_end = procfs::host_iowait_s();
+    let set_up = memory_sample(&plan);
+    // Held, so that what the set-up allocated for a moment is freed.
+    sleep(plan.duration).await;
+    let after = memory_sample(&plan);
+    gates.finished.wait().await;
+    gates.measured.wait().await;
+    let tally = gather(tasks).await?;
+    let (set_up, after) = (set_up?, after?);
+    Ok(Outcome {
+        tally,
+        elapsed,
+        server_cpu_s: before.zip(set_up).map(|(b, a)| a.cpu_s - b.cpu_s),
+        memory: before.zip(after).map(|(before, after)| Memory {
+            before,
+            logged_in: set_up,
+            after,
+        }),
+        client_cpu_s: client_end? - client_start,
+        host_busy_s: host_end? - host_start,
+        host_iowait_s: iowait_end? - iowait_start,
+    })
+}
+
+async fn idle_client(
+    plan: Arc<Plan>,
+    n: usize,
+    gates: Arc<Gates>,
+    permits: Arc<tokio::sync::Semaphore>,
+) -> Tally {
+    let user = plan.user(n);
+    let mut tally = Tally::default();
+    let open = async {
+        let _permit = permits.acquire().await?;
+        let t0 = Instant::now();
+        let (mut conn, _) = open_selected(&plan, &user).await?;
+        let tag = conn.idle().await?;
+        anyhow::Ok((conn, tag, t0.elapsed()))
+    };
+    // The wait for a permit is not the server's time: bound the set-up only
+    // loosely, the latency is measured from the permit.
+    let limit = plan.op_timeout * 2 + Duration::from_secs(plan.clients as u64 / 20);
+    let mut session = match timeout(limit, open).await {
+        Ok(Ok((conn, tag, took))) => {
+            tally.ok(took, 0);
+            tally.tls = Some(conn.tls());
+            Some((conn, tag))
+        }
+        Ok(Err(e)) => {
+            tally.error(&e);
+            None
+        }
+        Err(_) => {
+            tally.error(&anyhow!("session set-up: no answer within {limit:?}"));
+            None
+        }
+    };
+    gates.logged_in.wait().await;
+    gates.finished.wait().await;
+    gates.measured.wait().await;
+    if let Some((mut conn, tag)) = session.take() {
+        let end = async {
+            conn.done(&tag).await?;
+            conn.logout().await
+        };
+        if let Err(e) = bounded(plan.op_timeout, "DONE and LOGOUT", end).await {
+            tally.error(&e.context("after the hold"));
         }
     }
     tally
