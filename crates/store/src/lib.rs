@@ -226,6 +226,20 @@ pub trait Store: Send + Sync + 'static {
         to: MailboxId,
     ) -> StoreResult<Vec<(Uid, Uid)>>;
 
+    /// Claims the mailbox's new messages as \Recent (RFC 3501 §2.3.2)
+    /// for the caller's session: returns the UIDs from the mailbox's recent
+    /// mark (the lowest UID not claimed yet) up to its UIDNEXT, exclusive,
+    /// and moves the mark to that UIDNEXT, in one transaction. Each UID is
+    /// thus handed out at most once, whoever calls: the first session to
+    /// claim after a message arrived sees it \Recent, no other does. The
+    /// range may hold UIDs already expunged (or not yet read by the
+    /// caller); it is empty (`start == end`, at UIDNEXT) when nothing new
+    /// arrived since the last claim. A new mailbox's mark is 1; copies
+    /// and moved messages get new UIDs and so are \Recent again
+    /// (RFC 3501 §6.4.7). MODSEQ does not move and nothing is broadcast.
+    /// `NotFound` for an unknown mailbox.
+    fn claim_recent(&self, mailbox: MailboxId) -> StoreResult<std::ops::Range<Uid>>;
+
     // --- acceptance of incoming mail (SMTP) ---
 
     /// Stores a message the SMTP server is about to acknowledge, in ONE

@@ -22,7 +22,10 @@
 //!
 //! MOVE is one store transaction (`Store::move_messages`), and so is
 //! STORE with its UNCHANGEDSINCE check (`Store::store_flags`);
-//! subscriptions are stored (`Store::subscriptions`).
+//! subscriptions are stored (`Store::subscriptions`). \Recent (RFC 3501
+//! §2.3.2) is claimed from the store (`Store::claim_recent`) by an
+//! IMAP4rev1 session's SELECT, not EXAMINE, and again when new mail
+//! reaches the selected mailbox; STATUS RECENT still answers 0.
 
 mod auth;
 mod fetch;

@@ -14,6 +14,9 @@
 //! - [`insert`] (with the quota check), [`copy`], [`move_messages`].
 //! - [`list`], [`blob_of`].
 //! - [`set_flags`], [`store_flags`], [`expunge`].
+//! - [`claim_recent`].
+
+use std::ops::Range;
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -330,6 +333,21 @@ pub(super) fn expunge(
         store_counters(conn, mailbox, c.uid_next, c.highest_modseq + 1)?;
     }
     Ok(())
+}
+
+/// Hands out the UIDs from the mailbox's recent mark up to its UIDNEXT
+/// and moves the mark there, in the caller's write transaction.
+pub(super) fn claim_recent(conn: &Connection, mailbox: MailboxId) -> StoreResult<Range<Uid>> {
+    let c = counters(conn, mailbox)?;
+    let mark: u32 = conn
+        .prepare_cached("SELECT recent_mark FROM mailboxes WHERE id = ?1")?
+        .query_row([mailbox.0], |r| r.get(0))?;
+    if mark >= c.uid_next {
+        return Ok(Uid(c.uid_next)..Uid(c.uid_next));
+    }
+    conn.prepare_cached("UPDATE mailboxes SET recent_mark = ?2 WHERE id = ?1")?
+        .execute(params![mailbox.0, c.uid_next])?;
+    Ok(Uid(mark)..Uid(c.uid_next))
 }
 
 /// `uids` ascending, each once.

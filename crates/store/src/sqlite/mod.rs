@@ -521,6 +521,10 @@ impl Store for SqliteStore {
         self.write(|tx, fx| messages::move_messages(tx, from, uids, to, fx))
     }
 
+    fn claim_recent(&self, mailbox: MailboxId) -> StoreResult<std::ops::Range<Uid>> {
+        self.write(|tx, _| messages::claim_recent(tx, mailbox))
+    }
+
     fn accept(&self, msg: &Incoming<'_>) -> StoreResult<Accepted> {
         check_recipients(msg)?;
         self.store_new(msg.raw, |blob| accept::Job::incoming(msg, blob))

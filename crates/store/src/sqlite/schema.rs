@@ -184,8 +184,18 @@ CREATE TABLE subscriptions (
 INSERT INTO subscriptions (account, name) SELECT account, name FROM mailboxes;
 ";
 
+/// Version 5: the \Recent mark (RFC 3501 §2.3.2).
+///
+/// `mailboxes.recent_mark`: the lowest UID no session has claimed as
+/// \Recent yet; it only grows. A new mailbox starts at 1; the existing
+/// ones start at their UIDNEXT (what they hold is old by now).
+const V5: &str = r"
+ALTER TABLE mailboxes ADD COLUMN recent_mark INTEGER NOT NULL DEFAULT 1;
+UPDATE mailboxes SET recent_mark = uid_next;
+";
+
 /// Every migration, oldest first.
-pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// The schema version this code writes.
 pub(super) const VERSION: u32 = MIGRATIONS.len() as u32;

@@ -478,3 +478,58 @@ pub fn store_flags_ops_and_unchanged_since(fx: &impl Fixture) {
         |e| matches!(e, StoreError::Invalid { .. }),
     );
 }
+
+/// \Recent: each UID is claimed once, by the first caller after it
+/// arrived; later callers get nothing until more mail comes. The mark
+/// survives a restart and only grows; copies are new again.
+pub fn recent_is_claimed_once(fx: &impl Fixture) {
+    let s = fx.open();
+    let alice = with_alice(&s);
+    let inbox = mailbox(&s, &alice, "INBOX").id;
+    let archive = mailbox(&s, &alice, "Archive").id;
+    let a = ok(s.append(inbox, &message(1), &[], 0), "a");
+    let b = ok(s.deliver(&[alice.id], &message(2), 0), "b")[0].1;
+    let first = ok(s.claim_recent(inbox), "first claim");
+    assert_eq!(first, a..Uid(b.0 + 1), "both are new");
+    let second = ok(s.claim_recent(inbox), "second claim");
+    assert!(second.is_empty(), "nothing is claimed twice: {second:?}");
+    assert_eq!(second.start, Uid(b.0 + 1));
+    let c = ok(s.deliver(&[alice.id], &message(3), 0), "c")[0].1;
+    ok(s.expunge(inbox, &[c]), "c gone");
+    let d = ok(s.deliver(&[alice.id], &message(4), 0), "d")[0].1;
+    drop(s);
+
+    let s = fx.open();
+    let third = ok(s.claim_recent(inbox), "after reopen");
+    assert_eq!(third, c..Uid(d.0 + 1), "only what came since");
+    assert!(ok(s.claim_recent(inbox), "again").is_empty());
+    let copied = ok(s.copy(inbox, &[a], archive), "copy")[0].1;
+    assert!(ok(s.claim_recent(archive), "archive").contains(&copied));
+
+    // Many claimers at once: every UID is handed out exactly once.
+    for n in 0..20 {
+        ok(s.deliver(&[alice.id], &message(10 + n), 0), "more");
+    }
+    let claimed: Vec<Uid> = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..4)
+            .map(|_| scope.spawn(|| ok(s.claim_recent(inbox), "claim")))
+            .collect();
+        threads
+            .into_iter()
+            .flat_map(|t| {
+                let r = t.join().unwrap();
+                (r.start.0..r.end.0).map(Uid)
+            })
+            .collect()
+    });
+    let mut sorted = claimed.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), claimed.len(), "claimed twice: {claimed:?}");
+    assert_eq!(sorted.len(), 20);
+    fails(
+        s.claim_recent(MailboxId(i64::MAX)),
+        "unknown mailbox",
+        is_not_found,
+    );
+}

@@ -72,7 +72,17 @@ async fn with_mail() -> TestServer {
     srv.add_user(ALICE, PASSWORD);
     srv.deliver(ALICE, FIRST);
     srv.deliver(ALICE, SECOND);
+    forget_recent(&srv);
     srv
+}
+
+/// Makes the INBOX's messages old, as if an earlier session had selected
+/// it: none is \Recent in the sessions of the test (RFC 3501 §2.3.2).
+fn forget_recent(srv: &TestServer) {
+    let store = srv.server().store();
+    let account = store.account(ALICE).unwrap().unwrap();
+    let inbox = store.mailbox(account.id, "INBOX").unwrap().unwrap();
+    store.claim_recent(inbox.id).unwrap();
 }
 
 #[tokio::test]
@@ -236,6 +246,8 @@ async fn idle_sees_a_delivery_within_a_second() {
         "{:?}",
         start.elapsed()
     );
+    // RFC 3501 §7.3.2: the first session to hear of it has it \Recent.
+    c.expect("* 1 RECENT").await;
     c.send("DONE").await;
     c.expect("b OK").await;
 }

@@ -90,6 +90,7 @@ impl ImapSession {
         };
         let meta = sel.view.get(i).clone();
         let gone = sel.view.is_gone(meta.uid);
+        let recent = sel.is_recent(meta.uid);
         let raw = match job.needs_body {
             true => match self.mail.read_blob(meta.blob.clone(), meta.size).await {
                 Ok(raw) => Some(raw),
@@ -115,12 +116,12 @@ impl ImapSession {
             if n > 0 {
                 d.sp();
             }
-            item(&mut d, attr, &meta, message.as_ref());
+            item(&mut d, attr, &meta, recent, message.as_ref());
         }
         // RFC 9051 §6.4.5: a \Seen set now is reported with the data.
         if flags_changed && !job.attrs.contains(&FetchAttr::Flags) {
             d.raw(" FLAGS ");
-            flags::write(&mut d, &meta.flags);
+            flags::write(&mut d, &meta.flags, recent);
         }
         if job.modseq && !job.attrs.contains(&FetchAttr::ModSeq) {
             d.raw(" MODSEQ (").num(meta.modseq.0).close();
@@ -171,7 +172,14 @@ fn needs_message(attr: &FetchAttr) -> bool {
 }
 
 /// One `msg-att` item.
-fn item(d: &mut Data, attr: &FetchAttr, meta: &MessageMeta, message: Option<&Message<'_>>) {
+/// `recent`: the message is \Recent in this session.
+fn item(
+    d: &mut Data,
+    attr: &FetchAttr,
+    meta: &MessageMeta,
+    recent: bool,
+    message: Option<&Message<'_>>,
+) {
     let empty = Message::parse(b"");
     let m = message.unwrap_or(&empty);
     match attr {
@@ -180,7 +188,7 @@ fn item(d: &mut Data, attr: &FetchAttr, meta: &MessageMeta, message: Option<&Mes
         }
         FetchAttr::Flags => {
             d.raw("FLAGS ");
-            flags::write(d, &meta.flags);
+            flags::write(d, &meta.flags, recent);
         }
         FetchAttr::InternalDate => {
             d.raw("INTERNALDATE \"")

@@ -44,14 +44,21 @@ pub(super) fn name(flag: &Flag) -> &str {
     }
 }
 
-/// `(flag flag ...)`.
-pub(super) fn write(d: &mut Data, flags: &[Flag]) {
+/// `(flag flag ...)`, with `\Recent` last if `recent` (a session's
+/// own, never stored: RFC 3501 §2.3.2).
+pub(super) fn write(d: &mut Data, flags: &[Flag], recent: bool) {
     d.open();
     for (i, f) in flags.iter().enumerate() {
         if i > 0 {
             d.sp();
         }
         d.raw(name(f));
+    }
+    if recent {
+        if !flags.is_empty() {
+            d.sp();
+        }
+        d.raw("\\Recent");
     }
     d.close();
 }
@@ -67,7 +74,13 @@ mod tests {
         assert_eq!(parse("$Junk"), Ok(Some(Flag::Keyword("$Junk".into()))));
         assert!(parse("\\Bogus").is_err());
         let mut d = Data::new();
-        write(&mut d, &[Flag::Seen, Flag::Keyword("$x".into())]);
+        write(&mut d, &[Flag::Seen, Flag::Keyword("$x".into())], false);
         assert_eq!(d.as_bytes(), b"(\\Seen $x)");
+        let mut d = Data::new();
+        write(&mut d, &[Flag::Seen], true);
+        assert_eq!(d.as_bytes(), b"(\\Seen \\Recent)");
+        let mut d = Data::new();
+        write(&mut d, &[], true);
+        assert_eq!(d.as_bytes(), b"(\\Recent)");
     }
 }

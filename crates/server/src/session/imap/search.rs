@@ -4,7 +4,7 @@
 use postern_imap_proto::cmd::{SearchKey, SearchReturn};
 use postern_imap_proto::{Data, SequenceSet, Server, Tag};
 use postern_message::{header_value, Message};
-use postern_store::{MessageMeta, StoreResult};
+use postern_store::{Flag, MessageMeta, StoreResult};
 
 use super::selected::trouble;
 use super::view::View;
@@ -14,6 +14,8 @@ use super::{flags, ImapSession};
 struct Candidate<'a> {
     seq: u32,
     meta: &'a MessageMeta,
+    /// \Recent in this session.
+    recent: bool,
     message: Option<Message<'a>>,
 }
 
@@ -109,6 +111,7 @@ impl ImapSession {
             let c = Candidate {
                 seq: i as u32 + 1,
                 meta,
+                recent: sel.is_recent(meta.uid),
                 message: raw.as_deref().map(Message::parse),
             };
             if matches(key, &c, &sel.view) {
@@ -177,8 +180,11 @@ fn matches(key: &SearchKey, c: &Candidate<'_>, view: &View) -> bool {
     let day = |secs: i64| secs.div_euclid(86_400);
     let sent = || c.message.as_ref().and_then(Message::sent_date).map(day);
     match key {
-        SearchKey::All | SearchKey::Old => true,
-        SearchKey::New | SearchKey::Recent => false,
+        SearchKey::All => true,
+        SearchKey::Recent => c.recent,
+        SearchKey::Old => !c.recent,
+        // RFC 3501 §6.4.4: NEW is RECENT UNSEEN.
+        SearchKey::New => c.recent && !c.meta.flags.contains(&Flag::Seen),
         SearchKey::And(keys) => keys.iter().all(|k| matches(k, c, view)),
         SearchKey::Or(a, b) => matches(a, c, view) || matches(b, c, view),
         SearchKey::Not(k) => !matches(k, c, view),

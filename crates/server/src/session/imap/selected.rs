@@ -2,6 +2,7 @@
 //! UNSELECT, EXPUNGE, STORE, COPY and MOVE, and the reporting of changes.
 
 use std::collections::{BTreeSet, HashMap};
+use std::ops::Range;
 
 use postern_imap_proto::cmd::StoreMode;
 use postern_imap_proto::{Data, SequenceSet, Server, Tag};
@@ -32,6 +33,13 @@ pub(super) struct Selected {
     /// storing flags message by message would otherwise make every
     /// command re-read the whole mailbox).
     pub(super) own: HashMap<(bool, Uid), u32>,
+    /// This session claims new messages as \Recent (RFC 3501 §2.3.2):
+    /// SELECT, not EXAMINE, by an IMAP4rev1 client (IMAP4rev2 has no
+    /// \Recent).
+    pub(super) claims_recent: bool,
+    /// The UIDs this session claimed (`Store::claim_recent`): its
+    /// \Recent messages.
+    pub(super) recent: Vec<Range<Uid>>,
 }
 
 impl Selected {
@@ -39,6 +47,16 @@ impl Selected {
     /// `flags` for FlagsChanged, else Expunged.
     pub(super) fn expect(&mut self, flags: bool, uid: Uid) {
         *self.own.entry((flags, uid)).or_default() += 1;
+    }
+
+    /// Whether the message is \Recent in this session.
+    pub(super) fn is_recent(&self, uid: Uid) -> bool {
+        self.recent.iter().any(|r| r.contains(&uid))
+    }
+
+    /// How many messages of the view are \Recent in this session.
+    fn recent_count(&self) -> usize {
+        self.view.iter().filter(|m| self.is_recent(m.uid)).count()
     }
 
     /// Whether `change` was one this session expected (and forgets it).
@@ -87,6 +105,7 @@ impl ImapSession {
         };
         let changes = self.mail.store.subscribe();
         let name = name.to_owned();
+        let claims_recent = !readonly && !imap.enabled().rev2;
         let read = self
             .mail
             .with_store(move |s| {
@@ -94,10 +113,16 @@ impl ImapSession {
                     return Ok(None);
                 };
                 let msgs = s.messages(mb.id)?;
-                Ok(Some((mb, msgs)))
+                // After the read: a UID claimed but not read yet is
+                // \Recent here when this session hears of it.
+                let recent = match claims_recent {
+                    true => vec![s.claim_recent(mb.id)?],
+                    false => Vec::new(),
+                };
+                Ok(Some((mb, msgs, recent)))
             })
             .await;
-        let (mailbox, msgs) = match read {
+        let (mailbox, msgs, recent) = match read {
             Ok(Some(found)) => found,
             Ok(None) => return imap.tagged_no(tag, Some("NONEXISTENT"), "No such mailbox"),
             Err(e) => return trouble(imap, tag, &e),
@@ -111,6 +136,8 @@ impl ImapSession {
             own: HashMap::new(),
             condstore: condstore || imap.enabled().condstore,
             mailbox,
+            claims_recent,
+            recent,
         };
         self.announce(imap, &sel);
         let code = if readonly { "READ-ONLY" } else { "READ-WRITE" };
@@ -146,8 +173,7 @@ impl ImapSession {
             imap.data(d);
         }
         if !rev2 {
-            // No \Recent here: every message is old to every session.
-            imap.untagged("0 RECENT");
+            imap.untagged(&format!("{} RECENT", sel.recent_count()));
             let unseen = sel.view.iter().position(|m| !m.flags.contains(&Flag::Seen));
             if let Some(i) = unseen {
                 imap.untagged(&format!("OK [UNSEEN {}] First unseen", i + 1));
@@ -284,7 +310,8 @@ impl ImapSession {
             // RFC 7162 §3.1.3: with UNCHANGEDSINCE a change is reported
             // even when silent, for its MODSEQ.
             if !args.silent || (really && args.unchanged_since.is_some()) {
-                imap.data(flag_fetch(i, &meta, args.uid, condstore));
+                let recent = sel.is_recent(uid);
+                imap.data(flag_fetch(i, &meta, args.uid, condstore, recent));
             }
             sel.view.update(i, meta);
         }
@@ -437,16 +464,41 @@ impl ImapSession {
         for seq in up.expunged {
             imap.untagged(&format!("{seq} EXPUNGE"));
         }
-        if let Some(n) = up.exists {
-            imap.untagged(&format!("{n} EXISTS"));
+        let Some(n) = up.exists else {
+            return self.report_flags(imap, &up.changed);
+        };
+        imap.untagged(&format!("{n} EXISTS"));
+        if sel.claims_recent {
+            // RFC 3501 §7.3.2: new messages are \Recent in the first
+            // session to hear of them.
+            let id = sel.mailbox.id;
+            match self.mail.with_store(move |s| s.claim_recent(id)).await {
+                Ok(range) => {
+                    if let Some(sel) = self.selected.as_mut() {
+                        sel.recent.push(range);
+                        imap.untagged(&format!("{} RECENT", sel.recent_count()));
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "cannot claim \\Recent messages"),
+            }
         }
-        for uid in up.changed {
+        self.report_flags(imap, &up.changed);
+    }
+
+    /// `* n FETCH (UID u FLAGS ...)` for messages whose flags changed
+    /// elsewhere.
+    fn report_flags(&self, imap: &mut Server, changed: &[Uid]) {
+        let Some(sel) = self.selected.as_ref() else {
+            return;
+        };
+        for &uid in changed {
             if let Some(i) = sel.view.index_of(uid) {
                 imap.data(flag_fetch(
                     i,
                     sel.view.get(i),
                     true,
                     sel.condstore || imap.enabled().condstore,
+                    sel.is_recent(uid),
                 ));
             }
         }
@@ -469,6 +521,7 @@ pub(super) fn flag_fetch(
     meta: &postern_store::MessageMeta,
     uid: bool,
     modseq: bool,
+    recent: bool,
 ) -> Data {
     let mut d = Data::new();
     d.num(i + 1).raw(" FETCH (");
@@ -476,7 +529,7 @@ pub(super) fn flag_fetch(
         d.raw("UID ").num(meta.uid.0).sp();
     }
     d.raw("FLAGS ");
-    flags::write(&mut d, &meta.flags);
+    flags::write(&mut d, &meta.flags, recent);
     if modseq {
         d.raw(" MODSEQ (").num(meta.modseq.0).close();
     }
@@ -545,6 +598,8 @@ mod tests {
             condstore: false,
             poll_due: false,
             own: HashMap::new(),
+            claims_recent: false,
+            recent: Vec::new(),
         }
     }
 
