@@ -340,6 +340,39 @@ async fn rfc3501_2_3_2_recent_in_the_first_select_only() {
     assert!(has(&sel, "* 0 RECENT"), "{sel:?}");
 }
 
+/// RFC 9051 §6.4.5: FETCH BODY[] sets \\Seen on the message as stored: a
+/// flag another session sets at the same moment is kept.
+#[tokio::test]
+async fn rfc9051_6_4_5_implicit_seen_keeps_other_flags() {
+    const MORE: usize = 10;
+    let srv = with_mail().await;
+    for n in 0..MORE {
+        srv.deliver(
+            ALICE,
+            format!("Subject: {n}\r\n\r\nbody {n}\r\n").as_bytes(),
+        );
+    }
+    let mut a = login(&srv).await;
+    let mut b = login(&srv).await;
+    cmd(&mut a, "a SELECT INBOX").await;
+    cmd(&mut b, "b SELECT INBOX").await;
+    for n in 1..=MORE + 2 {
+        let (la, lb) = (
+            format!("a{n} FETCH {n} BODY[]"),
+            format!("b{n} STORE {n} +FLAGS.SILENT (\\Flagged)"),
+        );
+        tokio::join!(cmd(&mut a, &la), cmd(&mut b, &lb));
+    }
+    let mut c = login(&srv).await;
+    cmd(&mut c, "c1 EXAMINE INBOX").await;
+    let f = cmd(&mut c, "c2 FETCH 1:* FLAGS").await;
+    let both = f
+        .iter()
+        .filter(|l| l.contains("FLAGS (\\Seen \\Flagged)"))
+        .count();
+    assert_eq!(both, MORE + 2, "{f:?}");
+}
+
 /// RFC 9051 §6.4.4: SEARCH keys, combined.
 #[tokio::test]
 async fn rfc9051_6_4_4_search_keys() {

@@ -7,7 +7,7 @@ use postern_imap_proto::{date, Data, SequenceSet, Server, Tag};
 use postern_message::{Address, Body, Envelope, Extension, Message, Want};
 use std::collections::VecDeque;
 
-use postern_store::{Flag, MessageMeta, StoreResult};
+use postern_store::{Flag, FlagOp, MessageMeta, StoreResult};
 
 use super::selected::trouble;
 use super::{flags, ImapSession};
@@ -131,32 +131,36 @@ impl ImapSession {
         Ok(())
     }
 
-    /// Adds \Seen; the new metadata, or `None` if that failed (logged).
+    /// Adds \Seen to the message as stored (not as this session last saw
+    /// it, so a flag another session just set stays); the new metadata,
+    /// or `None` if that failed (logged) or the message is gone.
     async fn mark_seen(&mut self, i: usize, meta: &MessageMeta) -> Option<MessageMeta> {
-        let mut flags = meta.flags.clone();
-        flags.push(Flag::Seen);
-        flags.sort();
-        let (mailbox, uid, stored) = (meta.mailbox, meta.uid, flags.clone());
-        match self
+        let (mailbox, uid) = (meta.mailbox, meta.uid);
+        let result = self
             .mail
-            .with_store(move |s| s.set_flags(mailbox, uid, &stored))
-            .await
-        {
-            Ok(modseq) => {
-                let mut updated = meta.clone();
-                updated.flags = flags;
-                updated.modseq = modseq;
-                if let Some(sel) = self.selected.as_mut() {
-                    sel.expect(true, updated.uid);
-                    sel.view.update(i, updated.clone());
-                }
-                Some(updated)
-            }
+            .with_store(move |s| s.store_flags(mailbox, &[uid], FlagOp::Add, &[Flag::Seen], None))
+            .await;
+        let done = match result {
+            Ok(done) => done,
             Err(e) => {
                 tracing::error!(error = %e, "cannot set \\Seen");
-                None
+                return None;
             }
+        };
+        let changed = done.changed.into_iter().map(|c| (c, true));
+        let ((_, flags, modseq), really) = changed
+            .chain(done.kept.into_iter().map(|c| (c, false)))
+            .next()?;
+        let mut updated = meta.clone();
+        updated.flags = flags;
+        updated.modseq = modseq;
+        if let Some(sel) = self.selected.as_mut() {
+            if really {
+                sel.expect(true, uid);
+            }
+            sel.view.update(i, updated.clone());
         }
+        Some(updated)
     }
 }
 
