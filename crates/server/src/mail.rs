@@ -15,8 +15,6 @@ pub struct Mail {
     pub store: Arc<dyn Store>,
     pub auth: Arc<Authenticator>,
     pub locks: MaildropLocks,
-    /// IMAP subscriptions, shared by every IMAP listener.
-    pub subscriptions: crate::session::imap::Subscriptions,
     /// Password verifications running at once. Each argon2id check takes
     /// 19 MiB and a core for tens of milliseconds; without a bound, a burst
     /// of parallel logins would exhaust memory long before the throttle
@@ -44,7 +42,6 @@ impl Mail {
             store,
             auth: Arc::new(auth),
             locks: MaildropLocks::default(),
-            subscriptions: crate::session::imap::Subscriptions::default(),
             verifications: Arc::new(tokio::sync::Semaphore::new(cores)),
         }
     }

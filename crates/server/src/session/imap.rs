@@ -48,8 +48,6 @@ use crate::conn::SessionFactory;
 use crate::driver::{Control, Session};
 use crate::mail::Mail;
 
-pub use mailboxes::Subscriptions;
-
 /// Creates IMAP sessions.
 #[derive(Debug, Clone)]
 pub struct ImapFactory {

@@ -10,14 +10,6 @@ use postern_store::{AccountId, Flag, Mailbox, MessageMeta, SpecialUse};
 use super::selected::trouble;
 use super::{flags, ImapSession};
 
-/// Formerly the in-memory subscriptions; they now live in the store
-/// (`Store::subscriptions`), which keeps them across restarts. Nothing is
-/// held here: the type stays only as the field of `Mail` it was.
-#[derive(Debug, Clone, Default)]
-pub struct Subscriptions {
-    _nothing: (),
-}
-
 impl ImapSession {
     fn account_id(&self) -> Option<AccountId> {
         self.account().map(|a| a.id)
