@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{DataDir, ServerProcess};
+use common::ServerProcess;
 use postern_store::sqlite::SqliteStore;
 use postern_store::Store as _;
 
@@ -76,14 +76,7 @@ fn client(port: u16, id: usize, stop: &AtomicBool) -> Vec<Vec<u8>> {
 
 #[test]
 fn sigkill_under_smtp_load_loses_no_acknowledged_message() {
-    let d = DataDir::init(&[
-        "--dev-ports",
-        "--hostname",
-        "localhost",
-        "--domain",
-        "example.test",
-    ]);
-    let ports = d.use_free_ports();
+    let (d, ports) = common::dev_dir();
     common::postern_stdin(
         &d.path,
         &["user", "add", RECIPIENT, "--password-stdin"],

@@ -7,18 +7,11 @@ use std::io::{Read as _, Write as _};
 use std::net::{Ipv4Addr, TcpStream};
 use std::time::{Duration, Instant};
 
-use common::{read_string, DataDir, ServerProcess};
+use common::{read_string, ServerProcess};
 
 #[test]
 fn json_logs_are_one_object_a_line_with_connection_fields() {
-    let d = DataDir::init(&[
-        "--dev-ports",
-        "--hostname",
-        "localhost",
-        "--domain",
-        "example.test",
-    ]);
-    let ports = d.use_free_ports();
+    let (d, ports) = common::dev_dir();
     let text = read_string(&d.config()).replace("format = \"text\"", "format = \"json\"");
     std::fs::write(d.config(), text).unwrap();
     let mut server = ServerProcess::start(&d.path, &d.scratch());

@@ -9,24 +9,11 @@ use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use common::{
-    require_openssl, s_client, DataDir, OpensslCa, Ports, SClient, ServerProcess, POLL_DEADLINE,
+    dev_dir, require_openssl, s_client, DataDir, OpensslCa, SClient, ServerProcess, POLL_DEADLINE,
 };
 
 const SESSION: Duration = Duration::from_secs(10);
 const LOGOUT: &[u8] = b"a LOGOUT\r\n";
-
-/// A dev-ports data directory for localhost on free ports.
-fn dev_dir() -> (DataDir, Ports) {
-    let d = DataDir::init(&[
-        "--dev-ports",
-        "--hostname",
-        "localhost",
-        "--domain",
-        "example.test",
-    ]);
-    let ports = d.use_free_ports();
-    (d, ports)
-}
 
 #[track_caller]
 fn assert_session(s: &SClient, server: &ServerProcess, what: &str) {

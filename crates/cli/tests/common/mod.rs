@@ -354,6 +354,20 @@ pub fn assert_unchanged(
     );
 }
 
+/// A dev-ports data directory for `localhost` and `example.test`, its
+/// listeners moved to free ports.
+pub fn dev_dir() -> (DataDir, Ports) {
+    let d = DataDir::init(&[
+        "--dev-ports",
+        "--hostname",
+        "localhost",
+        "--domain",
+        "example.test",
+    ]);
+    let ports = d.use_free_ports();
+    (d, ports)
+}
+
 /// The listeners' ports after [`DataDir::use_free_ports`].
 #[derive(Debug, Clone)]
 pub struct Ports(pub BTreeMap<String, u16>);
