@@ -1,0 +1,1 @@
+//! The conformance suite: a module per RFC.
