@@ -39,14 +39,9 @@ pub fn decode(message: &str) -> Result<Vec<u8>, SaslError> {
     }
 }
 
-/// Decodes a PLAIN message: `[authzid] NUL authcid NUL passwd` (RFC 4616
-/// §2). Exactly two NULs; the authcid and password are non-empty.
-pub fn plain(message: &str) -> Result<Plain, SaslError> {
-    plain_decoded(decode(message)?)
-}
-
-/// [`plain`] for a message the protocol core has already base64-decoded
-/// (SMTP's core does, RFC 4954 §4).
+/// Decodes a PLAIN message, already base64-decoded: `[authzid] NUL
+/// authcid NUL passwd` (RFC 4616 §2). Exactly two NULs; the authcid and
+/// password are non-empty.
 pub fn plain_decoded(bytes: Vec<u8>) -> Result<Plain, SaslError> {
     let text = String::from_utf8(bytes).map_err(|_| SaslError::Utf8)?;
     let mut parts = text.split('\0');
@@ -65,15 +60,6 @@ pub fn plain_decoded(bytes: Vec<u8>) -> Result<Plain, SaslError> {
     })
 }
 
-/// Decodes one step of the LOGIN mechanism (a base64 user name or
-/// password, draft-murchison-sasl-login).
-pub fn login_step(message: &str) -> Result<Secret<String>, SaslError> {
-    let bytes = decode(message)?;
-    String::from_utf8(bytes)
-        .map(Secret::new)
-        .map_err(|_| SaslError::Utf8)
-}
-
 /// Base64 for server challenges.
 pub fn encode(bytes: &[u8]) -> String {
     STANDARD.encode(bytes)
@@ -82,6 +68,10 @@ pub fn encode(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn plain(message: &str) -> Result<Plain, SaslError> {
+        plain_decoded(decode(message)?)
+    }
 
     #[test]
     fn plain_known_answers() {
@@ -100,11 +90,9 @@ mod tests {
     }
 
     #[test]
-    fn login_steps() {
-        assert_eq!(
-            login_step("dGltQGV4YW1wbGUuY29t").unwrap().expose(),
-            "tim@example.com"
-        );
-        assert_eq!(login_step("=").unwrap().expose(), "");
+    fn decode_empty_and_cancel() {
+        assert_eq!(decode("dGltQGV4YW1wbGUuY29t").unwrap(), b"tim@example.com");
+        assert_eq!(decode("="), Ok(Vec::new()));
+        assert_eq!(decode("*"), Err(SaslError::Cancelled));
     }
 }

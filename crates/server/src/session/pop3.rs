@@ -12,6 +12,7 @@ use crate::conn::SessionFactory;
 use crate::driver::{Control, Session};
 use crate::mail::{Mail, MaildropLock};
 use crate::session::maildrop::{top, Maildrop};
+use crate::session::sasl::{Exchange, Mechanism, Step};
 
 /// Creates POP3 sessions.
 #[derive(Debug, Clone)]
@@ -66,28 +67,10 @@ pub struct Pop3Session {
     /// The name given with USER, waiting for PASS.
     user: Option<String>,
     /// A SASL exchange waiting for the client's next line.
-    sasl: Option<Sasl>,
+    sasl: Option<Exchange>,
     /// The locked maildrop, once logged in.
     maildrop: Option<(Maildrop, MaildropLock)>,
 }
-
-/// Where a multi-step SASL exchange stands.
-#[derive(Debug)]
-enum Sasl {
-    /// PLAIN after an empty challenge: the next line is the PLAIN message.
-    Plain,
-    /// LOGIN: the next line is the base64 user name.
-    LoginUser,
-    /// LOGIN: the next line is the base64 password.
-    LoginPassword { user: String },
-    /// EXTERNAL: the next line is the authorization identity (may be `=`).
-    External,
-}
-
-/// The LOGIN mechanism's challenges, "Username:" and "Password:" in base64
-/// (draft-murchison-sasl-login §2).
-const LOGIN_USERNAME: &str = "VXNlcm5hbWU6";
-const LOGIN_PASSWORD: &str = "UGFzc3dvcmQ6";
 
 /// The answer to every failed login, whatever failed (RFC 3206 §4 AUTH).
 const LOGIN_FAILED: &str = "Authentication failed";
@@ -137,82 +120,45 @@ impl Pop3Session {
     /// an empty challenge), LOGIN, and EXTERNAL with the TLS client
     /// certificate.
     async fn auth(&mut self, pop3: &mut Server, mechanism: &str, initial: Option<Secret<String>>) {
-        match (mechanism, initial) {
-            ("PLAIN", Some(message)) => self.plain(pop3, message.expose()).await,
-            ("PLAIN", None) => self.challenge(pop3, Sasl::Plain, ""),
-            ("LOGIN", Some(user)) => self.sasl_step_login_user(pop3, user.expose()),
-            ("LOGIN", None) => self.challenge(pop3, Sasl::LoginUser, LOGIN_USERNAME),
-            // RFC 4422 §3 / RFC 5034: without an initial response, an
-            // empty challenge; the answer is the authorization identity.
-            ("EXTERNAL", None) => self.challenge(pop3, Sasl::External, ""),
-            ("EXTERNAL", Some(authzid)) => self.external(pop3, authzid.expose()).await,
-            _ => pop3.err(
+        let Some(mechanism) = Mechanism::named(mechanism) else {
+            return pop3.err(
                 None,
                 "Unsupported SASL mechanism; CAPA lists the ones offered",
-            ),
-        }
-    }
-
-    /// EXTERNAL: the verified client certificate's e-mail address names
-    /// the account; `authzid` (base64, `=` for none) may only repeat it.
-    async fn external(&mut self, pop3: &mut Server, authzid: &str) {
-        let authzid = match postern_auth::sasl::login_step(authzid) {
-            Ok(a) => a.into_exposed(),
-            Err(e) => return pop3.err(None, &format!("Malformed SASL message: {e}")),
+            );
         };
-        let client = pop3.tls_info().and_then(|t| t.client.clone());
-        let account = self
-            .mail
-            .login_external(self.peer.ip(), client, authzid)
-            .await;
-        self.logged_in(pop3, account).await;
-    }
-
-    fn challenge(&mut self, pop3: &mut Server, next: Sasl, challenge: &str) {
-        self.sasl = Some(next);
-        pop3.sasl_challenge(challenge);
+        let mut exchange = Exchange::default();
+        let step = exchange.start_encoded(mechanism, initial.as_ref().map(|i| i.expose().as_str()));
+        self.sasl_next(pop3, exchange, step).await;
     }
 
     /// The client's answer to our last challenge.
     async fn sasl_step(&mut self, pop3: &mut Server, response: &str) {
-        match self.sasl.take() {
-            Some(Sasl::Plain) => self.plain(pop3, response).await,
-            Some(Sasl::LoginUser) => self.sasl_step_login_user(pop3, response),
-            Some(Sasl::External) => self.external(pop3, response).await,
-            Some(Sasl::LoginPassword { user }) => match postern_auth::sasl::login_step(response) {
-                Ok(password) => {
-                    let ip = self.peer.ip();
-                    let account = self.mail.login(ip, user, password.into_exposed()).await;
-                    self.logged_in(pop3, account).await;
-                }
-                Err(e) => pop3.err(None, &format!("Malformed SASL message: {e}")),
-            },
-            None => pop3.err(None, "No SASL exchange in progress"),
-        }
+        let Some(mut exchange) = self.sasl.take() else {
+            return pop3.err(None, "No SASL exchange in progress");
+        };
+        let step = exchange.respond_encoded(response);
+        self.sasl_next(pop3, exchange, step).await;
     }
 
-    fn sasl_step_login_user(&mut self, pop3: &mut Server, response: &str) {
-        match postern_auth::sasl::login_step(response) {
-            Ok(user) => {
-                let user = user.into_exposed();
-                self.challenge(pop3, Sasl::LoginPassword { user }, LOGIN_PASSWORD);
+    /// Acts on what the exchange said: ask again, or check credentials.
+    async fn sasl_next(&mut self, pop3: &mut Server, exchange: Exchange, step: Step) {
+        let ip = self.peer.ip();
+        let account = match step {
+            Step::Challenge(challenge) => {
+                self.sasl = Some(exchange);
+                return pop3.sasl_challenge(&postern_auth::sasl::encode(challenge));
             }
-            Err(e) => pop3.err(None, &format!("Malformed SASL message: {e}")),
-        }
-    }
-
-    /// A PLAIN message: `authzid NUL authcid NUL password` (RFC 4616); we
-    /// act only as the authenticated identity itself.
-    async fn plain(&mut self, pop3: &mut Server, message: &str) {
-        let account = match postern_auth::sasl::plain(message) {
-            Ok(p) if p.authzid.is_empty() || p.authzid.eq_ignore_ascii_case(&p.authcid) => {
-                let ip = self.peer.ip();
-                self.mail
-                    .login(ip, p.authcid, p.password.into_exposed())
-                    .await
+            Step::Malformed(e) => return pop3.err(None, &format!("Malformed SASL message: {e}")),
+            Step::Password { user, password } => {
+                self.mail.login(ip, user, password.into_exposed()).await
             }
-            Ok(_) => None,
-            Err(e) => return pop3.err(None, &format!("Malformed SASL message: {e}")),
+            // EXTERNAL: the verified client certificate's e-mail address
+            // names the account; the authzid may only repeat it.
+            Step::External { authzid } => {
+                let client = pop3.tls_info().and_then(|t| t.client.clone());
+                self.mail.login_external(ip, client, authzid).await
+            }
+            Step::Refused => None,
         };
         self.logged_in(pop3, account).await;
     }

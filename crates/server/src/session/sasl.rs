@@ -1,9 +1,10 @@
 //! The server side of a SASL exchange (RFC 4422) for PLAIN, LOGIN and
-//! EXTERNAL, over messages the protocol core has already base64-decoded.
-//! Pure: it says what to ask next or which credentials to check; the
-//! session checks them with the authentication service.
+//! EXTERNAL, shared by SMTP, IMAP and POP3. Pure: it says what to ask next
+//! or which credentials to check; the session checks them with the
+//! authentication service. SMTP's core hands over decoded messages; IMAP's
+//! and POP3's hand over the base64 text (the `_encoded` entry points).
 
-use postern_auth::sasl::{plain_decoded, SaslError};
+use postern_auth::sasl::{decode, plain_decoded, SaslError};
 use postern_types::Secret;
 
 /// A mechanism we offer.
@@ -12,6 +13,19 @@ pub enum Mechanism {
     Plain,
     Login,
     External,
+}
+
+impl Mechanism {
+    /// The mechanism a client named (the cores upper-case the name), if
+    /// it is one we offer.
+    pub fn named(name: &str) -> Option<Self> {
+        match name {
+            "PLAIN" => Some(Self::Plain),
+            "LOGIN" => Some(Self::Login),
+            "EXTERNAL" => Some(Self::External),
+            _ => None,
+        }
+    }
 }
 
 /// What the session does next.
@@ -68,6 +82,36 @@ impl Exchange {
             (Mechanism::External, Some(authzid)) => external(authzid),
             (Mechanism::External, None) => self.ask(Waiting::External, b""),
         }
+    }
+
+    /// [`Exchange::start`] with the initial response still in base64 (`=`
+    /// for an empty one, RFC 4959 §3).
+    pub fn start_encoded(&mut self, mechanism: Mechanism, initial: Option<&str>) -> Step {
+        match initial.map(decode) {
+            None => self.start(mechanism, None),
+            Some(Ok(message)) => self.start(mechanism, Some(message)),
+            Some(Err(e)) => {
+                self.waiting = None;
+                Step::Malformed(e)
+            }
+        }
+    }
+
+    /// [`Exchange::respond`] with the answer still in base64; `*` cancels
+    /// (RFC 9051 §6.2.2, RFC 5034 §4).
+    pub fn respond_encoded(&mut self, message: &str) -> Step {
+        match decode(message) {
+            Ok(message) => self.respond(message),
+            Err(e) => {
+                self.waiting = None;
+                Step::Malformed(e)
+            }
+        }
+    }
+
+    /// Whether a challenge was sent and its answer is awaited.
+    pub fn in_progress(&self) -> bool {
+        self.waiting.is_some()
     }
 
     /// The client's answer to our last challenge.
@@ -185,6 +229,34 @@ mod tests {
             x.start(Mechanism::Login, Some(vec![0xff])),
             Step::Malformed(SaslError::Utf8)
         ));
+    }
+
+    #[test]
+    fn base64_entry_points() {
+        let mut x = Exchange::default();
+        // "\0al\0pw"
+        let (u, p) = password(x.start_encoded(Mechanism::Plain, Some("AGFsAHB3")));
+        assert_eq!((u.as_str(), p.as_str()), ("al", "pw"));
+        assert!(matches!(
+            x.start_encoded(Mechanism::Plain, Some("not base64!")),
+            Step::Malformed(SaslError::Base64)
+        ));
+        assert!(matches!(
+            x.start_encoded(Mechanism::Login, None),
+            Step::Challenge(LOGIN_USERNAME)
+        ));
+        assert!(x.in_progress());
+        assert!(matches!(
+            x.respond_encoded("*"),
+            Step::Malformed(SaslError::Cancelled)
+        ));
+        assert!(!x.in_progress());
+        match x.start_encoded(Mechanism::External, Some("=")) {
+            Step::External { authzid } => assert!(authzid.is_empty()),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(Mechanism::named("LOGIN"), Some(Mechanism::Login));
+        assert_eq!(Mechanism::named("CRAM-MD5"), None);
     }
 
     #[test]
