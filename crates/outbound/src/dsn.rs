@@ -216,7 +216,9 @@ fn one_line(s: &str) -> String {
         .join(" ")
 }
 
-/// `Mon, 23 Nov 2026 08:00:00 +0000` (RFC 5322 §3.3), from epoch seconds.
+/// `Mon, 23 Nov 2026 08:00:00 +0000` (RFC 5322 §3.3), from epoch seconds,
+/// always in UTC. The one RFC 5322 date formatter: DSNs here, and the
+/// Received header of the SMTP server.
 pub fn rfc5322_date(t: i64) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
     const MONTHS: [&str; 12] = [

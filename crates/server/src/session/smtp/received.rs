@@ -6,6 +6,7 @@
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
+use postern_outbound::dsn::rfc5322_date;
 use postern_types::TlsInfo;
 use time::OffsetDateTime;
 
@@ -51,7 +52,7 @@ impl Trace<'_> {
         if let Some(rcpt) = self.single_recipient {
             let _ = write!(h, "\r\n\tfor <{}>", sanitize(rcpt));
         }
-        let _ = write!(h, ";\r\n\t{}\r\n", rfc5322_date(self.date));
+        let _ = write!(h, ";\r\n\t{}\r\n", rfc5322_date(self.date.unix_timestamp()));
         h
     }
 
@@ -86,29 +87,6 @@ fn sanitize(text: &str) -> String {
             c => c,
         })
         .collect()
-}
-
-/// `Mon, 23 Nov 2026 08:01:38 +0000` (RFC 5322 §3.3).
-pub fn rfc5322_date(t: OffsetDateTime) -> String {
-    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let offset = t.offset().whole_minutes();
-    let sign = if offset < 0 { '-' } else { '+' };
-    let offset = offset.unsigned_abs();
-    format!(
-        "{}, {} {} {} {:02}:{:02}:{:02} {sign}{:02}{:02}",
-        DAYS[usize::from(t.weekday().number_days_from_monday())],
-        t.day(),
-        MONTHS[usize::from(u8::from(t.month())) - 1],
-        t.year(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        offset / 60,
-        offset % 60
-    )
 }
 
 #[cfg(test)]
