@@ -201,7 +201,18 @@ pub trait Store: Send + Sync + 'static {
         unchanged_since: Option<ModSeq>,
     ) -> StoreResult<StoreFlagsResult>;
     /// Removes messages (absent UIDs are ignored), in one transaction.
+    /// If any was removed, the mailbox's MODSEQ moves on once and the
+    /// removed UIDs are remembered with it (see [`Store::vanished_since`]).
     fn expunge(&self, mailbox: MailboxId, uids: &[Uid]) -> StoreResult<()>;
+    /// The UIDs removed from the mailbox (by `expunge` or
+    /// `move_messages`) with a MODSEQ greater than `modseq`, ascending
+    /// and each once: what an IMAP QRESYNC client that cached `modseq`
+    /// has to forget (RFC 7162 §3.2.5.1, §3.2.6). The store keeps a
+    /// bounded number of removals per mailbox; asked about a MODSEQ older
+    /// than the oldest it kept, it returns every UID below UIDNEXT that
+    /// the mailbox does not hold (RFC 7162 allows reporting UIDs expunged
+    /// earlier or never used). `NotFound` for an unknown mailbox.
+    fn vanished_since(&self, mailbox: MailboxId, modseq: ModSeq) -> StoreResult<Vec<Uid>>;
     /// Copies messages into another mailbox, sharing their blobs; returns
     /// (old UID, new UID) pairs (RFC 4315 COPYUID).
     fn copy(&self, from: MailboxId, uids: &[Uid], to: MailboxId) -> StoreResult<Vec<(Uid, Uid)>>;
@@ -239,6 +250,11 @@ pub trait Store: Send + Sync + 'static {
     /// (RFC 3501 §6.4.7). MODSEQ does not move and nothing is broadcast.
     /// `NotFound` for an unknown mailbox.
     fn claim_recent(&self, mailbox: MailboxId) -> StoreResult<std::ops::Range<Uid>>;
+    /// The mailbox's recent mark, without claiming anything: messages
+    /// with this UID or above are the ones the next claim would hand out
+    /// (IMAP STATUS RECENT, RFC 3501 §6.3.10). `NotFound` for an unknown
+    /// mailbox.
+    fn recent_mark(&self, mailbox: MailboxId) -> StoreResult<Uid>;
 
     // --- acceptance of incoming mail (SMTP) ---
 

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use postern_store::blobs::BlobStore;
 use postern_store::sqlite::{OpenOptions, SCHEMA_VERSION};
-use postern_store::{SqliteStore, Store, StoreError};
+use postern_store::{SqliteStore, Store, StoreError, Uid};
 
 fn raw_db(dir: &Path) -> rusqlite::Connection {
     rusqlite::Connection::open(dir.join("mail.db")).expect("open mail.db")
@@ -192,4 +192,74 @@ fn small_messages_inline_big_ones_in_files() {
         .query_row("SELECT count(*) FROM inline_blobs", [], |r| r.get(0))
         .unwrap();
     assert_eq!(rows, 0);
+}
+
+/// The memory of expunges is bounded: beyond `expunged_kept` rows the
+/// oldest go, and a client asking from before them is told every UID the
+/// mailbox lacks (RFC 7162 §3.2.6 allows the superset), never less.
+#[test]
+fn expunged_uids_are_pruned_to_the_bound() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut options = OpenOptions::default();
+    options.expunged_kept = 2;
+    let store = SqliteStore::open_with(tmp.path(), &options).unwrap();
+    store.add_domain("example.com").unwrap();
+    let alice = store.add_account("alice@example.com", "h").unwrap();
+    let inbox = store.mailbox(alice.id, "INBOX").unwrap().unwrap().id;
+    let uids: Vec<Uid> = (0..6)
+        .map(|n| {
+            store
+                .append(inbox, format!("m{n}").as_bytes(), &[], 0)
+                .unwrap()
+        })
+        .collect();
+    let highest = || store.mailbox_by_id(inbox).unwrap().unwrap().highest_modseq;
+    let start = highest();
+    let mut after = Vec::new();
+    for &uid in &uids[..4] {
+        store.expunge(inbox, &[uid]).unwrap();
+        after.push(highest());
+    }
+    let rows: i64 = raw_db(tmp.path())
+        .query_row("SELECT count(*) FROM expunged", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 2, "only the newest are kept");
+    // Still exact where the rows reach back far enough...
+    assert_eq!(store.vanished_since(inbox, after[1]).unwrap(), &uids[2..4]);
+    assert_eq!(store.vanished_since(inbox, after[2]).unwrap(), &uids[3..4]);
+    // ...and every missing UID before that, including ones never used.
+    let missing = store.vanished_since(inbox, start).unwrap();
+    assert_eq!(missing, &uids[..4]);
+    assert_eq!(store.vanished_since(inbox, after[0]).unwrap(), &uids[..4]);
+}
+
+/// A store from before the expunge memory (schema 5) migrates: its
+/// mailboxes remember nothing of older expunges, so asking about a MODSEQ
+/// from before the migration reports every missing UID.
+#[test]
+fn expunges_before_the_migration_are_reported_as_missing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(tmp.path()).unwrap();
+    store.add_domain("example.com").unwrap();
+    let alice = store.add_account("alice@example.com", "h").unwrap();
+    let inbox = store.mailbox(alice.id, "INBOX").unwrap().unwrap().id;
+    let a = store.append(inbox, b"a", &[], 0).unwrap();
+    let b = store.append(inbox, b"b", &[], 0).unwrap();
+    let before = store.mailbox_by_id(inbox).unwrap().unwrap().highest_modseq;
+    store.expunge(inbox, &[a]).unwrap();
+    let migrated_at = store.mailbox_by_id(inbox).unwrap().unwrap().highest_modseq;
+    drop(store);
+    let db = raw_db(tmp.path());
+    db.execute_batch(
+        "DROP TABLE expunged; ALTER TABLE mailboxes DROP COLUMN expunged_floor;
+         PRAGMA user_version = 5;",
+    )
+    .unwrap();
+    drop(db);
+
+    let store = SqliteStore::open(tmp.path()).unwrap();
+    assert_eq!(store.vanished_since(inbox, before).unwrap(), [a]);
+    assert!(store.vanished_since(inbox, migrated_at).unwrap().is_empty());
+    store.expunge(inbox, &[b]).unwrap();
+    assert_eq!(store.vanished_since(inbox, migrated_at).unwrap(), [b]);
 }

@@ -14,13 +14,13 @@
 //! - [`insert`] (with the quota check), [`copy`], [`move_messages`].
 //! - [`list`], [`blob_of`].
 //! - [`set_flags`], [`store_flags`], [`expunge`].
-//! - [`claim_recent`].
+//! - [`claim_recent`], [`recent_mark`].
 
 use std::ops::Range;
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::{flags, missing, Effects};
+use super::{expunged, flags, missing, Effects};
 use crate::error::{StoreError, StoreResult};
 use crate::model::{
     BlobId, Change, Flag, FlagOp, MailboxId, MessageMeta, ModSeq, StoreFlagsResult, Uid,
@@ -163,11 +163,12 @@ pub(super) fn move_messages(
     from: MailboxId,
     uids: &[Uid],
     to: MailboxId,
+    kept: usize,
     fx: &mut Effects,
 ) -> StoreResult<Vec<(Uid, Uid)>> {
     let pairs = copy(conn, from, uids, to, fx)?;
     let moved: Vec<Uid> = pairs.iter().map(|p| p.0).collect();
-    expunge(conn, from, &moved, fx)?;
+    expunge(conn, from, &moved, kept, fx)?;
     Ok(pairs)
 }
 
@@ -307,18 +308,21 @@ pub(super) fn store_flags(
 }
 
 /// Removes messages; absent UIDs are ignored. The mailbox's MODSEQ moves
-/// on once if anything was removed (RFC 7162 §3.2.10: an expunge is a
-/// change a client must be able to notice).
+/// on once if anything was removed, and the removed UIDs are recorded
+/// with that MODSEQ (RFC 7162 §3.2.10: an expunge is a change a client
+/// must be able to notice, and QRESYNC reports it by UID later), keeping
+/// at most `kept` such rows per mailbox.
 pub(super) fn expunge(
     conn: &Connection,
     mailbox: MailboxId,
     uids: &[Uid],
+    kept: usize,
     fx: &mut Effects,
 ) -> StoreResult<()> {
     let c = counters(conn, mailbox)?;
     let mut stmt =
         conn.prepare_cached("DELETE FROM messages WHERE mailbox = ?1 AND uid = ?2 RETURNING blob")?;
-    let mut removed = false;
+    let mut removed = Vec::new();
     for uid in sorted(uids) {
         let blob: Option<String> = stmt
             .query_row(params![mailbox.0, uid.0], |r| r.get(0))
@@ -326,11 +330,13 @@ pub(super) fn expunge(
         if let Some(blob) = blob {
             fx.freed.push(BlobId(blob));
             fx.changes.push(Change::Expunged { mailbox, uid });
-            removed = true;
+            removed.push(uid);
         }
     }
-    if removed {
-        store_counters(conn, mailbox, c.uid_next, c.highest_modseq + 1)?;
+    if !removed.is_empty() {
+        let modseq = c.highest_modseq + 1;
+        store_counters(conn, mailbox, c.uid_next, modseq)?;
+        expunged::record(conn, mailbox, &removed, modseq, kept)?;
     }
     Ok(())
 }
@@ -348,6 +354,15 @@ pub(super) fn claim_recent(conn: &Connection, mailbox: MailboxId) -> StoreResult
     conn.prepare_cached("UPDATE mailboxes SET recent_mark = ?2 WHERE id = ?1")?
         .execute(params![mailbox.0, c.uid_next])?;
     Ok(Uid(mark)..Uid(c.uid_next))
+}
+
+/// The mailbox's recent mark: the lowest UID no session has claimed as
+/// \Recent yet (see [`claim_recent`]); read only.
+pub(super) fn recent_mark(conn: &Connection, mailbox: MailboxId) -> StoreResult<Uid> {
+    conn.prepare_cached("SELECT recent_mark FROM mailboxes WHERE id = ?1")?
+        .query_row([mailbox.0], |r| r.get(0).map(Uid))
+        .optional()?
+        .ok_or_else(|| missing(format!("mailbox {}", mailbox.0)))
 }
 
 /// `uids` ascending, each once.

@@ -35,13 +35,14 @@
 //! - `accept`: new messages (blob, rows) in commit rounds; `group`: the
 //!   rounds themselves.
 //! - `accounts` (domains too), `aliases`, `mailboxes`, `messages`,
-//!   `flags`, `queue`, `subscriptions`: the statements, one concern per
-//!   file.
+//!   `expunged`, `flags`, `queue`, `subscriptions`: the statements, one
+//!   concern per file.
 
 mod accept;
 mod accounts;
 mod aliases;
 mod conn;
+mod expunged;
 mod flags;
 mod gc;
 mod group;
@@ -93,13 +94,23 @@ pub struct OpenOptions {
     pub sweep_orphans: bool,
     /// Idle reader connections kept for reuse.
     pub idle_readers: usize,
+    /// Expunged UIDs remembered per mailbox for IMAP QRESYNC (RFC 7162
+    /// §5.3 advises a bound): beyond it the oldest are forgotten, and a
+    /// client that last synchronised before them is sent every missing
+    /// UID instead, which costs bandwidth, never correctness.
+    pub expunged_kept: usize,
 }
+
+/// The default of [`OpenOptions::expunged_kept`]: a few hundred
+/// kilobytes per mailbox at most, and weeks of a busy INBOX's deletions.
+pub const EXPUNGED_KEPT: usize = 10_000;
 
 impl Default for OpenOptions {
     fn default() -> Self {
         Self {
             sweep_orphans: true,
             idle_readers: 4,
+            expunged_kept: EXPUNGED_KEPT,
         }
     }
 }
@@ -119,6 +130,8 @@ pub struct SqliteStore {
     claims: Mutex<HashMap<QueueId, i64>>,
     /// New messages waiting for, or in, a group commit round.
     rounds: accept::Rounds,
+    /// [`OpenOptions::expunged_kept`].
+    expunged_kept: usize,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -167,6 +180,7 @@ impl SqliteStore {
             changes: broadcast::channel(CHANGE_CAPACITY).0,
             claims: Mutex::new(HashMap::new()),
             rounds: accept::Rounds::new(),
+            expunged_kept: options.expunged_kept,
         })
     }
 
@@ -499,7 +513,12 @@ impl Store for SqliteStore {
     }
 
     fn expunge(&self, mailbox: MailboxId, uids: &[Uid]) -> StoreResult<()> {
-        self.write(|tx, fx| messages::expunge(tx, mailbox, uids, fx))
+        let kept = self.expunged_kept;
+        self.write(|tx, fx| messages::expunge(tx, mailbox, uids, kept, fx))
+    }
+
+    fn vanished_since(&self, mailbox: MailboxId, modseq: ModSeq) -> StoreResult<Vec<Uid>> {
+        self.read(|tx| expunged::vanished_since(tx, mailbox, modseq))
     }
 
     fn copy(&self, from: MailboxId, uids: &[Uid], to: MailboxId) -> StoreResult<Vec<(Uid, Uid)>> {
@@ -518,11 +537,16 @@ impl Store for SqliteStore {
                 why: "messages cannot be moved into their own mailbox".into(),
             });
         }
-        self.write(|tx, fx| messages::move_messages(tx, from, uids, to, fx))
+        let kept = self.expunged_kept;
+        self.write(|tx, fx| messages::move_messages(tx, from, uids, to, kept, fx))
     }
 
     fn claim_recent(&self, mailbox: MailboxId) -> StoreResult<std::ops::Range<Uid>> {
         self.write(|tx, _| messages::claim_recent(tx, mailbox))
+    }
+
+    fn recent_mark(&self, mailbox: MailboxId) -> StoreResult<Uid> {
+        self.read(|tx| messages::recent_mark(tx, mailbox))
     }
 
     fn accept(&self, msg: &Incoming<'_>) -> StoreResult<Accepted> {

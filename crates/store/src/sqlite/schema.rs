@@ -194,8 +194,30 @@ ALTER TABLE mailboxes ADD COLUMN recent_mark INTEGER NOT NULL DEFAULT 1;
 UPDATE mailboxes SET recent_mark = uid_next;
 ";
 
+/// Version 6: expunged UIDs, for IMAP QRESYNC (RFC 7162 §3.2).
+///
+/// - `expunged`: one row per UID removed from a mailbox, with the MODSEQ
+///   the removal took (RFC 7162 §3.2.10: a client that cached a lower
+///   MODSEQ must hear of it). Rows of a deleted mailbox go with it.
+/// - `mailboxes.expunged_floor`: rows up to this MODSEQ are no longer
+///   kept (pruned, or from before this version); a client asking about
+///   an older MODSEQ is told every UID that is not in the mailbox, which
+///   RFC 7162 §3.2.5.1 and §3.2.6 allow. The existing mailboxes start at
+///   their HIGHESTMODSEQ: what they expunged before is unknown.
+const V6: &str = r"
+CREATE TABLE expunged (
+    mailbox INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    uid     INTEGER NOT NULL,
+    modseq  INTEGER NOT NULL,
+    PRIMARY KEY (mailbox, uid)
+) WITHOUT ROWID;
+CREATE INDEX expunged_modseq ON expunged(mailbox, modseq);
+ALTER TABLE mailboxes ADD COLUMN expunged_floor INTEGER NOT NULL DEFAULT 0;
+UPDATE mailboxes SET expunged_floor = highest_modseq;
+";
+
 /// Every migration, oldest first.
-pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// The schema version this code writes.
 pub(super) const VERSION: u32 = MIGRATIONS.len() as u32;

@@ -489,8 +489,14 @@ pub fn recent_is_claimed_once(fx: &impl Fixture) {
     let archive = mailbox(&s, &alice, "Archive").id;
     let a = ok(s.append(inbox, &message(1), &[], 0), "a");
     let b = ok(s.deliver(&[alice.id], &message(2), 0), "b")[0].1;
+    assert_eq!(
+        ok(s.recent_mark(inbox), "mark"),
+        a,
+        "reading claims nothing"
+    );
     let first = ok(s.claim_recent(inbox), "first claim");
     assert_eq!(first, a..Uid(b.0 + 1), "both are new");
+    assert_eq!(ok(s.recent_mark(inbox), "mark"), Uid(b.0 + 1));
     let second = ok(s.claim_recent(inbox), "second claim");
     assert!(second.is_empty(), "nothing is claimed twice: {second:?}");
     assert_eq!(second.start, Uid(b.0 + 1));
@@ -532,4 +538,84 @@ pub fn recent_is_claimed_once(fx: &impl Fixture) {
         "unknown mailbox",
         is_not_found,
     );
+    fails(
+        s.recent_mark(MailboxId(i64::MAX)),
+        "unknown mailbox",
+        is_not_found,
+    );
+}
+
+/// QRESYNC's memory of removals (RFC 7162 §3.2.10): each EXPUNGE or MOVE
+/// out of a mailbox raises its MODSEQ and is remembered by UID with that
+/// MODSEQ, across a restart; flag changes and copies remove nothing; a
+/// deleted mailbox takes its memory along.
+pub fn vanished_since_remembers_expunges(fx: &impl Fixture) {
+    let s = fx.open();
+    let alice = with_alice(&s);
+    let inbox = mailbox(&s, &alice, "INBOX").id;
+    let archive = mailbox(&s, &alice, "Archive").id;
+    let u: Vec<Uid> = (1..=6)
+        .map(|n| ok(s.append(inbox, &message(n), &[], 0), "append"))
+        .collect();
+    let highest = |s: &dyn Store| {
+        ok(s.mailbox_by_id(inbox), "inbox")
+            .expect("inbox")
+            .highest_modseq
+    };
+    let vanished = |s: &dyn Store, since| ok(s.vanished_since(inbox, since), "vanished");
+    let start = highest(&s);
+    assert!(vanished(&s, start).is_empty(), "nothing removed yet");
+
+    ok(s.expunge(inbox, &[u[3], u[1], Uid(99)]), "expunge");
+    let first = highest(&s);
+    assert!(first > start, "an expunge moves MODSEQ on");
+    assert_eq!(
+        vanished(&s, start),
+        [u[1], u[3]],
+        "ascending, absent skipped"
+    );
+    assert!(vanished(&s, first).is_empty());
+    ok(s.expunge(inbox, &[u[1]]), "expunged again");
+    assert_eq!(highest(&s), first, "removing nothing changes nothing");
+
+    let flagged = ok(
+        s.store_flags(inbox, &[u[0]], FlagOp::Add, &[Flag::Seen], None),
+        "flag",
+    );
+    assert_eq!(flagged.changed.len(), 1);
+    ok(s.copy(inbox, &[u[2]], archive), "copy");
+    let before_move = highest(&s);
+    assert!(
+        vanished(&s, first).is_empty(),
+        "flags and copies remove nothing"
+    );
+    ok(s.move_messages(inbox, &[u[4]], archive), "move");
+    assert!(highest(&s) > before_move);
+    assert_eq!(vanished(&s, before_move), [u[4]], "a move removes");
+    assert_eq!(vanished(&s, start), [u[1], u[3], u[4]]);
+    assert_eq!(vanished(&s, ModSeq(0)), [u[1], u[3], u[4]]);
+    assert!(
+        ok(s.vanished_since(archive, ModSeq(0)), "archive").is_empty(),
+        "the target of a move lost nothing"
+    );
+    drop(s);
+
+    let s = fx.open();
+    assert_eq!(vanished(&s, start), [u[1], u[3], u[4]], "after a restart");
+    assert_eq!(vanished(&s, first), [u[4]]);
+    assert!(vanished(&s, ModSeq(i64::MAX as u64)).is_empty());
+
+    let work = ok(s.create_mailbox(alice.id, "Work", None), "create").id;
+    let w = ok(s.append(work, &message(7), &[], 0), "append");
+    ok(s.expunge(work, &[w]), "expunge");
+    assert_eq!(ok(s.vanished_since(work, ModSeq(0)), "work"), [w]);
+    ok(s.delete_mailbox(work), "delete");
+    fails(
+        s.vanished_since(work, ModSeq(0)),
+        "deleted mailbox",
+        is_not_found,
+    );
+    // A mailbox made later (perhaps under the same id) starts afresh.
+    let again = ok(s.create_mailbox(alice.id, "Work", None), "create again").id;
+    assert!(ok(s.vanished_since(again, ModSeq(0)), "new").is_empty());
 }

@@ -67,6 +67,7 @@ macro_rules! store_suite {
             messages::moves_are_atomic,
             messages::store_flags_ops_and_unchanged_since,
             messages::recent_is_claimed_once,
+            messages::vanished_since_remembers_expunges,
             queue::accept_stores_local_and_queued,
             queue::accept_is_all_or_nothing,
             queue::due_items_in_order,
