@@ -1,1 +1,13 @@
-//! The conformance suite: a module per RFC.
+//! The conformance suite: a module per RFC, each test named by the RFC
+//! and section whose requirement it checks.
+
+mod helpers;
+mod rfc3501;
+mod rfc4315;
+mod rfc5182;
+mod rfc5256;
+mod rfc5258;
+mod rfc6851;
+mod rfc7162;
+mod rfc9051;
+mod rfc9208;

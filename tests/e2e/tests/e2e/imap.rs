@@ -3,7 +3,7 @@
 //! MOVE, EXPUNGE, updates between sessions, and IDLE.
 
 #[path = "imap_rfc.rs"]
-mod rfc;
+mod load;
 #[path = "imap_security.rs"]
 mod security;
 

@@ -1,0 +1,228 @@
+//! What every module shares: the test account, two messages, a server
+//! holding them, and an IMAP client that reads whole responses.
+//!
+//! A response may carry literals (`{12}` then twelve octets, which may
+//! hold CRLFs; RFC 9051 §4.3), so the client reads by the grammar, not by
+//! the line: each item of a command's answer is one complete response,
+//! its literals inlined after their `{n}` and CRLF. On any failure the
+//! whole exchange is printed.
+
+use std::time::Duration;
+
+use postern_testkit::client::tls_connect;
+use postern_testkit::TestServer;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+
+pub(crate) const HOST: &str = "mail.example.test";
+pub(crate) const ALICE: &str = "alice@example.test";
+pub(crate) const PASSWORD: &str = "correct horse battery";
+
+/// How long one response may take.
+const WAIT: Duration = Duration::from_secs(5);
+
+pub(crate) const FIRST: &[u8] = b"From: Bob <bob@example.test>\r\nTo: alice@example.test\r\n\
+Subject: first\r\nMessage-ID: <1@example.test>\r\nDate: Mon, 7 Feb 1994 21:52:25 -0800\r\n\
+\r\nfirst body\r\n";
+
+pub(crate) const SECOND: &[u8] = b"From: carol@example.test\r\nSubject: second\r\n\
+Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n\
+hello part\r\n--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\
+\r\nAAEC\r\n--b--\r\n";
+
+/// An IMAP client over any stream, reading complete responses.
+pub(crate) struct Imap<S> {
+    stream: BufReader<S>,
+    transcript: String,
+}
+
+/// The usual client: implicit TLS.
+pub(crate) type Client = Imap<TlsStream<TcpStream>>;
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Imap<S> {
+    pub(crate) fn new(stream: S) -> Self {
+        Self {
+            stream: BufReader::new(stream),
+            transcript: String::new(),
+        }
+    }
+
+    /// Sends raw bytes, as they are.
+    pub(crate) async fn send_raw(&mut self, bytes: &[u8]) {
+        let shown = String::from_utf8_lossy(&bytes[..bytes.len().min(300)]);
+        self.transcript
+            .push_str(&format!("C: {}\n", shown.escape_debug()));
+        let w = self.stream.get_mut();
+        w.write_all(bytes).await.expect("write");
+        w.flush().await.expect("flush");
+    }
+
+    /// Sends one line with its CRLF.
+    pub(crate) async fn send(&mut self, line: &str) {
+        self.send_raw(format!("{line}\r\n").as_bytes()).await;
+    }
+
+    /// Reads one complete response as bytes, without the final CRLF;
+    /// `None` at EOF.
+    pub(crate) async fn response_bytes(&mut self) -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        loop {
+            let start = out.len();
+            let n = within(&self.transcript, read_line(&mut self.stream, &mut out)).await;
+            if n == 0 {
+                self.transcript.push_str("S: <EOF>\n");
+                return None;
+            }
+            let Some(len) = literal_len(&out[start..]).filter(|_| !out.starts_with(b"+")) else {
+                break;
+            };
+            let end = out.len() + len;
+            out.resize(end, 0);
+            let read = read_exact(&mut self.stream, &mut out[end - len..]);
+            within(&self.transcript, read).await;
+        }
+        while out.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+            out.pop();
+        }
+        self.transcript.push_str(&format!(
+            "S: {}\n",
+            String::from_utf8_lossy(&out).escape_debug()
+        ));
+        Some(out)
+    }
+
+    /// Reads one complete response (literals inlined, lossy UTF-8).
+    pub(crate) async fn response(&mut self) -> Option<String> {
+        let bytes = self.response_bytes().await?;
+        Some(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// Reads one response and checks its start.
+    pub(crate) async fn expect(&mut self, prefix: &str) -> String {
+        match self.response().await {
+            Some(l) if l.starts_with(prefix) => l,
+            other => panic!(
+                "expected a response starting with {prefix:?}, got {other:?}; transcript:\n{}",
+                self.transcript
+            ),
+        }
+    }
+
+    /// Reads responses up to and including one starting with `prefix`.
+    pub(crate) async fn read_until(&mut self, prefix: &str) -> Vec<String> {
+        let mut lines = Vec::new();
+        loop {
+            let Some(l) = self.response().await else {
+                panic!(
+                    "EOF before a response starting with {prefix:?}; transcript:\n{}",
+                    self.transcript
+                );
+            };
+            let done = l.starts_with(prefix);
+            lines.push(l);
+            if done {
+                return lines;
+            }
+        }
+    }
+
+    /// The exchange so far.
+    pub(crate) fn transcript(&self) -> &str {
+        &self.transcript
+    }
+}
+
+/// Waits for `fut` at most [`WAIT`], or fails with the transcript.
+async fn within<T>(transcript: &str, fut: impl std::future::Future<Output = T>) -> T {
+    match tokio::time::timeout(WAIT, fut).await {
+        Ok(v) => v,
+        Err(_) => panic!("timed out waiting; transcript:\n{transcript}"),
+    }
+}
+
+async fn read_line<R: AsyncBufReadExt + Unpin>(r: &mut R, out: &mut Vec<u8>) -> usize {
+    r.read_until(b'\n', out).await.unwrap_or(0)
+}
+
+async fn read_exact<R: AsyncReadExt + Unpin>(r: &mut R, out: &mut [u8]) {
+    r.read_exact(out).await.expect("the literal's octets");
+}
+
+/// The octet count of a literal that ends `line` (`{12}`, `{12+}`,
+/// `~{12}`; RFC 9051 §4.3, RFC 3516 §4.2), if it ends with one.
+fn literal_len(line: &[u8]) -> Option<usize> {
+    let line = line.strip_suffix(b"\r\n")?.strip_suffix(b"}")?;
+    let line = line.strip_suffix(b"+").unwrap_or(line);
+    let open = line.iter().rposition(|b| *b == b'{')?;
+    std::str::from_utf8(&line[open + 1..]).ok()?.parse().ok()
+}
+
+/// Connects to the implicit-TLS IMAP listener and reads the greeting.
+pub(crate) async fn imaps(srv: &TestServer) -> Client {
+    let tls = tls_connect(srv.addr("imaps"), HOST, srv.client_config(&[b"imap"]))
+        .await
+        .expect("TLS to imaps");
+    let mut c = Imap::new(tls);
+    c.expect("* OK").await;
+    c
+}
+
+/// A session logged in as [`ALICE`].
+pub(crate) async fn login(srv: &TestServer) -> Client {
+    let mut c = imaps(srv).await;
+    let ok = cmd(&mut c, &format!("l LOGIN {ALICE} \"{PASSWORD}\"")).await;
+    assert!(ok.last().unwrap().starts_with("l OK [CAPABILITY"), "{ok:?}");
+    c
+}
+
+/// Sends `line` (which starts with its tag) and reads up to the tagged
+/// response, which must be OK.
+pub(crate) async fn cmd<S: AsyncRead + AsyncWrite + Unpin>(
+    c: &mut Imap<S>,
+    line: &str,
+) -> Vec<String> {
+    let lines = any(c, line).await;
+    let tag = line.split(' ').next().unwrap();
+    assert!(
+        lines.last().unwrap().starts_with(&format!("{tag} OK")),
+        "{line}: {lines:?}\n{}",
+        c.transcript()
+    );
+    lines
+}
+
+/// Sends `line` and reads up to its tagged response, whatever it is.
+pub(crate) async fn any<S: AsyncRead + AsyncWrite + Unpin>(
+    c: &mut Imap<S>,
+    line: &str,
+) -> Vec<String> {
+    c.send(line).await;
+    let tag = line.split(' ').next().unwrap();
+    c.read_until(&format!("{tag} ")).await
+}
+
+/// Whether any response contains `text`.
+pub(crate) fn has(lines: &[String], text: &str) -> bool {
+    lines.iter().any(|l| l.contains(text))
+}
+
+/// A server where [`ALICE`]'s INBOX holds [`FIRST`] and [`SECOND`], both
+/// old (not \Recent).
+pub(crate) async fn with_mail() -> TestServer {
+    let srv = TestServer::start().await;
+    srv.add_user(ALICE, PASSWORD);
+    srv.deliver(ALICE, FIRST);
+    srv.deliver(ALICE, SECOND);
+    forget_recent(&srv);
+    srv
+}
+
+/// Makes the INBOX's messages old, as if an earlier session had selected
+/// it: none is \Recent in the sessions of the test (RFC 3501 §2.3.2).
+pub(crate) fn forget_recent(srv: &TestServer) {
+    let store = srv.server().store();
+    let account = store.account(ALICE).unwrap().unwrap();
+    let inbox = store.mailbox(account.id, "INBOX").unwrap().unwrap();
+    store.claim_recent(inbox.id).unwrap();
+}
