@@ -53,6 +53,7 @@ fn authenticated_capabilities(opts: &Options) -> String {
         "ESEARCH",
         "SEARCHRES",
         "CONDSTORE",
+        "QRESYNC",
         "UTF8=ACCEPT",
         "STATUS=SIZE",
         "BINARY",

@@ -15,6 +15,28 @@ pub struct Data {
 /// client's parser, and no escaping cost for bodies.
 const MAX_QUOTED: usize = 1024;
 
+/// The length of UID set after which a `VANISHED` response ends and the
+/// next begins ([`Data::vanished`]).
+const MAX_SET_TEXT: usize = 8000;
+
+/// Consecutive runs of ascending numbers, as `(first, last)`.
+fn runs(sorted: &[u32]) -> impl Iterator<Item = (u32, u32)> + '_ {
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        let first = *sorted.get(i)?;
+        let mut last = first;
+        i += 1;
+        while sorted
+            .get(i)
+            .is_some_and(|&n| Some(n) == last.checked_add(1))
+        {
+            last = sorted[i];
+            i += 1;
+        }
+        Some((first, last))
+    })
+}
+
 impl Data {
     pub fn new() -> Self {
         Self::default()
@@ -123,6 +145,45 @@ impl Data {
         self.string(crate::mutf7::encode(name).as_bytes())
     }
 
+    /// `VANISHED uid-set`, or `VANISHED (EARLIER) uid-set` (RFC 7162
+    /// §3.2.10): `uids` (ascending, distinct) written as ranges. A long
+    /// set is spread over several responses of about 8000 octets at most
+    /// each, which means the same to the client
+    /// (RFC 7162 §4 asks clients to keep their own lines near 8 KiB; a
+    /// client's parser may well expect no more). No UID, no response.
+    pub fn vanished(uids: &[u32], earlier: bool) -> Vec<Self> {
+        let mut out = Vec::new();
+        let mut set = String::new();
+        for (lo, hi) in runs(uids) {
+            if set.len() >= MAX_SET_TEXT {
+                out.push(Self::vanished_line(&set, earlier));
+                set.clear();
+            }
+            if !set.is_empty() {
+                set.push(',');
+            }
+            set.push_str(&lo.to_string());
+            if hi != lo {
+                set.push(':');
+                set.push_str(&hi.to_string());
+            }
+        }
+        if !set.is_empty() {
+            out.push(Self::vanished_line(&set, earlier));
+        }
+        out
+    }
+
+    fn vanished_line(set: &str, earlier: bool) -> Self {
+        let mut d = Self::new();
+        d.raw("VANISHED ");
+        if earlier {
+            d.raw("(EARLIER) ");
+        }
+        d.raw(set);
+        d
+    }
+
     /// The bytes so far.
     pub fn as_bytes(&self) -> &[u8] {
         &self.buf
@@ -136,6 +197,38 @@ impl Data {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn lines(uids: &[u32], earlier: bool) -> Vec<String> {
+        Data::vanished(uids, earlier)
+            .iter()
+            .map(|d| String::from_utf8(d.as_bytes().to_vec()).unwrap())
+            .collect()
+    }
+
+    /// RFC 7162 §3.2.10: both forms, as ranges.
+    #[test]
+    fn vanished() {
+        assert_eq!(
+            lines(&[405, 407, 410, 425], false),
+            ["VANISHED 405,407,410,425"]
+        );
+        assert_eq!(
+            lines(&[41, 43, 44, 45, 118, 120, 121, 4_294_967_295], true),
+            ["VANISHED (EARLIER) 41,43:45,118,120:121,4294967295"]
+        );
+        assert!(lines(&[], true).is_empty());
+        // A long set is split, and no UID is lost or repeated.
+        let uids: Vec<u32> = (1..=20_000).map(|n| n * 2).collect();
+        let split = lines(&uids, false);
+        assert!(split.len() > 1, "{}", split.len());
+        let mut back = Vec::new();
+        for line in &split {
+            let set = line.strip_prefix("VANISHED ").unwrap();
+            assert!(set.len() <= MAX_SET_TEXT + 12, "{}", set.len());
+            back.extend(set.split(',').map(|n| n.parse::<u32>().unwrap()));
+        }
+        assert_eq!(back, uids);
+    }
 
     #[test]
     fn known_answers() {

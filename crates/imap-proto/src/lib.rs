@@ -3,7 +3,7 @@
 //! login and LITERAL+ after it (RFC 7888), and the syntax of the
 //! extensions the session implements (ENABLE, ID, NAMESPACE, IDLE,
 //! UIDPLUS, MOVE, UNSELECT, LIST-EXTENDED, LIST-STATUS, SPECIAL-USE,
-//! CREATE-SPECIAL-USE, ESEARCH, CONDSTORE, UTF8=ACCEPT, STATUS=SIZE,
+//! CREATE-SPECIAL-USE, ESEARCH, CONDSTORE, QRESYNC, UTF8=ACCEPT, STATUS=SIZE,
 //! BINARY, QUOTA, SORT, THREAD).
 //!
 //! Bytes go in ([`Protocol::enqueue_input`](postern_types::Protocol)),

@@ -464,6 +464,15 @@ impl Server {
                 self.complete(&tag, "NAMESPACE");
             }
             Request::Enable(caps) => self.enable(&tag, &caps),
+            Request::Select {
+                qresync: Some(_), ..
+            }
+            | Request::Fetch { vanished: true, .. }
+                if !self.enabled.qresync =>
+            {
+                // RFC 7162 §3.2.3: both need ENABLE QRESYNC first.
+                self.refuse(Some(&tag), Status::Bad, None, "ENABLE QRESYNC first");
+            }
             Request::Login { username, password } => {
                 return Some(Event::Login {
                     tag,
@@ -488,25 +497,31 @@ impl Server {
     }
 
     /// ENABLE (RFC 5161 §3.1): `* ENABLED` lists what was newly enabled
-    /// among what we support; the rest is ignored.
+    /// among what we support; the rest is ignored. QRESYNC turns
+    /// CONDSTORE on as well (RFC 7162 §3.2.3), which is listed only if
+    /// the client named it too.
     fn enable(&mut self, tag: &Tag, caps: &[String]) {
+        let before = self.enabled;
         let mut newly = Vec::new();
         for cap in caps {
-            let flag = match cap.as_str() {
-                "CONDSTORE" => &mut self.enabled.condstore,
-                "UTF8=ACCEPT" => &mut self.enabled.utf8,
-                "IMAP4REV2" => &mut self.enabled.rev2,
+            let (was, flag) = match cap.as_str() {
+                "CONDSTORE" => (before.condstore, &mut self.enabled.condstore),
+                "QRESYNC" => (before.qresync, &mut self.enabled.qresync),
+                "UTF8=ACCEPT" => (before.utf8, &mut self.enabled.utf8),
+                "IMAP4REV2" => (before.rev2, &mut self.enabled.rev2),
                 _ => continue,
             };
-            if !*flag {
-                *flag = true;
-                newly.push(if cap == "IMAP4REV2" {
-                    "IMAP4rev2"
-                } else {
-                    cap.as_str()
-                });
+            *flag = true;
+            let name = if cap == "IMAP4REV2" {
+                "IMAP4rev2"
+            } else {
+                cap.as_str()
+            };
+            if !was && !newly.contains(&name) {
+                newly.push(name);
             }
         }
+        self.enabled.condstore |= self.enabled.qresync;
         let line = format!("ENABLED {}", newly.join(" "));
         response::untagged(&mut self.output, line.trim_end());
         self.complete(tag, "ENABLE");

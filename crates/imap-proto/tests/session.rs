@@ -182,3 +182,50 @@ fn a_held_command_keeps_the_next_one_waiting() {
     let log = run(&mut s, b"");
     assert_eq!(log.text(), "a OK NOOP completed\r\nb OK NOOP completed\r\n");
 }
+
+/// RFC 7162 §3.2.3: ENABLE QRESYNC turns CONDSTORE on too; the QRESYNC
+/// SELECT parameter and the VANISHED FETCH modifier are refused (BAD)
+/// until then, and reach the session after.
+#[test]
+fn qresync_is_enabled_before_use() {
+    let mut s = server(Options {
+        tls_active: true,
+        ..Options::default()
+    });
+    s.logged_in();
+    let log = run(
+        &mut s,
+        b"a SELECT INBOX (QRESYNC (1 2))\r\nb UID FETCH 1:* FLAGS (CHANGEDSINCE 2 VANISHED)\r\n",
+    );
+    assert_eq!(
+        log.text(),
+        "a BAD ENABLE QRESYNC first\r\nb BAD ENABLE QRESYNC first\r\n"
+    );
+    assert!(log.events.is_empty(), "{:?}", log.events);
+    let log = run(
+        &mut s,
+        b"c ENABLE QRESYNC\r\nd ENABLE CONDSTORE QRESYNC\r\n",
+    );
+    assert_eq!(
+        log.text(),
+        "* ENABLED QRESYNC\r\nc OK ENABLE completed\r\n* ENABLED\r\nd OK ENABLE completed\r\n"
+    );
+    assert!(s.enabled().qresync && s.enabled().condstore);
+    let log = run(
+        &mut s,
+        b"e SELECT INBOX (QRESYNC (1 2))\r\nf UID FETCH 1:* FLAGS (CHANGEDSINCE 2 VANISHED)\r\n",
+    );
+    assert_eq!(log.text(), "");
+    assert_eq!(log.events.len(), 2, "{:?}", log.events);
+
+    let mut fresh = server(Options {
+        tls_active: true,
+        ..Options::default()
+    });
+    fresh.logged_in();
+    let log = run(&mut fresh, b"g ENABLE QRESYNC CONDSTORE QRESYNC\r\n");
+    assert_eq!(
+        log.text(),
+        "* ENABLED QRESYNC CONDSTORE\r\ng OK ENABLE completed\r\n"
+    );
+}

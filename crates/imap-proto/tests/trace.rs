@@ -224,10 +224,17 @@ fn mail_answer(s: &mut Server, event: &Event) -> After {
 
 fn mail_request(s: &mut Server, tag: &postern_imap_proto::Tag, request: &Request) {
     match request {
-        Request::Select { mailbox, .. } => {
+        Request::Select {
+            mailbox, qresync, ..
+        } => {
             let mut d = Data::new();
             d.num(1).sp().raw("EXISTS");
             s.data(d);
+            if qresync.is_some() {
+                for d in Data::vanished(&[41, 42, 43, 45], true) {
+                    s.data(d);
+                }
+            }
             s.tagged_ok(tag, Some("READ-WRITE"), &format!("{mailbox} selected"));
         }
         Request::Fetch { .. } => {
@@ -268,7 +275,7 @@ const MAIL: &str = r#"
     C: AGFsaWNlAHNlY3JldA==
     S: a2 OK Logged in
     C: a3 CAPABILITY
-    S: * CAPABILITY IMAP4rev1 IMAP4rev2 LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE ESEARCH SEARCHRES CONDSTORE UTF8=ACCEPT STATUS=SIZE BINARY QUOTA QUOTA=RES-STORAGE SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES APPENDLIMIT=67108864
+    S: * CAPABILITY IMAP4rev1 IMAP4rev2 LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE ESEARCH SEARCHRES CONDSTORE QRESYNC UTF8=ACCEPT STATUS=SIZE BINARY QUOTA QUOTA=RES-STORAGE SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES APPENDLIMIT=67108864
     S: a3 OK CAPABILITY completed
     C: a4 LOGIN alice secret
     S: a4 BAD Already logged in
@@ -278,9 +285,20 @@ const MAIL: &str = r#"
     C: a6 LIST "" "Entw&APw-rfe"
     S: * LIST () "/" "Entw&APw-rfe"
     S: a6 OK LIST completed
+    C: q1 SELECT INBOX (QRESYNC (67890007 90060115194045000 41:211))
+    S: q1 BAD ENABLE QRESYNC first
     C: a7 ENABLE CONDSTORE X-UNKNOWN UTF8=ACCEPT
     S: * ENABLED CONDSTORE UTF8=ACCEPT
     S: a7 OK ENABLE completed
+    C: q2 ENABLE QRESYNC CONDSTORE
+    S: * ENABLED QRESYNC
+    S: q2 OK ENABLE completed
+    C: q3 EXAMINE INBOX (QRESYNC (67890007 90060115194045000 41:211 (1 41)))
+    S: * 1 EXISTS
+    S: * VANISHED (EARLIER) 41:43,45
+    S: q3 OK [READ-WRITE] INBOX selected
+    C: q4 FETCH 1 FLAGS (CHANGEDSINCE 7 VANISHED)
+    S: q4 BAD VANISHED is only allowed with UID FETCH
     C: a8 LIST "" "Entwürfe"
     S: * LIST () "/" "Entwürfe"
     S: a8 OK LIST completed

@@ -101,7 +101,10 @@ impl Section {
 }
 
 /// `FETCH sequence-set SP ("ALL" / "FULL" / "FAST" / fetch-att / "("
-/// fetch-att *(SP fetch-att) ")") [SP "(" CHANGEDSINCE n ")"]`.
+/// fetch-att *(SP fetch-att) ")") [SP "(" fetch-modifier *(SP
+/// fetch-modifier) ")"]` (RFC 4466 §2.4), the modifiers being
+/// `CHANGEDSINCE n` (RFC 7162 §3.1.4.1) and, for UID FETCH, `VANISHED`
+/// (RFC 7162 §3.2.6).
 pub(super) fn parse(rest: &[Part], uid: bool) -> Result<Request, &'static str> {
     const USAGE: &str = "Syntax: FETCH sequence-set items";
     let mut c = Cursor::new(rest);
@@ -112,12 +115,17 @@ pub(super) fn parse(rest: &[Part], uid: bool) -> Result<Request, &'static str> {
     } else {
         macro_or_attr(&mut c).map_err(|()| USAGE)?
     };
-    let mut changed_since = None;
+    let mut mods = Modifiers::default();
     if c.eat(' ') {
-        let n = modifier(&mut c, "CHANGEDSINCE").map_err(|()| "Unknown FETCH modifier")?;
-        changed_since = Some(n);
+        mods = modifiers(&mut c)?;
     }
     c.end().map_err(|()| USAGE)?;
+    if mods.vanished && !uid {
+        return Err("VANISHED is only allowed with UID FETCH");
+    }
+    if mods.vanished && mods.changed_since.is_none() {
+        return Err("VANISHED needs CHANGEDSINCE");
+    }
     // RFC 9051 §6.4.9: UID FETCH always reports the UID.
     if uid && !attrs.contains(&FetchAttr::Uid) {
         attrs.insert(0, FetchAttr::Uid);
@@ -126,8 +134,40 @@ pub(super) fn parse(rest: &[Part], uid: bool) -> Result<Request, &'static str> {
         uid,
         set,
         attrs,
-        changed_since,
+        changed_since: mods.changed_since,
+        vanished: mods.vanished,
     })
+}
+
+/// The FETCH modifiers given.
+#[derive(Default)]
+struct Modifiers {
+    changed_since: Option<u64>,
+    vanished: bool,
+}
+
+/// `"(" fetch-modifier *(SP fetch-modifier) ")"`, each at most once.
+fn modifiers(c: &mut Cursor<'_>) -> Result<Modifiers, &'static str> {
+    const BAD: &str = "Unknown FETCH modifier";
+    let mut mods = Modifiers::default();
+    let mut twice = false;
+    c.list(false, |c| {
+        match c.word()?.as_str() {
+            "CHANGEDSINCE" => {
+                c.sp()?;
+                let n = c.number64()?;
+                twice |= mods.changed_since.replace(n).is_some();
+            }
+            "VANISHED" => twice |= std::mem::replace(&mut mods.vanished, true),
+            _ => return Err(()),
+        }
+        Ok(())
+    })
+    .map_err(|()| BAD)?;
+    if twice {
+        return Err("A FETCH modifier is given twice");
+    }
+    Ok(mods)
 }
 
 /// `(NAME number)`: one modifier with a 63-bit value.
@@ -316,8 +356,11 @@ mod tests {
                 BinarySize { part: vec![] }
             ]
         );
-        let Ok(Request::Fetch { changed_since, .. }) =
-            parse_req("a FETCH 1:* (FLAGS) (CHANGEDSINCE 12345)")
+        let Ok(Request::Fetch {
+            changed_since,
+            vanished: false,
+            ..
+        }) = parse_req("a FETCH 1:* (FLAGS) (CHANGEDSINCE 12345)")
         else {
             panic!()
         };
@@ -334,6 +377,61 @@ mod tests {
             "a FETCH 1 FLAGS (FOO 1)",
         ] {
             assert!(parse_req(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// RFC 7162 §3.2.6: VANISHED with UID FETCH and CHANGEDSINCE, in
+    /// either order; never with FETCH, alone or twice.
+    #[test]
+    fn vanished_modifier() {
+        let fetch = |line| match parse_req(line) {
+            Ok(Request::Fetch {
+                uid,
+                changed_since,
+                vanished,
+                ..
+            }) => (uid, changed_since, vanished),
+            other => panic!("{line}: {other:?}"),
+        };
+        assert_eq!(
+            fetch("a UID FETCH 300:500 (FLAGS) (CHANGEDSINCE 12345 VANISHED)"),
+            (true, Some(12345), true)
+        );
+        assert_eq!(
+            fetch("a uid fetch 1:* FLAGS (vanished changedsince 7)"),
+            (true, Some(7), true)
+        );
+        assert_eq!(
+            fetch("a UID FETCH 1 FLAGS (CHANGEDSINCE 7)"),
+            (true, Some(7), false)
+        );
+        let bad = |line| parse_req(line).expect_err(line);
+        assert_eq!(
+            bad("a FETCH 1:* FLAGS (CHANGEDSINCE 1 VANISHED)"),
+            "VANISHED is only allowed with UID FETCH"
+        );
+        assert_eq!(
+            bad("a UID FETCH 1:* FLAGS (VANISHED)"),
+            "VANISHED needs CHANGEDSINCE"
+        );
+        assert_eq!(
+            bad("a UID FETCH 1 FLAGS (CHANGEDSINCE 1 VANISHED VANISHED)"),
+            "A FETCH modifier is given twice"
+        );
+        assert_eq!(
+            bad("a UID FETCH 1 FLAGS (CHANGEDSINCE 1 CHANGEDSINCE 2)"),
+            "A FETCH modifier is given twice"
+        );
+        for line in [
+            "a UID FETCH 1 FLAGS ()",
+            "a UID FETCH 1 FLAGS (CHANGEDSINCE)",
+            "a UID FETCH 1 FLAGS (CHANGEDSINCE x VANISHED)",
+            "a UID FETCH 1 FLAGS (CHANGEDSINCE 1  VANISHED)",
+            "a UID FETCH 1 FLAGS (CHANGEDSINCE 1 VANISHED",
+            "a UID FETCH 1 FLAGS (FOO)",
+            "a UID FETCH 1 FLAGS VANISHED",
+        ] {
+            assert_eq!(bad(line), "Unknown FETCH modifier", "{line}");
         }
     }
 

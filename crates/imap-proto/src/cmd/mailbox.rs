@@ -4,6 +4,7 @@
 //! 6154), LSUB, STATUS and APPEND.
 
 use super::{Ctx, Request};
+use crate::sequence::{Bound, SequenceSet};
 use crate::syntax::{Cursor, Invalid};
 
 /// A STATUS item (RFC 9051 §6.3.11, RFC 7162 §3.1.6, RFC 8438).
@@ -75,30 +76,105 @@ pub struct List {
     pub return_status: Option<Vec<StatusItem>>,
 }
 
+/// The QRESYNC parameter of SELECT and EXAMINE (RFC 7162 §3.2.5): what
+/// the client cached of the mailbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QResync {
+    /// The UIDVALIDITY it knows; the rest is ignored if it changed.
+    pub uid_validity: u32,
+    /// The HIGHESTMODSEQ it knows: changes above it are reported.
+    pub modseq: u64,
+    /// The UIDs it knows (no `*`); `None` means all below UIDNEXT.
+    pub known_uids: Option<SequenceSet>,
+    /// Message numbers and the UIDs it knows them by, in the same order
+    /// (RFC 7162 §3.2.5.2); no `*`.
+    pub seq_match: Option<(SequenceSet, SequenceSet)>,
+}
+
+/// `SELECT mailbox [SP "(" select-param *(SP select-param) ")"]` with
+/// the parameters `CONDSTORE` (RFC 7162 §3.1.8) and `QRESYNC (...)`
+/// (§3.2.5); RFC 4466 §2.1 gives the list's shape.
 pub(super) fn select(
     rest: &[crate::Part],
     ctx: Ctx,
     readonly: bool,
 ) -> Result<Request, &'static str> {
-    const USAGE: &str = "Syntax: SELECT mailbox [(CONDSTORE)]";
+    const USAGE: &str = "Syntax: SELECT mailbox [(CONDSTORE / QRESYNC (uidvalidity modseq ...))]";
     let mut c = Cursor::new(rest);
     let mailbox = mailbox(&mut c, ctx).map_err(|()| USAGE)?;
-    let mut condstore = false;
+    let (mut condstore, mut qresync) = (false, None);
     if c.eat(' ') {
-        let params = c.list(false, |c| c.word()).map_err(|()| USAGE)?;
-        for param in params {
-            match param.as_str() {
-                "CONDSTORE" => condstore = true,
-                _ => return Err("Unknown SELECT parameter"),
+        let mut why = USAGE;
+        c.list(false, |c| match c.word()?.as_str() {
+            "CONDSTORE" => {
+                condstore = true;
+                Ok(())
             }
-        }
+            "QRESYNC" if qresync.is_none() => {
+                why = "Syntax: QRESYNC (uidvalidity modseq [known-uids] [(seqs uids)])";
+                c.sp()?;
+                qresync = Some(qresync_param(c)?);
+                Ok(())
+            }
+            _ => {
+                why = "Unknown or repeated SELECT parameter";
+                Err(())
+            }
+        })
+        .map_err(|()| why)?;
     }
     c.end().map_err(|()| USAGE)?;
     Ok(Request::Select {
         mailbox,
         readonly,
         condstore,
+        qresync,
     })
+}
+
+/// `"(" uidvalidity SP mod-sequence-value [SP known-uids] [SP
+/// seq-match-data] ")"` (RFC 7162 §7).
+fn qresync_param(c: &mut Cursor<'_>) -> Result<QResync, Invalid> {
+    c.char('(')?;
+    let uid_validity = c.nz_number()?;
+    c.sp()?;
+    let modseq = c.number64()?;
+    let mut known_uids = None;
+    let mut seq_match = None;
+    if c.eat(' ') {
+        if c.peek() != Some('(') {
+            known_uids = Some(plain_set(c)?);
+        }
+        if known_uids.is_none() || c.eat(' ') {
+            c.char('(')?;
+            let seqs = plain_set(c)?;
+            c.sp()?;
+            let uids = plain_set(c)?;
+            c.char(')')?;
+            seq_match = Some((seqs, uids));
+        }
+    }
+    c.char(')')?;
+    Ok(QResync {
+        uid_validity,
+        modseq,
+        known_uids,
+        seq_match,
+    })
+}
+
+/// A sequence set of plain numbers: RFC 7162 §7 allows neither `*` nor
+/// (being outside RFC 5182) `$` in the QRESYNC parameter.
+fn plain_set(c: &mut Cursor<'_>) -> Result<SequenceSet, Invalid> {
+    let set = SequenceSet::parse(c)?;
+    let star = set
+        .0
+        .iter()
+        .any(|&(a, b)| a == Bound::Star || b == Bound::Star);
+    if set.is_saved() || star {
+        return Err(());
+    }
+    Ok(set)
 }
 
 /// A command whose only argument is a mailbox.
@@ -336,7 +412,8 @@ mod tests {
             Ok(Request::Select {
                 mailbox: "INBOX".into(),
                 readonly: false,
-                condstore: false
+                condstore: false,
+                qresync: None
             })
         );
         assert_eq!(
@@ -344,7 +421,8 @@ mod tests {
             Ok(Request::Select {
                 mailbox: "Entwürfe".into(),
                 readonly: true,
-                condstore: true
+                condstore: true,
+                qresync: None
             })
         );
         assert!(parse_req("a SELECT").is_err());
@@ -364,6 +442,63 @@ mod tests {
                 special_use: vec!["\\Archive".into()]
             })
         );
+    }
+
+    /// RFC 7162 §3.2.5 and §7: the QRESYNC parameter with and without
+    /// its optional parts, and what is not one.
+    #[test]
+    fn select_qresync() {
+        let set = |s| SequenceSet::from_text(s).unwrap();
+        let qresync = |line| match parse_req(line) {
+            Ok(Request::Select {
+                qresync: Some(q),
+                condstore,
+                ..
+            }) => (q, condstore),
+            other => panic!("{line}: {other:?}"),
+        };
+        let (q, condstore) = qresync("a SELECT INBOX (QRESYNC (67890007 90060115194045000))");
+        assert_eq!(
+            q,
+            QResync {
+                uid_validity: 67890007,
+                modseq: 90060115194045000,
+                known_uids: None,
+                seq_match: None
+            }
+        );
+        assert!(!condstore);
+        let (q, condstore) = qresync("a EXAMINE x (condstore qresync (1 2 41:211,214:541))");
+        assert!(condstore);
+        assert_eq!(q.known_uids, Some(set("41:211,214:541")));
+        assert_eq!(q.seq_match, None);
+        let (q, _) = qresync(
+            "a SELECT INBOX (QRESYNC (67890007 90060115194045000 1:29997 (5000,7500 15000,22500)))",
+        );
+        assert_eq!(q.known_uids, Some(set("1:29997")));
+        assert_eq!(q.seq_match, Some((set("5000,7500"), set("15000,22500"))));
+        let (q, _) = qresync("a SELECT INBOX (QRESYNC (1 2 (1:3 4:6)))");
+        assert_eq!(q.known_uids, None, "match data without known UIDs");
+        assert_eq!(q.seq_match, Some((set("1:3"), set("4:6"))));
+        for bad in [
+            "a SELECT INBOX (QRESYNC)",
+            "a SELECT INBOX (QRESYNC ())",
+            "a SELECT INBOX (QRESYNC (1))",
+            "a SELECT INBOX (QRESYNC (0 5))",
+            "a SELECT INBOX (QRESYNC (1 x))",
+            "a SELECT INBOX (QRESYNC (1 5 1:*))",
+            "a SELECT INBOX (QRESYNC (1 5 $))",
+            "a SELECT INBOX (QRESYNC (1 5 1:9 (1:2)))",
+            "a SELECT INBOX (QRESYNC (1 5 1:9 (1:2 3:*)))",
+            "a SELECT INBOX (QRESYNC (1 5 1:9 (1 2) x))",
+            "a SELECT INBOX (QRESYNC (1 5 1:9 ))",
+            "a SELECT INBOX (QRESYNC (1 5)",
+            "a SELECT INBOX (QRESYNC (1 5) QRESYNC (1 5))",
+            "a SELECT INBOX (FOO)",
+            "a SELECT INBOX ()",
+        ] {
+            assert!(parse_req(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -19,7 +19,7 @@ mod starttls;
 use postern_types::Secret;
 
 pub use fetch::{FetchAttr, Section, SectionText};
-pub use mailbox::{List, StatusItem};
+pub use mailbox::{List, QResync, StatusItem};
 pub use search::{SearchKey, SearchReturn, SortKey, ThreadAlgorithm};
 pub use selected::StoreMode;
 
@@ -85,6 +85,9 @@ pub enum Request {
         readonly: bool,
         /// `(CONDSTORE)` (RFC 7162 §3.1.8).
         condstore: bool,
+        /// `(QRESYNC (...))` (RFC 7162 §3.2.5); the core refuses it
+        /// unless the client enabled QRESYNC.
+        qresync: Option<QResync>,
     },
     /// `CREATE` (RFC 9051 §6.3.4), with `USE` attributes (RFC 6154 §5.2).
     Create {
@@ -155,6 +158,9 @@ pub enum Request {
         attrs: Vec<FetchAttr>,
         /// `(CHANGEDSINCE n)` (RFC 7162 §3.1.4.1).
         changed_since: Option<u64>,
+        /// The `VANISHED` modifier (RFC 7162 §3.2.6): UID FETCH only,
+        /// with CHANGEDSINCE, and (checked by the core) QRESYNC enabled.
+        vanished: bool,
     },
     /// `[UID] STORE` (RFC 9051 §6.4.6).
     Store {

@@ -311,6 +311,7 @@ impl ImapSession {
                 mailbox,
                 readonly,
                 condstore,
+                ..
             } => self.select(imap, tag, &mailbox, readonly, condstore).await,
             Request::Create { name, special_use } => {
                 self.create(imap, tag, &name, &special_use).await
@@ -363,6 +364,7 @@ impl ImapSession {
                 set,
                 attrs,
                 changed_since,
+                ..
             } => {
                 self.fetch(imap, tag, uid, &set, &attrs, changed_since)
                     .await
