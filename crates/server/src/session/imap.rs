@@ -25,7 +25,13 @@
 //! subscriptions are stored (`Store::subscriptions`). \Recent (RFC 3501
 //! §2.3.2) is claimed from the store (`Store::claim_recent`) by an
 //! IMAP4rev1 session's SELECT, not EXAMINE, and again when new mail
-//! reaches the selected mailbox; STATUS RECENT still answers 0.
+//! reaches the selected mailbox; STATUS RECENT counts what the next
+//! claim would hand out (`Store::recent_mark`).
+//!
+//! QRESYNC (RFC 7162 §3.2): SELECT with the client's cached MODSEQ sends
+//! `VANISHED (EARLIER)` from `Store::vanished_since` and the flags
+//! changed since; once enabled, removals are `VANISHED` rather than
+//! EXPUNGE, and UID FETCH VANISHED is answered before `fetch` runs.
 
 mod auth;
 mod fetch;
@@ -311,8 +317,11 @@ impl ImapSession {
                 mailbox,
                 readonly,
                 condstore,
-                ..
-            } => self.select(imap, tag, &mailbox, readonly, condstore).await,
+                qresync,
+            } => {
+                self.select(imap, tag, &mailbox, readonly, condstore, qresync)
+                    .await
+            }
             Request::Create { name, special_use } => {
                 self.create(imap, tag, &name, &special_use).await
             }
@@ -364,8 +373,14 @@ impl ImapSession {
                 set,
                 attrs,
                 changed_since,
-                ..
+                vanished,
             } => {
+                // RFC 7162 §3.2.6: VANISHED (EARLIER) before any FETCH.
+                if let Some(since) = changed_since.filter(|_| vanished) {
+                    if !self.vanished_earlier(imap, tag, &set, since).await {
+                        return;
+                    }
+                }
                 self.fetch(imap, tag, uid, &set, &attrs, changed_since)
                     .await
             }

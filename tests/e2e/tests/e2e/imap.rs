@@ -4,6 +4,8 @@
 
 #[path = "imap_rfc.rs"]
 mod load;
+#[path = "imap_qresync.rs"]
+mod qresync;
 #[path = "imap_security.rs"]
 mod security;
 

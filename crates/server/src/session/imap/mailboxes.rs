@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use postern_imap_proto::cmd::{List, StatusItem};
 use postern_imap_proto::{Data, Server, Tag};
-use postern_store::{AccountId, Flag, Mailbox, MessageMeta, SpecialUse};
+use postern_store::{
+    AccountId, Flag, Mailbox, MailboxId, MessageMeta, SpecialUse, Store, StoreResult, Uid,
+};
 
 use super::selected::trouble;
 use super::{flags, ImapSession};
@@ -195,9 +197,13 @@ impl ImapSession {
             }
         }
         for (mb, items) in statuses {
-            let id = mb.id;
-            match self.mail.with_store(move |s| s.messages(id)).await {
-                Ok(msgs) => imap.data(status_data(&mb, &msgs, &items, imap.utf8())),
+            let (id, recent) = (mb.id, items.contains(&StatusItem::Recent));
+            match self
+                .mail
+                .with_store(move |s| read_status(s, id, recent))
+                .await
+            {
+                Ok((msgs, mark)) => imap.data(status_data(&mb, &msgs, mark, &items, imap.utf8())),
                 Err(e) => return trouble(imap, tag, &e),
             }
         }
@@ -215,16 +221,17 @@ impl ImapSession {
             return;
         };
         let owned = name.to_owned();
+        let recent = items.contains(&StatusItem::Recent);
         let result = self
             .mail
             .with_store(move |s| match s.mailbox(account, &owned)? {
-                Some(mb) => Ok(Some((s.messages(mb.id)?, mb))),
+                Some(mb) => Ok(Some((read_status(s, mb.id, recent)?, mb))),
                 None => Ok(None),
             })
             .await;
         match result {
-            Ok(Some((msgs, mb))) => {
-                imap.data(status_data(&mb, &msgs, items, imap.utf8()));
+            Ok(Some(((msgs, mark), mb))) => {
+                imap.data(status_data(&mb, &msgs, mark, items, imap.utf8()));
                 imap.tagged_ok(tag, None, "STATUS completed");
             }
             Ok(None) => imap.tagged_no(tag, Some("NONEXISTENT"), "No such mailbox"),
@@ -358,10 +365,24 @@ fn special_use(attr: &str) -> Option<SpecialUse> {
         .find(|u| u.attribute().is_some_and(|a| a.eq_ignore_ascii_case(attr)))
 }
 
-/// `* STATUS name (items)`.
+/// What STATUS needs of a mailbox: its messages, and with RECENT its
+/// recent mark (read, not claimed: STATUS changes nothing).
+fn read_status(
+    s: &dyn Store,
+    mailbox: MailboxId,
+    recent: bool,
+) -> StoreResult<(Vec<MessageMeta>, Option<Uid>)> {
+    let mark = recent.then(|| s.recent_mark(mailbox)).transpose()?;
+    Ok((s.messages(mailbox)?, mark))
+}
+
+/// `* STATUS name (items)`. RECENT counts the messages a session
+/// selecting the mailbox now would see \Recent (RFC 3501 §6.3.10): those
+/// at or above `recent_mark`, which no session claimed yet.
 pub(super) fn status_data(
     mb: &Mailbox,
     msgs: &[MessageMeta],
+    recent_mark: Option<Uid>,
     items: &[StatusItem],
     utf8: bool,
 ) -> Data {
@@ -374,7 +395,9 @@ pub(super) fn status_data(
         let has = |f: Flag| msgs.iter().filter(|m| m.flags.contains(&f)).count();
         let value: u64 = match item {
             StatusItem::Messages => msgs.len() as u64,
-            StatusItem::Recent => 0,
+            StatusItem::Recent => {
+                recent_mark.map_or(0, |mark| msgs.iter().filter(|m| m.uid >= mark).count()) as u64
+            }
             StatusItem::UidNext => u64::from(mb.uid_next.0),
             StatusItem::UidValidity => u64::from(mb.uid_validity),
             StatusItem::Unseen => (msgs.len() - has(Flag::Seen)) as u64,

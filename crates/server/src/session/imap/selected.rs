@@ -4,7 +4,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::ops::Range;
 
-use postern_imap_proto::cmd::StoreMode;
+use postern_imap_proto::cmd::{QResync, StoreMode};
 use postern_imap_proto::{Data, SequenceSet, Server, Tag};
 use postern_store::{Change, Flag, FlagOp, Mailbox, ModSeq, StoreError, Uid};
 use tokio::sync::broadcast;
@@ -95,8 +95,12 @@ impl ImapSession {
         name: &str,
         readonly: bool,
         condstore: bool,
+        qresync: Option<QResync>,
     ) {
-        // RFC 7162 §3.2.11: CLOSED tells the client the old one is gone.
+        // RFC 7162 §3.2.11: CLOSED tells the client the old one is gone
+        // (RFC 9051 §7.1 has it for IMAP4rev2 as well); sent whether or
+        // not CONDSTORE was enabled, as §3.2.11 asks of a server that
+        // advertises it.
         if self.selected.take().is_some() {
             imap.untagged("OK [CLOSED] Previous mailbox closed");
         }
@@ -106,6 +110,7 @@ impl ImapSession {
         let changes = self.mail.store.subscribe();
         let name = name.to_owned();
         let claims_recent = !readonly && !imap.enabled().rev2;
+        let since = qresync.as_ref().map(|q| (q.uid_validity, ModSeq(q.modseq)));
         let read = self
             .mail
             .with_store(move |s| {
@@ -119,10 +124,19 @@ impl ImapSession {
                     true => vec![s.claim_recent(mb.id)?],
                     false => Vec::new(),
                 };
-                Ok(Some((mb, msgs, recent)))
+                // After the read as well: a removal in between is in
+                // both this and the change feed, and is told once, as a
+                // VANISHED of the view (see `resync`).
+                let vanished = match since {
+                    Some((validity, modseq)) if validity == mb.uid_validity => {
+                        Some(s.vanished_since(mb.id, modseq)?)
+                    }
+                    _ => None,
+                };
+                Ok(Some((mb, msgs, recent, vanished)))
             })
             .await;
-        let (mailbox, msgs, recent) = match read {
+        let (mailbox, msgs, recent, vanished) = match read {
             Ok(Some(found)) => found,
             Ok(None) => return imap.tagged_no(tag, Some("NONEXISTENT"), "No such mailbox"),
             Err(e) => return trouble(imap, tag, &e),
@@ -140,6 +154,11 @@ impl ImapSession {
             recent,
         };
         self.announce(imap, &sel);
+        // RFC 7162 §3.2.5: with the UIDVALIDITY the client knew, what
+        // changed since its MODSEQ; with another, a plain SELECT.
+        if let (Some(q), Some(vanished)) = (qresync, vanished) {
+            resync(imap, &sel, &q, &vanished);
+        }
         let code = if readonly { "READ-ONLY" } else { "READ-WRITE" };
         let verb = if readonly { "EXAMINE" } else { "SELECT" };
         self.selected = Some(sel);
@@ -240,16 +259,89 @@ impl ImapSession {
         }
         let id = sel.mailbox.id;
         let gone = doomed.clone();
-        if let Err(e) = self.mail.with_store(move |s| s.expunge(id, &gone)).await {
-            return trouble(imap, tag, &e);
-        }
+        let qresync = imap.enabled().qresync && !doomed.is_empty();
+        let result = self
+            .mail
+            .with_store(move |s| {
+                s.expunge(id, &gone)?;
+                // Read after the expunge: its MODSEQ, or a later one.
+                qresync.then(|| s.mailbox_by_id(id)).transpose()
+            })
+            .await;
+        let after = match result {
+            Ok(after) => after.flatten(),
+            Err(e) => return trouble(imap, tag, &e),
+        };
         let Some(sel) = self.selected.as_mut() else {
             return;
         };
-        for seq in sel.view.remove(&doomed) {
-            imap.untagged(&format!("{seq} EXPUNGE"));
+        removed(imap, sel, &doomed);
+        let code = self.highest_after_removal(imap, after).await;
+        imap.tagged_ok(tag, code.as_deref(), "EXPUNGE completed");
+    }
+
+    /// RFC 7162 §3.2.7, §3.2.9 and RFC 6851 §4.4: once QRESYNC is on, an
+    /// EXPUNGE, UID EXPUNGE or MOVE that removed messages ends with the
+    /// mailbox's HIGHESTMODSEQ as read after the removal. A client takes
+    /// that value as covering every change, so first every change up to
+    /// it is reported: the mailbox is re-read (the read follows the one of
+    /// `after`) and the differences sent, as after any command.
+    async fn highest_after_removal(
+        &mut self,
+        imap: &mut Server,
+        after: Option<Mailbox>,
+    ) -> Option<String> {
+        let after = after?;
+        let sel = self.selected.as_mut()?;
+        sel.dirty = true;
+        self.report(imap, true).await;
+        Some(format!("HIGHESTMODSEQ {}", after.highest_modseq.0.max(1)))
+    }
+
+    /// UID FETCH ... (CHANGEDSINCE n VANISHED) (RFC 7162 §3.2.6): the
+    /// UIDs of `set` removed since `since`, as `VANISHED (EARLIER)`,
+    /// before any FETCH response. Messages still in the view are left
+    /// out: the client counts them, and hears of their removal as it
+    /// hears of any (a removal racing this command is in both). `$` is
+    /// not resolved here (the saved result names messages of the view).
+    /// False, and the command answered, if the store failed.
+    pub(super) async fn vanished_earlier(
+        &mut self,
+        imap: &mut Server,
+        tag: &Tag,
+        set: &SequenceSet,
+        since: u64,
+    ) -> bool {
+        let Some(sel) = self.selected.as_ref() else {
+            return true;
+        };
+        let id = sel.mailbox.id;
+        let gone = match self
+            .mail
+            .with_store(move |s| s.vanished_since(id, ModSeq(since)))
+            .await
+        {
+            Ok(gone) => gone,
+            Err(e) => {
+                trouble(imap, tag, &e);
+                return false;
+            }
+        };
+        let Some(sel) = self.selected.as_ref() else {
+            return true;
+        };
+        // `*` is the largest UID in use (RFC 9051 §9), or that was.
+        let largest = gone.last().map_or(0, |u| u.0).max(sel.view.max_uid());
+        let wanted = UidRanges::new(set, largest);
+        let uids: Vec<u32> = gone
+            .iter()
+            .filter(|&&u| wanted.contains(u.0) && sel.view.index_of(u).is_none())
+            .map(|u| u.0)
+            .collect();
+        for d in Data::vanished(&uids, true) {
+            imap.data(d);
         }
-        imap.tagged_ok(tag, None, "EXPUNGE completed");
+        true
     }
 
     /// STORE / UID STORE: one store transaction for all the messages, with
@@ -311,7 +403,9 @@ impl ImapSession {
             // even when silent, for its MODSEQ.
             if !args.silent || (really && args.unchanged_since.is_some()) {
                 let recent = sel.is_recent(uid);
-                imap.data(flag_fetch(i, &meta, args.uid, condstore, recent));
+                // RFC 7162 §3.2.4: a QRESYNC client gets the UID too.
+                let with_uid = args.uid || imap.enabled().qresync;
+                imap.data(flag_fetch(i, &meta, with_uid, condstore, recent));
             }
             sel.view.update(i, meta);
         }
@@ -364,6 +458,7 @@ impl ImapSession {
             .collect();
         let (from, dest) = (sel.mailbox.id, dest.to_owned());
         let work = uids.clone();
+        let qresync = moving && imap.enabled().qresync;
         let result = self
             .mail
             .with_store(move |s| {
@@ -375,10 +470,15 @@ impl ImapSession {
                 } else {
                     s.copy(from, &work, to.id)?
                 };
-                Ok(Some((to.uid_validity, pairs)))
+                // Read after the move, for its HIGHESTMODSEQ.
+                let after = match qresync && !pairs.is_empty() {
+                    true => s.mailbox_by_id(from)?,
+                    false => None,
+                };
+                Ok(Some((to.uid_validity, pairs, after)))
             })
             .await;
-        let (validity, pairs) = match result {
+        let (validity, pairs, after) = match result {
             Ok(Some(done)) => done,
             Ok(None) => return imap.tagged_no(tag, Some("TRYCREATE"), "No such mailbox"),
             Err(e) => return trouble(imap, tag, &e),
@@ -399,11 +499,10 @@ impl ImapSession {
             for &uid in &uids {
                 sel.expect(false, uid);
             }
-            for seq in sel.view.remove(&uids) {
-                imap.untagged(&format!("{seq} EXPUNGE"));
-            }
+            removed(imap, sel, &uids);
         }
-        imap.tagged_ok(tag, None, &format!("{verb} completed"));
+        let code = self.highest_after_removal(imap, after).await;
+        imap.tagged_ok(tag, code.as_deref(), &format!("{verb} completed"));
     }
 
     /// After an IDLE poll interval: the mailbox's UIDNEXT and
@@ -458,11 +557,28 @@ impl ImapSession {
         };
         // The mailbox as read includes this session's own changes.
         sel.own.clear();
+        // RFC 7162 §3.2.10: a QRESYNC client is told removals by UID.
+        let qresync = imap.enabled().qresync && expunge_ok;
+        let before: Vec<Uid> = match qresync {
+            true => sel.view.iter().map(|m| m.uid).collect(),
+            false => Vec::new(),
+        };
         let up = sel.view.sync(fresh, expunge_ok);
         // Expunges held back are applied at the next chance.
         sel.dirty = !expunge_ok && sel.view.iter().any(|m| sel.view.is_gone(m.uid));
-        for seq in up.expunged {
-            imap.untagged(&format!("{seq} EXPUNGE"));
+        if qresync && !up.expunged.is_empty() {
+            let gone: Vec<u32> = before
+                .into_iter()
+                .filter(|&u| sel.view.index_of(u).is_none())
+                .map(|u| u.0)
+                .collect();
+            for d in Data::vanished(&gone, false) {
+                imap.data(d);
+            }
+        } else {
+            for seq in up.expunged {
+                imap.untagged(&format!("{seq} EXPUNGE"));
+            }
         }
         let Some(n) = up.exists else {
             return self.report_flags(imap, &up.changed);
@@ -513,6 +629,105 @@ fn deleted(view: &View, uids: Option<&SequenceSet>) -> Vec<Uid> {
         .filter(|(i, _)| uids.is_none_or(|set| view.in_set(set, *i, true)))
         .map(|(_, m)| m.uid)
         .collect()
+}
+
+/// Drops messages this session removed from the view and tells the
+/// client: `VANISHED uids` once QRESYNC is on (RFC 7162 §3.2.10, only
+/// UIDs the client was shown), else `n EXPUNGE`, highest first.
+fn removed(imap: &mut Server, sel: &mut Selected, uids: &[Uid]) {
+    if !imap.enabled().qresync {
+        for seq in sel.view.remove(uids) {
+            imap.untagged(&format!("{seq} EXPUNGE"));
+        }
+        return;
+    }
+    let mut shown: Vec<u32> = uids
+        .iter()
+        .filter(|&&u| sel.view.index_of(u).is_some())
+        .map(|u| u.0)
+        .collect();
+    shown.sort_unstable();
+    shown.dedup();
+    sel.view.remove(uids);
+    for d in Data::vanished(&shown, false) {
+        imap.data(d);
+    }
+}
+
+/// The answer to SELECT's QRESYNC parameter when its UIDVALIDITY holds
+/// (RFC 7162 §3.2.5.1): `VANISHED (EARLIER)` for the known UIDs removed
+/// since the client's MODSEQ, then `n FETCH (UID FLAGS MODSEQ)` for
+/// the known messages changed since (RFC 7162 §3.2.6: VANISHED first).
+/// Without known UIDs, all below UIDNEXT are meant; every UID of the
+/// view and of `vanished` is. The sequence match data narrows VANISHED
+/// (§3.2.5.2). UIDs in the view are never reported vanished (see
+/// `select`).
+fn resync(imap: &mut Server, sel: &Selected, q: &QResync, vanished: &[Uid]) {
+    let known = q
+        .known_uids
+        .as_ref()
+        .map(|set| UidRanges::new(set, sel.mailbox.uid_next.0.saturating_sub(1)));
+    let is_known = |u: Uid| known.as_ref().is_none_or(|k| k.contains(u.0));
+    let matched = q
+        .seq_match
+        .as_ref()
+        .map_or(0, |(seqs, uids)| matched_uid(&sel.view, seqs, uids));
+    let gone: Vec<u32> = vanished
+        .iter()
+        .filter(|&&u| u.0 > matched && is_known(u) && sel.view.index_of(u).is_none())
+        .map(|u| u.0)
+        .collect();
+    for d in Data::vanished(&gone, true) {
+        imap.data(d);
+    }
+    for (i, m) in sel.view.iter().enumerate() {
+        if m.modseq.0 > q.modseq && is_known(m.uid) {
+            imap.data(flag_fetch(i, m, true, true, sel.is_recent(m.uid)));
+        }
+    }
+}
+
+/// RFC 7162 §3.2.5.2: the largest UID up to which the client's sample of
+/// (message number, UID) pairs agrees with the view, taking the pairs in
+/// order and stopping at the first that does not; the client knows every
+/// removal up to it. 0 when none agrees. Reads no further than the view
+/// is long, whatever the client wrote.
+fn matched_uid(view: &View, seqs: &SequenceSet, uids: &SequenceSet) -> u32 {
+    let seqs = seqs.ranges(0).flat_map(|(lo, hi)| lo..=hi);
+    let uids = uids.ranges(0).flat_map(|(lo, hi)| lo..=hi);
+    let mut matched = 0;
+    for (seq, uid) in seqs.zip(uids) {
+        let i = (seq as usize).wrapping_sub(1);
+        if i >= view.len() || view.get(i).uid.0 != uid {
+            break;
+        }
+        matched = matched.max(uid);
+    }
+    matched
+}
+
+/// A UID set from the client as sorted, disjoint ranges: membership in
+/// O(log n) however the client wrote it.
+struct UidRanges(Vec<(u32, u32)>);
+
+impl UidRanges {
+    fn new(set: &SequenceSet, largest: u32) -> Self {
+        let mut ranges: Vec<(u32, u32)> = set.ranges(largest).collect();
+        ranges.sort_unstable();
+        let mut merged: Vec<(u32, u32)> = Vec::with_capacity(ranges.len());
+        for (lo, hi) in ranges {
+            match merged.last_mut() {
+                Some(last) if lo <= last.1.saturating_add(1) => last.1 = last.1.max(hi),
+                _ => merged.push((lo, hi)),
+            }
+        }
+        Self(merged)
+    }
+
+    fn contains(&self, n: u32) -> bool {
+        let i = self.0.partition_point(|&(_, hi)| hi < n);
+        self.0.get(i).is_some_and(|&(lo, _)| lo <= n)
+    }
 }
 
 /// `n FETCH (FLAGS (...) [UID u] [MODSEQ (m)])`.
@@ -601,6 +816,42 @@ mod tests {
             claims_recent: false,
             recent: Vec::new(),
         }
+    }
+
+    #[test]
+    fn client_uid_sets() {
+        let set = |s| SequenceSet::from_text(s).unwrap();
+        let r = UidRanges::new(&set("12:10,5:3,1,4,7:7"), 0);
+        assert_eq!(r.0, [(1, 1), (3, 5), (7, 7), (10, 12)]);
+        for n in [1, 3, 4, 5, 7, 10, 11, 12] {
+            assert!(r.contains(n), "{n}");
+        }
+        for n in [0, 2, 6, 8, 9, 13, u32::MAX] {
+            assert!(!r.contains(n), "{n}");
+        }
+        assert!(UidRanges::new(&set("1:*"), 9).contains(9));
+    }
+
+    /// RFC 7162 §3.2.5.2: pairs are taken in order up to the first that
+    /// the mailbox does not match.
+    #[test]
+    fn sequence_match_data() {
+        let metas = [2, 4, 6, 8].map(|u| postern_store::MessageMeta {
+            mailbox: MailboxId(7),
+            uid: Uid(u),
+            flags: Vec::new(),
+            internal_date: 0,
+            size: 1,
+            modseq: ModSeq(1),
+            blob: postern_store::BlobId(String::new()),
+        });
+        let view = View::new(metas.to_vec());
+        let set = |s| SequenceSet::from_text(s).unwrap();
+        assert_eq!(matched_uid(&view, &set("1:4"), &set("2,4,7,8")), 4);
+        assert_eq!(matched_uid(&view, &set("2,4"), &set("4,8")), 8);
+        assert_eq!(matched_uid(&view, &set("1"), &set("3")), 0);
+        assert_eq!(matched_uid(&view, &set("5:4000000000"), &set("9:10")), 0);
+        assert_eq!(matched_uid(&view, &set("4"), &set("8:9")), 8, "extra UIDs");
     }
 
     #[test]
