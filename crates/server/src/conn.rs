@@ -1,5 +1,6 @@
 //! One connection, from accept to close: the TLS handshake (implicit), or
-//! plain text until STARTTLS and then the handshake, around the one driver.
+//! plain text until STARTTLS and then the handshake, around the one driver;
+//! inside TLS, COMPRESS=DEFLATE if the client asks.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
+use crate::compress::Deflated;
 use crate::driver::{drive, ConnError, Deadlines, Outcome, Session};
 use crate::listener::ListenerCtx;
 
@@ -57,10 +59,9 @@ pub async fn serve<F: SessionFactory>(
     let mut session = factory.session(peer);
     match ctx.listener.tls {
         TlsMode::Implicit => {
-            let (mut tls, info) = handshake(tcp, &ctx).await?;
-            let mut proto = factory.protocol(Some(info), false);
-            drive(&mut tls, &mut proto, &mut session, &deadlines, &cancel).await?;
-            close(tls, &deadlines).await;
+            let (tls, info) = handshake(tcp, &ctx).await?;
+            let proto = factory.protocol(Some(info), false);
+            serve_tls(tls, proto, session, &ctx, &deadlines, &cancel).await?;
         }
         TlsMode::StartTls => {
             let mut tcp = tcp;
@@ -76,6 +77,7 @@ pub async fn serve<F: SessionFactory>(
                 let session = factory.session(peer);
                 upgrade(tcp, proto, session, &ctx, &deadlines, &cancel).await?;
             } else {
+                plain_end(outcome);
                 close(tcp, &deadlines).await;
             }
         }
@@ -85,7 +87,8 @@ pub async fn serve<F: SessionFactory>(
                 return Ok(());
             }
             let mut proto = factory.protocol(None, false);
-            drive(&mut tcp, &mut proto, &mut session, &deadlines, &cancel).await?;
+            let outcome = drive(&mut tcp, &mut proto, &mut session, &deadlines, &cancel).await?;
+            plain_end(outcome);
             close(tcp, &deadlines).await;
         }
     }
@@ -127,7 +130,7 @@ async fn quiet_before_greeting<F: SessionFactory>(
 async fn upgrade<S: Session>(
     tcp: TcpStream,
     proto: S::Proto,
-    mut session: S,
+    session: S,
     ctx: &ListenerCtx,
     deadlines: &Deadlines,
     cancel: &CancellationToken,
@@ -139,13 +142,73 @@ async fn upgrade<S: Session>(
             .refused(&ctx.listener.name, "plaintext_after_starttls");
         return Err(postern_types::PlaintextAfterStartTls { bytes: pipelined }.into());
     }
-    let (mut tls, info) = handshake(tcp, ctx).await?;
-    let mut proto = proto.start_tls(info)?;
-    let outcome = drive(&mut tls, &mut proto, &mut session, deadlines, cancel).await?;
-    if outcome == Outcome::StartTls {
-        tracing::warn!("a second STARTTLS inside TLS; closing");
+    let (tls, info) = handshake(tcp, ctx).await?;
+    let proto = proto.start_tls(info)?;
+    serve_tls(tls, proto, session, ctx, deadlines, cancel).await
+}
+
+/// A session in plain text ended. COMPRESS is refused before TLS by the
+/// protocol, so a go-ahead for it here is a bug there: close, never
+/// compress in clear text.
+fn plain_end(outcome: Outcome) {
+    if outcome == Outcome::Compress {
+        tracing::error!("COMPRESS accepted on a plain-text connection; closing instead (a server bug: please report it)");
     }
-    close(tls, deadlines).await;
+}
+
+/// Drives a session inside TLS to its end, switching to COMPRESS=DEFLATE
+/// when the session accepts it.
+async fn serve_tls<S: Session>(
+    mut tls: TlsStream<TcpStream>,
+    mut proto: S::Proto,
+    mut session: S,
+    ctx: &ListenerCtx,
+    deadlines: &Deadlines,
+    cancel: &CancellationToken,
+) -> Result<(), ConnError> {
+    match drive(&mut tls, &mut proto, &mut session, deadlines, cancel).await? {
+        Outcome::Closed => close(tls, deadlines).await,
+        Outcome::StartTls => {
+            tracing::warn!("a second STARTTLS inside TLS; closing");
+            close(tls, deadlines).await;
+        }
+        Outcome::Compress => compressed(tls, proto, session, ctx, deadlines, cancel).await?,
+    }
+    Ok(())
+}
+
+/// COMPRESS=DEFLATE (RFC 4978): the tagged OK went out in the clear; from
+/// here on both directions are compressed, with the same core and session.
+async fn compressed<S: Session>(
+    tls: TlsStream<TcpStream>,
+    mut proto: S::Proto,
+    mut session: S,
+    ctx: &ListenerCtx,
+    deadlines: &Deadlines,
+    cancel: &CancellationToken,
+) -> Result<(), ConnError> {
+    // Bytes the core already holds arrived after the COMPRESS command and
+    // before its OK: compressed bytes it would read as plain text. RFC 4978
+    // §3 has the client wait for the OK, so this client is broken: close.
+    let pipelined = proto.buffered_input_len();
+    if pipelined > 0 {
+        tracing::warn!(
+            bytes = pipelined,
+            "client sent data after COMPRESS without waiting for the OK (RFC 4978 §3); closing"
+        );
+        ctx.metrics
+            .refused(&ctx.listener.name, "pipelined_after_compress");
+        close(tls, deadlines).await;
+        return Ok(());
+    }
+    tracing::debug!("COMPRESS=DEFLATE active");
+    let mut stream = Deflated::new(tls);
+    let outcome = drive(&mut stream, &mut proto, &mut session, deadlines, cancel).await?;
+    if outcome != Outcome::Closed {
+        // The protocol refuses both ([COMPRESSIONACTIVE], RFC 4978 §3).
+        tracing::error!(?outcome, "STARTTLS or COMPRESS accepted inside a compressed session; closing (a server bug: please report it)");
+    }
+    close(stream, deadlines).await;
     Ok(())
 }
 

@@ -21,6 +21,9 @@ pub enum Control {
     Continue,
     /// The go-ahead for STARTTLS is queued: flush it, then hand over.
     StartTls,
+    /// The tagged OK to COMPRESS is queued: flush it in the clear, then
+    /// hand over; everything after it is compressed (RFC 4978 §3).
+    Compress,
     /// End the session after flushing.
     Close,
 }
@@ -32,6 +35,8 @@ pub enum Outcome {
     Closed,
     /// The client asked for TLS and was told to go ahead.
     StartTls,
+    /// The client asked for COMPRESS=DEFLATE and was told OK.
+    Compress,
 }
 
 /// Why a connection ended abnormally.
@@ -112,7 +117,7 @@ impl Deadlines {
     }
 }
 
-/// Runs the core until the session ends or asks for STARTTLS.
+/// Runs the core until the session ends or asks for STARTTLS or COMPRESS.
 pub async fn drive<S, H>(
     stream: &mut S,
     proto: &mut H::Proto,
@@ -136,6 +141,10 @@ where
                 Control::StartTls => {
                     flush(stream, proto, deadlines).await?;
                     return Ok(Outcome::StartTls);
+                }
+                Control::Compress => {
+                    flush(stream, proto, deadlines).await?;
+                    return Ok(Outcome::Compress);
                 }
                 Control::Close => {
                     flush(stream, proto, deadlines).await?;
@@ -272,3 +281,154 @@ async fn write<S: AsyncWrite + Unpin>(
 
 /// The unit of write progress: 64 KiB.
 const WRITE_PIECE: usize = 64 * 1024;
+
+#[cfg(test)]
+mod tests {
+    use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
+    use postern_types::{PlaintextAfterStartTls, Service, TlsInfo};
+    use tokio::io::{AsyncReadExt, DuplexStream};
+
+    use super::*;
+    use crate::compress::Deflated;
+
+    /// A line protocol: each line is an event, answers are queued bytes.
+    #[derive(Default)]
+    struct Lines {
+        input: Vec<u8>,
+        output: Vec<u8>,
+        finished: bool,
+    }
+
+    impl Protocol for Lines {
+        type Event = Vec<u8>;
+        type Error = std::io::Error;
+
+        fn enqueue_input(&mut self, bytes: &[u8]) {
+            self.input.extend_from_slice(bytes);
+        }
+
+        fn next(&mut self) -> Result<Vec<u8>, Interrupt<std::io::Error>> {
+            if let Some(out) = self.take_output() {
+                return Err(Interrupt::Io(Io::Output(out)));
+            }
+            match self.input.iter().position(|&b| b == b'\n') {
+                Some(end) => Ok(self.input.drain(..=end).collect()),
+                None => Err(Interrupt::Io(Io::NeedMoreInput)),
+            }
+        }
+
+        fn take_output(&mut self) -> Option<Vec<u8>> {
+            (!self.output.is_empty()).then(|| std::mem::take(&mut self.output))
+        }
+
+        fn timeout_class(&self) -> TimeoutClass {
+            TimeoutClass::PreAuth
+        }
+
+        fn is_finished(&self) -> bool {
+            self.finished
+        }
+
+        fn goodbye(&mut self, _why: Goodbye) {
+            self.output.extend_from_slice(b"BYE\r\n");
+            self.finished = true;
+        }
+
+        fn buffered_input_len(&self) -> usize {
+            self.input.len()
+        }
+
+        fn start_tls(self, _tls: TlsInfo) -> Result<Self, PlaintextAfterStartTls> {
+            Ok(Self::default())
+        }
+    }
+
+    /// Echoes lines; COMPRESS and QUIT do what their names say.
+    struct Echo;
+
+    impl Session for Echo {
+        type Proto = Lines;
+
+        async fn handle(&mut self, proto: &mut Lines, line: Vec<u8>) -> Control {
+            match &line[..] {
+                b"COMPRESS\r\n" => {
+                    proto.output.extend_from_slice(b"OK compressing\r\n");
+                    Control::Compress
+                }
+                b"QUIT\r\n" => {
+                    proto.output.extend_from_slice(b"BYE\r\n");
+                    Control::Close
+                }
+                _ => {
+                    proto.output.extend_from_slice(&line);
+                    Control::Continue
+                }
+            }
+        }
+    }
+
+    async fn serve(mut stream: DuplexStream) -> (Outcome, Outcome) {
+        let deadlines = Deadlines::new(&postern_config::defaults::limits(Service::Imap));
+        let cancel = CancellationToken::new();
+        let (mut proto, mut session) = (Lines::default(), Echo);
+        let first = drive(&mut stream, &mut proto, &mut session, &deadlines, &cancel).await;
+        assert_eq!(proto.buffered_input_len(), 0);
+        let mut stream = Deflated::new(stream);
+        let second = drive(&mut stream, &mut proto, &mut session, &deadlines, &cancel).await;
+        stream.shutdown().await.unwrap();
+        (first.unwrap(), second.unwrap())
+    }
+
+    /// Reads compressed bytes until `want.len()` inflated bytes arrived.
+    async fn expect_inflated(io: &mut DuplexStream, inflate: &mut Decompress, want: &[u8]) {
+        let mut got = Vec::with_capacity(want.len());
+        let mut chunk = [0u8; 256];
+        while got.len() < want.len() {
+            let n = io.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "EOF; got {:?}", String::from_utf8_lossy(&got));
+            let before = inflate.total_in();
+            inflate
+                .decompress_vec(&chunk[..n], &mut got, FlushDecompress::Sync)
+                .unwrap();
+            assert_eq!(inflate.total_in() - before, n as u64, "room for all");
+        }
+        assert_eq!(got, want);
+    }
+
+    fn deflated(deflate: &mut Compress, line: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(line.len() + 64);
+        deflate
+            .compress_vec(line, &mut out, FlushCompress::Sync)
+            .unwrap();
+        out
+    }
+
+    #[tokio::test]
+    async fn compress_hands_over_after_the_ok_and_the_session_goes_on() {
+        let (mut client, server) = tokio::io::duplex(64 * 1024);
+        let server = tokio::spawn(serve(server));
+        client.write_all(b"HELLO\r\nCOMPRESS\r\n").await.unwrap();
+        // The OK goes out in the clear, then nothing until the client
+        // speaks compressed (RFC 4978 §3).
+        let mut clear = [0u8; 23];
+        client.read_exact(&mut clear).await.unwrap();
+        assert_eq!(&clear, b"HELLO\r\nOK compressing\r\n");
+
+        let (mut deflate, mut inflate) = (
+            Compress::new(Compression::default(), false),
+            Decompress::new(false),
+        );
+        client
+            .write_all(&deflated(&mut deflate, b"PING\r\n"))
+            .await
+            .unwrap();
+        expect_inflated(&mut client, &mut inflate, b"PING\r\n").await;
+        client
+            .write_all(&deflated(&mut deflate, b"QUIT\r\n"))
+            .await
+            .unwrap();
+        expect_inflated(&mut client, &mut inflate, b"BYE\r\n").await;
+        let outcomes = server.await.unwrap();
+        assert_eq!(outcomes, (Outcome::Compress, Outcome::Closed));
+    }
+}

@@ -3,6 +3,8 @@
 //!
 //! # Layout
 //! - [`driver`]: the one loop between a stream and a sans-I/O core.
+//! - [`compress`]: COMPRESS=DEFLATE (RFC 4978), a stream adapter the driver
+//!   runs over.
 //! - [`conn`]: one connection: implicit TLS, or plain text, STARTTLS and the
 //!   handshake.
 //! - [`listener`]: the accept loop (semaphore before accept, per-IP limit).
@@ -13,6 +15,7 @@
 //! - [`reload`]: SIGHUP and file-change certificate reload, expiry checks.
 //! - [`per_ip`]: connections per client address.
 
+pub mod compress;
 pub mod conn;
 pub mod driver;
 pub mod http_lite;
