@@ -31,6 +31,64 @@ Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain
 hello part\r\n--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\
 \r\nAAEC\r\n--b--\r\n";
 
+/// A multipart/mixed holding a multipart/alternative (quoted-printable
+/// text and base64 HTML) and a forwarded message with its own multipart.
+pub(crate) const NESTED: &str = "From: Alice <alice@example.test>\r
+To: Bob <bob@example.test>, carol@example.test\r
+Cc: dave@example.test\r
+Subject: nested\r
+Date: Tue, 2 Jan 2024 10:00:00 +0000\r
+Message-ID: <nested@example.test>\r
+MIME-Version: 1.0\r
+Content-Type: multipart/mixed; boundary=\"outer\"\r
+Content-Language: en\r
+\r
+This is the preamble.\r
+--outer\r
+Content-Type: multipart/alternative; boundary=\"alt\"\r
+\r
+--alt\r
+Content-Type: text/plain; charset=utf-8\r
+Content-Transfer-Encoding: quoted-printable\r
+\r
+caf=C3=A9 au lait\r
+second line\r
+--alt\r
+Content-Type: text/html; charset=UTF-8\r
+Content-Transfer-Encoding: base64\r
+\r
+PHA+Y2Fmw6k8L3A+\r
+--alt--\r
+\r
+--outer\r
+Content-Type: message/rfc822\r
+Content-Disposition: attachment; filename=\"fwd.eml\"\r
+Content-Language: en, de\r
+Content-Location: http://example.test/fwd\r
+Content-Description: forwarded\r
+\r
+From: Erin <erin@example.test>\r
+Subject: inner\r
+Date: Mon, 1 Jan 2024 09:00:00 +0100\r
+Content-Type: multipart/mixed; boundary=\"in\"\r
+\r
+--in\r
+Content-Type: text/plain\r
+\r
+inner text\r
+--in\r
+Content-Type: application/pdf; name=\"a.pdf\"\r
+Content-Transfer-Encoding: base64\r
+Content-Disposition: inline; filename=\"a.pdf\"\r
+Content-ID: <pdf@example.test>\r
+Content-MD5: Q2hlY2sgSW50ZWdyaXR5IQ==\r
+\r
+JVBERi0xLjQK\r
+--in--\r
+\r
+--outer--\r
+";
+
 /// An IMAP client over any stream, reading complete responses.
 pub(crate) struct Imap<S> {
     stream: BufReader<S>,

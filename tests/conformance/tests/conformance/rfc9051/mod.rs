@@ -1,5 +1,8 @@
 //! RFC 9051 (IMAP4rev2): the base protocol's commands and responses.
 
+mod fetch;
+mod search;
+
 use crate::helpers::{any, cmd, has, login, with_mail, ALICE};
 
 /// RFC 9051 §6.3.3: EXAMINE is read-only; STORE and EXPUNGE are refused
