@@ -22,6 +22,7 @@ FORBIDDEN = {
     "postern-store": {"postern-server", "postern-tls", "postern-smtp-proto", "postern-imap-proto", "postern-pop3-proto", "postern-auth", "rustls"},
     "postern-auth": {"postern-server", "postern-tls", "postern-smtp-proto", "postern-imap-proto", "postern-pop3-proto", "rustls"},
     "postern-outbound": {"postern", "postern-server", "postern-config", "postern-smtp-proto", "postern-imap-proto", "postern-pop3-proto", "postern-auth"},
+    "postern-web": {"postern", "postern-server", "postern-smtp-proto", "postern-imap-proto", "postern-pop3-proto", "postern-tls", "rustls"},
     "postern-server": {"postern"},
 }
 # workspace crates each crate may name directly
@@ -36,6 +37,7 @@ ALLOWED_WORKSPACE_DEPS = {
     "postern-store": {"postern-types"},
     "postern-auth": {"postern-types", "postern-store"},
     "postern-outbound": {"postern-types", "postern-store", "postern-tls"},
+    "postern-web": {"postern-types", "postern-store", "postern-auth", "postern-message", "postern-config"},
 }
 
 

@@ -10,6 +10,7 @@
 //! - [`listener`]: the accept loop (semaphore before accept, per-IP limit).
 //! - [`session`]: each service's answers to its core's events.
 //! - [`http_lite`]: the redirector's and the metrics endpoint's HTTP.
+//! - [`web`]: the HTTPS listener: hyper over TLS, serving `postern-web`.
 //! - [`metrics`]: Prometheus counters.
 //! - [`outbound`]: `[outbound]` to the queue workers' settings.
 //! - [`reload`]: SIGHUP and file-change certificate reload, expiry checks.
@@ -26,6 +27,7 @@ pub mod outbound;
 pub mod per_ip;
 pub mod reload;
 pub mod session;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -127,6 +129,8 @@ impl Server {
 
     fn spawn_all(&self, bound: Vec<Bound>) {
         let metrics = Arc::new(Metrics::default());
+        // One application for every HTTPS socket: they share the sessions.
+        let web = Arc::new(web::application(&self.config, &self.addrs, &self.mail));
         for b in bound {
             for (name, addr) in self.addrs.iter().filter(|(n, _)| *n == b.listener.name) {
                 tracing::info!(listener = %name, %addr, service = %b.listener.service, tls = %b.listener.tls, "listening");
@@ -137,7 +141,7 @@ impl Server {
                 metrics: metrics.clone(),
                 per_ip: Default::default(),
             });
-            self.spawn_listener(b.socket, ctx, &metrics);
+            self.spawn_listener(b.socket, ctx, &metrics, &web);
         }
         let (config, certs, cancel) = (
             self.config.clone(),
@@ -149,7 +153,13 @@ impl Server {
             .spawn(reload::watch(config, certs, hangup, cancel));
     }
 
-    fn spawn_listener(&self, socket: TcpListener, ctx: Arc<ListenerCtx>, metrics: &Arc<Metrics>) {
+    fn spawn_listener(
+        &self,
+        socket: TcpListener,
+        ctx: Arc<ListenerCtx>,
+        metrics: &Arc<Metrics>,
+        web: &Arc<postern_web::Web>,
+    ) {
         let hostname = self.config.hostname.clone();
         match ctx.listener.service {
             Service::Smtp | Service::Submission => {
@@ -178,7 +188,14 @@ impl Server {
                 self.spawn_accept(socket, HttpFactory(role), ctx)
             }
             Service::Https => {
-                self.spawn_accept(socket, HttpFactory(HttpRole::FrontPage { hostname }), ctx)
+                let fut = web::accept_loop(
+                    socket,
+                    web.clone(),
+                    ctx,
+                    self.tracker.clone(),
+                    self.cancel.clone(),
+                );
+                self.tracker.spawn(fut);
             }
             Service::Metrics => {
                 let role = HttpRole::Metrics {

@@ -8,8 +8,10 @@
 
 pub mod ca;
 pub mod client;
+pub mod http;
 pub mod server;
 
 pub use ca::{Issued, TestCa};
 pub use client::LineClient;
+pub use http::{HttpResponse, HttpsClient};
 pub use server::{TestServer, TestServerBuilder};

@@ -1,4 +1,5 @@
-//! The plain-HTTP redirector, the metrics endpoint, and the HTTPS front page.
+//! The plain-HTTP redirector and the metrics endpoint. The HTTPS site is
+//! the web application (`crate::web`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,17 +13,6 @@ use crate::driver::{Control, Session};
 use crate::http_lite::{redirect, response, OneRequest, RequestHead};
 use crate::metrics::Metrics;
 
-/// Security headers on every HTTPS response: HSTS for two years (RFC 6797;
-/// at least one year as browsers' preload lists require), no framing, no
-/// inline script, no MIME sniffing, no referrer leaks.
-pub const SECURITY_HEADERS: &[(&str, &str)] = &[
-    ("Strict-Transport-Security", "max-age=63072000; includeSubDomains"),
-    ("Content-Security-Policy", "default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"),
-    ("X-Content-Type-Options", "nosniff"),
-    ("Referrer-Policy", "no-referrer"),
-    ("X-Frame-Options", "DENY"),
-];
-
 /// What each kind of HTTP listener does with a request.
 #[derive(Debug, Clone)]
 pub enum HttpRole {
@@ -33,8 +23,6 @@ pub enum HttpRole {
         metrics: Arc<Metrics>,
         certificates: Certificates,
     },
-    /// The HTTPS site's front page.
-    FrontPage { hostname: String },
 }
 
 /// Creates one-request HTTP sessions.
@@ -82,7 +70,6 @@ impl HttpSession {
                 metrics,
                 certificates,
             } => metrics_page(head, metrics, certificates),
-            HttpRole::FrontPage { hostname } => front_page(head, hostname),
         }
     }
 }
@@ -101,23 +88,4 @@ fn metrics_page(head: &RequestHead, metrics: &Metrics, certs: &Certificates) -> 
         &[("Content-Type", "text/plain; version=0.0.4")],
         body.as_bytes(),
     )
-}
-
-fn front_page(head: &RequestHead, hostname: &str) -> Vec<u8> {
-    let mut headers = SECURITY_HEADERS.to_vec();
-    headers.push(("Content-Type", "text/html; charset=utf-8"));
-    if head.method != "GET" && head.method != "HEAD" {
-        // RFC 9110 §15.5.6: a 405 says which methods are allowed.
-        headers.push(("Allow", "GET, HEAD"));
-        return response("405 Method Not Allowed", &headers, b"");
-    }
-    let body = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Postern on {hostname}</title></head>\n<body><h1>Postern on {hostname}</h1>\n<p>This is the mail server {hostname}. Every service here is encrypted.</p></body></html>\n"
-    );
-    let mut bytes = response("200 OK", &headers, body.as_bytes());
-    if head.method == "HEAD" {
-        // RFC 9110 §9.3.2: the same headers as GET, no body.
-        bytes.truncate(bytes.len() - body.len());
-    }
-    bytes
 }

@@ -10,3 +10,4 @@ mod smtp;
 mod smtp_queue;
 mod starttls;
 mod tls;
+mod web;

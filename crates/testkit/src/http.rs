@@ -1,0 +1,296 @@
+//! A small HTTP/1.1 client over TLS for the web tests: it writes exactly
+//! the bytes a test gives (so tests can send what browsers never would)
+//! and reads responses framed by Content-Length or chunked coding.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::ClientConfig;
+use rustls_pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
+
+/// How long a response may take before the test fails.
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One HTTP response.
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    pub status: u16,
+    /// Header fields in order, names lowercase.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    /// The first field of this name (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.header_all(name).into_iter().next()
+    }
+
+    /// Every field of this name, in order.
+    pub fn header_all(&self, name: &str) -> Vec<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .filter(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// The `Set-Cookie` field that sets `name`, whole (value and flags).
+    pub fn set_cookie(&self, name: &str) -> Option<&str> {
+        let prefix = format!("{name}=");
+        self.header_all("set-cookie")
+            .into_iter()
+            .find(|c| c.starts_with(&prefix))
+    }
+
+    /// The value a `Set-Cookie` gives `name`.
+    pub fn cookie_value(&self, name: &str) -> Option<String> {
+        let c = self.set_cookie(name)?;
+        let value = c.split(';').next()?.split_once('=')?.1;
+        Some(value.to_owned())
+    }
+
+    /// The body as text (lossy).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+impl std::fmt::Display for HttpResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "HTTP {}", self.status)?;
+        for (k, v) in &self.headers {
+            writeln!(f, "{k}: {v}")?;
+        }
+        writeln!(f)?;
+        f.write_str(&self.text())
+    }
+}
+
+/// An HTTPS connection.
+#[derive(Debug)]
+pub struct HttpsClient {
+    stream: TlsStream<TcpStream>,
+    /// Bytes read past the last response (a pipelined answer).
+    pending: Vec<u8>,
+}
+
+impl HttpsClient {
+    /// Connects and completes the TLS handshake.
+    pub async fn connect(
+        addr: SocketAddr,
+        server_name: &str,
+        config: Arc<ClientConfig>,
+    ) -> std::io::Result<Self> {
+        let tcp = TcpStream::connect(addr).await?;
+        let name = ServerName::try_from(server_name.to_owned())
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        let stream = TlsConnector::from(config).connect(name, tcp).await?;
+        Ok(Self {
+            stream,
+            pending: Vec::new(),
+        })
+    }
+
+    /// The TLS stream itself, for a test that reads and writes at once
+    /// (split it with `tokio::io::split`).
+    pub fn into_stream(self) -> TlsStream<TcpStream> {
+        self.stream
+    }
+
+    /// Sends bytes as they are.
+    pub async fn send_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.stream.write_all(bytes).await?;
+        self.stream.flush().await
+    }
+
+    /// Sends a request with `Host` and `Content-Length` filled in, and
+    /// reads its response.
+    pub async fn request(
+        &mut self,
+        method: &str,
+        target: &str,
+        host: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> std::io::Result<HttpResponse> {
+        let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {host}\r\n");
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if !body.is_empty() || method == "POST" {
+            head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
+        head.push_str("\r\n");
+        let mut bytes = head.into_bytes();
+        bytes.extend_from_slice(body);
+        self.send_raw(&bytes).await?;
+        self.read_response(method == "HEAD").await
+    }
+
+    /// Reads one response; `head_only` for the answer to a HEAD request
+    /// (RFC 9110 §9.3.2: no body whatever the headers say).
+    pub async fn read_response(&mut self, head_only: bool) -> std::io::Result<HttpResponse> {
+        tokio::time::timeout(READ_TIMEOUT, self.read_inner(head_only))
+            .await
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no HTTP response"))?
+    }
+
+    async fn read_inner(&mut self, head_only: bool) -> std::io::Result<HttpResponse> {
+        let end = loop {
+            if let Some(i) = find(&self.pending, b"\r\n\r\n") {
+                break i;
+            }
+            self.fill().await?;
+        };
+        let head = String::from_utf8_lossy(&self.pending[..end]).into_owned();
+        self.pending.drain(..end + 4);
+        let (status, headers) = parse_head(&head)?;
+        let mut response = HttpResponse {
+            status,
+            headers,
+            body: Vec::new(),
+        };
+        let no_body = head_only || status == 204 || status == 304 || status / 100 == 1;
+        if no_body {
+            return Ok(response);
+        }
+        if response
+            .header("transfer-encoding")
+            .is_some_and(|t| t.eq_ignore_ascii_case("chunked"))
+        {
+            response.body = self.read_chunked().await?;
+        } else if let Some(len) = response.header("content-length") {
+            let len: usize = len.trim().parse().map_err(|_| bad("Content-Length"))?;
+            response.body = self.read_exact_body(len).await?;
+        } else {
+            // Framed by the close of the connection.
+            while self.fill().await.is_ok() {}
+            response.body = std::mem::take(&mut self.pending);
+        }
+        Ok(response)
+    }
+
+    async fn read_exact_body(&mut self, len: usize) -> std::io::Result<Vec<u8>> {
+        while self.pending.len() < len {
+            self.fill().await?;
+        }
+        Ok(self.pending.drain(..len).collect())
+    }
+
+    async fn read_chunked(&mut self) -> std::io::Result<Vec<u8>> {
+        let mut body = Vec::new();
+        loop {
+            let line = self.read_line().await?;
+            let size = line.split(';').next().unwrap_or_default().trim();
+            let size = usize::from_str_radix(size, 16).map_err(|_| bad("chunk size"))?;
+            if size == 0 {
+                // Trailer fields, up to the empty line.
+                while !self.read_line().await?.is_empty() {}
+                return Ok(body);
+            }
+            body.extend(self.read_exact_body(size).await?);
+            self.read_line().await?;
+        }
+    }
+
+    async fn read_line(&mut self) -> std::io::Result<String> {
+        loop {
+            if let Some(i) = find(&self.pending, b"\r\n") {
+                let line = String::from_utf8_lossy(&self.pending[..i]).into_owned();
+                self.pending.drain(..i + 2);
+                return Ok(line);
+            }
+            self.fill().await?;
+        }
+    }
+
+    async fn fill(&mut self) -> std::io::Result<()> {
+        let mut buf = [0u8; 16 * 1024];
+        let n = read_some(&mut self.stream, &mut buf).await?;
+        self.pending.extend_from_slice(&buf[..n]);
+        Ok(())
+    }
+
+    /// Whether the server has closed the connection (reads end of stream
+    /// or an error within `wait`).
+    pub async fn is_closed(&mut self, wait: Duration) -> bool {
+        let mut buf = [0u8; 1];
+        match tokio::time::timeout(wait, self.stream.read(&mut buf)).await {
+            Ok(Ok(0) | Err(_)) => true,
+            Ok(Ok(_)) | Err(_) => false,
+        }
+    }
+}
+
+async fn read_some<S: AsyncRead + AsyncWrite + Unpin>(
+    s: &mut S,
+    buf: &mut [u8],
+) -> std::io::Result<usize> {
+    match s.read(buf).await? {
+        0 => Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "connection closed before the response was complete",
+        )),
+        n => Ok(n),
+    }
+}
+
+fn parse_head(head: &str) -> std::io::Result<(u16, Vec<(String, String)>)> {
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or_default();
+    let mut parts = status_line.splitn(3, ' ');
+    let version = parts.next().unwrap_or_default();
+    if !version.starts_with("HTTP/1.") {
+        return Err(bad("status line"));
+    }
+    let status = parts
+        .next()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| bad("status code"))?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Ok((status, headers))
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn bad(what: &str) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        format!("malformed HTTP response: {what}"),
+    )
+}
+
+/// `application/x-www-form-urlencoded` for a form's fields (HTML §4.10.21.8).
+pub fn form(fields: &[(&str, &str)]) -> String {
+    fields
+        .iter()
+        .map(|(k, v)| format!("{}={}", url_encode(k), url_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn url_encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
+                out.push(b as char);
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}

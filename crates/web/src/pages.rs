@@ -1,0 +1,331 @@
+//! The pages: login (password or client certificate), logout, and the
+//! mail landing page.
+
+use std::time::Instant;
+
+use askama::Template;
+use axum::extract::{Extension, Form, State};
+use axum::http::header::{self, HeaderMap};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use postern_store::{Account, AccountId, Flag, SpecialUse, Store};
+use serde::Deserialize;
+
+use crate::csrf::Token;
+use crate::security::refuse;
+use crate::session::{cookie, session_cookie, set_cookie, Authed, CreateError, SESSION_COOKIE};
+use crate::{AppState, Client};
+
+/// The pre-login CSRF cookie (see [`crate::csrf`]).
+pub const LOGIN_COOKIE: &str = "__Host-postern-login";
+
+/// The one answer to every failed login, whatever failed (RFC 4954 §6 and
+/// our rule everywhere: no answer tells whether an account exists).
+pub const LOGIN_FAILED: &str = "Wrong e-mail address or password.";
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    hostname: &'a str,
+    csrf: String,
+    error: Option<&'a str>,
+    /// The e-mail address of the connection's verified client certificate.
+    certificate: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "mail.html")]
+struct MailPage<'a> {
+    hostname: &'a str,
+    address: &'a str,
+    csrf: String,
+    folders: Vec<Folder>,
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage<'a> {
+    hostname: &'a str,
+    title: &'a str,
+    text: &'a str,
+}
+
+/// One row of the folder list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Folder {
+    pub name: String,
+    pub unread: usize,
+    pub total: usize,
+}
+
+/// A form that carries only its CSRF token. A missing field is an empty
+/// token, refused like a wrong one.
+#[derive(Debug, Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// The login form's fields.
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    user: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `GET /`: the mail page for a logged-in browser, else the login page.
+pub async fn root(State(state): State<AppState>, headers: HeaderMap) -> Redirect {
+    match state.sessions.from_headers(&headers, Instant::now()) {
+        Some(_) => Redirect::to("/mail"),
+        None => Redirect::to("/login"),
+    }
+}
+
+/// `GET /login`. The pre-login CSRF token comes from the cookie when the
+/// browser has one, so reloading the page keeps it valid.
+pub async fn login_form(
+    State(state): State<AppState>,
+    Extension(client): Extension<Client>,
+    headers: HeaderMap,
+) -> Response {
+    if state
+        .sessions
+        .from_headers(&headers, Instant::now())
+        .is_some()
+    {
+        return Redirect::to("/mail").into_response();
+    }
+    let (token, fresh) = match login_token(&headers) {
+        Some(t) => (t, false),
+        None => match Token::random() {
+            Some(t) => (t, true),
+            None => return unavailable(&state),
+        },
+    };
+    let mut response = login_page(&state, &client, token, None);
+    if fresh {
+        append_cookie(
+            &mut response,
+            &set_cookie(LOGIN_COOKIE, &token.to_hex(), None),
+        );
+    }
+    response
+}
+
+/// `POST /login`. A wrong token is a forged form (403); a failed login is
+/// the login page again, the same bytes whatever failed, sent only after
+/// the throttle's delay.
+pub async fn login(
+    State(state): State<AppState>,
+    Extension(client): Extension<Client>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let Some(token) = login_token(&headers).filter(|t| t.matches(&form.csrf)) else {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "invalid form token; reload the login page\n",
+        );
+    };
+    let ip = client.peer.ip();
+    match state
+        .accounts
+        .password_login(ip, form.user, form.password)
+        .await
+    {
+        Some(account) => open_session(&state, &account),
+        None => login_page(&state, &client, token, Some(LOGIN_FAILED)),
+    }
+}
+
+/// `POST /login/certificate`: the connection's verified client
+/// certificate names the account (as SASL EXTERNAL does).
+pub async fn certificate_login(
+    State(state): State<AppState>,
+    Extension(client): Extension<Client>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let Some(token) = login_token(&headers).filter(|t| t.matches(&form.csrf)) else {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "invalid form token; reload the login page\n",
+        );
+    };
+    let account = match client.tls.client.clone() {
+        Some(identity) => {
+            state
+                .accounts
+                .certificate_login(client.peer.ip(), identity)
+                .await
+        }
+        None => None,
+    };
+    match account {
+        Some(account) => open_session(&state, &account),
+        None => login_page(&state, &client, token, Some(LOGIN_FAILED)),
+    }
+}
+
+/// `POST /logout`: the session ends on the server and the cookie is
+/// deleted.
+pub async fn logout(
+    State(state): State<AppState>,
+    Authed(session): Authed,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if !session.csrf.matches(&form.csrf) {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "invalid form token; reload the page\n",
+        );
+    }
+    state.sessions.remove(&session.token);
+    tracing::info!(user = %session.address, "web logout");
+    let mut response = Redirect::to("/login").into_response();
+    append_cookie(&mut response, &set_cookie(SESSION_COOKIE, "", Some(0)));
+    response
+}
+
+/// `GET /mail`: the account's folders with their unread counts.
+pub async fn mail(State(state): State<AppState>, Authed(session): Authed) -> Response {
+    let store = state.store.clone();
+    let account = session.account;
+    let folders = tokio::task::spawn_blocking(move || folders(store.as_ref(), account)).await;
+    let folders = match folders {
+        Ok(Ok(f)) => f,
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, user = %session.address, "cannot list the folders; check the store");
+            return internal_error(&state);
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "folder listing task failed");
+            return internal_error(&state);
+        }
+    };
+    render(&MailPage {
+        hostname: &state.settings.hostname,
+        address: &session.address,
+        csrf: session.csrf.to_hex(),
+        folders,
+    })
+}
+
+/// Anything else.
+pub async fn not_found() -> Response {
+    refuse(StatusCode::NOT_FOUND, "not found\n")
+}
+
+/// An account's folders, INBOX first, then by name.
+pub fn folders(store: &dyn Store, account: AccountId) -> postern_store::StoreResult<Vec<Folder>> {
+    let mut boxes = store.mailboxes(account)?;
+    boxes.sort_by(|a, b| {
+        let inbox = |m: &postern_store::Mailbox| m.special_use != Some(SpecialUse::Inbox);
+        (inbox(a), &a.name).cmp(&(inbox(b), &b.name))
+    });
+    boxes
+        .into_iter()
+        .map(|m| {
+            let messages = store.messages(m.id)?;
+            let unread = messages
+                .iter()
+                .filter(|msg| !msg.flags.contains(&Flag::Seen))
+                .count();
+            Ok(Folder {
+                name: m.name,
+                unread,
+                total: messages.len(),
+            })
+        })
+        .collect()
+}
+
+fn login_token(headers: &HeaderMap) -> Option<Token> {
+    Token::from_hex(cookie(headers, LOGIN_COOKIE)?)
+}
+
+fn login_page(state: &AppState, client: &Client, csrf: Token, error: Option<&str>) -> Response {
+    let certificate = client
+        .tls
+        .client
+        .as_ref()
+        .and_then(|c| c.emails.first())
+        .map(String::as_str);
+    render(&LoginPage {
+        hostname: &state.settings.hostname,
+        csrf: csrf.to_hex(),
+        error,
+        certificate,
+    })
+}
+
+/// A new session: its cookie, the pre-login cookie deleted, on to the
+/// mail page. The token is new at every login, so a token planted before
+/// login (session fixation) is worth nothing.
+fn open_session(state: &AppState, account: &Account) -> Response {
+    match state.sessions.create(account, Instant::now()) {
+        Ok(session) => {
+            let mut response = Redirect::to("/mail").into_response();
+            append_cookie(&mut response, &session_cookie(&session));
+            append_cookie(&mut response, &set_cookie(LOGIN_COOKIE, "", Some(0)));
+            response
+        }
+        Err(CreateError::Full) => {
+            tracing::warn!("web login refused: the session table is full");
+            unavailable(state)
+        }
+        Err(CreateError::NoRandomness) => unavailable(state),
+    }
+}
+
+fn append_cookie(response: &mut Response, value: &str) {
+    match value.parse() {
+        Ok(v) => {
+            response.headers_mut().append(header::SET_COOKIE, v);
+        }
+        // Our cookies are hex and fixed attributes: always valid.
+        Err(e) => tracing::error!(error = %e, "unusable Set-Cookie value"),
+    }
+}
+
+fn render(page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "a page template failed to render");
+            refuse(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
+        }
+    }
+}
+
+fn message(state: &AppState, status: StatusCode, title: &str, text: &str) -> Response {
+    let mut r = render(&MessagePage {
+        hostname: &state.settings.hostname,
+        title,
+        text,
+    });
+    *r.status_mut() = status;
+    r
+}
+
+fn unavailable(state: &AppState) -> Response {
+    message(
+        state,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Try again later",
+        "The server cannot open a session right now. Please try again in a few minutes.",
+    )
+}
+
+fn internal_error(state: &AppState) -> Response {
+    message(
+        state,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong",
+        "The server could not show this page; the administrator will find the reason in its log.",
+    )
+}
