@@ -284,3 +284,58 @@ pub(crate) fn forget_recent(srv: &TestServer) {
     let inbox = store.mailbox(account.id, "INBOX").unwrap().unwrap();
     store.claim_recent(inbox.id).unwrap();
 }
+
+/// A server whose INBOX holds [`FIRST`], [`SECOND`] and three short
+/// messages with subjects `m3` to `m5`: UIDs 1 to 5, none \Recent.
+pub(crate) async fn with_five() -> TestServer {
+    let srv = TestServer::start().await;
+    srv.add_user(ALICE, PASSWORD);
+    srv.deliver(ALICE, FIRST);
+    srv.deliver(ALICE, SECOND);
+    for n in 3..=5 {
+        srv.deliver(
+            ALICE,
+            format!("Subject: m{n}\r\n\r\nbody {n}\r\n").as_bytes(),
+        );
+    }
+    forget_recent(&srv);
+    srv
+}
+
+/// The text inside response code `name` (`[UIDVALIDITY 5]` gives `5`,
+/// `[COPYUID 5 1:2 3,4]` gives `5 1:2 3,4`), from the first response
+/// that has it.
+pub(crate) fn code(lines: &[String], name: &str) -> Option<String> {
+    let open = format!("[{name}");
+    lines.iter().find_map(|l| {
+        let start = l.find(&open)? + open.len();
+        let rest = &l[start..];
+        let end = rest.find(']')?;
+        let inner = &rest[..end];
+        if !inner.is_empty() && !inner.starts_with(' ') {
+            return None;
+        }
+        Some(inner.trim_start().to_owned())
+    })
+}
+
+/// Applies the `* n EXPUNGE` responses among `lines`, in order, to the
+/// UIDs a client knows, as RFC 9051 §7.5.1 tells a client to: each
+/// number is right at the moment it is read, and later ones shift down.
+pub(crate) fn expunge(uids: &mut Vec<u32>, lines: &[String]) {
+    for line in lines {
+        let Some(n) = line
+            .strip_prefix("* ")
+            .and_then(|l| l.strip_suffix(" EXPUNGE"))
+        else {
+            continue;
+        };
+        let n: usize = n.parse().unwrap_or_else(|_| panic!("bad EXPUNGE: {line}"));
+        assert!(
+            (1..=uids.len()).contains(&n),
+            "EXPUNGE {n} of {} messages: {lines:?}",
+            uids.len()
+        );
+        uids.remove(n - 1);
+    }
+}

@@ -2,6 +2,7 @@
 
 mod fetch;
 mod search;
+mod updates;
 
 use crate::helpers::{any, cmd, has, login, with_mail, ALICE};
 
