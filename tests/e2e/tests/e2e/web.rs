@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use postern_testkit::http::form;
 use postern_testkit::server::HOST;
-use postern_testkit::{HttpResponse, HttpsClient, TestServer};
+use postern_testkit::{HttpResponse, HttpsClient, TestServer, TestServerBuilder};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const ALICE: &str = "alice@example.test";
@@ -421,6 +421,57 @@ async fn one_account_never_sees_another_accounts_folders() {
         .await
         .unwrap();
     assert!(r.text().contains(ALICE) && !r.text().contains("Bobs-Secret-Plans"));
+}
+
+#[tokio::test]
+async fn a_client_certificate_logs_in_its_own_account_only() {
+    let srv = TestServerBuilder::new()
+        .listener_line("https", "client_certificates = \"optional\"")
+        .listener_line("https", "client_ca = \"ca.pem\"")
+        .start()
+        .await;
+    srv.add_user(ALICE, PASSWORD);
+    let connect = |issued: Option<postern_testkit::Issued>| {
+        let cfg = srv.ca.client_config_with(&[b"http/1.1"], issued.as_ref());
+        HttpsClient::connect(srv.addr("https"), HOST, cfg)
+    };
+    let mut b = Browser {
+        conn: connect(Some(srv.ca.client_cert(ALICE))).await.unwrap(),
+        cookies: Vec::new(),
+    };
+    let page = b.get("/login").await;
+    assert!(page.text().contains("/login/certificate"), "{page}");
+    let token = csrf_field(&page);
+    let r = b.post("/login/certificate", &[("csrf", &token)]).await;
+    assert_eq!(r.status, 303, "{r}");
+    assert!(b.get("/mail").await.text().contains(ALICE));
+
+    // A certificate for an address without an account: the one failure page.
+    let mut m = Browser {
+        conn: connect(Some(srv.ca.client_cert("mallory@example.test")))
+            .await
+            .unwrap(),
+        cookies: Vec::new(),
+    };
+    let token = m.login_token().await;
+    let r = m.post("/login/certificate", &[("csrf", &token)]).await;
+    assert_eq!(r.status, 200, "{r}");
+    assert!(
+        r.text().contains("Wrong e-mail address or password."),
+        "{r}"
+    );
+    assert!(r.set_cookie("__Host-postern").is_none());
+
+    // No certificate: no such button, and the form alone does nothing.
+    let mut n = Browser {
+        conn: connect(None).await.unwrap(),
+        cookies: Vec::new(),
+    };
+    let page = n.get("/login").await;
+    assert!(!page.text().contains("/login/certificate"), "{page}");
+    let token = csrf_field(&page);
+    let r = n.post("/login/certificate", &[("csrf", &token)]).await;
+    assert!(r.set_cookie("__Host-postern").is_none(), "{r}");
 }
 
 /// The ports a TLS client may be sent to.
