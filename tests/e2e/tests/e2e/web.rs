@@ -774,3 +774,67 @@ async fn a_huge_login_body_is_refused_with_413() {
     assert!(answer.starts_with("HTTP/1.1 413 "), "{answer}");
     sender.abort();
 }
+
+#[tokio::test]
+async fn oversized_heads_and_idle_connections_are_cut_off() {
+    let srv = TestServerBuilder::new()
+        .limit("https", "pre_auth_timeout = \"1s\"")
+        .start()
+        .await;
+    // A head over 16 KiB: refused by the HTTP layer, never handled.
+    let mut c = https(&srv).await;
+    let big = "a".repeat(20 * 1024);
+    let req = format!("GET /login HTTP/1.1\r\nHost: {HOST}\r\nX-Filler: {big}\r\n\r\n");
+    c.send_raw(req.as_bytes()).await.unwrap();
+    let r = c.read_response(false).await.unwrap();
+    assert_eq!(r.status, 431, "{r}");
+    // A kept-alive connection that sends nothing more is closed after
+    // the head timeout, and so is one that dribbles a head.
+    let mut idle = https(&srv).await;
+    let r = idle.request("GET", "/login", HOST, &[], b"").await.unwrap();
+    assert_eq!(r.status, 200);
+    let started = Instant::now();
+    assert!(
+        idle.is_closed(Duration::from_secs(5)).await,
+        "idle connection kept"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+    let mut slow = https(&srv).await;
+    slow.send_raw(b"GET /login HTTP/1.1\r\n").await.unwrap();
+    let started = Instant::now();
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let _ = slow.send_raw(b"X-Slow: 1\r\n").await;
+    }
+    assert!(
+        slow.is_closed(Duration::from_secs(5)).await,
+        "dribbling head kept"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn shutdown_closes_kept_alive_connections_at_once() {
+    let srv = TestServer::start().await;
+    let mut c = https(&srv).await;
+    let r = c.request("GET", "/login", HOST, &[], b"").await.unwrap();
+    assert_eq!(r.status, 200);
+    let started = Instant::now();
+    srv.stop().await;
+    // The test server's grace period is 2 s: an idle HTTP connection must
+    // not hold the shutdown that long.
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(c.is_closed(Duration::from_secs(2)).await);
+}
