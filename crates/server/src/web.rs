@@ -205,6 +205,10 @@ async fn serve(
         .header_read_timeout(limits.pre_auth_timeout)
         .max_header_size(MAX_HEAD)
         .max_headers(MAX_HEADERS)
+        // Field names as the plain-HTTP listeners and most servers write
+        // them (case does not matter to HTTP, RFC 9110 §5.1; it does to
+        // people reading a transcript).
+        .title_case_headers(true)
         .keep_alive(true);
     let conn = http.serve_connection(io, service);
     tokio::pin!(conn);
