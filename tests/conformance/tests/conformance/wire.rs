@@ -432,3 +432,73 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
 }
+
+/// The items of the `* STATUS` response for `mailbox` among `lines`
+/// (RFC 9051 §7.3.2), by name; a failure if there is none.
+pub(crate) fn status(lines: &[String], mailbox: &str) -> Vec<(String, u64)> {
+    for line in lines.iter().filter(|l| l.starts_with("* STATUS ")) {
+        let values = parse(&line.as_bytes()[9..]).unwrap_or_else(|e| panic!("{e}"));
+        let [name, Value::List(items)] = values.as_slice() else {
+            panic!("STATUS is a name and a list: {line}");
+        };
+        if name.text().as_deref() != Some(mailbox) {
+            continue;
+        }
+        return items
+            .chunks(2)
+            .map(|kv| {
+                let [k, v] = kv else {
+                    panic!("STATUS items are name/value pairs: {line}");
+                };
+                let value = v.number().unwrap_or_else(|e| panic!("{e}: {line}"));
+                (k.text().unwrap_or_default().to_ascii_uppercase(), value)
+            })
+            .collect();
+    }
+    panic!("no STATUS for {mailbox}: {lines:?}")
+}
+
+/// A `* LIST` response (RFC 9051 §7.3.1): attributes, delimiter, name and
+/// any extended data.
+#[derive(Debug)]
+pub(crate) struct List {
+    pub(crate) attributes: Vec<String>,
+    pub(crate) delimiter: Option<String>,
+    pub(crate) name: String,
+    pub(crate) extended: Vec<Value>,
+}
+
+impl List {
+    /// Whether the attribute is present (case-insensitive).
+    pub(crate) fn has(&self, attribute: &str) -> bool {
+        self.attributes
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(attribute))
+    }
+}
+
+/// The `* LIST` (or `* LSUB`) responses among `lines`, parsed, in order.
+pub(crate) fn lists(lines: &[String], verb: &str) -> Vec<List> {
+    let prefix = format!("* {verb} ");
+    lines
+        .iter()
+        .filter_map(|l| l.strip_prefix(&prefix))
+        .map(|rest| {
+            let values = parse(rest.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+            let [attrs, delim, name, extended @ ..] = values.as_slice() else {
+                panic!("{verb} has attributes, delimiter and name: {rest}");
+            };
+            List {
+                attributes: attrs
+                    .list()
+                    .unwrap_or_else(|e| panic!("{e}"))
+                    .iter()
+                    .filter_map(Value::text)
+                    .collect(),
+                delimiter: delim.text(),
+                name: name.text().unwrap_or_else(|| panic!("no name: {rest}")),
+                extended: extended.to_vec(),
+            }
+        })
+        .collect()
+}

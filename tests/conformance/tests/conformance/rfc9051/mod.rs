@@ -1,6 +1,7 @@
 //! RFC 9051 (IMAP4rev2): the base protocol's commands and responses.
 
 mod fetch;
+mod mailboxes;
 mod search;
 mod updates;
 
