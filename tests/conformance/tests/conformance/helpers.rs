@@ -14,6 +14,8 @@ use postern_testkit::TestServer;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
+use tokio_rustls::rustls::pki_types::ServerName;
+use tokio_rustls::TlsConnector;
 
 pub(crate) const HOST: &str = "mail.example.test";
 pub(crate) const ALICE: &str = "alice@example.test";
@@ -191,6 +193,37 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Imap<S> {
     }
 }
 
+impl Imap<TcpStream> {
+    /// A plain connection to `listener`, greeting read.
+    pub(crate) async fn plain(srv: &TestServer, listener: &str) -> Self {
+        let tcp = TcpStream::connect(srv.addr(listener))
+            .await
+            .expect("connect");
+        let mut c = Self::new(tcp);
+        c.expect("* OK").await;
+        c
+    }
+
+    /// Starts TLS after the server's OK to STARTTLS; any octet the server
+    /// sent after that OK fails the test (RFC 9051 §6.2.1).
+    pub(crate) async fn start_tls(self, srv: &TestServer) -> Client {
+        assert!(
+            self.stream.buffer().is_empty(),
+            "octets after the STARTTLS answer:\n{}",
+            self.transcript
+        );
+        let name = ServerName::try_from(HOST.to_owned()).expect("host name");
+        let connector = TlsConnector::from(srv.client_config(&[]));
+        let tcp = self.stream.into_inner();
+        let tls = within(&self.transcript, connector.connect(name, tcp))
+            .await
+            .unwrap_or_else(|e| panic!("TLS after STARTTLS: {e}"));
+        let mut c = Imap::new(tls);
+        c.transcript = self.transcript + "-- TLS --\n";
+        c
+    }
+}
+
 /// Waits for `fut` at most [`WAIT`], or fails with the transcript.
 async fn within<T>(transcript: &str, fut: impl std::future::Future<Output = T>) -> T {
     match tokio::time::timeout(WAIT, fut).await {
@@ -338,4 +371,26 @@ pub(crate) fn expunge(uids: &mut Vec<u32>, lines: &[String]) {
         );
         uids.remove(n - 1);
     }
+}
+
+/// Base64 (RFC 4648 §4, with padding), for SASL responses.
+pub(crate) fn base64(data: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }

@@ -1,5 +1,6 @@
 //! RFC 9051 (IMAP4rev2): the base protocol's commands and responses.
 
+mod connection;
 mod fetch;
 mod mailboxes;
 mod search;
