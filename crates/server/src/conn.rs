@@ -48,6 +48,10 @@ pub trait SessionFactory: Send + Sync + 'static {
 }
 
 /// Serves one accepted connection to its end.
+///
+/// The task's future is as large as its largest state, for the
+/// connection's whole life: the long one (driving a TLS session) is kept
+/// flat, and rare ones (COMPRESS) are boxed.
 pub async fn serve<F: SessionFactory>(
     tcp: TcpStream,
     peer: SocketAddr,
@@ -56,44 +60,84 @@ pub async fn serve<F: SessionFactory>(
     cancel: CancellationToken,
 ) -> Result<(), ConnError> {
     let deadlines = Deadlines::new(&ctx.listener.limits);
-    let mut session = factory.session(peer);
-    match ctx.listener.tls {
+    let (mut tls, mut proto) = match ctx.listener.tls {
         TlsMode::Implicit => {
             let (tls, info) = handshake(tcp, &ctx).await?;
-            let proto = factory.protocol(Some(info), false);
-            serve_tls(tls, proto, session, &ctx, &deadlines, &cancel).await?;
+            (tls, factory.protocol(Some(info), false))
         }
         TlsMode::StartTls => {
-            let mut tcp = tcp;
-            if !quiet_before_greeting(&mut tcp, factory.as_ref(), &ctx).await {
-                return Ok(());
-            }
-            let mut proto = factory.protocol(None, true);
-            let outcome = drive(&mut tcp, &mut proto, &mut session, &deadlines, &cancel).await?;
-            if outcome == Outcome::StartTls {
-                // The session logic starts over too: nothing said in clear
-                // text (a USER name, a SASL step) survives the upgrade.
-                drop(session);
-                let session = factory.session(peer);
-                upgrade(tcp, proto, session, &ctx, &deadlines, &cancel).await?;
-            } else {
-                plain_end(outcome);
-                close(tcp, &deadlines).await;
+            let plain = until_starttls(tcp, peer, factory.as_ref(), &ctx, &deadlines, &cancel);
+            match plain.await? {
+                Some(upgraded) => upgraded,
+                None => return Ok(()),
             }
         }
         TlsMode::None => {
-            let mut tcp = tcp;
-            if !quiet_before_greeting(&mut tcp, factory.as_ref(), &ctx).await {
-                return Ok(());
-            }
-            let mut proto = factory.protocol(None, false);
-            let outcome = drive(&mut tcp, &mut proto, &mut session, &deadlines, &cancel).await?;
-            plain_end(outcome);
-            close(tcp, &deadlines).await;
+            let plain = plain_only(tcp, peer, factory.as_ref(), &ctx, &deadlines, &cancel);
+            return plain.await;
         }
+    };
+    // After STARTTLS the session logic starts over too: nothing said in
+    // clear text (a USER name, a SASL step) survives the upgrade.
+    let mut session = factory.session(peer);
+    serve_tls(
+        &mut tls,
+        &mut proto,
+        &mut session,
+        &ctx,
+        &deadlines,
+        &cancel,
+    )
+    .await
+}
+
+/// A listener without TLS (the MX port without STARTTLS, the redirector,
+/// metrics): the whole session in plain text.
+async fn plain_only<F: SessionFactory>(
+    mut tcp: TcpStream,
+    peer: SocketAddr,
+    factory: &F,
+    ctx: &ListenerCtx,
+    deadlines: &Deadlines,
+    cancel: &CancellationToken,
+) -> Result<(), ConnError> {
+    if !quiet_before_greeting(&mut tcp, factory, ctx).await {
+        return Ok(());
     }
+    let mut proto = factory.protocol(None, false);
+    let mut session = factory.session(peer);
+    let outcome = drive(&mut tcp, &mut proto, &mut session, deadlines, cancel).await?;
+    plain_end(outcome);
+    close(&mut tcp, deadlines).await;
     Ok(())
 }
+
+/// A STARTTLS listener's plain-text part: the session until the client
+/// asks for TLS, then the upgrade. `None`: the session ended in plain text.
+async fn until_starttls<F: SessionFactory>(
+    mut tcp: TcpStream,
+    peer: SocketAddr,
+    factory: &F,
+    ctx: &ListenerCtx,
+    deadlines: &Deadlines,
+    cancel: &CancellationToken,
+) -> Result<Option<(TlsStream<TcpStream>, SessionProto<F>)>, ConnError> {
+    if !quiet_before_greeting(&mut tcp, factory, ctx).await {
+        return Ok(None);
+    }
+    let mut proto = factory.protocol(None, true);
+    let mut session = factory.session(peer);
+    let outcome = drive(&mut tcp, &mut proto, &mut session, deadlines, cancel).await?;
+    if outcome != Outcome::StartTls {
+        plain_end(outcome);
+        close(&mut tcp, deadlines).await;
+        return Ok(None);
+    }
+    upgrade(tcp, proto, ctx).await.map(Some)
+}
+
+/// The protocol core of a factory's sessions.
+type SessionProto<F> = <<F as SessionFactory>::Session as Session>::Proto;
 
 /// The greeting delay: waits `factory.greeting_delay()` and tells whether
 /// the client kept quiet meanwhile (RFC 5321 §4.3.1: clients wait for the
@@ -127,14 +171,11 @@ async fn quiet_before_greeting<F: SessionFactory>(
 /// STARTTLS: refuse if the client pipelined anything after the command
 /// (CVE-2011-0411 class: those bytes were sent in clear and may be an
 /// attacker's), then the handshake, then a fresh protocol core.
-async fn upgrade<S: Session>(
+async fn upgrade<P: Protocol>(
     tcp: TcpStream,
-    proto: S::Proto,
-    session: S,
+    proto: P,
     ctx: &ListenerCtx,
-    deadlines: &Deadlines,
-    cancel: &CancellationToken,
-) -> Result<(), ConnError> {
+) -> Result<(TlsStream<TcpStream>, P), ConnError> {
     let pipelined = proto.buffered_input_len();
     if pipelined > 0 {
         tracing::warn!(bytes = pipelined, "plain text pipelined after STARTTLS (possible command injection); closing without executing it");
@@ -143,8 +184,7 @@ async fn upgrade<S: Session>(
         return Err(postern_types::PlaintextAfterStartTls { bytes: pipelined }.into());
     }
     let (tls, info) = handshake(tcp, ctx).await?;
-    let proto = proto.start_tls(info)?;
-    serve_tls(tls, proto, session, ctx, deadlines, cancel).await
+    Ok((tls, proto.start_tls(info)?))
 }
 
 /// A session in plain text ended. COMPRESS is refused before TLS by the
@@ -158,21 +198,29 @@ fn plain_end(outcome: Outcome) {
 
 /// Drives a session inside TLS to its end, switching to COMPRESS=DEFLATE
 /// when the session accepts it.
+///
+/// Everything by reference: an async fn keeps its by-value arguments in
+/// its future besides the caller's copy, and this state lasts the whole
+/// session.
 async fn serve_tls<S: Session>(
-    mut tls: TlsStream<TcpStream>,
-    mut proto: S::Proto,
-    mut session: S,
+    tls: &mut TlsStream<TcpStream>,
+    proto: &mut S::Proto,
+    session: &mut S,
     ctx: &ListenerCtx,
     deadlines: &Deadlines,
     cancel: &CancellationToken,
 ) -> Result<(), ConnError> {
-    match drive(&mut tls, &mut proto, &mut session, deadlines, cancel).await? {
+    match drive(tls, proto, session, deadlines, cancel).await? {
         Outcome::Closed => close(tls, deadlines).await,
         Outcome::StartTls => {
             tracing::warn!("a second STARTTLS inside TLS; closing");
             close(tls, deadlines).await;
         }
-        Outcome::Compress => compressed(tls, proto, session, ctx, deadlines, cancel).await?,
+        // Boxed: most sessions never compress, and an inline state would
+        // make every connection's task larger for its whole life.
+        Outcome::Compress => {
+            Box::pin(compressed(tls, proto, session, ctx, deadlines, cancel)).await?;
+        }
     }
     Ok(())
 }
@@ -180,9 +228,9 @@ async fn serve_tls<S: Session>(
 /// COMPRESS=DEFLATE (RFC 4978): the tagged OK went out in the clear; from
 /// here on both directions are compressed, with the same core and session.
 async fn compressed<S: Session>(
-    tls: TlsStream<TcpStream>,
-    mut proto: S::Proto,
-    mut session: S,
+    tls: &mut TlsStream<TcpStream>,
+    proto: &mut S::Proto,
+    session: &mut S,
     ctx: &ListenerCtx,
     deadlines: &Deadlines,
     cancel: &CancellationToken,
@@ -203,12 +251,12 @@ async fn compressed<S: Session>(
     }
     tracing::debug!("COMPRESS=DEFLATE active");
     let mut stream = Deflated::new(tls);
-    let outcome = drive(&mut stream, &mut proto, &mut session, deadlines, cancel).await?;
+    let outcome = drive(&mut stream, proto, session, deadlines, cancel).await?;
     if outcome != Outcome::Closed {
         // The protocol refuses both ([COMPRESSIONACTIVE], RFC 4978 §3).
         tracing::error!(?outcome, "STARTTLS or COMPRESS accepted inside a compressed session; closing (a server bug: please report it)");
     }
-    close(stream, deadlines).await;
+    close(&mut stream, deadlines).await;
     Ok(())
 }
 
@@ -272,7 +320,7 @@ fn failure_reason(e: &std::io::Error) -> &'static str {
 }
 
 /// Ends the stream politely (TLS close_notify), bounded in time.
-async fn close<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, d: &Deadlines) {
+async fn close<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, d: &Deadlines) {
     let _ = timeout(
         d.limits
             .write_timeout
@@ -280,4 +328,47 @@ async fn close<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, d: &Deadlines) 
         stream.shutdown(),
     )
     .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::imap::ImapFactory;
+    use crate::session::pop3::Pop3Factory;
+    use crate::session::smtp::SmtpFactory;
+
+    /// The size of the future an async fn of five arguments returns,
+    /// without calling it.
+    fn future_size<F, A, B, C, D, E, Fut>(_: &F) -> usize
+    where
+        F: Fn(A, B, C, D, E) -> Fut,
+    {
+        size_of::<Fut>()
+    }
+
+    /// A connection's task is allocated once, as large as the largest
+    /// state of `serve`, and kept for the connection's life, idle or not.
+    /// The state that lasts holds one TLS stream, one core, one session
+    /// and the driver: anything more (a by-value argument kept twice, a
+    /// rare state inline) is paid by every connection.
+    fn assert_flat<F: SessionFactory>() -> usize {
+        type Tls = TlsStream<TcpStream>;
+        let serve = future_size(&serve::<F>);
+        let drive = future_size(&drive::<Tls, F::Session>);
+        let lasting = size_of::<Tls>() + size_of::<SessionProto<F>>() + size_of::<F::Session>();
+        assert!(
+            serve <= lasting + drive + 1024,
+            "serve: {serve} bytes for {lasting} of stream, core and session and {drive} of driver"
+        );
+        serve
+    }
+
+    #[test]
+    fn a_connection_task_holds_the_session_once() {
+        let imap = assert_flat::<ImapFactory>();
+        assert_flat::<Pop3Factory>();
+        assert_flat::<SmtpFactory>();
+        // docs/benchmarks.md, memory per idle IMAP session.
+        assert!(imap <= 6 * 1024, "{imap}");
+    }
 }

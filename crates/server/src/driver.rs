@@ -7,6 +7,7 @@
 //! inside the core, which refuses to upgrade when it holds any.
 
 use std::future::Future;
+use std::task::Poll;
 use std::time::Duration;
 
 use postern_config::Limits;
@@ -129,14 +130,17 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send,
     H: Session,
 {
-    let mut chunk = vec![0u8; 16 * 1024];
+    let mut input = Input::default();
     // The read deadline counts from the last complete request, not from the
     // last byte: a client dribbling one byte per minute must not hold a
     // connection forever (slowloris).
     let mut last_request = Instant::now();
     loop {
         match proto.next() {
-            Ok(event) => match session.handle(proto, event).await {
+            // Boxed: the largest future of a session (a FETCH, a SEARCH)
+            // lives only while its command runs, instead of making every
+            // connection's task that large for its whole life, idle or not.
+            Ok(event) => match Box::pin(session.handle(proto, event)).await {
                 Control::Continue => last_request = Instant::now(),
                 Control::StartTls => {
                     flush(stream, proto, deadlines).await?;
@@ -166,7 +170,7 @@ where
                 }
                 let read = read_or_stop(
                     stream,
-                    &mut chunk,
+                    &mut input,
                     proto,
                     session,
                     deadlines,
@@ -175,8 +179,9 @@ where
                 )
                 .await?;
                 match read {
-                    Read::Stopped | Read::Data(0) => return finish(stream, proto, deadlines).await,
-                    Read::Data(n) => proto.enqueue_input(&chunk[..n]),
+                    Read::Stopped | Read::Eof => return finish(stream, proto, deadlines).await,
+                    Read::Waited(n) => proto.enqueue_input(&input.wait[..n]),
+                    Read::Queued(bytes) => proto.enqueue_input(&bytes),
                     Read::Woken => session.wake(proto).await,
                 }
             }
@@ -190,8 +195,12 @@ where
 
 /// What one wait for input gave.
 enum Read {
-    /// Octets read (0: the peer closed).
-    Data(usize),
+    /// The peer closed the connection.
+    Eof,
+    /// Octets read into [`Input::wait`], as many as this.
+    Waited(usize),
+    /// Octets that were already there, read with a large buffer.
+    Queued(Vec<u8>),
     /// The session's own wait completed.
     Woken,
     /// The server ended the session (timeout, shutdown, session too long)
@@ -202,7 +211,7 @@ enum Read {
 /// Reads once, or wakes the session.
 async fn read_or_stop<S, H>(
     stream: &mut S,
-    chunk: &mut [u8],
+    input: &mut Input,
     proto: &mut H::Proto,
     session: &mut H,
     deadlines: &Deadlines,
@@ -228,12 +237,76 @@ where
         () = cancel.cancelled() => Goodbye::Shutdown,
         () = tokio::time::sleep_until(deadlines.session_end) => Goodbye::SessionTooLong,
         () = tokio::time::sleep_until(read_deadline) => Goodbye::Timeout,
-        n = stream.read(chunk) => return Ok(Read::Data(n?)),
+        r = read_some(stream, input) => return Ok(r?),
         () = session.wait() => return Ok(Read::Woken),
     };
     tracing::info!(reason = ?why, "ending the session");
     proto.goodbye(why);
     Ok(Read::Stopped)
+}
+
+/// The driver's read buffers. A session spends most of its life waiting
+/// for its client (an IMAP client in IDLE, for hours), so it waits with a
+/// small buffer only; a large one exists only while data flows.
+struct Input {
+    /// What a wait reads into: a command line of every protocol fits
+    /// (RFC 5321 §4.5.3.1.4: 512 octets for SMTP; IMAP and POP3 commands
+    /// are shorter in practice), so most reads take one call.
+    wait: [u8; WAIT_BUFFER],
+    /// The last read filled its buffer: more is probably queued.
+    flowing: bool,
+}
+
+impl Default for Input {
+    fn default() -> Self {
+        Self {
+            wait: [0; WAIT_BUFFER],
+            flowing: false,
+        }
+    }
+}
+
+/// See [`Input::wait`].
+const WAIT_BUFFER: usize = 512;
+
+/// A read while data flows (a message upload): 16 KiB, one TLS record.
+const LARGE_READ: usize = 16 * 1024;
+
+/// Reads once. While data flows, what is already queued is taken with a
+/// large buffer, allocated for this read only; otherwise, or when nothing
+/// is queued, it waits with the small one, so an idle session holds no
+/// large buffer.
+async fn read_some<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    input: &mut Input,
+) -> std::io::Result<Read> {
+    if input.flowing {
+        let mut large = Vec::with_capacity(LARGE_READ);
+        if let Some(n) = ready_now(stream.read_buf(&mut large)).await {
+            let n = n?;
+            input.flowing = n == large.capacity();
+            return Ok(if n == 0 {
+                Read::Eof
+            } else {
+                Read::Queued(large)
+            });
+        }
+    }
+    let n = stream.read(&mut input.wait).await?;
+    input.flowing = n == input.wait.len();
+    Ok(if n == 0 { Read::Eof } else { Read::Waited(n) })
+}
+
+/// Polls `fut` once: its output if it is ready, `None` if it would wait.
+/// (Reads from tokio and tokio-rustls streams are cancel-safe: a read
+/// dropped while pending loses nothing.)
+async fn ready_now<F: Future>(fut: F) -> Option<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    std::future::poll_fn(|cx| match fut.as_mut().poll(cx) {
+        Poll::Ready(out) => Poll::Ready(Some(out)),
+        Poll::Pending => Poll::Ready(None),
+    })
+    .await
 }
 
 /// Flushes what the core still has to say, then reports the session closed.
@@ -430,5 +503,70 @@ mod tests {
         expect_inflated(&mut client, &mut inflate, b"BYE\r\n").await;
         let outcomes = server.await.unwrap();
         assert_eq!(outcomes, (Outcome::Compress, Outcome::Closed));
+    }
+
+    #[tokio::test]
+    async fn a_wait_holds_the_small_buffer_and_a_flow_takes_large_reads() {
+        let (mut client, mut server) = tokio::io::duplex(256 * 1024);
+        // One wait buffer, then six full large reads.
+        let len = WAIT_BUFFER + 6 * LARGE_READ;
+        let sent: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        client.write_all(&sent).await.unwrap();
+        let mut input = Input::default();
+        let mut got = Vec::new();
+        let mut large_reads = 0;
+        while got.len() < sent.len() {
+            match read_some(&mut server, &mut input).await.unwrap() {
+                Read::Waited(n) => got.extend_from_slice(&input.wait[..n]),
+                Read::Queued(bytes) => {
+                    assert!(bytes.len() <= LARGE_READ);
+                    large_reads += 1;
+                    got.extend_from_slice(&bytes);
+                }
+                _ => panic!("EOF before the end"),
+            }
+        }
+        assert!(got == sent);
+        assert_eq!(large_reads, 6);
+        // Nothing queued: the next read waits, with the small buffer (a
+        // large read would have answered `Queued`).
+        assert!(input.flowing, "the last large read was full");
+        let read = read_some(&mut server, &mut input);
+        let write = async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            client.write_all(b"DONE\r\n").await.unwrap();
+        };
+        match tokio::join!(read, write).0.unwrap() {
+            Read::Waited(6) => assert_eq!(&input.wait[..6], b"DONE\r\n"),
+            _ => panic!("a line after a pause is read into the wait buffer"),
+        }
+        assert!(!input.flowing);
+    }
+
+    #[tokio::test]
+    async fn a_long_upload_is_read_whole() {
+        let (mut client, server) = tokio::io::duplex(4096);
+        let server = tokio::spawn(async move {
+            let mut server = server;
+            let deadlines = Deadlines::new(&postern_config::defaults::limits(Service::Imap));
+            let (mut proto, mut session) = (Lines::default(), Echo);
+            let cancel = CancellationToken::new();
+            drive(&mut server, &mut proto, &mut session, &deadlines, &cancel).await
+        });
+        let mut line: Vec<u8> = (0..300_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+        line.extend_from_slice(b"\r\n");
+        let expected = line.clone();
+        let writer = tokio::spawn(async move {
+            client.write_all(&line).await.unwrap();
+            client.write_all(b"QUIT\r\n").await.unwrap();
+            let mut back = Vec::new();
+            client.read_to_end(&mut back).await.unwrap();
+            back
+        });
+        let back = writer.await.unwrap();
+        assert_eq!(server.await.unwrap().unwrap(), Outcome::Closed);
+        assert_eq!(back.len(), expected.len() + 5);
+        assert!(back[..expected.len()] == expected[..]);
+        assert_eq!(&back[expected.len()..], b"BYE\r\n");
     }
 }
