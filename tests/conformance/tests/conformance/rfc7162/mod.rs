@@ -1,10 +1,13 @@
-//! RFC 7162 (CONDSTORE, QRESYNC): MODSEQ, CHANGEDSINCE, UNCHANGEDSINCE.
+//! RFC 7162 (CONDSTORE, QRESYNC): MODSEQ, CHANGEDSINCE, UNCHANGEDSINCE;
+//! QRESYNC in `qresync`.
+
+mod qresync;
 
 use crate::helpers::{any, cmd, code, has, login, with_five, with_mail, Client, ALICE};
 use crate::wire::{esearch, expand, fetch_of, fetches, status, Fetch};
 
 /// A message's `MODSEQ (n)` (RFC 7162 §3.1.4).
-fn modseq(f: &Fetch) -> u64 {
+pub(crate) fn modseq(f: &Fetch) -> u64 {
     let v = f
         .item("MODSEQ")
         .list()
