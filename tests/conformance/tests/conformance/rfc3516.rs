@@ -5,7 +5,7 @@
 use crate::helpers::{any, cmd, login, with_mail, ALICE, NESTED};
 use crate::wire::fetch_of;
 
-/// RFC 3516 §4.2 (BINARY[section-binary]) and §4.3 (BINARY.SIZE): a
+/// RFC 3516 §4.2 (BINARY[section-binary] and BINARY.SIZE): a
 /// quoted-printable and a base64 part come back decoded, with their
 /// decoded sizes; a partial fetch counts decoded octets.
 #[tokio::test]
@@ -69,11 +69,11 @@ async fn rfc3516_4_2_binary_sets_seen() {
     );
 }
 
-/// RFC 3516 §4.3 and RFC 9051 §7.1 (UNKNOWN-CTE): a part whose encoding
+/// RFC 3516 §4.2 and RFC 9051 §7.1 (UNKNOWN-CTE): a part whose encoding
 /// the server cannot decode is refused with `NO [UNKNOWN-CTE]`, while
 /// BODY[] of the same part still works.
 #[tokio::test]
-async fn rfc3516_4_3_unknown_encoding_is_unknown_cte() {
+async fn rfc3516_4_2_unknown_encoding_is_unknown_cte() {
     let srv = with_mail().await;
     srv.deliver(
         ALICE,
