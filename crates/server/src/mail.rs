@@ -1,13 +1,14 @@
-//! What the mail sessions share: the store, the authentication service and
-//! the maildrop locks.
+//! What the mail sessions share: the store, the authentication service,
+//! the maildrop locks and the cache of what is derived from message
+//! content.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use postern_auth::{Authenticator, LoginOutcome};
-use postern_store::{AccountId, Store};
+use postern_store::{AccountId, BlobId, Store};
 
 /// The store and the services around it.
 #[derive(Clone)]
@@ -15,6 +16,9 @@ pub struct Mail {
     pub store: Arc<dyn Store>,
     pub auth: Arc<Authenticator>,
     pub locks: MaildropLocks,
+    /// What sessions derived from message octets (IMAP's rendered
+    /// ENVELOPE and BODYSTRUCTURE), shared by every session.
+    pub derived: Arc<DerivedCache>,
     /// Password verifications running at once. Each argon2id check takes
     /// 19 MiB and a core for tens of milliseconds; without a bound, a burst
     /// of parallel logins would exhaust memory long before the throttle
@@ -42,6 +46,7 @@ impl Mail {
             store,
             auth: Arc::new(auth),
             locks: MaildropLocks::default(),
+            derived: Arc::new(DerivedCache::new(DERIVED_CACHE_BYTES)),
             verifications: Arc::new(tokio::sync::Semaphore::new(cores)),
         }
     }
@@ -94,11 +99,7 @@ impl Mail {
     /// usual case) are read right here: a page-cache read of a few dozen
     /// KiB costs less than the hop to the blocking pool and back, which
     /// the benchmark showed to dominate RETR. Larger ones go to the pool.
-    pub async fn read_blob(
-        &self,
-        blob: postern_store::BlobId,
-        size: u64,
-    ) -> postern_store::StoreResult<Vec<u8>> {
+    pub async fn read_blob(&self, blob: BlobId, size: u64) -> postern_store::StoreResult<Vec<u8>> {
         if size <= INLINE_READ_MAX {
             return self.store.read_blob(&blob, size);
         }
@@ -132,6 +133,168 @@ async fn settle(outcome: LoginOutcome) -> Option<postern_store::Account> {
     }
 }
 
+/// The default bound of [`DerivedCache`]. A message's rendered ENVELOPE and
+/// BODYSTRUCTURE take about 0.5 to 2 KiB, so 32 MiB keeps them for some
+/// 20,000 to 50,000 messages: the mailboxes clients are synchronising at a
+/// time, for about the memory of a few hundred idle IMAP sessions.
+pub const DERIVED_CACHE_BYTES: usize = 32 << 20;
+
+/// Shards of the cache, each with its own lock: sessions on different
+/// cores seldom wait for one another, and a lock is held for one map
+/// operation only.
+const SHARDS: usize = 16;
+
+/// What an entry costs beyond its octets: a map slot of 57 bytes (key,
+/// `Arc` pointer, control byte) at up to ~2.3 slots per entry right after
+/// the map doubles (hashbrown keeps it at most 7/8 full), the `Arc`'s two
+/// counts, and the allocator's header and rounding.
+const ENTRY_OVERHEAD: usize = 192;
+
+/// A blob id as 32 bytes and the kind of derived value.
+type Key = ([u8; 32], Derived);
+
+/// What is derived from a message: one enum, so that two users of the
+/// cache never take one another's values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Derived {
+    /// IMAP ENVELOPE, rendered (RFC 9051 §7.5.2).
+    ImapEnvelope,
+    /// IMAP BODY: the structure without extension data, rendered.
+    ImapBody,
+    /// IMAP BODYSTRUCTURE, rendered.
+    ImapBodyStructure,
+}
+
+/// Octets derived from a message's content alone, by blob and kind, bounded
+/// in bytes (entry overhead included). Blobs are content-addressed, so an
+/// entry never goes stale and copies of a message share it.
+///
+/// Each shard keeps two generations. New entries go to the young one; when
+/// it would exceed its share of the bound, it becomes the old one and the
+/// old one is freed (after the lock is released). A hit in the old
+/// generation moves the entry to the young one, so what is in use stays:
+/// an approximate LRU with O(1) work per call and no per-entry links.
+#[derive(Debug)]
+pub struct DerivedCache {
+    shards: Box<[Mutex<Generations>]>,
+    /// The bytes one generation of one shard may hold.
+    generation_budget: usize,
+}
+
+#[derive(Debug, Default)]
+struct Generations {
+    young: HashMap<Key, Arc<[u8]>>,
+    young_bytes: usize,
+    old: HashMap<Key, Arc<[u8]>>,
+    old_bytes: usize,
+}
+
+impl DerivedCache {
+    /// A cache of at most `max_bytes`.
+    pub fn new(max_bytes: usize) -> Self {
+        Self {
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            generation_budget: max_bytes / SHARDS / 2,
+        }
+    }
+
+    /// The value of `kind` for the message `blob`, if kept.
+    pub fn get(&self, blob: &BlobId, kind: Derived) -> Option<Arc<[u8]>> {
+        let key = key(blob, kind)?;
+        let mut shard = self.shard(&key);
+        if let Some(value) = shard.young.get(&key) {
+            return Some(value.clone());
+        }
+        let value = shard.old.remove(&key)?;
+        shard.old_bytes = shard.old_bytes.saturating_sub(cost(&value));
+        let retired = shard.add(key, value.clone(), self.generation_budget);
+        drop(shard);
+        drop(retired);
+        Some(value)
+    }
+
+    /// Keeps `value`; one larger than a generation's budget is not kept.
+    pub fn insert(&self, blob: &BlobId, kind: Derived, value: Arc<[u8]>) {
+        let Some(key) = key(blob, kind) else {
+            return;
+        };
+        if cost(&value) > self.generation_budget {
+            return;
+        }
+        let mut shard = self.shard(&key);
+        if let Some(old) = shard.old.remove(&key) {
+            shard.old_bytes = shard.old_bytes.saturating_sub(cost(&old));
+        }
+        let retired = shard.add(key, value, self.generation_budget);
+        drop(shard);
+        drop(retired);
+    }
+
+    /// The bytes held, entry overhead included.
+    pub fn bytes(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| {
+                let s = s.lock().unwrap_or_else(PoisonError::into_inner);
+                s.young_bytes + s.old_bytes
+            })
+            .sum()
+    }
+
+    fn shard(&self, key: &Key) -> std::sync::MutexGuard<'_, Generations> {
+        // Maps and byte counts: a panic elsewhere leaves them usable.
+        self.shards[usize::from(key.0[0]) % SHARDS]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Generations {
+    /// Adds to the young generation, retiring the old one first if the
+    /// young one is full; the retired map is returned to be freed by the
+    /// caller once the lock is released.
+    fn add(&mut self, key: Key, value: Arc<[u8]>, budget: usize) -> HashMap<Key, Arc<[u8]>> {
+        let c = cost(&value);
+        if let Some(previous) = self.young.remove(&key) {
+            self.young_bytes = self.young_bytes.saturating_sub(cost(&previous));
+        }
+        let mut retired = HashMap::new();
+        if self.young_bytes + c > budget {
+            retired = std::mem::replace(&mut self.old, std::mem::take(&mut self.young));
+            self.old_bytes = std::mem::take(&mut self.young_bytes);
+        }
+        self.young_bytes += c;
+        self.young.insert(key, value);
+        retired
+    }
+}
+
+fn cost(value: &[u8]) -> usize {
+    value.len() + ENTRY_OVERHEAD
+}
+
+/// The key of a blob id (64 lowercase hex digits); `None` for anything
+/// else, which is then not cached.
+fn key(blob: &BlobId, kind: Derived) -> Option<Key> {
+    let hex = blob.0.as_bytes();
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut bytes = [0; 32];
+    for (b, pair) in bytes.iter_mut().zip(hex.chunks_exact(2)) {
+        *b = nibble(pair[0])? << 4 | nibble(pair[1])?;
+    }
+    Some((bytes, kind))
+}
+
+const fn nibble(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    }
+}
+
 /// Maildrops in use: RFC 1939 §8 lets a POP3 server refuse a second
 /// session on a maildrop, which keeps message numbers stable.
 #[derive(Debug, Clone, Default)]
@@ -156,14 +319,81 @@ impl MaildropLocks {
 
     fn set(&self) -> std::sync::MutexGuard<'_, HashSet<AccountId>> {
         // A set of ids: a panic elsewhere cannot leave it inconsistent.
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
 impl Drop for MaildropLock {
     fn drop(&mut self) {
         self.locks.set().remove(&self.account);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KINDS: [Derived; 3] = [
+        Derived::ImapEnvelope,
+        Derived::ImapBody,
+        Derived::ImapBodyStructure,
+    ];
+
+    fn blob(n: u64) -> BlobId {
+        // Spread like SHA-256 digests: the first byte picks the shard.
+        BlobId(format!("{:016x}", n.wrapping_mul(0x9e37_79b9_7f4a_7c15)).repeat(4))
+    }
+
+    #[test]
+    fn stays_within_its_bound_under_many_inserts() {
+        let max = 1 << 20;
+        let cache = DerivedCache::new(max);
+        let mut held = 0;
+        for n in 0..50_000u64 {
+            // 0 to ~3 KiB, like rendered structures, and a few large ones.
+            let len = match n % 97 {
+                0 => 30_000,
+                _ => (n * 31 % 3000) as usize,
+            };
+            let value: Arc<[u8]> = vec![b'x'; len].into();
+            let kind = KINDS[(n % 3) as usize];
+            cache.insert(&blob(n), kind, value.clone());
+            held = cache.bytes();
+            assert!(held <= max, "{held} bytes after {n} inserts");
+            assert_eq!(cache.get(&blob(n), kind), Some(value));
+        }
+        // Evicting did not empty it: at least a generation is kept.
+        assert!(held >= max / 4, "only {held} bytes held");
+    }
+
+    #[test]
+    fn what_is_used_survives_and_the_rest_goes() {
+        let cache = DerivedCache::new(SHARDS * 2 * 10 * (ENTRY_OVERHEAD + 100));
+        let hot = blob(0);
+        cache.insert(&hot, Derived::ImapEnvelope, vec![1; 100].into());
+        for n in 1..10_000 {
+            cache.insert(&blob(n), Derived::ImapEnvelope, vec![2; 100].into());
+            assert!(
+                cache.get(&hot, Derived::ImapEnvelope).is_some(),
+                "lost after {n} inserts"
+            );
+        }
+        assert_eq!(cache.get(&blob(1), Derived::ImapEnvelope), None);
+        assert_eq!(cache.get(&hot, Derived::ImapBody), None);
+    }
+
+    #[test]
+    fn only_content_addresses_are_keys() {
+        let cache = DerivedCache::new(1 << 20);
+        for id in ["abc", &"A".repeat(64), &"g".repeat(64)] {
+            let id = BlobId(id.to_owned());
+            cache.insert(&id, Derived::ImapEnvelope, vec![1].into());
+            assert_eq!(cache.get(&id, Derived::ImapEnvelope), None);
+        }
+        assert_eq!(cache.bytes(), 0);
+        let value: Arc<[u8]> = vec![1; 10].into();
+        cache.insert(&blob(7), Derived::ImapEnvelope, value.clone());
+        assert_eq!(cache.get(&blob(7), Derived::ImapEnvelope), Some(value));
+        assert_eq!(cache.bytes(), 10 + ENTRY_OVERHEAD);
     }
 }

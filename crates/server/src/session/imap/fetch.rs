@@ -1,16 +1,27 @@
 //! FETCH (RFC 9051 §6.4.5, §7.5.2): flags, dates, sizes, ENVELOPE, BODY
 //! and BODYSTRUCTURE, sections with partials, BINARY (RFC 3516), MODSEQ
 //! (RFC 7162). Fetching a body without PEEK sets \Seen.
+//!
+//! ENVELOPE, BODY and BODYSTRUCTURE depend on the message's octets alone;
+//! they are rendered once and kept by content address (`cache`), so a
+//! FETCH of them and of metadata (the usual header listing of a client)
+//! reads and parses no message. `render` writes them in IMAP syntax.
+
+mod cache;
+mod render;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
 
 use postern_imap_proto::cmd::{FetchAttr, Section, SectionText};
 use postern_imap_proto::{date, Data, SequenceSet, Server, Tag};
-use postern_message::{Address, Body, Envelope, Extension, Message, Want};
-use std::collections::VecDeque;
-
+use postern_message::{Message, Want};
 use postern_store::{Flag, FlagOp, MessageMeta, StoreResult};
 
 use super::selected::trouble;
 use super::{flags, ImapSession};
+use crate::mail::DerivedCache;
+use cache::Item;
 
 /// A FETCH being answered in pieces.
 #[derive(Debug)]
@@ -21,7 +32,11 @@ pub(super) struct FetchJob {
     attrs: Vec<FetchAttr>,
     /// Add MODSEQ to every response (CONDSTORE).
     modseq: bool,
-    needs_body: bool,
+    /// Some item needs the message's octets themselves (sections, RFC822,
+    /// BINARY); the cached ones alone do not.
+    needs_octets: bool,
+    /// The items that depend on the content alone, kept in `Mail::derived`.
+    cached: Vec<Item>,
     sets_seen: bool,
 }
 
@@ -48,6 +63,8 @@ impl ImapSession {
         if let Some(since) = changed_since {
             targets.retain(|&i| sel.view.get(i).modseq.0 > since);
         }
+        let mut cached: Vec<Item> = attrs.iter().filter_map(Item::of).collect();
+        cached.dedup();
         self.fetch_job = Some(FetchJob {
             tag: tag.clone(),
             targets: targets.into(),
@@ -56,7 +73,10 @@ impl ImapSession {
                 || imap.enabled().condstore
                 || changed_since.is_some()
                 || attrs.contains(&FetchAttr::ModSeq),
-            needs_body: attrs.iter().any(needs_message),
+            needs_octets: attrs
+                .iter()
+                .any(|a| needs_message(a) && Item::of(a).is_none()),
+            cached,
             sets_seen: !sel.readonly && attrs.iter().any(FetchAttr::sets_seen),
         });
         self.fetch_some(imap).await;
@@ -83,15 +103,16 @@ impl ImapSession {
         imap.tagged_ok(&job.tag, None, "FETCH completed");
     }
 
-    /// One `* n FETCH (...)` response.
+    /// One `* n FETCH (...)` response. The message is read and parsed only
+    /// if an item needs its octets or is not in the cache yet.
     async fn fetch_one(&mut self, imap: &mut Server, job: &FetchJob, i: usize) -> StoreResult<()> {
         let Some(sel) = self.selected.as_ref() else {
             return Ok(());
         };
-        let meta = sel.view.get(i).clone();
+        let meta = sel.view.get(i);
         let gone = sel.view.is_gone(meta.uid);
-        let recent = sel.is_recent(meta.uid);
-        let raw = match job.needs_body {
+        let (cached, missing) = cache::lookup(&job.cached, &self.mail.derived, &meta.blob);
+        let raw = match job.needs_octets || missing {
             true => match self.mail.read_blob(meta.blob.clone(), meta.size).await {
                 Ok(raw) => Some(raw),
                 // Expunged by another session and its bytes deleted:
@@ -101,33 +122,25 @@ impl ImapSession {
             },
             false => None,
         };
-        let mut meta = meta;
-        let mut flags_changed = false;
-        if job.sets_seen && !meta.flags.contains(&Flag::Seen) && !gone {
-            if let Some(updated) = self.mark_seen(i, &meta).await {
-                meta = updated;
-                flags_changed = true;
+        let seen_now = job.sets_seen && !gone && !meta.flags.contains(&Flag::Seen);
+        let flags_changed = match seen_now {
+            true => {
+                let meta = meta.clone();
+                self.mark_seen(i, &meta).await.is_some()
             }
-        }
-        let mut d = Data::new();
-        d.num(i + 1).raw(" FETCH (");
-        let message = raw.as_deref().map(Message::parse);
-        for (n, attr) in job.attrs.iter().enumerate() {
-            if n > 0 {
-                d.sp();
-            }
-            item(&mut d, attr, &meta, recent, message.as_ref());
-        }
-        // RFC 9051 §6.4.5: a \Seen set now is reported with the data.
-        if flags_changed && !job.attrs.contains(&FetchAttr::Flags) {
-            d.raw(" FLAGS ");
-            flags::write(&mut d, &meta.flags, recent);
-        }
-        if job.modseq && !job.attrs.contains(&FetchAttr::ModSeq) {
-            d.raw(" MODSEQ (").num(meta.modseq.0).close();
-        }
-        d.close();
-        imap.data(d);
+            false => false,
+        };
+        let Some(sel) = self.selected.as_ref() else {
+            return Ok(());
+        };
+        let out = Response {
+            meta: sel.view.get(i),
+            recent: sel.is_recent(sel.view.get(i).uid),
+            message: raw.as_deref().map(Message::parse),
+            cached,
+            cache: &self.mail.derived,
+        };
+        imap.data(out.write(i, job, flags_changed));
         Ok(())
     }
 
@@ -175,7 +188,59 @@ fn needs_message(attr: &FetchAttr) -> bool {
     )
 }
 
-/// One `msg-att` item.
+/// What one `* n FETCH (...)` response is made of.
+struct Response<'a> {
+    meta: &'a MessageMeta,
+    /// The message is \Recent in this session.
+    recent: bool,
+    /// Parsed if an item needed the octets or missed the cache.
+    message: Option<Message<'a>>,
+    /// What the cache held, by `Item::index`.
+    cached: [Option<Arc<[u8]>>; Item::COUNT],
+    cache: &'a DerivedCache,
+}
+
+impl Response<'_> {
+    /// The response for the view index `i`.
+    fn write(&self, i: usize, job: &FetchJob, flags_changed: bool) -> Data {
+        let mut d = Data::new();
+        d.num(i + 1).raw(" FETCH (");
+        for (n, attr) in job.attrs.iter().enumerate() {
+            if n > 0 {
+                d.sp();
+            }
+            match Item::of(attr) {
+                Some(it) => self.cached_item(&mut d, it),
+                None => item(&mut d, attr, self.meta, self.recent, self.message.as_ref()),
+            }
+        }
+        // RFC 9051 §6.4.5: a \Seen set now is reported with the data.
+        if flags_changed && !job.attrs.contains(&FetchAttr::Flags) {
+            d.raw(" FLAGS ");
+            flags::write(&mut d, &self.meta.flags, self.recent);
+        }
+        if job.modseq && !job.attrs.contains(&FetchAttr::ModSeq) {
+            d.raw(" MODSEQ (").num(self.meta.modseq.0).close();
+        }
+        d.close();
+        d
+    }
+
+    /// ENVELOPE, BODY or BODYSTRUCTURE: from the cache, or rendered from
+    /// the message and kept.
+    fn cached_item(&self, d: &mut Data, it: Item) {
+        d.raw(it.label());
+        match (&self.cached[it.index()], &self.message) {
+            (Some(rendered), _) => cache::replay(d, rendered),
+            (None, Some(m)) => it.fill(d, m, self.cache, &self.meta.blob),
+            // Not reached: a miss has the message read. As for a
+            // message without octets, the item of an empty one.
+            (None, None) => it.write(d, &Message::parse(b"")),
+        }
+    }
+}
+
+/// One `msg-att` item other than the cached ones.
 /// `recent`: the message is \Recent in this session.
 fn item(
     d: &mut Data,
@@ -184,8 +249,6 @@ fn item(
     recent: bool,
     message: Option<&Message<'_>>,
 ) {
-    let empty = Message::parse(b"");
-    let m = message.unwrap_or(&empty);
     match attr {
         FetchAttr::Uid => {
             d.raw("UID ").num(meta.uid.0);
@@ -205,18 +268,17 @@ fn item(
         FetchAttr::ModSeq => {
             d.raw("MODSEQ (").num(meta.modseq.0).close();
         }
-        FetchAttr::Envelope => {
-            d.raw("ENVELOPE ");
-            envelope(d, &m.envelope());
-        }
-        FetchAttr::Body => {
-            d.raw("BODY ");
-            body(d, &m.body(), false);
-        }
-        FetchAttr::BodyStructure => {
-            d.raw("BODYSTRUCTURE ");
-            body(d, &m.body(), true);
-        }
+        _ => match message {
+            Some(m) => content_item(d, attr, m),
+            // The octets are gone: the items of an empty message.
+            None => content_item(d, attr, &Message::parse(b"")),
+        },
+    }
+}
+
+/// An item made of the message's octets.
+fn content_item(d: &mut Data, attr: &FetchAttr, m: &Message<'_>) {
+    match attr {
         FetchAttr::Rfc822 => {
             d.raw("RFC822 ").literal(m.raw());
         }
@@ -295,153 +357,4 @@ fn partial_literal(
     } else {
         d.literal(bytes);
     }
-}
-
-fn envelope(d: &mut Data, e: &Envelope) {
-    d.open()
-        .nstring(e.date.as_deref())
-        .sp()
-        .nstring(e.subject.as_deref());
-    for list in [&e.from, &e.sender, &e.reply_to, &e.to, &e.cc, &e.bcc] {
-        d.sp();
-        addresses(d, list);
-    }
-    d.sp()
-        .nstring(e.in_reply_to.as_deref())
-        .sp()
-        .nstring(e.message_id.as_deref())
-        .close();
-}
-
-fn addresses(d: &mut Data, list: &[Address]) {
-    if list.is_empty() {
-        d.nil();
-        return;
-    }
-    d.open();
-    for a in list {
-        d.open()
-            .nstring(a.name.as_deref())
-            .raw(" NIL ")
-            .nstring(a.mailbox.as_deref())
-            .sp();
-        d.nstring(a.host.as_deref()).close();
-    }
-    d.close();
-}
-
-/// `body` (RFC 9051 §9); with `ext`, the extension data of BODYSTRUCTURE.
-fn body(d: &mut Data, b: &Body, ext: bool) {
-    d.open();
-    match b {
-        Body::Multi {
-            parts,
-            subtype,
-            params,
-            ext: e,
-        } => {
-            for p in parts {
-                body(d, p, ext);
-            }
-            if parts.is_empty() {
-                // RFC 9051 §9 needs one part at least.
-                body(d, &Body::Single(Box::new(empty_text())), ext);
-            }
-            d.sp().string(subtype.as_bytes());
-            if ext {
-                d.sp();
-                param_list(d, params);
-                extension(d, e, false);
-            }
-        }
-        Body::Single(s) => {
-            d.string(s.ctype.as_bytes())
-                .sp()
-                .string(s.subtype.as_bytes())
-                .sp();
-            param_list(d, &s.params);
-            d.sp()
-                .nstring(s.id.as_deref())
-                .sp()
-                .nstring(s.description.as_deref());
-            d.sp().string(s.encoding.as_bytes()).sp().num(s.size);
-            if let Some((env, inner)) = &s.message {
-                d.sp();
-                envelope(d, env);
-                d.sp();
-                body(d, inner, ext);
-            }
-            if let Some(lines) = s.lines {
-                d.sp().num(lines);
-            }
-            if ext {
-                extension(d, &s.ext, true);
-            }
-        }
-    }
-    d.close();
-}
-
-fn empty_text() -> postern_message::Single {
-    postern_message::Single {
-        ctype: "TEXT".into(),
-        subtype: "PLAIN".into(),
-        params: Vec::new(),
-        id: None,
-        description: None,
-        encoding: "7BIT".into(),
-        size: 0,
-        lines: Some(0),
-        message: None,
-        ext: Extension::default(),
-    }
-}
-
-fn param_list(d: &mut Data, params: &[(String, String)]) {
-    if params.is_empty() {
-        d.nil();
-        return;
-    }
-    d.open();
-    for (i, (k, v)) in params.iter().enumerate() {
-        if i > 0 {
-            d.sp();
-        }
-        d.string(k.as_bytes()).sp().string(v.as_bytes());
-    }
-    d.close();
-}
-
-/// `[md5] disposition language location`.
-fn extension(d: &mut Data, e: &Extension, single: bool) {
-    if single {
-        d.sp().nstring(e.md5.as_deref());
-    }
-    d.sp();
-    match &e.disposition {
-        Some((kind, params)) => {
-            d.open().string(kind.as_bytes()).sp();
-            param_list(d, params);
-            d.close();
-        }
-        None => {
-            d.nil();
-        }
-    }
-    d.sp();
-    match e.language.as_slice() {
-        [] => d.nil(),
-        [one] => d.string(one),
-        many => {
-            d.open();
-            for (i, l) in many.iter().enumerate() {
-                if i > 0 {
-                    d.sp();
-                }
-                d.string(l);
-            }
-            d.close()
-        }
-    };
-    d.sp().nstring(e.location.as_deref());
 }
