@@ -374,7 +374,7 @@ fn serve_checks_alpn_and_serves_the_web_listeners() {
             &cert,
             "-verify_return_error",
         ],
-        b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        b"GET /login HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
         SESSION,
     );
     assert_session(&https, &server, "HTTPS with ALPN http/1.1");
@@ -439,7 +439,7 @@ fn serve_https_speaks_the_negotiated_alpn_protocol() {
             &cert,
             "-verify_return_error",
         ],
-        b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        b"GET /login HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
         SESSION,
     );
     let negotiated_h2 = s.stdout.contains("ALPN protocol: h2");

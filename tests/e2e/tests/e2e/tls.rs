@@ -167,7 +167,7 @@ async fn plain_http_only_redirects_and_https_sends_hsts() {
     let mut tls = tls_connect(srv.addr("https"), "mail.example.test", cfg)
         .await
         .unwrap();
-    tls.write_all(b"GET / HTTP/1.1\r\nHost: mail.example.test\r\n\r\n")
+    tls.write_all(b"GET /login HTTP/1.1\r\nHost: mail.example.test\r\nConnection: close\r\n\r\n")
         .await
         .unwrap();
     let mut page = String::new();
