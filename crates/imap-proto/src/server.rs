@@ -161,6 +161,12 @@ impl Server {
         self.enabled.utf8 || self.enabled.rev2
     }
 
+    /// The largest message APPEND takes, as advertised in APPENDLIMIT
+    /// (RFC 7889 §2); STATUS APPENDLIMIT reports it for every mailbox.
+    pub const fn append_limit(&self) -> u32 {
+        self.opts.max_append
+    }
+
     /// `* data`: untagged data built by the session (FETCH, LIST, ...).
     pub fn data(&mut self, data: Data) {
         if !self.finished {

@@ -62,6 +62,24 @@ impl Message<'_> {
         decode(p, raw)
     }
 
+    /// Whether `BINARY[part]` must be refused because the part's
+    /// Content-Transfer-Encoding is none this server knows (RFC 3516 §4.2:
+    /// the `UNKNOWN-CTE` response code). A missing part is not this case.
+    pub fn has_unknown_encoding(&self, part: &[u32]) -> bool {
+        let found = match part.is_empty() {
+            true => self.parsed.as_ref().map(|m| (m, 0)),
+            false => self.find(part),
+        };
+        let Some(p) = found.and_then(|(m, id)| m.parts.get(id)) else {
+            return false;
+        };
+        if matches!(p.body, PartType::Multipart(_)) {
+            return false;
+        }
+        let cte = p.content_transfer_encoding().unwrap_or("7bit");
+        !KNOWN_ENCODINGS.iter().any(|k| cte.eq_ignore_ascii_case(k))
+    }
+
     /// The part with these numbers: (message holding it, index).
     pub(crate) fn find(&self, path: &[u32]) -> Option<(&Parsed<'_>, usize)> {
         let mut at = (self.parsed.as_ref()?, 0);
@@ -94,6 +112,10 @@ fn child<'m>(m: &'m Parsed<'m>, id: usize, n: u32) -> Option<(&'m Parsed<'m>, us
         _ => None,
     }
 }
+
+/// The encodings of RFC 2045 §6.1; `binary` is also what RFC 3516 asks
+/// for, so `BINARY[]` of it is the octets themselves.
+const KNOWN_ENCODINGS: [&str; 5] = ["7bit", "8bit", "binary", "base64", "quoted-printable"];
 
 /// Undoes base64 or quoted-printable; other encodings are identity.
 fn decode(p: &MessagePart<'_>, raw: &[u8]) -> Option<Vec<u8>> {

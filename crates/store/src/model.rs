@@ -114,6 +114,36 @@ pub enum Flag {
     Keyword(String),
 }
 
+impl Flag {
+    /// Whether two flags name the same flag. Keywords compare without
+    /// regard to ASCII case (RFC 9051 §2.3.2: "flags are case-insensitive"),
+    /// so `$important` finds and does not duplicate a stored `$Important`.
+    pub fn same_as(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Keyword(a), Self::Keyword(b)) => a.eq_ignore_ascii_case(b),
+            _ => self == other,
+        }
+    }
+
+    /// Whether `flags` holds this flag, keywords compared without case.
+    pub fn is_in(&self, flags: &[Self]) -> bool {
+        flags.iter().any(|f| f.same_as(self))
+    }
+}
+
+/// Sorts and removes repeats, keeping the first spelling of a keyword that
+/// appears in several cases.
+pub(crate) fn canonical(mut flags: Vec<Flag>) -> Vec<Flag> {
+    let mut out: Vec<Flag> = Vec::with_capacity(flags.len());
+    for f in flags.drain(..) {
+        if !f.is_in(&out) {
+            out.push(f);
+        }
+    }
+    out.sort();
+    out
+}
+
 /// How [`crate::Store::store_flags`] combines the given flags with a
 /// message's own (IMAP STORE `FLAGS`, `+FLAGS`, `-FLAGS`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -130,18 +160,17 @@ impl FlagOp {
     /// `current` after the operation with `given`, canonical (sorted by
     /// [`Flag`]'s order, each once) when both inputs are.
     pub fn apply(self, current: &[Flag], given: &[Flag]) -> Vec<Flag> {
-        let mut out: Vec<Flag> = match self {
+        let out: Vec<Flag> = match self {
             Self::Replace => given.to_vec(),
+            // The stored spelling comes first, so it is the one kept.
             Self::Add => current.iter().chain(given).cloned().collect(),
             Self::Remove => current
                 .iter()
-                .filter(|f| !given.contains(f))
+                .filter(|f| !f.is_in(given))
                 .cloned()
                 .collect(),
         };
-        out.sort();
-        out.dedup();
-        out
+        canonical(out)
     }
 }
 

@@ -146,7 +146,8 @@ pub fn mailbox_name(input: &str) -> StoreResult<String> {
     Ok(input.to_owned())
 }
 
-/// Flags in their canonical form: sorted by [`Flag`]'s order, each once.
+/// Flags in their canonical form: sorted by [`Flag`]'s order, each once
+/// (keywords compared without case, the first spelling kept).
 /// Keywords are kept byte for byte; an empty or control-character keyword
 /// is refused.
 pub fn flags(input: &[Flag]) -> StoreResult<Vec<Flag>> {
@@ -157,15 +158,13 @@ pub fn flags(input: &[Flag]) -> StoreResult<Vec<Flag>> {
             }
         }
     }
-    let mut out = input.to_vec();
-    out.sort();
-    out.dedup();
-    Ok(out)
+    Ok(crate::model::canonical(input.to_vec()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::FlagOp;
 
     #[test]
     fn addresses_are_lowercased_and_checked() {
@@ -217,5 +216,15 @@ mod tests {
             [Flag::Seen, Flag::Draft, Flag::Keyword("$Junk".into())]
         );
         assert!(flags(&[Flag::Keyword(String::new())]).is_err());
+        // RFC 9051 §2.3.2: keywords are case-insensitive; the first
+        // spelling is kept, and +FLAGS of another spelling adds nothing.
+        let k = |s: &str| Flag::Keyword(s.into());
+        assert_eq!(flags(&[k("$Junk"), k("$JUNK")]).unwrap(), [k("$Junk")]);
+        let current = [Flag::Seen, k("$Important")];
+        assert_eq!(FlagOp::Add.apply(&current, &[k("$IMPORTANT")]), current);
+        assert_eq!(
+            FlagOp::Remove.apply(&current, &[k("$important")]),
+            [Flag::Seen]
+        );
     }
 }

@@ -19,6 +19,8 @@ pub enum StatusItem {
     Deleted,
     Size,
     HighestModSeq,
+    /// RFC 7889 §3: the largest APPEND the mailbox takes.
+    AppendLimit,
 }
 
 impl StatusItem {
@@ -32,6 +34,7 @@ impl StatusItem {
             "DELETED" => Self::Deleted,
             "SIZE" => Self::Size,
             "HIGHESTMODSEQ" => Self::HighestModSeq,
+            "APPENDLIMIT" => Self::AppendLimit,
             _ => return None,
         })
     }
@@ -47,6 +50,7 @@ impl StatusItem {
             Self::Deleted => "DELETED",
             Self::Size => "SIZE",
             Self::HighestModSeq => "HIGHESTMODSEQ",
+            Self::AppendLimit => "APPENDLIMIT",
         }
     }
 }

@@ -120,6 +120,11 @@ fn sections() {
     assert_eq!(m.section(&[2, 2], Want::All).unwrap(), b"<b>x=3D1</b>");
     assert_eq!(m.binary(&[2, 2]).unwrap(), b"<b>x=1</b>");
     assert_eq!(m.binary(&[3]).unwrap(), [0, 1, 2]);
+    assert!(!m.has_unknown_encoding(&[3]));
+    assert!(
+        !m.has_unknown_encoding(&[9]),
+        "a missing part is not UNKNOWN-CTE"
+    );
     assert_eq!(m.section(&[4], Want::All), None);
     assert_eq!(m.section(&[1], Want::Header), None);
     let names = ["subject".to_owned()];
@@ -157,4 +162,17 @@ fn deep_nesting_is_bounded() {
         at = parts.remove(0);
     }
     assert!(depth <= 33, "{depth}");
+}
+
+#[test]
+fn an_unknown_transfer_encoding_is_reported() {
+    let raw = b"Subject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+Content-Transfer-Encoding: x-rot13\r\n\r\nuryyb\r\n--b\r\nContent-Transfer-Encoding: 8BIT\r\n\r\nok\r\n--b--\r\n";
+    let m = Message::parse(raw);
+    assert!(m.has_unknown_encoding(&[1]));
+    assert!(!m.has_unknown_encoding(&[2]));
+    assert!(
+        !m.has_unknown_encoding(&[]),
+        "the multipart itself has no encoding"
+    );
 }

@@ -16,12 +16,26 @@ use std::sync::Arc;
 use postern_imap_proto::cmd::{FetchAttr, Section, SectionText};
 use postern_imap_proto::{date, Data, SequenceSet, Server, Tag};
 use postern_message::{Message, Want};
-use postern_store::{Flag, FlagOp, MessageMeta, StoreResult};
+use postern_store::{Flag, FlagOp, MessageMeta, StoreError};
 
 use super::selected::trouble;
 use super::{flags, ImapSession};
 use crate::mail::DerivedCache;
 use cache::Item;
+
+/// Why a FETCH stops before its last message.
+enum Stop {
+    Store(StoreError),
+    /// RFC 3516 §4.2: BINARY of a part in an encoding this server cannot
+    /// undo; the command fails with `NO [UNKNOWN-CTE]`.
+    UnknownEncoding,
+}
+
+impl From<StoreError> for Stop {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
 
 /// A FETCH being answered in pieces.
 #[derive(Debug)]
@@ -89,9 +103,20 @@ impl ImapSession {
             return;
         };
         while let Some(i) = job.targets.pop_front() {
-            if let Err(e) = self.fetch_one(imap, &job, i).await {
-                imap.release();
-                return trouble(imap, &job.tag, &e);
+            match self.fetch_one(imap, &job, i).await {
+                Ok(()) => {}
+                Err(Stop::Store(e)) => {
+                    imap.release();
+                    return trouble(imap, &job.tag, &e);
+                }
+                Err(Stop::UnknownEncoding) => {
+                    imap.release();
+                    return imap.tagged_no(
+                        &job.tag,
+                        Some("UNKNOWN-CTE"),
+                        "A part's Content-Transfer-Encoding is unknown; fetch it with BODY[] instead",
+                    );
+                }
             }
             if imap.output_len() >= FETCH_PIECE && !job.targets.is_empty() {
                 imap.hold();
@@ -105,7 +130,7 @@ impl ImapSession {
 
     /// One `* n FETCH (...)` response. The message is read and parsed only
     /// if an item needs its octets or is not in the cache yet.
-    async fn fetch_one(&mut self, imap: &mut Server, job: &FetchJob, i: usize) -> StoreResult<()> {
+    async fn fetch_one(&mut self, imap: &mut Server, job: &FetchJob, i: usize) -> Result<(), Stop> {
         let Some(sel) = self.selected.as_ref() else {
             return Ok(());
         };
@@ -118,10 +143,21 @@ impl ImapSession {
                 // Expunged by another session and its bytes deleted:
                 // RFC 2180 §4.1.3 lets us skip it.
                 Err(_) if gone => return Ok(()),
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.into()),
             },
             false => None,
         };
+        let message = raw.as_deref().map(Message::parse);
+        if let Some(m) = &message {
+            if job.attrs.iter().any(|a| match a {
+                FetchAttr::Binary { part, .. } | FetchAttr::BinarySize { part } => {
+                    m.has_unknown_encoding(part)
+                }
+                _ => false,
+            }) {
+                return Err(Stop::UnknownEncoding);
+            }
+        }
         let seen_now = job.sets_seen && !gone && !meta.flags.contains(&Flag::Seen);
         let flags_changed = match seen_now {
             true => {
@@ -136,7 +172,7 @@ impl ImapSession {
         let out = Response {
             meta: sel.view.get(i),
             recent: sel.is_recent(sel.view.get(i).uid),
-            message: raw.as_deref().map(Message::parse),
+            message,
             cached,
             cache: &self.mail.derived,
         };

@@ -168,7 +168,16 @@ impl ImapSession {
             }
             let node = &tree.nodes[name];
             let subscribed = node.subscribed;
-            if (list.lsub || list.subscribed) && !subscribed {
+            // RFC 5258 §3.5: with RECURSIVEMATCH, a name is also listed
+            // for subscribed descendants the pattern does not reach, with
+            // CHILDINFO saying so (only then: a descendant listed on its
+            // own needs no mention).
+            let childinfo = list.subscribed
+                && list.recursive
+                && tree
+                    .subscribed_descendants(name)
+                    .any(|d| !patterns.iter().any(|p| matches(p, d)));
+            if (list.lsub || list.subscribed) && !subscribed && !childinfo {
                 continue;
             }
             if list.special_use
@@ -191,6 +200,9 @@ impl ImapSession {
                 .raw(&attrs.join(" "))
                 .raw(") \"/\" ")
                 .mailbox(name, imap.utf8());
+            if childinfo {
+                d.raw(" (\"CHILDINFO\" (\"SUBSCRIBED\"))");
+            }
             imap.data(d);
             if let (Some(items), Some(mb)) = (&list.return_status, node.mailbox) {
                 statuses.push((mb.clone(), items.clone()));
@@ -203,7 +215,7 @@ impl ImapSession {
                 .with_store(move |s| read_status(s, id, recent))
                 .await
             {
-                Ok((msgs, mark)) => imap.data(status_data(&mb, &msgs, mark, &items, imap.utf8())),
+                Ok((msgs, mark)) => imap.data(status_data(&mb, &msgs, mark, &items, imap)),
                 Err(e) => return trouble(imap, tag, &e),
             }
         }
@@ -231,7 +243,7 @@ impl ImapSession {
             .await;
         match result {
             Ok(Some(((msgs, mark), mb))) => {
-                imap.data(status_data(&mb, &msgs, mark, items, imap.utf8()));
+                imap.data(status_data(&mb, &msgs, mark, items, imap));
                 imap.tagged_ok(tag, None, "STATUS completed");
             }
             Ok(None) => imap.tagged_no(tag, Some("NONEXISTENT"), "No such mailbox"),
@@ -384,8 +396,9 @@ pub(super) fn status_data(
     msgs: &[MessageMeta],
     recent_mark: Option<Uid>,
     items: &[StatusItem],
-    utf8: bool,
+    imap: &Server,
 ) -> Data {
+    let utf8 = imap.utf8();
     let mut d = Data::new();
     d.raw("STATUS ").mailbox(&mb.name, utf8).raw(" (");
     for (i, item) in items.iter().enumerate() {
@@ -404,6 +417,7 @@ pub(super) fn status_data(
             StatusItem::Deleted => has(Flag::Deleted) as u64,
             StatusItem::Size => msgs.iter().map(|m| m.size).sum(),
             StatusItem::HighestModSeq => mb.highest_modseq.0.max(1),
+            StatusItem::AppendLimit => u64::from(imap.append_limit()),
             _ => continue,
         };
         d.raw(item.name()).sp().num(value);
@@ -452,12 +466,31 @@ impl<'a> Tree<'a> {
         self.nodes.keys()
     }
 
+    /// Whether a mailbox exists below `name`. The range starts at
+    /// `name/`, not after `name`: `Work-x` sorts between `Work` and
+    /// `Work/a` (`-` is below `/`).
     fn has_children(&self, name: &str) -> bool {
         let prefix = format!("{name}/");
         self.nodes
-            .range::<str, _>((std::ops::Bound::Excluded(name), std::ops::Bound::Unbounded))
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix.as_str()),
+                std::ops::Bound::Unbounded,
+            ))
             .take_while(|(n, _)| n.starts_with(&prefix))
             .any(|(_, node)| node.mailbox.is_some())
+    }
+
+    /// The subscribed names below `name`, at any depth.
+    fn subscribed_descendants<'s>(&'s self, name: &str) -> impl Iterator<Item = &'a str> + 's {
+        let prefix = format!("{name}/");
+        self.nodes
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix.as_str()),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(move |(n, _)| n.starts_with(&prefix))
+            .filter(|(_, node)| node.subscribed)
+            .map(|(n, _)| *n)
     }
 
     /// CHILDREN (RFC 3348), SPECIAL-USE (RFC 6154), \Subscribed and

@@ -216,7 +216,7 @@ fn matches(key: &SearchKey, c: &Candidate<'_>, view: &View) -> bool {
 
 fn has_flag(meta: &MessageMeta, name: &str) -> bool {
     match flags::parse(name) {
-        Ok(Some(flag)) => meta.flags.contains(&flag),
+        Ok(Some(flag)) => flag.is_in(&meta.flags),
         _ => false,
     }
 }
