@@ -63,7 +63,18 @@ fn authenticated_capabilities(opts: &Options) -> String {
         "THREAD=ORDEREDSUBJECT",
         "THREAD=REFERENCES",
     ];
-    format!("{} APPENDLIMIT={}", caps.join(" "), opts.max_append)
+    // COMPRESS (RFC 4978) only inside TLS: deflate under a cipher, never
+    // instead of one.
+    let compress = if opts.tls_active {
+        " COMPRESS=DEFLATE"
+    } else {
+        ""
+    };
+    format!(
+        "{}{compress} APPENDLIMIT={}",
+        caps.join(" "),
+        opts.max_append
+    )
 }
 
 #[cfg(test)]

@@ -19,6 +19,13 @@ pub enum Event {
         /// The command's tag.
         tag: Tag,
     },
+    /// `COMPRESS DEFLATE` (RFC 4978) was accepted: its tagged OK is queued
+    /// and must go out uncompressed; everything after it, both ways, is
+    /// deflated. The session hands the connection over to compression.
+    Compress {
+        /// The command's tag.
+        tag: Tag,
+    },
     /// `LOGIN userid password` (RFC 9051 §6.2.3), under TLS.
     Login {
         /// The command's tag.

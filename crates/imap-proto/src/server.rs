@@ -63,6 +63,8 @@ pub struct Server {
     enabled: Enabled,
     /// `hold()`: a command is still being answered; no input is parsed.
     held: bool,
+    /// COMPRESS was accepted (RFC 4978): a second one is refused.
+    compressing: bool,
 }
 
 impl Server {
@@ -110,6 +112,7 @@ impl Server {
             authenticated: false,
             enabled: Enabled::default(),
             held: false,
+            compressing: false,
         }
     }
 
@@ -456,6 +459,7 @@ impl Server {
             Request::Noop if !self.authenticated => self.complete(&tag, "NOOP"),
             Request::Logout => self.logout(&tag),
             Request::StartTls => return self.starttls(tag),
+            Request::Compress => return self.compress(tag),
             Request::Login { .. } | Request::Authenticate { .. } if self.authenticated => {
                 self.refuse(Some(&tag), Status::Bad, None, "Already logged in");
             }
@@ -562,6 +566,39 @@ impl Server {
         };
         self.refuse(Some(&tag), Status::Bad, None, refusal);
         None
+    }
+
+    /// RFC 4978 §3. Only under TLS (the capability is not offered
+    /// before it), and once: `NO [COMPRESSIONACTIVE]` after that.
+    fn compress(&mut self, tag: Tag) -> Option<Event> {
+        if !self.opts.tls_active {
+            self.refuse(
+                Some(&tag),
+                Status::No,
+                None,
+                "COMPRESS is offered under TLS only",
+            );
+            return None;
+        }
+        if self.compressing {
+            response::status(
+                &mut self.output,
+                tag.as_str(),
+                Status::No,
+                Some("COMPRESSIONACTIVE"),
+                "DEFLATE is already active",
+            );
+            return None;
+        }
+        self.compressing = true;
+        response::status(
+            &mut self.output,
+            tag.as_str(),
+            Status::Ok,
+            None,
+            "DEFLATE active",
+        );
+        Some(Event::Compress { tag })
     }
 
     fn count_bad(&mut self) {

@@ -130,6 +130,8 @@ pub enum Request {
     Close,
     /// `UNSELECT` (RFC 3691).
     Unselect,
+    /// `COMPRESS DEFLATE` (RFC 4978 §3), the only mechanism there is.
+    Compress,
     /// `EXPUNGE`, or `UID EXPUNGE set` (RFC 4315 §2.1).
     Expunge { uids: Option<SequenceSet> },
     /// `[UID] SEARCH` (RFC 9051 §6.4.4).
@@ -335,6 +337,7 @@ pub(crate) fn request(head: Head, ctx: Ctx) -> Result<Command, ParseError> {
         "COPY" => selected::copy(&rest, ctx, false, false),
         "MOVE" => selected::copy(&rest, ctx, false, true),
         "UID" => selected::uid(&rest, ctx),
+        "COMPRESS" => selected::compress(&rest),
         _ => match selected::bare(&name, &rest) {
             Some(parsed) => parsed,
             None => Ok(Request::Other { name, rest }),

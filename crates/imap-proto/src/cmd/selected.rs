@@ -140,6 +140,18 @@ pub(super) fn enable(rest: &[Part]) -> Result<Request, &'static str> {
     Ok(Request::Enable(caps))
 }
 
+/// `COMPRESS algorithm` (RFC 4978 §3): DEFLATE is the one algorithm
+/// defined; any other is invalid arguments, so BAD.
+pub(super) fn compress(rest: &[Part]) -> Result<Request, &'static str> {
+    const USAGE: &str = "Syntax: COMPRESS DEFLATE";
+    let mut c = Cursor::new(rest);
+    if !c.eat_word("DEFLATE") {
+        return Err(USAGE);
+    }
+    c.end().map_err(|()| USAGE)?;
+    Ok(Request::Compress)
+}
+
 /// `ID ("(" *(string SP nstring) ")" / nil)` (RFC 2971): read and ignored.
 pub(super) fn id(rest: &[Part]) -> Result<Request, &'static str> {
     const USAGE: &str = "Syntax: ID (\"name\" \"value\" ...) or ID NIL";
@@ -180,6 +192,20 @@ pub(super) fn bare(name: &str, rest: &[Part]) -> Option<Result<Request, &'static
 mod tests {
     use super::*;
     use crate::cmd::tests::parse_req;
+
+    #[test]
+    fn compress_takes_deflate_only() {
+        assert_eq!(parse_req("a COMPRESS DEFLATE"), Ok(Request::Compress));
+        assert_eq!(parse_req("a compress deflate"), Ok(Request::Compress));
+        for bad in [
+            "a COMPRESS",
+            "a COMPRESS GZIP",
+            "a COMPRESS DEFLATE x",
+            "a COMPRESS DEFLATEX",
+        ] {
+            assert!(parse_req(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn stores() {

@@ -176,6 +176,9 @@ impl Session for ImapSession {
                 imap.accept_starttls(&tag);
                 return Control::StartTls;
             }
+            // The core queued the OK; the driver flushes it in clear and
+            // deflates from there on (RFC 4978 §3).
+            Event::Compress { .. } => return Control::Compress,
             Event::Login {
                 tag,
                 username,

@@ -2,6 +2,8 @@
 //! the extensions): login, SELECT, FETCH, STORE, SEARCH, APPEND, COPY,
 //! MOVE, EXPUNGE, updates between sessions, and IDLE.
 
+#[path = "imap_compress.rs"]
+mod compress;
 #[path = "imap_rfc.rs"]
 mod load;
 #[path = "imap_qresync.rs"]
