@@ -40,6 +40,7 @@ mod mailboxes;
 mod search;
 mod selected;
 mod sort;
+mod thread;
 mod view;
 
 use std::net::SocketAddr;

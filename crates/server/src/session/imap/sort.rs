@@ -10,6 +10,7 @@ use postern_message::{header_value, Message};
 use postern_store::MessageMeta;
 
 use super::selected::trouble;
+use super::thread::{self, Threadable};
 use super::ImapSession;
 
 /// What ordering and threading look at, taken while the message is read.
@@ -17,6 +18,8 @@ use super::ImapSession;
 struct Facts {
     /// The base subject (RFC 5256 §2.1), lower-cased.
     subject: String,
+    /// Extracting the base subject removed a reply or forward marker.
+    reply: bool,
     /// The sent date, else the internal date (RFC 5256 §2.2).
     date: i64,
     arrival: i64,
@@ -26,8 +29,9 @@ struct Facts {
     to: String,
     cc: String,
     message_id: Option<String>,
-    /// References, then In-Reply-To: the possible parents, oldest first.
-    parents: Vec<String>,
+    /// The References, oldest first; without any, the first message ID
+    /// of In-Reply-To (RFC 5256 §3 step 1.A).
+    references: Vec<String>,
 }
 
 impl Facts {
@@ -52,10 +56,14 @@ impl Facts {
                 .map(|v| message_ids(&String::from_utf8_lossy(&v)))
                 .unwrap_or_default()
         };
-        let mut parents = ids("References");
-        parents.extend(ids("In-Reply-To"));
+        let mut references = ids("References");
+        if references.is_empty() {
+            references.extend(ids("In-Reply-To").into_iter().take(1));
+        }
+        let (subject, reply) = base_subject(&subject);
         Self {
-            subject: base_subject(&subject),
+            subject,
+            reply,
             date: m.sent_time().unwrap_or(meta.internal_date),
             arrival: meta.internal_date,
             size: meta.size,
@@ -63,7 +71,17 @@ impl Facts {
             to: first(&env.to),
             cc: first(&env.cc),
             message_id: ids("Message-ID").into_iter().next(),
-            parents,
+            references,
+        }
+    }
+
+    fn threadable(self) -> Threadable {
+        Threadable {
+            message_id: self.message_id,
+            references: self.references,
+            date: self.date,
+            subject: self.subject,
+            reply: self.reply,
         }
     }
 
@@ -131,14 +149,19 @@ impl ImapSession {
         };
         let numbers: Vec<u32> = found.iter().map(|(i, _)| self.number(*i, uid)).collect();
         let facts: Vec<Facts> = found.into_iter().map(|(_, f)| f).collect();
-        let forest = match algorithm {
-            ThreadAlgorithm::OrderedSubject => ordered_subject(&facts),
-            ThreadAlgorithm::References => references(&facts),
-        };
         let mut d = Data::new();
         d.raw("THREAD ");
-        for root in &forest.roots {
-            d.raw("(").raw(&forest.write(*root, &numbers)).raw(")");
+        match algorithm {
+            ThreadAlgorithm::OrderedSubject => {
+                let forest = ordered_subject(&facts);
+                for root in &forest.roots {
+                    d.raw("(").raw(&forest.write(*root, &numbers)).raw(")");
+                }
+            }
+            ThreadAlgorithm::References => {
+                let messages: Vec<Threadable> = facts.into_iter().map(Facts::threadable).collect();
+                d.raw(&thread::references(&messages).write(&numbers));
+            }
         }
         imap.data(d);
         imap.tagged_ok(tag, None, "THREAD completed");
@@ -221,71 +244,6 @@ fn ordered_subject(facts: &[Facts]) -> Forest {
     forest
 }
 
-/// REFERENCES (RFC 5256 §3), simplified: a message's parent is the last
-/// message it references (References, then In-Reply-To) among those
-/// matched; the rest are roots, and roots with the same non-empty base
-/// subject are gathered under the earliest (RFC 5256 step 5). Siblings
-/// and roots are in date order. Missing messages are not kept as
-/// placeholders.
-fn references(facts: &[Facts]) -> Forest {
-    let by_id: HashMap<&str, usize> = facts
-        .iter()
-        .enumerate()
-        .filter_map(|(i, f)| Some((f.message_id.as_deref()?, i)))
-        .collect();
-    let mut parent: Vec<Option<usize>> = vec![None; facts.len()];
-    for (i, f) in facts.iter().enumerate() {
-        let candidate = f
-            .parents
-            .iter()
-            .rev()
-            .find_map(|id| by_id.get(id.as_str()).copied());
-        if let Some(p) = candidate.filter(|&p| p != i && !descends(&parent, p, i)) {
-            parent[i] = Some(p);
-        }
-    }
-    let mut order: Vec<usize> = (0..facts.len()).collect();
-    order.sort_by_key(|&i| (facts[i].date, i));
-    let mut forest = Forest::default();
-    let mut by_subject: HashMap<&str, usize> = HashMap::new();
-    for i in order {
-        let subject = facts[i].subject.as_str();
-        match parent[i] {
-            Some(p) => forest.children.entry(p).or_default().push(i),
-            None => match by_subject.get(subject).filter(|_| !subject.is_empty()) {
-                Some(&root) => forest.children.entry(root).or_default().push(i),
-                None => {
-                    by_subject.insert(subject, i);
-                    forest.roots.push(i);
-                }
-            },
-        }
-    }
-    forest
-}
-
-/// Threads deeper than this start a new thread: the loop check below
-/// walks up once per message, so it must stay short.
-const MAX_THREAD_DEPTH: usize = 1000;
-
-/// Whether `node` has `ancestor` above it (a link would make a loop), or
-/// is already `MAX_THREAD_DEPTH` deep.
-fn descends(parent: &[Option<usize>], node: usize, ancestor: usize) -> bool {
-    if node == ancestor {
-        return true;
-    }
-    let mut at = parent[node];
-    let mut steps = 0;
-    while let Some(p) = at {
-        if p == ancestor || steps >= MAX_THREAD_DEPTH {
-            return true;
-        }
-        at = parent[p];
-        steps += 1;
-    }
-    false
-}
-
 /// `<id>` tokens of a References or In-Reply-To value.
 fn message_ids(value: &str) -> Vec<String> {
     value
@@ -297,34 +255,40 @@ fn message_ids(value: &str) -> Vec<String> {
 
 /// The base subject (RFC 5256 §2.1): without `Re:`, `Fwd:`, `Fw:`,
 /// leading `[blob]`s, trailing `(fwd)` and `[Fwd: ...]` wrappers, with
-/// white space collapsed; lower-cased for comparison.
-fn base_subject(subject: &str) -> String {
+/// white space collapsed; lower-cased for comparison. The flag says
+/// whether a reply or forward marker went (RFC 5256 §3 step 5 needs it).
+fn base_subject(subject: &str) -> (String, bool) {
     let mut s = subject.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut reply = false;
     loop {
         while s.to_lowercase().ends_with("(fwd)") {
             s.truncate(s.len() - 5);
             s = s.trim_end().to_owned();
+            reply = true;
         }
         let before = s.clone();
         loop {
-            let stripped = strip_leader(&s);
+            let (stripped, marker) = strip_leader(&s);
             if stripped == s {
                 break;
             }
+            reply |= marker;
             s = stripped;
         }
         let lower = s.to_lowercase();
         if lower.starts_with("[fwd:") && s.ends_with(']') {
             s = s[5..s.len() - 1].trim().to_owned();
+            reply = true;
         }
         if s == before {
-            return s.to_lowercase();
+            return (s.to_lowercase(), reply);
         }
     }
 }
 
-/// One `subj-blob` or `subj-refwd` off the front, if any.
-fn strip_leader(s: &str) -> String {
+/// One `subj-blob` or `subj-refwd` off the front, if any; the flag says
+/// it was a `subj-refwd` (a reply or forward marker).
+fn strip_leader(s: &str) -> (String, bool) {
     let t = s.trim_start();
     let lower = t.to_ascii_lowercase();
     // A leading [blob], unless nothing would be left.
@@ -332,7 +296,7 @@ fn strip_leader(s: &str) -> String {
         if let Some(end) = t.find(']') {
             let rest = t[end + 1..].trim_start();
             if !rest.is_empty() {
-                return rest.to_owned();
+                return (rest.to_owned(), false);
             }
         }
     }
@@ -347,10 +311,10 @@ fn strip_leader(s: &str) -> String {
             }
         }
         if let Some(after) = rest.strip_prefix(':') {
-            return after.trim_start().to_owned();
+            return (after.trim_start().to_owned(), true);
         }
     }
-    t.to_owned()
+    (t.to_owned(), false)
 }
 
 #[cfg(test)]
@@ -359,50 +323,40 @@ mod tests {
 
     #[test]
     fn base_subjects() {
-        for (raw, base) in [
-            ("Re: hello", "hello"),
-            ("RE: Fwd: [list] Re[2]: Hello  world (fwd)", "hello world"),
-            ("[Fwd: Re: news]", "news"),
-            ("[list]", "[list]"),
-            ("Fw:", ""),
-            ("Reply", "reply"),
+        for (raw, base, reply) in [
+            ("Re: hello", "hello", true),
+            (
+                "RE: Fwd: [list] Re[2]: Hello  world (fwd)",
+                "hello world",
+                true,
+            ),
+            ("[Fwd: Re: news]", "news", true),
+            ("[list] news", "news", false),
+            ("[list]", "[list]", false),
+            ("Fw:", "", true),
+            ("Reply", "reply", false),
+            ("hello (fwd)", "hello", true),
         ] {
-            assert_eq!(base_subject(raw), base, "{raw}");
+            assert_eq!(base_subject(raw), (base.to_owned(), reply), "{raw}");
         }
     }
 
     #[test]
-    fn threads() {
-        let f = |id: &str, parents: &[&str], date| Facts {
-            message_id: Some(id.into()),
-            parents: parents.iter().map(|p| (*p).to_owned()).collect(),
+    fn ordered_subject_and_writing() {
+        let f = |subject: &str, date| Facts {
+            subject: subject.into(),
             date,
-            subject: "s".into(),
             ..Facts::default()
         };
-        let facts = vec![
-            f("<a>", &[], 1),
-            f("<b>", &["<a>"], 2),
-            f("<c>", &["<a>", "<b>"], 3),
-            f("<d>", &["<a>"], 4),
-            f("<e>", &["<zz>"], 0),
-        ];
-        let forest = references(&facts);
+        let facts = vec![f("s", 1), f("s", 2), f("t", 3), f("s", 4), f("s", 0)];
         let numbers = [1, 2, 3, 4, 5];
-        let text: Vec<String> = forest
-            .roots
-            .iter()
-            .map(|&r| forest.write(r, &numbers))
-            .collect();
-        // <e> and <a> are roots with one subject: gathered under <e>.
-        assert_eq!(text, vec!["5 1 (2 3)(4)"]);
         let forest = ordered_subject(&facts);
         let text: Vec<String> = forest
             .roots
             .iter()
             .map(|&r| forest.write(r, &numbers))
             .collect();
-        assert_eq!(text, vec!["5 (1)(2)(3)(4)"]);
+        assert_eq!(text, vec!["5 (1)(2)(4)", "3"]);
         assert_eq!(message_ids("<a@x> <b@y>"), vec!["<a@x>", "<b@y>"]);
         // A chain as long as a big mailbox, and nested branches.
         let mut deep = Forest::default();
