@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use postern_auth::{Authenticator, LoginOutcome};
-use postern_store::{AccountId, BlobId, Store};
+use postern_store::{AccountId, BlobId, MailboxId, MessageMeta, Store};
 
 /// The store and the services around it.
 #[derive(Clone)]
@@ -19,6 +19,8 @@ pub struct Mail {
     /// What sessions derived from message octets (IMAP's rendered
     /// ENVELOPE and BODYSTRUCTURE), shared by every session.
     pub derived: Arc<DerivedCache>,
+    /// Mailbox listings that identical views share (see [`SharedListings`]).
+    pub listings: Arc<SharedListings>,
     /// Password verifications running at once. Each argon2id check takes
     /// 19 MiB and a core for tens of milliseconds; without a bound, a burst
     /// of parallel logins would exhaust memory long before the throttle
@@ -47,6 +49,7 @@ impl Mail {
             auth: Arc::new(auth),
             locks: MaildropLocks::default(),
             derived: Arc::new(DerivedCache::new(DERIVED_CACHE_BYTES)),
+            listings: Arc::new(SharedListings::default()),
             verifications: Arc::new(tokio::sync::Semaphore::new(cores)),
         }
     }
@@ -345,6 +348,37 @@ mod tests {
     }
 
     #[test]
+    fn identical_listings_are_shared_and_others_are_not() {
+        use postern_store::{Flag, ModSeq, Uid};
+        let meta = |uid, flags: Vec<Flag>| MessageMeta {
+            mailbox: MailboxId(7),
+            uid: Uid(uid),
+            flags,
+            internal_date: 0,
+            size: 1,
+            modseq: ModSeq(1),
+            blob: BlobId(String::new()),
+        };
+        let listings = SharedListings::default();
+        let a = listings.share(MailboxId(7), vec![meta(1, vec![]), meta(2, vec![])]);
+        let b = listings.share(MailboxId(7), vec![meta(1, vec![]), meta(2, vec![])]);
+        assert!(
+            Arc::ptr_eq(&a, &b),
+            "the same mailbox in the same state is one listing"
+        );
+        let c = listings.share(
+            MailboxId(7),
+            vec![meta(1, vec![Flag::Seen]), meta(2, vec![])],
+        );
+        assert!(!Arc::ptr_eq(&a, &c), "a different state is not shared");
+        assert_eq!(c[0].flags, [Flag::Seen]);
+        let d = listings.share(MailboxId(8), vec![meta(1, vec![]), meta(2, vec![])]);
+        assert!(!Arc::ptr_eq(&a, &d), "nor another mailbox");
+        drop((a, b, c, d));
+        let e = listings.share(MailboxId(7), vec![meta(1, vec![])]);
+        assert_eq!(e.len(), 1, "a freed listing is not brought back");
+    }
+    #[test]
     fn stays_within_its_bound_under_many_inserts() {
         let max = 1 << 20;
         let cache = DerivedCache::new(max);
@@ -395,5 +429,48 @@ mod tests {
         cache.insert(&blob(7), Derived::ImapEnvelope, value.clone());
         assert_eq!(cache.get(&blob(7), Derived::ImapEnvelope), Some(value));
         assert_eq!(cache.bytes(), 10 + ENTRY_OVERHEAD);
+    }
+}
+
+/// The message listings of selected mailboxes, shared between sessions
+/// that hold the same one.
+///
+/// Most IMAP connections sit in IDLE on their INBOX, often several per
+/// user (phone, desktop, webmail), and a listing of a few hundred messages
+/// is tens of KiB: per session, that would be most of what an idle
+/// connection costs. A session that selects a mailbox whose listing is
+/// already held, identical, takes a reference to it; the first change it
+/// makes to its own copy (a flag it stores, an expunge it is told of)
+/// clones it (`Arc::make_mut`), so sessions never see each other's
+/// unannounced changes. Entries are weak: the last session to let go
+/// frees the listing.
+#[derive(Debug, Default)]
+pub struct SharedListings {
+    by_mailbox: Mutex<HashMap<MailboxId, std::sync::Weak<Vec<MessageMeta>>>>,
+}
+
+/// Past this many entries, the dead ones are swept on the next insert:
+/// the map stays about as large as the number of selected mailboxes.
+const LISTINGS_SWEEP: usize = 1024;
+
+impl SharedListings {
+    /// `fresh` as a shared listing: the one already held for this mailbox
+    /// if it is identical, else `fresh` itself, now shared.
+    pub fn share(&self, mailbox: MailboxId, fresh: Vec<MessageMeta>) -> Arc<Vec<MessageMeta>> {
+        let mut map = self
+            .by_mailbox
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(held) = map.get(&mailbox).and_then(std::sync::Weak::upgrade) {
+            if *held == fresh {
+                return held;
+            }
+        }
+        if map.len() >= LISTINGS_SWEEP {
+            map.retain(|_, w| w.strong_count() > 0);
+        }
+        let shared = Arc::new(fresh);
+        map.insert(mailbox, Arc::downgrade(&shared));
+        shared
     }
 }

@@ -143,7 +143,7 @@ impl ImapSession {
         };
         let sel = Selected {
             readonly,
-            view: View::new(msgs),
+            view: View::shared(self.mail.listings.share(mailbox.id, msgs)),
             changes,
             dirty: false,
             poll_due: false,

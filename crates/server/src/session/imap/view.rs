@@ -7,6 +7,7 @@
 //! RFC 9051 §7.5.1), so sequence numbers never shift under the client.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use postern_imap_proto::SequenceSet;
 use postern_store::{MessageMeta, Uid};
@@ -23,9 +24,13 @@ pub(super) struct Updates {
 }
 
 /// The selected mailbox's messages in sequence order.
+///
+/// The listing may be shared with other sessions that selected the same
+/// mailbox in the same state (`crate::mail::SharedListings`); every change
+/// goes through `Arc::make_mut`, which gives this view its own copy first.
 #[derive(Debug)]
 pub(super) struct View {
-    msgs: Vec<MessageMeta>,
+    msgs: Arc<Vec<MessageMeta>>,
     gone: HashSet<Uid>,
     /// The result of the last `SEARCH RETURN (SAVE)`, for `$` (RFC 5182):
     /// UIDs, so that expunges leave the rest meaning the same messages.
@@ -37,7 +42,13 @@ pub(super) struct View {
 pub(super) struct BadSequence;
 
 impl View {
+    #[cfg(test)]
     pub(super) fn new(msgs: Vec<MessageMeta>) -> Self {
+        Self::shared(Arc::new(msgs))
+    }
+
+    /// A view over a listing other sessions may hold too.
+    pub(super) fn shared(msgs: Arc<Vec<MessageMeta>>) -> Self {
         Self {
             msgs,
             gone: HashSet::new(),
@@ -122,7 +133,9 @@ impl View {
 
     /// Records flags this session stored.
     pub(super) fn update(&mut self, i: usize, meta: MessageMeta) {
-        self.msgs[i] = meta;
+        if self.msgs[i] != meta {
+            Arc::make_mut(&mut self.msgs)[i] = meta;
+        }
     }
 
     /// Removes messages this session expunged; their sequence numbers,
@@ -136,7 +149,7 @@ impl View {
         seqs.sort_unstable_by(|a, b| b.cmp(a));
         seqs.dedup();
         for &s in &seqs {
-            let m = self.msgs.remove(s as usize - 1);
+            let m = Arc::make_mut(&mut self.msgs).remove(s as usize - 1);
             self.gone.remove(&m.uid);
         }
         seqs
@@ -147,20 +160,25 @@ impl View {
     pub(super) fn sync(&mut self, fresh: Vec<MessageMeta>, expunge_ok: bool) -> Updates {
         let mut up = Updates::default();
         let mut fresh_iter = fresh.into_iter().peekable();
-        for m in &mut self.msgs {
-            while fresh_iter.peek().is_some_and(|f| f.uid < m.uid) {
+        // By index, and a write only where something differs: an idle
+        // session's poll finds nothing new and keeps sharing its listing.
+        for i in 0..self.msgs.len() {
+            let uid = self.msgs[i].uid;
+            while fresh_iter.peek().is_some_and(|f| f.uid < uid) {
                 fresh_iter.next();
             }
             match fresh_iter.peek() {
-                Some(f) if f.uid == m.uid => {
+                Some(f) if f.uid == uid => {
                     let f = fresh_iter.next().unwrap_or_else(|| unreachable!("peeked"));
-                    if f.flags != m.flags {
-                        up.changed.push(m.uid);
+                    if f.flags != self.msgs[i].flags {
+                        up.changed.push(uid);
                     }
-                    *m = f;
+                    if f != self.msgs[i] {
+                        Arc::make_mut(&mut self.msgs)[i] = f;
+                    }
                 }
                 _ => {
-                    self.gone.insert(m.uid);
+                    self.gone.insert(uid);
                 }
             }
         }
@@ -171,7 +189,10 @@ impl View {
         }
         let before = self.msgs.len();
         let max = self.max_uid();
-        self.msgs.extend(fresh_iter.filter(|f| f.uid.0 > max));
+        let new: Vec<MessageMeta> = fresh_iter.filter(|f| f.uid.0 > max).collect();
+        if !new.is_empty() {
+            Arc::make_mut(&mut self.msgs).extend(new);
+        }
         if self.msgs.len() != before || !up.expunged.is_empty() {
             up.exists = Some(self.msgs.len() as u32);
         }
@@ -199,6 +220,35 @@ mod tests {
 
     fn view(uids: &[u32]) -> View {
         View::new(uids.iter().map(|&u| meta(u, vec![])).collect())
+    }
+
+    #[test]
+    fn shared_listings_are_copied_on_the_first_change() {
+        let listing = Arc::new(view(&[1, 2, 3]).msgs.to_vec());
+        let mut a = View::shared(Arc::clone(&listing));
+        let mut b = View::shared(Arc::clone(&listing));
+        // A poll that finds nothing new keeps the listing shared.
+        let same = a.sync(listing.to_vec(), true);
+        assert_eq!(same, Updates::default());
+        assert!(
+            Arc::ptr_eq(&a.msgs, &b.msgs),
+            "an unchanged sync copies nothing"
+        );
+        // A's own change is A's alone.
+        a.update(0, meta(1, vec![Flag::Seen]));
+        assert!(!Arc::ptr_eq(&a.msgs, &b.msgs));
+        assert_eq!(a.get(0).flags, [Flag::Seen]);
+        assert!(b.get(0).flags.is_empty(), "B does not see A's change");
+        assert!(listing[0].flags.is_empty());
+        // B is told of an expunge and a new message; A is not touched.
+        let up = b.sync(
+            vec![meta(1, vec![]), meta(3, vec![]), meta(4, vec![])],
+            true,
+        );
+        assert_eq!(up.expunged, [2]);
+        assert_eq!(b.len(), 3);
+        assert_eq!(a.len(), 3);
+        assert_eq!(a.get(1).uid, Uid(2));
     }
 
     #[test]
