@@ -18,6 +18,8 @@
 //! - [`csrf`]: tokens and their constant-time comparison.
 //! - [`pages`]: login, logout, the mail landing page; templates in
 //!   `templates/`.
+//! - [`mail`]: webmail: message lists, reading, attachments, actions;
+//!   HTML mail sanitized.
 //! - [`autoconfig`]: Thunderbird autoconfig and Microsoft autodiscover.
 //! - [`mta_sts`]: the MTA-STS policy file (RFC 8461 §3.2).
 //! - [`assets`]: the style sheet, embedded in the binary.
@@ -25,6 +27,7 @@
 pub mod assets;
 pub mod autoconfig;
 pub mod csrf;
+pub mod mail;
 pub mod mta_sts;
 pub mod pages;
 pub mod security;
@@ -120,6 +123,10 @@ fn router(state: AppState) -> Router {
         .route("/login", get(pages::login_form).post(pages::login))
         .route("/login/certificate", post(pages::certificate_login))
         .route("/logout", post(pages::logout))
+        .route(
+            "/mail/{folder}/{uid}",
+            get(mail::read::message).post(mail::actions::act),
+        )
         .layer(DefaultBodyLimit::max(FORM_LIMIT));
     let autodiscover = Router::new()
         .route(
@@ -134,6 +141,8 @@ fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(pages::root))
         .route("/mail", get(pages::mail))
+        .route("/mail/{folder}", get(mail::list::folder))
+        .route("/mail/{folder}/{uid}/part/{part}", get(mail::read::part))
         .route(
             "/.well-known/autoconfig/mail/config-v1.1.xml",
             get(autoconfig::thunderbird),

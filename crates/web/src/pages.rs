@@ -1,5 +1,6 @@
 //! The pages: login (password or client certificate), logout, and the
-//! mail landing page.
+//! mail landing page (the folders). The mail pages themselves are in
+//! [`crate::mail`].
 
 use std::time::Instant;
 
@@ -12,6 +13,7 @@ use postern_store::{Account, AccountId, Flag, SpecialUse, Store};
 use serde::Deserialize;
 
 use crate::csrf::Token;
+use crate::mail::Frame;
 use crate::security::refuse;
 use crate::session::{cookie, session_cookie, set_cookie, Authed, CreateError, SESSION_COOKIE};
 use crate::{AppState, Client};
@@ -37,9 +39,7 @@ struct LoginPage<'a> {
 #[template(path = "mail.html")]
 struct MailPage<'a> {
     hostname: &'a str,
-    address: &'a str,
-    csrf: String,
-    folders: Vec<Folder>,
+    frame: Frame,
 }
 
 #[derive(Template)]
@@ -54,6 +54,8 @@ struct MessagePage<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Folder {
     pub name: String,
+    /// Its page (`/mail/` and the name percent-encoded).
+    pub href: String,
     pub unread: usize,
     pub total: usize,
 }
@@ -209,9 +211,7 @@ pub async fn mail(State(state): State<AppState>, Authed(session): Authed) -> Res
     };
     render(&MailPage {
         hostname: &state.settings.hostname,
-        address: &session.address,
-        csrf: session.csrf.to_hex(),
-        folders,
+        frame: Frame::new(&session, folders),
     })
 }
 
@@ -236,6 +236,7 @@ pub fn folders(store: &dyn Store, account: AccountId) -> postern_store::StoreRes
                 .filter(|msg| !msg.flags.contains(&Flag::Seen))
                 .count();
             Ok(Folder {
+                href: crate::mail::folder_href(&m.name),
                 name: m.name,
                 unread,
                 total: messages.len(),
@@ -292,7 +293,7 @@ fn append_cookie(response: &mut Response, value: &str) {
     }
 }
 
-fn render(page: &impl Template) -> Response {
+pub(crate) fn render(page: &impl Template) -> Response {
     match page.render() {
         Ok(html) => Html(html).into_response(),
         Err(e) => {
@@ -321,7 +322,7 @@ fn unavailable(state: &AppState) -> Response {
     )
 }
 
-fn internal_error(state: &AppState) -> Response {
+pub(crate) fn internal_error(state: &AppState) -> Response {
     message(
         state,
         StatusCode::INTERNAL_SERVER_ERROR,

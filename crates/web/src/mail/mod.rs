@@ -1,0 +1,164 @@
+//! Webmail: a folder's message list, reading a message, its attachments,
+//! and the actions on it (read/unread, flag, move, delete).
+//!
+//! Every store call runs on a blocking thread, against the shared store:
+//! its writes broadcast their changes (`Store::subscribe`), so an IMAP
+//! session in IDLE learns of a flag set or a message moved here at once.
+//! A folder is found by name within the session's own account only, so
+//! another account's folder, a name that does not exist and a malformed
+//! one all answer the same 404.
+//!
+//! # Layout
+//! - [`list`]: `GET /mail/{folder}`, the paged message list.
+//! - [`read`]: `GET /mail/{folder}/{uid}` and its parts' downloads.
+//! - [`actions`]: `POST /mail/{folder}/{uid}`.
+//! - [`body`]: MIME parts to show, attachments, HTML sanitizing.
+
+pub mod actions;
+pub mod body;
+pub mod list;
+pub mod read;
+
+use axum::response::Response;
+use postern_store::{AccountId, Mailbox, Store, StoreError, StoreResult};
+
+use crate::pages::{self, Folder};
+use crate::session::SessionView;
+use crate::AppState;
+
+/// Runs `f` on a blocking thread. A missing or malformed thing is the
+/// 404 page; any other failure is logged for the administrator and the
+/// user gets the generic error page.
+pub(crate) async fn blocking<T, F>(state: &AppState, user: &str, f: F) -> Result<T, Response>
+where
+    T: Send + 'static,
+    F: FnOnce(&dyn Store) -> StoreResult<T> + Send + 'static,
+{
+    let store = state.store.clone();
+    match tokio::task::spawn_blocking(move || f(store.as_ref())).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(StoreError::NotFound { .. } | StoreError::Invalid { .. })) => {
+            Err(pages::not_found().await)
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, user = %user, "webmail store call failed; check the store");
+            Err(pages::internal_error(state))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "webmail store task failed");
+            Err(pages::internal_error(state))
+        }
+    }
+}
+
+/// The account's mailbox of this name, or `NotFound`.
+pub(crate) fn open(store: &dyn Store, account: AccountId, name: &str) -> StoreResult<Mailbox> {
+    store
+        .mailbox(account, name)?
+        .filter(|m| m.account == account)
+        .ok_or_else(|| StoreError::NotFound {
+            what: "the folder".into(),
+        })
+}
+
+/// What every mail page shows around its content.
+pub(crate) struct Frame {
+    pub address: String,
+    pub csrf: String,
+    pub folders: Vec<Folder>,
+}
+
+impl Frame {
+    pub fn new(session: &SessionView, folders: Vec<Folder>) -> Self {
+        Self {
+            address: session.address.clone(),
+            csrf: session.csrf.to_hex(),
+            folders,
+        }
+    }
+}
+
+/// A folder's URL path: `/mail/` and the name percent-encoded as one
+/// path segment (a `/` of the hierarchy becomes `%2F`; RFC 3986 §2.3
+/// leaves only the unreserved characters as they are).
+pub fn folder_href(name: &str) -> String {
+    let mut out = String::from("/mail/");
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A message's URL path.
+pub fn message_href(folder: &str, uid: u32) -> String {
+    format!("{}/{uid}", folder_href(folder))
+}
+
+/// `2026-11-23 16:05` in UTC, from Unix seconds.
+pub fn format_time(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rest = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
+        rest / 3600,
+        rest % 3600 / 60
+    )
+}
+
+/// The proleptic Gregorian date of a day count from 1970-01-01 (Howard
+/// Hinnant's `civil_from_days`).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// `532 B`, `12 KB`, `3.4 MB`.
+pub fn human_size(n: u64) -> String {
+    const KB: u64 = 1024;
+    match n {
+        n if n < KB => format!("{n} B"),
+        n if n < KB * KB => format!("{} KB", n.div_ceil(KB)),
+        n => format!("{:.1} MB", n as f64 / (KB * KB) as f64),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folder_names_are_one_path_segment() {
+        assert_eq!(folder_href("INBOX"), "/mail/INBOX");
+        assert_eq!(folder_href("Archive/2026"), "/mail/Archive%2F2026");
+        assert_eq!(folder_href("a b%é"), "/mail/a%20b%25%C3%A9");
+        assert_eq!(folder_href(".."), "/mail/..");
+    }
+
+    #[test]
+    fn times_are_utc_calendar_dates() {
+        assert_eq!(format_time(0), "1970-01-01 00:00");
+        assert_eq!(format_time(1_700_000_000), "2023-11-14 22:13");
+        assert_eq!(format_time(951_782_400), "2000-02-29 00:00");
+        assert_eq!(format_time(-1), "1969-12-31 23:59");
+    }
+
+    #[test]
+    fn sizes_read_like_a_file_manager() {
+        assert_eq!(human_size(10), "10 B");
+        assert_eq!(human_size(1025), "2 KB");
+        assert_eq!(human_size(3 * 1024 * 1024 + 400_000), "3.4 MB");
+    }
+}
