@@ -11,3 +11,4 @@ mod smtp_queue;
 mod starttls;
 mod tls;
 mod web;
+mod web_mail;
