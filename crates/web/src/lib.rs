@@ -1,5 +1,6 @@
-//! Postern's HTTPS web application: login and sessions, the mail landing
-//! page, mail-client autoconfiguration and the MTA-STS policy.
+//! Postern's HTTPS web application: login and sessions, webmail (folders,
+//! message lists, reading, attachments, flags, move and delete),
+//! mail-client autoconfiguration and the MTA-STS policy.
 //!
 //! This crate is the application only. `postern-server` accepts the
 //! connection, does the TLS handshake and drives hyper's HTTP/1.1 over the
