@@ -9,7 +9,7 @@
 //! or `data:`).
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use postern_message::{Body, Message, Single};
 
@@ -47,19 +47,94 @@ pub struct Rendered {
     pub truncated: bool,
 }
 
-/// Renders a parsed message.
-pub fn render(msg: &Message<'_>) -> Rendered {
+/// Where a message's parts can be fetched from this site: the
+/// `.../part/` URL prefix of the message, and its parts' Content-IDs.
+#[derive(Debug, Clone, Default)]
+pub struct PartLinks {
+    /// `/mail/INBOX/7/part/`.
+    prefix: String,
+    /// Content-ID (without `<>`) to part number.
+    cids: HashMap<String, String>,
+}
+
+impl PartLinks {
+    /// The URL of the part a `cid:` URL names (RFC 2392 §2: the
+    /// Content-ID, percent-encoded), if the message has it.
+    fn cid(&self, url: &str) -> Option<String> {
+        let id = percent_decode(url.get(4..)?);
+        let part = self.cids.get(&id)?;
+        Some(format!("{}{part}", self.prefix))
+    }
+}
+
+/// Renders a parsed message whose page is `href` (`/mail/INBOX/7`).
+pub fn render(msg: &Message<'_>, href: &str) -> Rendered {
     let mut out = Rendered::default();
     let body = msg.body();
-    match &body {
-        // A message that is not multipart has its body as part 1.
-        Body::Single(_) => walk(msg, &body, &mut vec![1], &mut out),
-        Body::Multi { .. } => walk(msg, &body, &mut Vec::new(), &mut out),
-    }
+    let mut links = PartLinks {
+        prefix: format!("{href}/part/"),
+        cids: HashMap::new(),
+    };
+    // A message that is not multipart has its body as part 1.
+    let mut root = match &body {
+        Body::Single(_) => vec![1],
+        Body::Multi { .. } => Vec::new(),
+    };
+    content_ids(&body, &mut root.clone(), &mut links.cids);
+    walk(msg, &body, &mut root, &links, &mut out);
     out
 }
 
-fn walk(msg: &Message<'_>, body: &Body, path: &mut Vec<u32>, out: &mut Rendered) {
+/// Every part's Content-ID, for the `cid:` images of an HTML part
+/// (RFC 2387 multipart/related).
+fn content_ids(body: &Body, path: &mut Vec<u32>, out: &mut HashMap<String, String>) {
+    match body {
+        Body::Multi { parts, .. } => {
+            for (i, part) in parts.iter().enumerate() {
+                path.push(u32::try_from(i + 1).unwrap_or(u32::MAX));
+                content_ids(part, path, out);
+                path.pop();
+            }
+        }
+        Body::Single(s) => {
+            if let Some(id) = &s.id {
+                let id = String::from_utf8_lossy(id);
+                let id = id.trim().trim_start_matches('<').trim_end_matches('>');
+                out.entry(id.to_owned()).or_insert_with(|| part_name(path));
+            }
+        }
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = b
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (b[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn walk(
+    msg: &Message<'_>,
+    body: &Body,
+    path: &mut Vec<u32>,
+    links: &PartLinks,
+    out: &mut Rendered,
+) {
     match body {
         Body::Multi { parts, subtype, .. } => {
             let chosen = match subtype.as_str() {
@@ -72,11 +147,11 @@ fn walk(msg: &Message<'_>, body: &Body, path: &mut Vec<u32>, out: &mut Rendered)
                 // Part numbers are 1-based; `i` is below `parts.len()`,
                 // which the message crate bounds far below u32::MAX.
                 path.push(u32::try_from(i + 1).unwrap_or(u32::MAX));
-                walk(msg, &parts[i], path, out);
+                walk(msg, &parts[i], path, links, out);
                 path.pop();
             }
         }
-        Body::Single(s) => single(msg, s, path, out),
+        Body::Single(s) => single(msg, s, path, links, out),
     }
 }
 
@@ -97,14 +172,14 @@ fn best_alternative(parts: &[Body]) -> usize {
         .unwrap_or_else(|| parts.len().saturating_sub(1))
 }
 
-fn single(msg: &Message<'_>, s: &Single, path: &[u32], out: &mut Rendered) {
+fn single(msg: &Message<'_>, s: &Single, path: &[u32], links: &PartLinks, out: &mut Rendered) {
     let text = s.ctype == "TEXT" && (s.subtype == "PLAIN" || s.subtype == "HTML");
     if text && !is_attachment(s) {
         if let Some(bytes) = msg.binary(path) {
             let (content, cut) = decode_text(&bytes, param(&s.params, "CHARSET"));
             out.truncated |= cut;
             out.shown.push(match s.subtype.as_str() {
-                "HTML" => Shown::Html(sanitize(&content)),
+                "HTML" => Shown::Html(sanitize(&content, links)),
                 _ => Shown::Plain(content),
             });
             return;
@@ -228,37 +303,57 @@ pub fn decode_text(bytes: &[u8], charset: Option<&str>) -> (String, bool) {
 /// - links only to `http`, `https` and `mailto`, opened in a new tab with
 ///   `rel="noopener noreferrer"` (no `window.opener`, no Referer);
 /// - no remote content: an image's `src` survives only as a `data:image/`
-///   or `cid:` URL, and relative URLs (which would resolve against this
-///   server, or protocol-relative to any host) are removed. Loading remote
-///   images tells the sender when and where the mail is read; a "show
-///   remote images" choice would be a later, per-message opt-in.
-pub fn sanitize(html: &str) -> String {
+///   URL or a `cid:` URL naming a part of this message, which becomes
+///   that part's URL here; every other relative URL (which would resolve
+///   against this server, or protocol-relative to any host) is removed.
+///   Loading remote images tells the sender when and where the mail is
+///   read; a "show remote images" choice would be a later, per-message
+///   opt-in.
+pub fn sanitize(html: &str, links: &PartLinks) -> String {
     let tags: HashSet<&str> = ["area", "map"].into_iter().collect();
+    let filter_links = links.clone();
     ammonia::Builder::default()
         .rm_tags(&tags)
         .add_clean_content_tags(["title"])
         .url_schemes(["http", "https", "mailto", "data", "cid"].into())
-        .url_relative(ammonia::UrlRelative::Deny)
+        .url_relative(ammonia::UrlRelative::Custom(Box::new(OwnParts(
+            links.prefix.clone(),
+        ))))
         .link_rel(Some("noopener noreferrer"))
         .set_tag_attribute_value("a", "target", "_blank")
-        .attribute_filter(url_filter)
+        .attribute_filter(move |e, a, v| url_filter(e, a, v, &filter_links))
         .clean(html)
         .to_string()
 }
 
 /// The per-attribute half of [`sanitize`]'s URL rule: `data:` and `cid:`
 /// only as an image's source, never as a link (a `data:` link can be a
-/// whole HTML page).
-fn url_filter<'u>(element: &str, attribute: &str, value: &'u str) -> Option<Cow<'u, str>> {
+/// whole HTML page); a `cid:` source becomes its part's URL.
+fn url_filter<'u>(
+    element: &str,
+    attribute: &str,
+    value: &'u str,
+    links: &PartLinks,
+) -> Option<Cow<'u, str>> {
     let v = value.trim_start().to_ascii_lowercase();
     let inline = v.starts_with("data:") || v.starts_with("cid:");
     match (element, attribute) {
-        ("img", "src") => {
-            let ok = v.starts_with("data:image/") || v.starts_with("cid:");
-            ok.then_some(Cow::Borrowed(value))
-        }
+        ("img", "src") if v.starts_with("cid:") => links.cid(value.trim_start()).map(Cow::Owned),
+        ("img", "src") => v.starts_with("data:image/").then_some(Cow::Borrowed(value)),
         (_, "href" | "cite" | "src") if inline => None,
         _ => Some(Cow::Borrowed(value)),
+    }
+}
+
+/// The only relative URLs kept: this message's own parts, which the
+/// `cid:` rewriting produces (ammonia checks relative URLs after the
+/// attribute filter).
+struct OwnParts(String);
+
+impl<'a> ammonia::UrlRelativeEvaluate<'a> for OwnParts {
+    fn evaluate<'url>(&self, url: &'url str) -> Option<Cow<'url, str>> {
+        let part = url.strip_prefix(self.0.as_str())?;
+        parse_part(part).map(|_| Cow::Borrowed(url))
     }
 }
 
@@ -270,12 +365,17 @@ mod tests {
     fn scripts_handlers_styles_and_remote_images_go() {
         let dirty = r#"<p onclick="x()">Hi<script>alert(1)</script><style>p{}</style>
 <img src="http://remote.example/x.png" onerror="alert(2)" alt="r">
-<img src="//remote.example/y.png"><img src="/mail/INBOX"><img src="cid:logo@x" alt="c">
+<img src="//remote.example/y.png"><img src="/mail/INBOX"><img src="cid:logo%40x" alt="c">
+<img src="cid:unknown@x"><img src="/mail/INBOX/7/part/../../x"><img src="/mail/INBOX/7/part/2">
 <img src="data:image/png;base64,AAAA" alt="d"><img src="data:text/html,<b>">
 <a href="javascript:alert(3)">j</a> <a href="data:text/html,x">d</a>
 <a href="https://example.org/">ok</a><span style="background:url(http://remote/)">s</span>
 <iframe src="https://x"></iframe><form action="https://x"><input name=p></form></p>"#;
-        let clean = sanitize(dirty);
+        let links = PartLinks {
+            prefix: "/mail/INBOX/7/part/".into(),
+            cids: [("logo@x".to_owned(), "3".to_owned())].into(),
+        };
+        let clean = sanitize(dirty, &links);
         for banned in [
             "script",
             "alert",
@@ -283,7 +383,9 @@ mod tests {
             "onerror",
             "style",
             "remote.example",
-            "/mail/INBOX",
+            "/mail/INBOX\"",
+            "unknown",
+            "..",
             "javascript",
             "data:text",
             "iframe",
@@ -292,7 +394,14 @@ mod tests {
         ] {
             assert!(!clean.contains(banned), "{banned} in {clean}");
         }
-        assert!(clean.contains(r#"src="cid:logo@x""#), "{clean}");
+        // A cid: image is its part of this message; any other image URL
+        // of this site is gone, even one naming the message's own part.
+        assert!(
+            clean.contains(r#"<img src="/mail/INBOX/7/part/3" alt="c">"#),
+            "{clean}"
+        );
+        assert!(!clean.contains("part/2"), "{clean}");
+        assert!(!clean.contains("cid:"), "{clean}");
         assert!(
             clean.contains(r#"src="data:image/png;base64,AAAA""#),
             "{clean}"
@@ -306,7 +415,7 @@ mod tests {
     }
 
     fn rendered(raw: &str) -> Rendered {
-        render(&Message::parse(raw.as_bytes()))
+        render(&Message::parse(raw.as_bytes()), "/mail/INBOX/7")
     }
 
     #[test]

@@ -123,7 +123,8 @@ fn read_page<'a>(
     o: Opened,
 ) -> ReadPage<'a> {
     let msg = Message::parse(&o.raw);
-    let rendered = body::render(&msg);
+    let href = message_href(&folder, uid.0);
+    let rendered = body::render(&msg, &href);
     let header = |n: &str| msg.header_text(n).join(", ");
     let targets = o
         .folders
@@ -132,7 +133,6 @@ fn read_page<'a>(
         .filter(|f| *f != folder)
         .collect();
     frame.folders = o.folders;
-    let href = message_href(&folder, uid.0);
     ReadPage {
         hostname,
         frame,

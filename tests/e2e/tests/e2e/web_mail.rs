@@ -271,6 +271,28 @@ plain version\r\n--z\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
 }
 
 #[tokio::test]
+async fn inline_images_come_from_the_message_itself() {
+    let srv = server().await;
+    let raw = "From: carol@example.test\r\nSubject: logo\r\n\
+Content-Type: multipart/related; boundary=r\r\n\r\n--r\r\nContent-Type: text/html\r\n\r\n\
+<p>Our logo: <img src=\"cid:logo@example.test\" alt=\"logo\"></p>\r\n--r\r\n\
+Content-Type: image/png\r\nContent-ID: <logo@example.test>\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+iVBORw0KGgo=\r\n--r--\r\n";
+    let uid = srv.deliver(ALICE, raw.as_bytes());
+    let mut b = Browser::logged_in(&srv, ALICE).await;
+    let page = b.get(&format!("/mail/INBOX/{uid}")).await.text();
+    let src = format!("/mail/INBOX/{uid}/part/2");
+    assert!(
+        page.contains(&format!("<img src=\"{src}\" alt=\"logo\">")),
+        "{page}"
+    );
+    let r = b.get(&src).await;
+    assert_eq!(r.status, 200, "{r}");
+    assert_eq!(r.header("content-type"), Some("image/png"));
+    assert_eq!(r.body, b"\x89PNG\r\n\x1a\n");
+}
+
+#[tokio::test]
 async fn attachments_download_as_attachments_with_their_bytes() {
     let srv = server().await;
     let raw = "From: carol@example.test\r\nSubject: files\r\n\
