@@ -303,7 +303,7 @@ pub(crate) fn render(page: &impl Template) -> Response {
     }
 }
 
-fn message(state: &AppState, status: StatusCode, title: &str, text: &str) -> Response {
+pub(crate) fn message(state: &AppState, status: StatusCode, title: &str, text: &str) -> Response {
     let mut r = render(&MessagePage {
         hostname: &state.settings.hostname,
         title,

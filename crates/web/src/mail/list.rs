@@ -129,7 +129,7 @@ fn listing(
             continue;
         }
         let raw = store.read_blob(&meta.blob, meta.size)?;
-        let row = row(name, meta, &Message::parse(&raw));
+        let row = row(name, meta, &Message::parse(header_block(&raw)));
         if !q.is_empty() && !matches(&row, q) {
             continue;
         }
@@ -160,6 +160,14 @@ fn row(folder: &str, meta: &MessageMeta, msg: &Message<'_>) -> Row {
         seen: meta.flags.contains(&Flag::Seen),
         flagged: meta.flags.contains(&Flag::Flagged),
     }
+}
+
+/// The header block of a message, up to and including the empty line
+/// (RFC 5322 §2.1): all a list row needs, so a large body is not parsed.
+fn header_block(raw: &[u8]) -> &[u8] {
+    let crlf = raw.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4);
+    let lf = || raw.windows(2).position(|w| w == b"\n\n").map(|i| i + 2);
+    &raw[..crlf.or_else(lf).unwrap_or(raw.len())]
 }
 
 /// The From field for a list: display names where given, else
@@ -200,6 +208,16 @@ mod tests {
     fn senders_show_names_else_addresses() {
         let raw = b"From: =?UTF-8?Q?Ren=C3=A9?= <rene@x.test>, bob@y.test\r\n\r\n";
         assert_eq!(sender(&Message::parse(raw)), "René, bob@y.test");
+    }
+
+    #[test]
+    fn rows_parse_the_header_block_only() {
+        assert_eq!(
+            header_block(b"Subject: a\r\n\r\nbody\r\n\r\n"),
+            b"Subject: a\r\n\r\n"
+        );
+        assert_eq!(header_block(b"Subject: a\n\nbody"), b"Subject: a\n\n");
+        assert_eq!(header_block(b"Subject: a"), b"Subject: a");
     }
 
     #[test]

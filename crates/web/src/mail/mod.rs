@@ -19,6 +19,7 @@ pub mod body;
 pub mod list;
 pub mod read;
 
+use axum::http::StatusCode;
 use axum::response::Response;
 use postern_store::{AccountId, Mailbox, Store, StoreError, StoreResult};
 
@@ -40,6 +41,14 @@ where
         Ok(Err(StoreError::NotFound { .. } | StoreError::Invalid { .. })) => {
             Err(pages::not_found().await)
         }
+        // A move copies before it removes, so a full mailbox cannot move
+        // a message even to the Trash.
+        Ok(Err(StoreError::QuotaExceeded { .. })) => Err(pages::message(
+            state,
+            StatusCode::INSUFFICIENT_STORAGE,
+            "Mailbox full",
+            "Your mailbox is over its quota, so messages cannot be moved. Empty the Trash (delete messages there) or ask the administrator for more space.",
+        )),
         Ok(Err(e)) => {
             tracing::error!(error = %e, user = %user, "webmail store call failed; check the store");
             Err(pages::internal_error(state))

@@ -390,6 +390,21 @@ async fn move_and_delete_go_through_the_trash() {
 }
 
 #[tokio::test]
+async fn a_full_mailbox_says_so_and_loses_nothing() {
+    let srv = server().await;
+    let uid = srv.deliver(ALICE, &plain("big", "x"));
+    let account = store(&srv).account(ALICE).unwrap().unwrap();
+    store(&srv).set_quota(account.id, 1).unwrap();
+    let mut b = Browser::logged_in(&srv, ALICE).await;
+    let r = b
+        .act(&format!("/mail/INBOX/{uid}"), &[("action", "delete")])
+        .await;
+    assert_eq!(r.status, 507, "{r}");
+    assert!(r.text().contains("Empty the Trash"), "{r}");
+    assert_eq!((count(&srv, "INBOX"), count(&srv, "Trash")), (1, 0));
+}
+
+#[tokio::test]
 async fn actions_without_the_form_token_are_refused() {
     let srv = server().await;
     let uid = srv.deliver(ALICE, &plain("keep", "x"));
