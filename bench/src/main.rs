@@ -66,7 +66,8 @@ enum Scenario {
     /// second.
     ImapBody,
     /// `--clients` sessions (up to 20,000) LOGIN, SELECT INBOX and IDLE,
-    /// held for `--seconds`; the server's memory per idle session.
+    /// held for `--seconds`; the server's memory per idle session, over a
+    /// baseline taken after 8 complete warm-up sessions.
     ImapIdle,
 }
 
