@@ -42,6 +42,7 @@ struct FolderPage<'a> {
     hostname: &'a str,
     frame: Frame,
     folder: String,
+    href: String,
     rows: Vec<Row>,
     query: String,
     page: usize,
@@ -98,6 +99,7 @@ pub async fn folder(
         frame: Frame::new(&session, listing.folders),
         prev: (page > 1).then(|| link(page - 1)),
         next: (page < listing.pages).then(|| link(page + 1)),
+        href: folder_href(&name),
         folder: name,
         rows: listing.rows,
         query: q,
@@ -173,13 +175,9 @@ fn header_block(raw: &[u8]) -> &[u8] {
 /// The From field for a list: display names where given, else
 /// addresses (RFC 2047 words decoded by the message crate).
 pub fn sender(msg: &Message<'_>) -> String {
-    let from = msg.header_text("From").join(", ");
-    from.split(", ")
-        .map(|a| match a.trim().split_once('<') {
-            Some((name, _)) if !name.trim().is_empty() => name.trim().to_owned(),
-            Some((_, addr)) => addr.trim_end_matches('>').trim().to_owned(),
-            None => a.trim().to_owned(),
-        })
+    super::addresses(msg, "From")
+        .into_iter()
+        .map(|(name, addr)| if name.is_empty() { addr } else { name })
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -21,6 +21,7 @@ pub mod read;
 
 use axum::http::StatusCode;
 use axum::response::Response;
+use postern_message::Message;
 use postern_store::{AccountId, Mailbox, Store, StoreError, StoreResult};
 
 use crate::pages::{self, Folder};
@@ -85,6 +86,37 @@ impl Frame {
             folders,
         }
     }
+}
+
+/// The (display name, address) pairs of an address field, names decoded
+/// (RFC 2047). The message crate writes each as `name <address>`, joined
+/// by `, `; a name may hold `, ` itself, an address never `>`.
+pub fn addresses(msg: &Message<'_>, field: &str) -> Vec<(String, String)> {
+    let text = msg.header_text(field).join(", ");
+    let mut out = Vec::new();
+    for item in text.split_inclusive(">, ") {
+        let item = item.strip_suffix(", ").unwrap_or(item).trim();
+        let pair = match item.rsplit_once('<') {
+            Some((name, addr)) => (name.trim(), addr.trim_end_matches('>').trim()),
+            None => ("", item),
+        };
+        if !pair.0.is_empty() || !pair.1.is_empty() {
+            out.push((pair.0.to_owned(), pair.1.to_owned()));
+        }
+    }
+    out
+}
+
+/// An address field for reading: `Name <address>`, or the address alone.
+pub fn address_line(msg: &Message<'_>, field: &str) -> String {
+    addresses(msg, field)
+        .into_iter()
+        .map(|(name, addr)| match name.is_empty() {
+            true => addr,
+            false => format!("{name} <{addr}>"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A folder's URL path: `/mail/` and the name percent-encoded as one
@@ -154,6 +186,17 @@ mod tests {
         assert_eq!(folder_href("Archive/2026"), "/mail/Archive%2F2026");
         assert_eq!(folder_href("a b%é"), "/mail/a%20b%25%C3%A9");
         assert_eq!(folder_href(".."), "/mail/..");
+    }
+
+    #[test]
+    fn address_fields_keep_names_with_commas() {
+        let raw = b"To: \"Doe, John\" <john@x.test>, bob@y.test, =?UTF-8?Q?Ren=C3=A9?= <r@z.test>\r\n\r\n";
+        let msg = Message::parse(raw);
+        assert_eq!(
+            address_line(&msg, "To"),
+            "Doe, John <john@x.test>, bob@y.test, René <r@z.test>"
+        );
+        assert_eq!(address_line(&msg, "Cc"), "");
     }
 
     #[test]

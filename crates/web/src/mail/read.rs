@@ -9,7 +9,9 @@ use postern_message::{Body, Message};
 use postern_store::{AccountId, Flag, FlagOp, Store, StoreError, StoreResult, Uid};
 
 use super::body::{self, parse_part, Attachment, Shown};
-use super::{blocking, folder_href, format_time, human_size, message_href, open, Frame};
+use super::{
+    address_line, blocking, folder_href, format_time, human_size, message_href, open, Frame,
+};
 use crate::pages::{self, render, Folder};
 use crate::session::Authed;
 use crate::AppState;
@@ -145,9 +147,9 @@ fn read_page<'a>(
         action: href,
         folder,
         subject: header("Subject"),
-        from: header("From"),
-        to: header("To"),
-        cc: header("Cc"),
+        from: address_line(&msg, "From"),
+        to: address_line(&msg, "To"),
+        cc: address_line(&msg, "Cc"),
         date: format_time(msg.sent_time().unwrap_or(o.internal_date)),
         truncated: rendered.truncated,
         has_html: rendered.shown.iter().any(|s| matches!(s, Shown::Html(_))),
