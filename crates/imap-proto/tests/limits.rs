@@ -228,7 +228,7 @@ fn random_bytes_never_panic() {
             max_line: [16, 64, 1024, 8192][(seed % 4) as usize],
             max_literal: [0, 4, 4096][(seed % 3) as usize],
             max_bad_commands: 1 + (seed % 30) as u32,
-            tls_active: seed % 5 == 0,
+            tls_active: seed.is_multiple_of(5),
             ..Options::default()
         })
     };

@@ -51,7 +51,7 @@ pub(crate) fn decode(text: &[u8]) -> Option<Vec<u8>> {
 /// complete a group of four.
 fn strip_padding(text: &[u8]) -> Option<&[u8]> {
     let pad = text.iter().rev().take_while(|&&c| c == b'=').count();
-    let valid = pad == 0 || (pad <= 2 && text.len() % 4 == 0);
+    let valid = pad == 0 || (pad <= 2 && text.len().is_multiple_of(4));
     valid.then(|| &text[..text.len() - pad])
 }
 

@@ -257,8 +257,8 @@ fn random_bytes_never_panic() {
         Server::new(Options {
             max_line: [8, 64, 512, 4096][(seed % 4) as usize],
             max_bad_commands: 1 + (seed % 30) as u32,
-            submission: seed % 3 == 0,
-            tls_active: seed % 5 == 0,
+            submission: seed.is_multiple_of(3),
+            tls_active: seed.is_multiple_of(5),
             max_message_size: [10, 1000][(seed % 2) as usize],
             max_recipients: 1 + (seed % 3) as usize,
             ..Options::default()
