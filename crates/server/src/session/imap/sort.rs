@@ -10,7 +10,7 @@ use postern_message::{header_value, Message};
 use postern_store::MessageMeta;
 
 use super::selected::trouble;
-use super::thread::{self, Threadable};
+use super::thread::{self, Threadable, Threads};
 use super::ImapSession;
 
 /// What ordering and threading look at, taken while the message is read.
@@ -151,18 +151,14 @@ impl ImapSession {
         let facts: Vec<Facts> = found.into_iter().map(|(_, f)| f).collect();
         let mut d = Data::new();
         d.raw("THREAD ");
-        match algorithm {
-            ThreadAlgorithm::OrderedSubject => {
-                let forest = ordered_subject(&facts);
-                for root in &forest.roots {
-                    d.raw("(").raw(&forest.write(*root, &numbers)).raw(")");
-                }
-            }
+        let threads = match algorithm {
+            ThreadAlgorithm::OrderedSubject => ordered_subject(&facts),
             ThreadAlgorithm::References => {
                 let messages: Vec<Threadable> = facts.into_iter().map(Facts::threadable).collect();
-                d.raw(&thread::references(&messages).write(&numbers));
+                thread::references(&messages)
             }
-        }
+        };
+        d.raw(&threads.write(&numbers));
         imap.data(d);
         imap.tagged_ok(tag, None, "THREAD completed");
     }
@@ -176,72 +172,24 @@ impl ImapSession {
     }
 }
 
-/// Threads over indices into the matched messages.
-#[derive(Debug, Default)]
-struct Forest {
-    roots: Vec<usize>,
-    children: HashMap<usize, Vec<usize>>,
-}
-
-impl Forest {
-    /// `a b c` for a chain, `a (b)(c)` for siblings (RFC 5256 §4).
-    /// Iterative: a thread may be as deep as the mailbox is long.
-    fn write(&self, root: usize, numbers: &[u32]) -> String {
-        let kids = |n: usize| self.children.get(&n).map_or(&[][..], Vec::as_slice);
-        let mut out = String::new();
-        // The sibling lists being written, with the one being written.
-        let mut open: Vec<(&[usize], usize)> = Vec::new();
-        let mut node = Some(root);
-        loop {
-            if let Some(n) = node {
-                out.push_str(&numbers[n].to_string());
-                node = match kids(n) {
-                    [] => None,
-                    [only] => {
-                        out.push(' ');
-                        Some(*only)
-                    }
-                    many => {
-                        out.push_str(" (");
-                        open.push((many, 0));
-                        Some(many[0])
-                    }
-                };
-                continue;
-            }
-            let Some((siblings, at)) = open.last_mut() else {
-                return out;
-            };
-            out.push(')');
-            *at += 1;
-            if let Some(&next) = siblings.get(*at) {
-                out.push('(');
-                node = Some(next);
-            } else {
-                open.pop();
-            }
-        }
-    }
-}
-
 /// ORDEREDSUBJECT (RFC 5256 §3): messages grouped by base subject, each
 /// group sorted by date, the later ones children of the first; groups in
 /// the order of their first message.
-fn ordered_subject(facts: &[Facts]) -> Forest {
+fn ordered_subject(facts: &[Facts]) -> Threads {
     let mut order: Vec<usize> = (0..facts.len()).collect();
     order.sort_by_key(|&i| (facts[i].date, i));
-    let mut forest = Forest::default();
+    let (mut roots, mut children) = (Vec::new(), HashMap::<usize, Vec<usize>>::new());
     let mut first_of: HashMap<&str, usize> = HashMap::new();
     for i in order {
         match first_of.get(facts[i].subject.as_str()) {
-            Some(&root) => forest.children.entry(root).or_default().push(i),
+            Some(&root) => children.entry(root).or_default().push(i),
             None => {
                 first_of.insert(&facts[i].subject, i);
-                forest.roots.push(i);
+                roots.push(i);
             }
         }
     }
-    forest
+    Threads::from_links(facts.len(), roots, children)
 }
 
 /// `<id>` tokens of a References or In-Reply-To value.
@@ -350,25 +298,11 @@ mod tests {
         };
         let facts = vec![f("s", 1), f("s", 2), f("t", 3), f("s", 4), f("s", 0)];
         let numbers = [1, 2, 3, 4, 5];
-        let forest = ordered_subject(&facts);
-        let text: Vec<String> = forest
-            .roots
-            .iter()
-            .map(|&r| forest.write(r, &numbers))
-            .collect();
-        assert_eq!(text, vec!["5 (1)(2)(4)", "3"]);
+        assert_eq!(ordered_subject(&facts).write(&numbers), "(5 (1)(2)(4))(3)");
         assert_eq!(message_ids("<a@x> <b@y>"), vec!["<a@x>", "<b@y>"]);
-        // A chain as long as a big mailbox, and nested branches.
-        let mut deep = Forest::default();
-        for i in 0..100_000 {
-            deep.children.insert(i, vec![i + 1]);
-        }
-        let numbers: Vec<u32> = (1..=100_001).collect();
-        assert!(deep.write(0, &numbers).ends_with(" 100000 100001"));
-        let mut tree = Forest::default();
-        tree.children.insert(0, vec![1, 2]);
-        tree.children.insert(1, vec![3, 4]);
-        tree.children.insert(4, vec![5]);
-        assert_eq!(tree.write(0, &[1, 2, 3, 4, 5, 6]), "1 (2 (4)(5 6))(3)");
+        // Nested branches, as linked.
+        let children = HashMap::from([(0, vec![1, 2]), (1, vec![3, 4]), (4, vec![5])]);
+        let tree = Threads::from_links(6, vec![0], children);
+        assert_eq!(tree.write(&[1, 2, 3, 4, 5, 6]), "(1 (2 (4)(5 6))(3))");
     }
 }

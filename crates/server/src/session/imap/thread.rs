@@ -278,6 +278,29 @@ impl Threads {
         self.roots = kept;
     }
 
+    /// Threads over `count` messages, each its own container, linked as
+    /// given (ORDEREDSUBJECT's: no placeholders, no further sorting).
+    pub(super) fn from_links(
+        count: usize,
+        roots: Vec<usize>,
+        children: HashMap<usize, Vec<usize>>,
+    ) -> Self {
+        let mut nodes: Vec<Container> = (0..count)
+            .map(|m| Container {
+                message: Some(m),
+                parent: None,
+                children: Vec::new(),
+            })
+            .collect();
+        for (parent, kids) in children {
+            for &k in &kids {
+                nodes[k].parent = Some(parent);
+            }
+            nodes[parent].children = kids;
+        }
+        Self { nodes, roots }
+    }
+
     /// The THREAD response's threads: `(1 2 (3)(4))` each, placeholders
     /// written as their children's lists (RFC 5256 §4: `thread-nested`).
     pub(super) fn write(&self, numbers: &[u32]) -> String {
