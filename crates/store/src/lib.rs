@@ -78,6 +78,9 @@ pub trait Store: Send + Sync + 'static {
     fn accounts(&self) -> StoreResult<Vec<Account>>;
     fn set_password_hash(&self, id: AccountId, password_hash: &str) -> StoreResult<()>;
     fn set_disabled(&self, id: AccountId, disabled: bool) -> StoreResult<()>;
+    /// Makes an account an administrator (the web admin pages) or an
+    /// ordinary user again.
+    fn set_admin(&self, id: AccountId, admin: bool) -> StoreResult<()>;
     fn set_quota(&self, id: AccountId, quota_bytes: u64) -> StoreResult<()>;
     /// Removes an account with its mailboxes and messages (blobs no longer
     /// referenced are deleted). It leaves the aliases that targeted it;

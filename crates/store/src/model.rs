@@ -42,6 +42,8 @@ pub struct Account {
     pub quota_bytes: u64,
     /// A disabled account cannot log in and receives no mail.
     pub disabled: bool,
+    /// An administrator may see the web admin pages (`/admin`).
+    pub admin: bool,
 }
 
 /// An alias: mail to `address` goes to every target account. An address of

@@ -252,7 +252,7 @@ fn expunges_before_the_migration_are_reported_as_missing() {
     let db = raw_db(tmp.path());
     db.execute_batch(
         "DROP TABLE expunged; ALTER TABLE mailboxes DROP COLUMN expunged_floor;
-         PRAGMA user_version = 5;",
+         ALTER TABLE accounts DROP COLUMN admin; PRAGMA user_version = 5;",
     )
     .unwrap();
     drop(db);
@@ -262,4 +262,33 @@ fn expunges_before_the_migration_are_reported_as_missing() {
     assert!(store.vanished_since(inbox, migrated_at).unwrap().is_empty());
     store.expunge(inbox, &[b]).unwrap();
     assert_eq!(store.vanished_since(inbox, migrated_at).unwrap(), [b]);
+}
+
+/// A store from before administrators (schema 6) migrates without loss:
+/// its accounts keep their passwords, quotas and mail, and none of them
+/// becomes an administrator by the upgrade.
+#[test]
+fn accounts_from_before_the_admin_flag_migrate_as_ordinary_users() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(tmp.path()).unwrap();
+    store.add_domain("example.com").unwrap();
+    let alice = store.add_account("alice@example.com", "hash-a").unwrap();
+    store.set_quota(alice.id, 1_000).unwrap();
+    let inbox = store.mailbox(alice.id, "INBOX").unwrap().unwrap().id;
+    let uid = store.append(inbox, b"kept", &[], 0).unwrap();
+    drop(store);
+    let db = raw_db(tmp.path());
+    db.execute_batch("ALTER TABLE accounts DROP COLUMN admin; PRAGMA user_version = 6;")
+        .unwrap();
+    drop(db);
+
+    let store = SqliteStore::open(tmp.path()).unwrap();
+    let again = store.account("alice@example.com").unwrap().unwrap();
+    assert_eq!(again.id, alice.id);
+    assert_eq!(again.password_hash, "hash-a");
+    assert_eq!(again.quota_bytes, 1_000);
+    assert!(!again.admin);
+    assert_eq!(store.read_message(inbox, uid).unwrap(), b"kept");
+    store.set_admin(alice.id, true).unwrap();
+    assert!(store.account_by_id(alice.id).unwrap().unwrap().admin);
 }

@@ -225,6 +225,7 @@ mod tests {
             password_hash: String::new(),
             quota_bytes: 0,
             disabled: false,
+            admin: false,
         }
     }
 

@@ -48,6 +48,15 @@ pub enum UserCommand {
     Disable { address: String },
     /// Undo `disable`.
     Enable { address: String },
+    /// Let an account see the web admin pages (`on`), or no longer (`off`).
+    Admin { address: String, state: Switch },
+}
+
+/// `on` or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
 }
 
 /// `postern alias ...`
@@ -121,6 +130,9 @@ pub fn user(loc: &Location, cmd: UserCommand) -> anyhow::Result<ExitCode> {
         }
         UserCommand::Disable { address } => set_disabled(store.as_ref(), &address, true)?,
         UserCommand::Enable { address } => set_disabled(store.as_ref(), &address, false)?,
+        UserCommand::Admin { address, state } => {
+            set_admin(store.as_ref(), &address, state == Switch::On)?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -182,14 +194,28 @@ fn set_disabled(store: &dyn Store, address: &str, disabled: bool) -> anyhow::Res
     Ok(())
 }
 
+fn set_admin(store: &dyn Store, address: &str, admin: bool) -> anyhow::Result<()> {
+    let account = find(store, address)?;
+    store.set_admin(account.id, admin)?;
+    match admin {
+        true => println!(
+            "{} is now an administrator: it may open the web admin pages at /admin.",
+            account.address
+        ),
+        false => println!("{} is no longer an administrator.", account.address),
+    }
+    Ok(())
+}
+
 fn list_users(store: &dyn Store) -> anyhow::Result<()> {
     for a in store.accounts()? {
+        let admin = if a.admin { "  (admin)" } else { "" };
         let state = if a.disabled { "  (disabled)" } else { "" };
         let quota = match a.quota_bytes {
             0 => String::new(),
             q => format!("  quota {q} bytes"),
         };
-        println!("{}{quota}{state}", a.address);
+        println!("{}{quota}{admin}{state}", a.address);
     }
     Ok(())
 }

@@ -100,7 +100,7 @@ pub(super) fn add_account(
     by_id(conn, id)?.ok_or_else(|| missing(format!("account {}", id.0)))
 }
 
-const COLUMNS: &str = "id, address, password_hash, quota_bytes, disabled";
+const COLUMNS: &str = "id, address, password_hash, quota_bytes, disabled, admin";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Account> {
     Ok(Account {
@@ -109,6 +109,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Account> {
         password_hash: r.get(2)?,
         quota_bytes: r.get::<_, i64>(3)?.max(0) as u64,
         disabled: r.get(4)?,
+        admin: r.get(5)?,
     })
 }
 
@@ -142,6 +143,7 @@ pub(super) enum Column {
     PasswordHash,
     Disabled,
     Quota,
+    Admin,
 }
 
 /// Sets one column of an account.
@@ -155,6 +157,7 @@ pub(super) fn update(
         Column::PasswordHash => "password_hash",
         Column::Disabled => "disabled",
         Column::Quota => "quota_bytes",
+        Column::Admin => "admin",
     };
     let sql = format!("UPDATE accounts SET {name} = ?2 WHERE id = ?1");
     if conn.execute(&sql, params![id.0, value])? == 0 {

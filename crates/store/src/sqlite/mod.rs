@@ -345,6 +345,10 @@ impl Store for SqliteStore {
         self.write(|tx, _| accounts::update(tx, id, accounts::Column::Disabled, &disabled))
     }
 
+    fn set_admin(&self, id: AccountId, admin: bool) -> StoreResult<()> {
+        self.write(|tx, _| accounts::update(tx, id, accounts::Column::Admin, &admin))
+    }
+
     fn set_quota(&self, id: AccountId, quota_bytes: u64) -> StoreResult<()> {
         let quota = i64::try_from(quota_bytes).unwrap_or(i64::MAX);
         self.write(|tx, _| accounts::update(tx, id, accounts::Column::Quota, &quota))

@@ -216,8 +216,17 @@ ALTER TABLE mailboxes ADD COLUMN expunged_floor INTEGER NOT NULL DEFAULT 0;
 UPDATE mailboxes SET expunged_floor = highest_modseq;
 ";
 
+/// Version 7: administrators.
+///
+/// `accounts.admin`: 1 lets the account see the web admin pages. Every
+/// existing account starts as an ordinary user; `postern user admin
+/// ADDRESS on` names the administrators.
+const V7: &str = r"
+ALTER TABLE accounts ADD COLUMN admin INTEGER NOT NULL DEFAULT 0;
+";
+
 /// Every migration, oldest first.
-pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
 
 /// The schema version this code writes.
 pub(super) const VERSION: u32 = MIGRATIONS.len() as u32;

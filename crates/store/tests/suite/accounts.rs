@@ -86,10 +86,17 @@ pub fn accounts_crud(fx: &impl Fixture) {
     ok(s.set_password_hash(bob.id, "hash-b2"), "passwd");
     ok(s.set_disabled(bob.id, true), "disable");
     ok(s.set_quota(bob.id, 5_000), "quota");
+    assert!(!bob.admin, "a new account is no administrator");
+    ok(s.set_admin(bob.id, true), "admin on");
     let bob2 = ok(s.account_by_id(bob.id), "reread").expect("bob");
     assert_eq!(bob2.password_hash, "hash-b2");
     assert!(bob2.disabled);
     assert_eq!(bob2.quota_bytes, 5_000);
+    assert!(bob2.admin);
+    let alice_now = ok(s.account("alice@example.com"), "alice").expect("alice");
+    assert!(!alice_now.admin, "only the named account changes");
+    ok(s.set_admin(bob.id, false), "admin off");
+    assert!(!ok(s.account_by_id(bob.id), "reread").expect("bob").admin);
 
     let ghost = AccountId(i64::MAX);
     fails(
@@ -99,6 +106,7 @@ pub fn accounts_crud(fx: &impl Fixture) {
     );
     fails(s.set_disabled(ghost, true), "disable ghost", is_not_found);
     fails(s.set_quota(ghost, 1), "quota ghost", is_not_found);
+    fails(s.set_admin(ghost, true), "admin ghost", is_not_found);
     fails(s.remove_account(ghost), "remove ghost", is_not_found);
     assert_eq!(ok(s.account_by_id(ghost), "ghost"), None);
 
