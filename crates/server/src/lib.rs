@@ -130,7 +130,12 @@ impl Server {
     fn spawn_all(&self, bound: Vec<Bound>) {
         let metrics = Arc::new(Metrics::default());
         // One application for every HTTPS socket: they share the sessions.
-        let web = Arc::new(web::application(&self.config, &self.addrs, &self.mail));
+        let web = Arc::new(web::application(
+            &self.config,
+            &self.addrs,
+            &self.mail,
+            &self.certificates,
+        ));
         for b in bound {
             for (name, addr) in self.addrs.iter().filter(|(n, _)| *n == b.listener.name) {
                 tracing::info!(listener = %name, %addr, service = %b.listener.service, tls = %b.listener.tls, "listening");

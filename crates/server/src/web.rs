@@ -22,8 +22,12 @@ use hyper::service::service_fn;
 use hyper::Request;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use postern_config::{Config, Listener};
+use postern_tls::Certificates;
 use postern_types::{Service, TlsMode};
-use postern_web::{Client, Endpoint, LoginFuture, MailService, Settings, Web};
+use postern_web::{
+    CertificateReport, Client, Endpoint, LoginFuture, MailService, Settings, TlsPolicyReport,
+    TlsReports, Web,
+};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -48,8 +52,14 @@ const MAX_HEADERS: usize = 64;
 /// After shutdown is asked, how long an answer in progress may take.
 const DRAIN: Duration = Duration::from_secs(5);
 
-/// The web application over the server's store and authentication.
-pub fn application(config: &Config, addrs: &[(String, SocketAddr)], mail: &Mail) -> Web {
+/// The web application over the server's store, authentication and
+/// certificates.
+pub fn application(
+    config: &Config,
+    addrs: &[(String, SocketAddr)],
+    mail: &Mail,
+    certificates: &Certificates,
+) -> Web {
     let https = config
         .enabled_listeners()
         .find(|l| l.service == Service::Https);
@@ -63,7 +73,90 @@ pub fn application(config: &Config, addrs: &[(String, SocketAddr)], mail: &Mail)
         settings,
         mail.store.clone(),
         Arc::new(MailAccounts(mail.clone())),
+        Arc::new(ServerTls::new(config, certificates)),
     )
+}
+
+/// The admin pages' view of TLS: the live certificate store (a reload
+/// shows at once), which listeners may serve each certificate, and the
+/// policy the listeners were built with.
+struct ServerTls {
+    certificates: Certificates,
+    /// Each TLS listener's name and the certificates it may serve.
+    listeners: Vec<(String, Vec<String>)>,
+    policy: TlsPolicyReport,
+}
+
+impl ServerTls {
+    fn new(config: &Config, certificates: &Certificates) -> Self {
+        let tls_listeners = || {
+            config
+                .enabled_listeners()
+                .filter(|l| l.tls != TlsMode::None)
+        };
+        Self {
+            certificates: certificates.clone(),
+            listeners: tls_listeners()
+                .map(|l| (l.name.clone(), l.certificates.clone()))
+                .collect(),
+            policy: policy_report(config, certificates, tls_listeners()),
+        }
+    }
+}
+
+/// What the listeners offer, from the same builder that made their TLS
+/// configuration: versions and suites come from the global `[tls]`
+/// policy, so any TLS listener tells them.
+fn policy_report<'a>(
+    config: &Config,
+    certificates: &Certificates,
+    mut listeners: impl Iterator<Item = &'a Listener>,
+) -> TlsPolicyReport {
+    let offered = listeners
+        .find_map(|l| postern_tls::server_config(&config.tls, l, certificates.shared()).ok());
+    match offered {
+        Some((_, offered)) => TlsPolicyReport {
+            versions: offered.versions.iter().map(|v| (*v).to_owned()).collect(),
+            suites: offered.suites,
+        },
+        None => TlsPolicyReport::default(),
+    }
+}
+
+impl TlsReports for ServerTls {
+    fn certificates(&self) -> Vec<CertificateReport> {
+        let now = time::OffsetDateTime::now_utc();
+        let store = self.certificates.snapshot();
+        store
+            .certs()
+            .iter()
+            .map(|c| {
+                let s = &c.summary;
+                let names = s.dns_names.iter().cloned();
+                CertificateReport {
+                    name: c.name.clone(),
+                    subject: s.subject.clone(),
+                    names: names
+                        .chain(s.ip_addresses.iter().map(ToString::to_string))
+                        .collect(),
+                    issuer: s.issuer.clone(),
+                    not_after_unix: s.not_after.unix_timestamp(),
+                    // The metric's figure (`postern_certificate_days_left`).
+                    days_left: c.days_left(now),
+                    listeners: self
+                        .listeners
+                        .iter()
+                        .filter(|(_, certs)| certs.contains(&c.name))
+                        .map(|(name, _)| name.clone())
+                        .collect(),
+                }
+            })
+            .collect()
+    }
+
+    fn policy(&self) -> TlsPolicyReport {
+        self.policy.clone()
+    }
 }
 
 /// The TLS mail services, on the ports actually bound (so a dev set-up

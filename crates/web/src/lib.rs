@@ -1,6 +1,7 @@
 //! Postern's HTTPS web application: login and sessions, webmail (folders,
 //! message lists, reading, attachments, flags, move and delete),
-//! mail-client autoconfiguration and the MTA-STS policy.
+//! mail-client autoconfiguration, the MTA-STS policy, and read-only
+//! administration pages.
 //!
 //! This crate is the application only. `postern-server` accepts the
 //! connection, does the TLS handshake and drives hyper's HTTP/1.1 over the
@@ -21,10 +22,13 @@
 //!   `templates/`.
 //! - [`mail`]: webmail: message lists, reading, attachments, actions;
 //!   HTML mail sanitized.
+//! - [`admin`]: `/admin`, for administrators only: domains, users,
+//!   aliases, the queue, certificates (through [`TlsReports`]).
 //! - [`autoconfig`]: Thunderbird autoconfig and Microsoft autodiscover.
 //! - [`mta_sts`]: the MTA-STS policy file (RFC 8461 §3.2).
 //! - [`assets`]: the style sheet, embedded in the binary.
 
+pub mod admin;
 pub mod assets;
 pub mod autoconfig;
 pub mod csrf;
@@ -47,6 +51,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use postern_store::Store;
 
+pub use admin::{CertificateReport, NoTls, TlsPolicyReport, TlsReports};
 pub use security::SECURITY_HEADERS;
 pub use settings::{Accounts, Client, Endpoint, LoginFuture, MailService, Settings};
 
@@ -58,6 +63,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub store: Arc<dyn Store>,
     pub accounts: Arc<dyn Accounts>,
+    /// The certificates and TLS policy, for the admin pages.
+    pub tls: Arc<dyn TlsReports>,
     pub(crate) sessions: Arc<Sessions>,
 }
 
@@ -83,11 +90,17 @@ pub struct Web {
 }
 
 impl Web {
-    pub fn new(settings: Settings, store: Arc<dyn Store>, accounts: Arc<dyn Accounts>) -> Self {
+    pub fn new(
+        settings: Settings,
+        store: Arc<dyn Store>,
+        accounts: Arc<dyn Accounts>,
+        tls: Arc<dyn TlsReports>,
+    ) -> Self {
         let state = AppState {
             settings: Arc::new(settings),
             store,
             accounts,
+            tls,
             sessions: Arc::new(Sessions::default()),
         };
         Self {
@@ -144,6 +157,12 @@ fn router(state: AppState) -> Router {
         .route("/mail", get(pages::mail))
         .route("/mail/{folder}", get(mail::list::folder))
         .route("/mail/{folder}/{uid}/part/{part}", get(mail::read::part))
+        .route("/admin", get(admin::pages::overview))
+        .route("/admin/domains", get(admin::pages::domains))
+        .route("/admin/users", get(admin::pages::users))
+        .route("/admin/aliases", get(admin::pages::aliases))
+        .route("/admin/queue", get(admin::pages::queue))
+        .route("/admin/certificates", get(admin::pages::certificates))
         .route(
             "/.well-known/autoconfig/mail/config-v1.1.xml",
             get(autoconfig::thunderbird),

@@ -11,4 +11,5 @@ mod smtp_queue;
 mod starttls;
 mod tls;
 mod web;
+mod web_admin;
 mod web_mail;
