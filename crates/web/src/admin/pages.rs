@@ -362,4 +362,38 @@ mod tests {
         assert_eq!(expiry_class(0), "bad");
         assert_eq!(expiry_class(-3), "bad", "expired");
     }
+
+    #[test]
+    fn certificate_values_are_escaped_and_coloured() {
+        let hostile = CertificateReport {
+            name: "<script>x</script>".into(),
+            subject: "CN=a&b".into(),
+            names: vec!["\"><img src=x>".into()],
+            issuer: "CN=<i>".into(),
+            not_after_unix: 1_700_000_000,
+            days_left: 5,
+            listeners: vec!["imaps".into(), "https".into()],
+        };
+        let page = CertificatesPage {
+            hostname: "mail.example.test",
+            frame: AdminFrame {
+                address: "a@example.test".into(),
+                csrf: "00".into(),
+            },
+            certificates: vec![certificate_row(hostile)],
+            policy: TlsPolicyReport {
+                versions: vec!["1.3".into()],
+                suites: vec!["TLS13_AES_256_GCM_SHA384".into()],
+            },
+        };
+        let html = page.render().unwrap();
+        assert!(!html.contains("<script>x"), "{html}");
+        assert!(!html.contains("<img"), "{html}");
+        assert!(!html.contains("<i>"), "{html}");
+        assert!(html.contains("&#60;script&#62;x"), "{html}");
+        assert!(html.contains("<td class=\"num days bad\">5</td>"), "{html}");
+        assert!(html.contains("2023-11-14 22:13"), "{html}");
+        assert!(html.contains("imaps, https"), "{html}");
+        assert!(html.contains("TLS 1.3"), "{html}");
+    }
 }
