@@ -1,5 +1,6 @@
 //! Postern's HTTPS web application: login and sessions, webmail (folders,
-//! message lists, reading, attachments, flags, move and delete),
+//! message lists, reading, attachments, flags, move and delete, creating,
+//! renaming and deleting folders),
 //! mail-client autoconfiguration, the MTA-STS policy, and read-only
 //! administration pages.
 //!
@@ -137,6 +138,15 @@ fn router(state: AppState) -> Router {
         .route("/login", get(pages::login_form).post(pages::login))
         .route("/login/certificate", post(pages::certificate_login))
         .route("/logout", post(pages::logout))
+        .route(
+            mail::folders::PATH,
+            get(mail::folders::manage).post(mail::folders::create),
+        )
+        .route("/folders/rename", post(mail::folders::rename))
+        .route(
+            "/folders/delete",
+            get(mail::folders::confirm).post(mail::folders::delete),
+        )
         .route(
             "/mail/{folder}/{uid}",
             get(mail::read::message).post(mail::actions::act),

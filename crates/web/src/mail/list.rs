@@ -189,7 +189,7 @@ fn matches(row: &Row, q: &str) -> bool {
 }
 
 /// A query-string value, percent-encoded (RFC 3986 §3.4).
-fn query_encode(s: &str) -> String {
+pub(crate) fn query_encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b if b.is_ascii_alphanumeric() || b"-._~".contains(&b) => char::from(b).to_string(),

@@ -1,5 +1,6 @@
 //! Webmail: a folder's message list, reading a message, its attachments,
-//! and the actions on it (read/unread, flag, move, delete).
+//! the actions on it (read/unread, flag, move, delete), and managing
+//! folders.
 //!
 //! Every store call runs on a blocking thread, against the shared store:
 //! its writes broadcast their changes (`Store::subscribe`), so an IMAP
@@ -12,10 +13,12 @@
 //! - [`list`]: `GET /mail/{folder}`, the paged message list.
 //! - [`read`]: `GET /mail/{folder}/{uid}` and its parts' downloads.
 //! - [`actions`]: `POST /mail/{folder}/{uid}`.
+//! - [`folders`]: `/folders`: create, rename and delete folders.
 //! - [`body`]: MIME parts to show, attachments, HTML sanitizing.
 
 pub mod actions;
 pub mod body;
+pub mod folders;
 pub mod list;
 pub mod read;
 

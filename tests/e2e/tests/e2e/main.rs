@@ -12,4 +12,5 @@ mod starttls;
 mod tls;
 mod web;
 mod web_admin;
+mod web_folders;
 mod web_mail;
