@@ -22,7 +22,7 @@ use postern_store::{AccountId, SpecialUse, Store, StoreError, StoreResult};
 use serde::Deserialize;
 
 use super::list::query_encode;
-use super::{blocking, open, Frame};
+use super::{blocking, failure, open, Frame};
 use crate::pages::{self, render, Folder};
 use crate::security::refuse;
 use crate::session::{Authed, SessionView};
@@ -124,7 +124,8 @@ pub async fn confirm(
     query: Result<Query<NameQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let name = query.map(|q| q.0.name).unwrap_or_default();
-    if name == "INBOX" {
+    // Any capitalisation names the INBOX (RFC 9051 §5.1).
+    if name.eq_ignore_ascii_case("INBOX") {
         return page(&state, &session, StatusCode::BAD_REQUEST, Some(NO_INBOX)).await;
     }
     let account = session.account;
@@ -219,12 +220,7 @@ where
         }
         // Anything else (a missing folder, a full mailbox, a store
         // failure) is answered as the other mail pages answer it.
-        Ok(Err(e)) => {
-            return blocking(state, &session.address, move |_| Err::<(), _>(e))
-                .await
-                .err()
-                .unwrap_or_else(|| pages::internal_error(state))
-        }
+        Ok(Err(e)) => return failure(state, &session.address, e).await,
         Err(e) => {
             tracing::error!(error = %e, "webmail folder task failed");
             return pages::internal_error(state);

@@ -42,24 +42,29 @@ where
     let store = state.store.clone();
     match tokio::task::spawn_blocking(move || f(store.as_ref())).await {
         Ok(Ok(v)) => Ok(v),
-        Ok(Err(StoreError::NotFound { .. } | StoreError::Invalid { .. })) => {
-            Err(pages::not_found().await)
+        Ok(Err(e)) => Err(failure(state, user, e).await),
+        Err(e) => {
+            tracing::error!(error = %e, "webmail store task failed");
+            Err(pages::internal_error(state))
         }
+    }
+}
+
+/// The page for a store error no form of the page can correct.
+pub(crate) async fn failure(state: &AppState, user: &str, e: StoreError) -> Response {
+    match e {
+        StoreError::NotFound { .. } | StoreError::Invalid { .. } => pages::not_found().await,
         // A move copies before it removes, so a full mailbox cannot move
         // a message even to the Trash.
-        Ok(Err(StoreError::QuotaExceeded { .. })) => Err(pages::message(
+        StoreError::QuotaExceeded { .. } => pages::message(
             state,
             StatusCode::INSUFFICIENT_STORAGE,
             "Mailbox full",
             "Your mailbox is over its quota, so messages cannot be moved. Empty the Trash (delete messages there) or ask the administrator for more space.",
-        )),
-        Ok(Err(e)) => {
+        ),
+        e => {
             tracing::error!(error = %e, user = %user, "webmail store call failed; check the store");
-            Err(pages::internal_error(state))
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "webmail store task failed");
-            Err(pages::internal_error(state))
+            pages::internal_error(state)
         }
     }
 }
