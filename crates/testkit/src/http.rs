@@ -60,6 +60,21 @@ impl HttpResponse {
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
+
+    /// The value of the page's hidden CSRF field (`name="csrf"`), which
+    /// every form of the web application carries; a failure if absent.
+    pub fn csrf_field(&self) -> String {
+        const MARKER: &str = "name=\"csrf\" value=\"";
+        let text = self.text();
+        let at = text
+            .find(MARKER)
+            .unwrap_or_else(|| panic!("no CSRF field in\n{self}"));
+        let rest = &text[at + MARKER.len()..];
+        let end = rest
+            .find('"')
+            .unwrap_or_else(|| panic!("an unterminated CSRF field in\n{self}"));
+        rest[..end].to_owned()
+    }
 }
 
 impl std::fmt::Display for HttpResponse {

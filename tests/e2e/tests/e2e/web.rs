@@ -101,7 +101,7 @@ impl Browser {
     async fn login_token(&mut self) -> String {
         let page = self.get("/login").await;
         assert_eq!(page.status, 200, "{page}");
-        csrf_field(&page)
+        page.csrf_field()
     }
 
     async fn login(&mut self, user: &str, password: &str) -> HttpResponse {
@@ -112,16 +112,6 @@ impl Browser {
         )
         .await
     }
-}
-
-/// The hidden CSRF field of a page.
-fn csrf_field(page: &HttpResponse) -> String {
-    let text = page.text();
-    let at = text
-        .find("name=\"csrf\" value=\"")
-        .unwrap_or_else(|| panic!("no CSRF field in\n{page}"));
-    let rest = &text[at + "name=\"csrf\" value=\"".len()..];
-    rest[..rest.find('"').unwrap()].to_owned()
 }
 
 fn assert_security_headers(r: &HttpResponse, what: &str) {
@@ -264,7 +254,7 @@ async fn login_sets_a_locked_down_cookie_and_logout_ends_the_session() {
     assert_eq!(b.get("/").await.header("location"), Some("/mail"));
     assert_eq!(b.get("/login").await.header("location"), Some("/mail"));
 
-    let csrf = csrf_field(&mail);
+    let csrf = mail.csrf_field();
     let out = b.post("/logout", &[("csrf", &csrf)]).await;
     assert_eq!(out.status, 303, "{out}");
     assert_eq!(out.header("location"), Some("/login"));
@@ -375,7 +365,7 @@ async fn forged_and_cross_site_posts_are_refused() {
     assert_eq!(b.post("/logout", &[("csrf", &token)]).await.status, 403);
     let mail = b.get("/mail").await;
     assert_eq!(mail.status, 200, "refused logouts must not end the session");
-    let csrf = csrf_field(&mail);
+    let csrf = mail.csrf_field();
     let foreign = b
         .post_with("/logout", &[("csrf", &csrf)], &[("Origin", "null")])
         .await;
@@ -441,7 +431,7 @@ async fn a_client_certificate_logs_in_its_own_account_only() {
     };
     let page = b.get("/login").await;
     assert!(page.text().contains("/login/certificate"), "{page}");
-    let token = csrf_field(&page);
+    let token = page.csrf_field();
     let r = b.post("/login/certificate", &[("csrf", &token)]).await;
     assert_eq!(r.status, 303, "{r}");
     assert!(b.get("/mail").await.text().contains(ALICE));
@@ -469,7 +459,7 @@ async fn a_client_certificate_logs_in_its_own_account_only() {
     };
     let page = n.get("/login").await;
     assert!(!page.text().contains("/login/certificate"), "{page}");
-    let token = csrf_field(&page);
+    let token = page.csrf_field();
     let r = n.post("/login/certificate", &[("csrf", &token)]).await;
     assert!(r.set_cookie("__Host-postern").is_none(), "{r}");
 }

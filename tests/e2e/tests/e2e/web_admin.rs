@@ -49,7 +49,7 @@ impl Browser {
             .into_iter()
             .find_map(|c| c.split(';').next().map(str::to_owned))
             .expect("a pre-login cookie");
-        let token = csrf_field(&page);
+        let token = page.csrf_field();
         let body = form(&[("user", user), ("password", PASSWORD), ("csrf", &token)]);
         let headers = [
             ("Content-Type", "application/x-www-form-urlencoded"),
@@ -91,16 +91,6 @@ impl Browser {
         assert_eq!(r.header("cache-control"), Some("no-store"), "{path}");
         r.text()
     }
-}
-
-fn csrf_field(page: &HttpResponse) -> String {
-    let text = page.text();
-    let marker = "name=\"csrf\" value=\"";
-    let at = text
-        .find(marker)
-        .unwrap_or_else(|| panic!("no CSRF field in\n{page}"));
-    let rest = &text[at + marker.len()..];
-    rest[..rest.find('"').unwrap()].to_owned()
 }
 
 /// alice (administrator) and bob, an alias, and one message queued for

@@ -26,7 +26,7 @@ impl Browser {
             conn,
             cookies: Vec::new(),
         };
-        let token = csrf_field(&b.get("/login").await);
+        let token = b.get("/login").await.csrf_field();
         let fields = [("user", user), ("password", PASSWORD), ("csrf", &token)];
         let r = b.request("POST", "/login", &fields).await;
         assert_eq!(r.status, 303, "login of {user}: {r}");
@@ -69,21 +69,11 @@ impl Browser {
     async fn submit(&mut self, path: &str, fields: &[(&str, &str)]) -> HttpResponse {
         let page = self.get("/folders").await;
         assert_eq!(page.status, 200, "{page}");
-        let token = csrf_field(&page);
+        let token = page.csrf_field();
         let mut all = vec![("csrf", token.as_str())];
         all.extend_from_slice(fields);
         self.request("POST", path, &all).await
     }
-}
-
-fn csrf_field(page: &HttpResponse) -> String {
-    let text = page.text();
-    let marker = "name=\"csrf\" value=\"";
-    let at = text
-        .find(marker)
-        .unwrap_or_else(|| panic!("no CSRF field in\n{page}"));
-    let rest = &text[at + marker.len()..];
-    rest[..rest.find('"').unwrap()].to_owned()
 }
 
 async fn server() -> TestServer {
@@ -210,7 +200,7 @@ async fn delete_asks_first_then_the_folder_and_its_messages_go() {
     assert!(text.contains("Old/child"), "children are named: {text}");
     // Only the POST deletes.
     assert_eq!(count(&srv, "Old"), Some(2));
-    let token = csrf_field(&ask);
+    let token = ask.csrf_field();
     let r = b
         .request(
             "POST",

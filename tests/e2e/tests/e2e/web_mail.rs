@@ -33,7 +33,7 @@ impl Browser {
     async fn logged_in(srv: &TestServer, user: &str) -> Self {
         let mut b = Self::new(srv).await;
         let page = b.get("/login").await;
-        let token = csrf_field(&page);
+        let token = page.csrf_field();
         let r = b
             .post(
                 "/login",
@@ -100,21 +100,11 @@ impl Browser {
     async fn act(&mut self, message: &str, fields: &[(&str, &str)]) -> HttpResponse {
         let page = self.get(message).await;
         assert_eq!(page.status, 200, "{page}");
-        let token = csrf_field(&page);
+        let token = page.csrf_field();
         let mut all = vec![("csrf", token.as_str())];
         all.extend_from_slice(fields);
         self.post(message, &all).await
     }
-}
-
-fn csrf_field(page: &HttpResponse) -> String {
-    let text = page.text();
-    let marker = "name=\"csrf\" value=\"";
-    let at = text
-        .find(marker)
-        .unwrap_or_else(|| panic!("no CSRF field in\n{page}"));
-    let rest = &text[at + marker.len()..];
-    rest[..rest.find('"').unwrap()].to_owned()
 }
 
 async fn server() -> TestServer {
@@ -444,7 +434,7 @@ async fn bob_cannot_reach_alices_mail() {
         .text()
         .contains("for alice only"));
     let page = bob.get("/mail").await;
-    let token = csrf_field(&page);
+    let token = page.csrf_field();
     let r = bob
         .post(
             &format!("/mail/INBOX/{uid}"),
