@@ -309,3 +309,122 @@ fn url_encode(s: &str) -> String {
     }
     out
 }
+
+/// What a browser keeps between requests: one HTTPS connection and the
+/// cookies it was given (a cookie set again replaces the old one; one set
+/// with `Max-Age=0` is forgotten). Forms are posted as a same-origin page
+/// posts them; the web tests add their own page helpers around it.
+#[derive(Debug)]
+pub struct Browser {
+    conn: HttpsClient,
+    host: String,
+    cookies: Vec<(String, String)>,
+}
+
+impl Browser {
+    /// A browser with no cookies yet, connected to the `https` listener.
+    pub async fn open(srv: &crate::TestServer) -> Self {
+        let conn = HttpsClient::connect(
+            srv.addr("https"),
+            crate::server::HOST,
+            srv.client_config(&[b"http/1.1"]),
+        )
+        .await
+        .expect("TLS connection to the https listener");
+        Self::over(conn)
+    }
+
+    /// A browser with no cookies yet over a connection the test made (with
+    /// a client certificate, say).
+    pub fn over(conn: HttpsClient) -> Self {
+        Self {
+            conn,
+            host: crate::server::HOST.to_owned(),
+            cookies: Vec::new(),
+        }
+    }
+
+    /// A browser signed in through the login form (which must answer 303).
+    pub async fn logged_in(srv: &crate::TestServer, user: &str, password: &str) -> Self {
+        let mut b = Self::open(srv).await;
+        let token = b.get("/login").await.csrf_field();
+        let r = b
+            .post(
+                "/login",
+                &[("user", user), ("password", password), ("csrf", &token)],
+            )
+            .await;
+        assert_eq!(r.status, 303, "login of {user}: {r}");
+        b
+    }
+
+    /// The `Cookie` header value: every cookie held, `name=value; ...`.
+    pub fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// The connection, for a test that goes on by hand.
+    pub fn into_connection(self) -> HttpsClient {
+        self.conn
+    }
+
+    pub async fn get(&mut self, path: &str) -> HttpResponse {
+        self.send("GET", path, &[], b"").await
+    }
+
+    /// A form POST.
+    pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> HttpResponse {
+        self.post_with(path, fields, &[]).await
+    }
+
+    /// A form POST with more headers (`Origin`, `Sec-Fetch-Site`...).
+    pub async fn post_with(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        extra: &[(&str, &str)],
+    ) -> HttpResponse {
+        let mut headers = vec![("Content-Type", "application/x-www-form-urlencoded")];
+        headers.extend_from_slice(extra);
+        self.send("POST", path, &headers, form(fields).as_bytes())
+            .await
+    }
+
+    async fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> HttpResponse {
+        let cookies = self.cookie_header();
+        let mut all = headers.to_vec();
+        if !cookies.is_empty() {
+            all.push(("Cookie", cookies.as_str()));
+        }
+        let r = self
+            .conn
+            .request(method, path, &self.host, &all, body)
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        self.remember(&r);
+        r
+    }
+
+    fn remember(&mut self, r: &HttpResponse) {
+        for c in r.header_all("set-cookie") {
+            let Some((name, rest)) = c.split_once('=') else {
+                continue;
+            };
+            let value = rest.split(';').next().unwrap_or_default();
+            self.cookies.retain(|(k, _)| k != name);
+            if !c.contains("Max-Age=0") {
+                self.cookies.push((name.to_owned(), value.to_owned()));
+            }
+        }
+    }
+}

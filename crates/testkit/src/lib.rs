@@ -13,5 +13,5 @@ pub mod server;
 
 pub use ca::{Issued, TestCa};
 pub use client::LineClient;
-pub use http::{HttpResponse, HttpsClient};
+pub use http::{Browser, HttpResponse, HttpsClient};
 pub use server::{TestServer, TestServerBuilder};

@@ -19,82 +19,25 @@ async fn https(srv: &TestServer) -> HttpsClient {
         .expect("TLS connection to the https listener")
 }
 
-/// A browser's view: one connection, the cookies it was given.
-struct Browser {
-    conn: HttpsClient,
-    cookies: Vec<(String, String)>,
+/// The testkit's browser, with the login steps of these tests.
+struct Browser(postern_testkit::Browser);
+
+impl std::ops::Deref for Browser {
+    type Target = postern_testkit::Browser;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Browser {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
 }
 
 impl Browser {
     async fn new(srv: &TestServer) -> Self {
-        Self {
-            conn: https(srv).await,
-            cookies: Vec::new(),
-        }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    fn remember(&mut self, r: &HttpResponse) {
-        for c in r.header_all("set-cookie") {
-            let Some((name, rest)) = c.split_once('=') else {
-                continue;
-            };
-            let value = rest.split(';').next().unwrap_or_default();
-            self.cookies.retain(|(k, _)| k != name);
-            if !c.contains("Max-Age=0") {
-                self.cookies.push((name.to_owned(), value.to_owned()));
-            }
-        }
-    }
-
-    async fn get(&mut self, path: &str) -> HttpResponse {
-        let cookies = self.cookie_header();
-        let headers: Vec<(&str, &str)> = if cookies.is_empty() {
-            vec![]
-        } else {
-            vec![("Cookie", cookies.as_str())]
-        };
-        let r = self
-            .conn
-            .request("GET", path, HOST, &headers, b"")
-            .await
-            .unwrap();
-        self.remember(&r);
-        r
-    }
-
-    /// A form POST as a same-origin page sends it.
-    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> HttpResponse {
-        self.post_with(path, fields, &[]).await
-    }
-
-    async fn post_with(
-        &mut self,
-        path: &str,
-        fields: &[(&str, &str)],
-        extra: &[(&str, &str)],
-    ) -> HttpResponse {
-        let cookies = self.cookie_header();
-        let mut headers = vec![("Content-Type", "application/x-www-form-urlencoded")];
-        if !cookies.is_empty() {
-            headers.push(("Cookie", cookies.as_str()));
-        }
-        headers.extend_from_slice(extra);
-        let body = form(fields);
-        let r = self
-            .conn
-            .request("POST", path, HOST, &headers, body.as_bytes())
-            .await
-            .unwrap();
-        self.remember(&r);
-        r
+        Self(postern_testkit::Browser::open(srv).await)
     }
 
     /// Loads the login page and returns its form token.
@@ -425,10 +368,9 @@ async fn a_client_certificate_logs_in_its_own_account_only() {
         let cfg = srv.ca.client_config_with(&[b"http/1.1"], issued.as_ref());
         HttpsClient::connect(srv.addr("https"), HOST, cfg)
     };
-    let mut b = Browser {
-        conn: connect(Some(srv.ca.client_cert(ALICE))).await.unwrap(),
-        cookies: Vec::new(),
-    };
+    let mut b = Browser(postern_testkit::Browser::over(
+        connect(Some(srv.ca.client_cert(ALICE))).await.unwrap(),
+    ));
     let page = b.get("/login").await;
     assert!(page.text().contains("/login/certificate"), "{page}");
     let token = page.csrf_field();
@@ -437,12 +379,11 @@ async fn a_client_certificate_logs_in_its_own_account_only() {
     assert!(b.get("/mail").await.text().contains(ALICE));
 
     // A certificate for an address without an account: the one failure page.
-    let mut m = Browser {
-        conn: connect(Some(srv.ca.client_cert("mallory@example.test")))
+    let mut m = Browser(postern_testkit::Browser::over(
+        connect(Some(srv.ca.client_cert("mallory@example.test")))
             .await
             .unwrap(),
-        cookies: Vec::new(),
-    };
+    ));
     let token = m.login_token().await;
     let r = m.post("/login/certificate", &[("csrf", &token)]).await;
     assert_eq!(r.status, 200, "{r}");
@@ -453,10 +394,7 @@ async fn a_client_certificate_logs_in_its_own_account_only() {
     assert!(r.set_cookie("__Host-postern").is_none());
 
     // No certificate: no such button, and the form alone does nothing.
-    let mut n = Browser {
-        conn: connect(None).await.unwrap(),
-        cookies: Vec::new(),
-    };
+    let mut n = Browser(postern_testkit::Browser::over(connect(None).await.unwrap()));
     let page = n.get("/login").await;
     assert!(!page.text().contains("/login/certificate"), "{page}");
     let token = page.csrf_field();
@@ -733,7 +671,7 @@ async fn a_huge_login_body_is_refused_with_413() {
     let cookies = b.cookie_header();
     let size = 2_000_000;
     let head = format!("POST /login HTTP/1.1\r\nHost: {HOST}\r\nCookie: {cookies}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {size}\r\n\r\ncsrf={token}&user=");
-    let (mut reader, mut writer) = tokio::io::split(b.conn.into_stream());
+    let (mut reader, mut writer) = tokio::io::split(b.0.into_connection().into_stream());
     // The body goes out while the answer is read: the server answers
     // without reading it all, and a client that only wrote would stall.
     let sender = tokio::spawn(async move {

@@ -3,66 +3,33 @@
 //! (the INBOX, a name in use, a malformed name, a missing form token,
 //! another account's folder) and what they answer.
 
-use postern_testkit::http::form;
 use postern_testkit::server::HOST;
-use postern_testkit::{HttpResponse, HttpsClient, LineClient, TestServer};
+use postern_testkit::{HttpResponse, LineClient, TestServer};
 
 const ALICE: &str = "alice@example.test";
 const BOB: &str = "bob@example.test";
 const PASSWORD: &str = "correct horse battery";
 
-/// One logged-in browser: a connection and its cookies.
-struct Browser {
-    conn: HttpsClient,
-    cookies: Vec<(String, String)>,
+/// The testkit's browser, with the page helpers of these tests.
+struct Browser(postern_testkit::Browser);
+
+impl std::ops::Deref for Browser {
+    type Target = postern_testkit::Browser;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Browser {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
 }
 
 impl Browser {
+    /// A browser logged in as `user`.
     async fn logged_in(srv: &TestServer, user: &str) -> Self {
-        let conn = HttpsClient::connect(srv.addr("https"), HOST, srv.client_config(&[b"http/1.1"]))
-            .await
-            .expect("TLS connection to the https listener");
-        let mut b = Self {
-            conn,
-            cookies: Vec::new(),
-        };
-        let token = b.get("/login").await.csrf_field();
-        let fields = [("user", user), ("password", PASSWORD), ("csrf", &token)];
-        let r = b.request("POST", "/login", &fields).await;
-        assert_eq!(r.status, 303, "login of {user}: {r}");
-        b
-    }
-
-    async fn get(&mut self, path: &str) -> HttpResponse {
-        self.request("GET", path, &[]).await
-    }
-
-    async fn request(&mut self, method: &str, path: &str, fields: &[(&str, &str)]) -> HttpResponse {
-        let cookies = self
-            .cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ");
-        let mut headers = vec![("Content-Type", "application/x-www-form-urlencoded")];
-        if !cookies.is_empty() {
-            headers.push(("Cookie", cookies.as_str()));
-        }
-        let body = form(fields);
-        let r = self
-            .conn
-            .request(method, path, HOST, &headers, body.as_bytes())
-            .await
-            .unwrap();
-        for c in r.header_all("set-cookie") {
-            let Some((name, rest)) = c.split_once('=') else {
-                continue;
-            };
-            let value = rest.split(';').next().unwrap_or_default();
-            self.cookies.retain(|(k, _)| k != name);
-            self.cookies.push((name.to_owned(), value.to_owned()));
-        }
-        r
+        Self(postern_testkit::Browser::logged_in(srv, user, PASSWORD).await)
     }
 
     /// Posts a form of the folders page, with that page's token.
@@ -72,7 +39,7 @@ impl Browser {
         let token = page.csrf_field();
         let mut all = vec![("csrf", token.as_str())];
         all.extend_from_slice(fields);
-        self.request("POST", path, &all).await
+        self.post(path, &all).await
     }
 }
 
@@ -202,11 +169,7 @@ async fn delete_asks_first_then_the_folder_and_its_messages_go() {
     assert_eq!(count(&srv, "Old"), Some(2));
     let token = ask.csrf_field();
     let r = b
-        .request(
-            "POST",
-            "/folders/delete",
-            &[("csrf", &token), ("name", "Old")],
-        )
+        .post("/folders/delete", &[("csrf", &token), ("name", "Old")])
         .await;
     assert_eq!(r.status, 303, "{r}");
     assert_eq!(count(&srv, "Old"), None);
@@ -282,18 +245,14 @@ async fn a_name_in_use_is_409_and_a_malformed_one_400() {
 async fn forms_without_the_token_are_refused() {
     let srv = server().await;
     let mut b = Browser::logged_in(&srv, ALICE).await;
-    let r = b.request("POST", "/folders", &[("name", "Forged")]).await;
+    let r = b.post("/folders", &[("name", "Forged")]).await;
     assert_eq!(r.status, 403, "{r}");
     let r = b
-        .request("POST", "/folders/rename", &[("name", "Trash"), ("to", "X")])
+        .post("/folders/rename", &[("name", "Trash"), ("to", "X")])
         .await;
     assert_eq!(r.status, 403, "{r}");
     let r = b
-        .request(
-            "POST",
-            "/folders/delete",
-            &[("csrf", "00"), ("name", "Trash")],
-        )
+        .post("/folders/delete", &[("csrf", "00"), ("name", "Trash")])
         .await;
     assert_eq!(r.status, 403, "{r}");
     assert_eq!(count(&srv, "Forged"), None);

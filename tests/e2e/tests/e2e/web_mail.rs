@@ -4,96 +4,33 @@
 //! and isolation between accounts.
 
 use postern_store::{Flag, Store};
-use postern_testkit::http::form;
 use postern_testkit::server::HOST;
-use postern_testkit::{HttpResponse, HttpsClient, LineClient, TestServer};
+use postern_testkit::{HttpResponse, LineClient, TestServer};
 
 const ALICE: &str = "alice@example.test";
 const BOB: &str = "bob@example.test";
 const PASSWORD: &str = "correct horse battery";
 
-/// One browser: a connection and the cookies it was given.
-struct Browser {
-    conn: HttpsClient,
-    cookies: Vec<(String, String)>,
+/// The testkit's browser, with the page helpers of these tests.
+struct Browser(postern_testkit::Browser);
+
+impl std::ops::Deref for Browser {
+    type Target = postern_testkit::Browser;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Browser {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
 }
 
 impl Browser {
-    async fn new(srv: &TestServer) -> Self {
-        let conn = HttpsClient::connect(srv.addr("https"), HOST, srv.client_config(&[b"http/1.1"]))
-            .await
-            .expect("TLS connection to the https listener");
-        Self {
-            conn,
-            cookies: Vec::new(),
-        }
-    }
-
     /// A browser logged in as `user`.
     async fn logged_in(srv: &TestServer, user: &str) -> Self {
-        let mut b = Self::new(srv).await;
-        let page = b.get("/login").await;
-        let token = page.csrf_field();
-        let r = b
-            .post(
-                "/login",
-                &[("user", user), ("password", PASSWORD), ("csrf", &token)],
-            )
-            .await;
-        assert_eq!(r.status, 303, "login of {user}: {r}");
-        b
-    }
-
-    fn remember(&mut self, r: &HttpResponse) {
-        for c in r.header_all("set-cookie") {
-            let Some((name, rest)) = c.split_once('=') else {
-                continue;
-            };
-            let value = rest.split(';').next().unwrap_or_default();
-            self.cookies.retain(|(k, _)| k != name);
-            if !c.contains("Max-Age=0") {
-                self.cookies.push((name.to_owned(), value.to_owned()));
-            }
-        }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    async fn get(&mut self, path: &str) -> HttpResponse {
-        let cookies = self.cookie_header();
-        let mut headers = vec![];
-        if !cookies.is_empty() {
-            headers.push(("Cookie", cookies.as_str()));
-        }
-        let r = self
-            .conn
-            .request("GET", path, HOST, &headers, b"")
-            .await
-            .unwrap();
-        self.remember(&r);
-        r
-    }
-
-    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> HttpResponse {
-        let cookies = self.cookie_header();
-        let mut headers = vec![("Content-Type", "application/x-www-form-urlencoded")];
-        if !cookies.is_empty() {
-            headers.push(("Cookie", cookies.as_str()));
-        }
-        let body = form(fields);
-        let r = self
-            .conn
-            .request("POST", path, HOST, &headers, body.as_bytes())
-            .await
-            .unwrap();
-        self.remember(&r);
-        r
+        Self(postern_testkit::Browser::logged_in(srv, user, PASSWORD).await)
     }
 
     /// Posts an action from the message page, with that page's token.
@@ -409,7 +346,7 @@ async fn actions_without_the_form_token_are_refused() {
     assert_eq!(count(&srv, "INBOX"), 1);
     assert_eq!(flags(&srv, "INBOX", uid), Some(vec![]));
     // Signed out, nothing at all.
-    let mut anon = Browser::new(&srv).await;
+    let mut anon = postern_testkit::Browser::open(&srv).await;
     let r = anon.get(&message).await;
     assert_eq!(r.status, 303, "{r}");
     assert_eq!(r.header("location"), Some("/login"));
