@@ -379,10 +379,41 @@ impl Ports {
 }
 
 /// `n` distinct ports that were free a moment ago on 127.0.0.1.
+///
+/// Taken below Linux's ephemeral range (32768-60999), not with port 0:
+/// a port 0 gives out is also the next source port of some other test's
+/// outgoing connection (openssl, curl, the server's own clients), which
+/// can take it in the moment between this check and `postern serve`'s
+/// bind. Candidates come from the clock and the process id, so parallel
+/// tests and processes start at different places.
 pub fn free_ports(n: usize) -> Vec<u16> {
-    let held: Vec<TcpListener> = (0..n)
-        .map(|_| TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("binding port 0"))
-        .collect();
+    const LOW: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos())
+        ^ std::process::id().wrapping_mul(2_654_435_761);
+    let mut x = seed | 1;
+    let mut held: Vec<TcpListener> = Vec::with_capacity(n);
+    for _ in 0..SPAN {
+        if held.len() == n {
+            break;
+        }
+        // xorshift: cheap, and enough to spread the candidates.
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        let port = (LOW + x % SPAN) as u16;
+        if let Ok(l) = TcpListener::bind((Ipv4Addr::LOCALHOST, port)) {
+            held.push(l);
+        }
+    }
+    assert_eq!(
+        held.len(),
+        n,
+        "no {n} free ports between {LOW} and {}",
+        LOW + SPAN
+    );
     held.iter()
         .map(|l| l.local_addr().expect("local address").port())
         .collect()
