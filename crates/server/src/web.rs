@@ -39,6 +39,7 @@ use tracing::Instrument;
 use crate::conn::handshake;
 use crate::listener::ListenerCtx;
 use crate::mail::Mail;
+use crate::session::smtp::WebSubmission;
 
 /// Connection ids for the logs (the line listeners count their own).
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -68,12 +69,20 @@ pub fn application(
         domains: config.domains.clone(),
         endpoints: endpoints(config, addrs),
         request_timeout: https.map_or(Duration::from_secs(300), |l| l.limits.data_timeout),
+        max_message_size: config.smtp.max_message_size,
+        max_recipients: config.smtp.max_recipients,
     };
     Web::new(
         settings,
         mail.store.clone(),
         Arc::new(MailAccounts(mail.clone())),
         Arc::new(ServerTls::new(config, certificates)),
+        Arc::new(WebSubmission::new(
+            mail.clone(),
+            config.hostname.clone(),
+            config.smtp.max_message_size,
+            config.smtp.max_recipients,
+        )),
     )
 }
 

@@ -54,7 +54,10 @@ use postern_store::Store;
 
 pub use admin::{CertificateReport, NoTls, TlsPolicyReport, TlsReports};
 pub use security::SECURITY_HEADERS;
-pub use settings::{Accounts, Client, Endpoint, LoginFuture, MailService, Settings};
+pub use settings::{
+    Accounts, Client, Endpoint, LoginFuture, MailService, Outgoing, Settings, Submission,
+    SubmitError, SubmitFuture,
+};
 
 use crate::session::Sessions;
 
@@ -66,6 +69,8 @@ pub struct AppState {
     pub accounts: Arc<dyn Accounts>,
     /// The certificates and TLS policy, for the admin pages.
     pub tls: Arc<dyn TlsReports>,
+    /// The submission path, for messages written in the browser.
+    pub submission: Arc<dyn Submission>,
     pub(crate) sessions: Arc<Sessions>,
 }
 
@@ -96,12 +101,14 @@ impl Web {
         store: Arc<dyn Store>,
         accounts: Arc<dyn Accounts>,
         tls: Arc<dyn TlsReports>,
+        submission: Arc<dyn Submission>,
     ) -> Self {
         let state = AppState {
             settings: Arc::new(settings),
             store,
             accounts,
             tls,
+            submission,
             sessions: Arc::new(Sessions::default()),
         };
         Self {
@@ -167,12 +174,6 @@ fn router(state: AppState) -> Router {
         .route("/mail", get(pages::mail))
         .route("/mail/{folder}", get(mail::list::folder))
         .route("/mail/{folder}/{uid}/part/{part}", get(mail::read::part))
-        .route("/admin", get(admin::pages::overview))
-        .route("/admin/domains", get(admin::pages::domains))
-        .route("/admin/users", get(admin::pages::users))
-        .route("/admin/aliases", get(admin::pages::aliases))
-        .route("/admin/queue", get(admin::pages::queue))
-        .route("/admin/certificates", get(admin::pages::certificates))
         .route(
             "/.well-known/autoconfig/mail/config-v1.1.xml",
             get(autoconfig::thunderbird),
@@ -182,6 +183,8 @@ fn router(state: AppState) -> Router {
         .route("/static/{name}", get(assets::serve))
         .merge(forms)
         .merge(autodiscover)
+        .merge(admin::routes().layer(DefaultBodyLimit::max(FORM_LIMIT)))
+        .merge(mail::compose::routes(&state.settings))
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -24,6 +24,12 @@ pub struct Settings {
     /// The longest one request may take, body included: a client that
     /// trickles its body is cut off (slowloris on the body).
     pub request_timeout: Duration,
+    /// The largest message the user may send (the SMTP listeners' SIZE),
+    /// attachments and their base64 included.
+    pub max_message_size: u64,
+    /// Recipients in one message (To, Cc and Bcc together), as SMTP's
+    /// limit per transaction.
+    pub max_recipients: usize,
 }
 
 /// A mail service a client can be pointed at.
@@ -67,4 +73,45 @@ pub trait Accounts: Send + Sync + 'static {
     /// A login with the connection's verified client certificate (its
     /// e-mail address names the account, as SASL EXTERNAL does).
     fn certificate_login(&self, ip: std::net::IpAddr, client: ClientIdentity) -> LoginFuture;
+}
+
+/// A message the web hands to the submission path: the raw message as
+/// composed (no trace header yet), and its envelope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    /// The envelope sender: the address the user chose to send as.
+    pub mail_from: String,
+    /// Every recipient: To, Cc and Bcc together (Bcc is not in `raw`).
+    pub recipients: Vec<String>,
+    /// The message, lines ending in CRLF.
+    pub raw: Vec<u8>,
+}
+
+/// Why a message was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubmitError {
+    /// Something the user can correct (an unknown local recipient, a
+    /// sender that is not theirs, a message too large, a full mailbox);
+    /// the text says what, in words fit for the compose page.
+    Refused(String),
+    /// The store did not answer; nothing was queued. Try again later.
+    Unavailable,
+}
+
+/// A submission in progress: `Ok` once the message is durably queued and
+/// delivered to the local recipients' mailboxes.
+pub type SubmitFuture = Pin<Box<dyn Future<Output = Result<String, SubmitError>> + Send>>;
+
+/// The submission path, as SMTP clients on 587/465 use it: the server
+/// implements this with the same recipient resolution, sender check
+/// (envelope and From: header must be the user's own address or alias),
+/// trace header and durable queue, so a message written in the browser is
+/// treated exactly as one sent by a mail client. `Ok` carries the queue
+/// identifier, for the log.
+pub trait Submission: Send + Sync + 'static {
+    fn submit(&self, account: Account, client: Client, message: Outgoing) -> SubmitFuture;
+
+    /// The addresses `account` may send as: its own first, then its
+    /// aliases (the compose page's From choices).
+    fn senders(&self, account: Account) -> Pin<Box<dyn Future<Output = Vec<String>> + Send>>;
 }

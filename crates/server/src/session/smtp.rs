@@ -6,10 +6,15 @@
 //! - `transaction`: the envelope being built, recipient by recipient.
 //! - `received`: the trace header prepended to every message.
 //! - `sender`: which addresses an authenticated user may send as.
+//! - `from_web`: the same submission path for messages written in the
+//!   webmail.
 
+mod from_web;
 mod received;
 mod sender;
 mod transaction;
+
+pub use self::from_web::WebSubmission;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -24,7 +29,7 @@ use postern_types::{Service, TlsInfo, TlsMode};
 use time::OffsetDateTime;
 
 use self::received::Trace;
-use self::sender::{header_from, Senders};
+use self::sender::Senders;
 use self::transaction::{Recipient, Transaction};
 use super::sasl::{Exchange, Mechanism, Step};
 use crate::conn::SessionFactory;
@@ -341,21 +346,10 @@ impl SmtpSession {
         }
     }
 
-    /// Submission: the From header must be the user's too (DESIGN:
-    /// envelope *and* header sender): exactly one From field (RFC 5322
-    /// §3.6; a second is how a reader would be shown a sender this check
-    /// never saw), every address in it one of the user's. A message
-    /// without a From field passes: there is nothing to impersonate with.
+    /// Submission: the From header must be the user's too (see
+    /// [`sender::check_header_from`]).
     fn check_header_from(&self, body: &[u8]) -> Option<String> {
-        let senders = self.senders.as_ref()?;
-        match header_from(body).as_slice() {
-            [] => None,
-            [only] => only
-                .iter()
-                .find(|a| !senders.allows(a))
-                .map(|stranger| format!("From: header <{stranger}> is not one of your addresses")),
-            _ => Some("More than one From: header field (RFC 5322 section 3.6)".to_owned()),
-        }
+        sender::check_header_from(self.senders.as_ref()?, body)
     }
 
     fn with_trace(&self, smtp: &Server, txn: &Transaction, id: &str, body: Vec<u8>) -> Vec<u8> {
@@ -370,6 +364,7 @@ impl SmtpSession {
             id,
             single_recipient: txn.single_recipient(),
             date: OffsetDateTime::now_utc(),
+            via_web: false,
         };
         let mut raw = trace.header().into_bytes();
         raw.reserve(body.len());
@@ -379,7 +374,7 @@ impl SmtpSession {
 }
 
 /// A CR not followed by LF, or an LF not preceded by CR.
-fn has_bare_line_end(body: &[u8]) -> bool {
+pub(crate) fn has_bare_line_end(body: &[u8]) -> bool {
     body.iter().enumerate().any(|(i, &b)| match b {
         b'\r' => body.get(i + 1) != Some(&b'\n'),
         b'\n' => i == 0 || body[i - 1] != b'\r',
@@ -389,7 +384,7 @@ fn has_bare_line_end(body: &[u8]) -> bool {
 
 /// A short identifier, unique within this server's life and unlikely to
 /// repeat across restarts: seconds since the epoch and a counter.
-fn message_id() -> String {
+pub(crate) fn message_id() -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let secs = OffsetDateTime::now_utc().unix_timestamp();

@@ -23,10 +23,24 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
 
 use crate::pages::{internal_error, message};
 use crate::session::{Authed, SessionView};
 use crate::AppState;
+
+/// The admin routes (the application adds the form body limit and the
+/// security layer around them).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/admin", get(pages::overview))
+        .route("/admin/domains", get(pages::domains))
+        .route("/admin/users", get(pages::users))
+        .route("/admin/aliases", get(pages::aliases))
+        .route("/admin/queue", get(pages::queue))
+        .route("/admin/certificates", get(pages::certificates))
+}
 
 /// One certificate the server serves, as the certificates page shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -18,6 +18,7 @@
 
 pub mod actions;
 pub mod body;
+pub mod compose;
 pub mod folders;
 pub mod list;
 pub mod read;

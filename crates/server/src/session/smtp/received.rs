@@ -28,6 +28,8 @@ pub struct Trace<'a> {
     /// would show each of them the others (Bcc).
     pub single_recipient: Option<&'a str>,
     pub date: OffsetDateTime,
+    /// Written in the webmail and submitted over HTTPS, not SMTP.
+    pub via_web: bool,
 }
 
 impl Trace<'_> {
@@ -59,6 +61,11 @@ impl Trace<'_> {
     /// RFC 3848 §2 (ESMTP, ESMTPS, ESMTPA, ESMTPSA) and RFC 6531 §3.7.3
     /// (UTF8SMTP...).
     fn protocol(&self) -> String {
+        // Not one of RFC 3848's SMTP keywords (the message did not come
+        // by SMTP): says how it entered, as other webmail servers do.
+        if self.via_web {
+            return "HTTPS".to_owned();
+        }
         let base = if self.utf8 { "UTF8SMTP" } else { "ESMTP" };
         let s = if self.tls.is_some() { "S" } else { "" };
         let a = if self.authenticated { "A" } else { "" };
@@ -115,6 +122,7 @@ mod tests {
             id: "0123ABCD",
             single_recipient: Some("bob@example.org"),
             date: OffsetDateTime::from_unix_timestamp(1_795_420_898).unwrap(),
+            via_web: false,
         };
         assert_eq!(
             trace.header(),
@@ -134,6 +142,7 @@ mod tests {
             id: "1",
             single_recipient: None,
             date: OffsetDateTime::from_unix_timestamp(1_767_571_141).unwrap(),
+            via_web: false,
         };
         let h = trace.header();
         assert!(

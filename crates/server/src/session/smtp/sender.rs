@@ -34,6 +34,27 @@ impl Senders {
     pub fn allows(&self, address: &str) -> bool {
         names::address(address).is_ok_and(|a| self.addresses.contains(&a.full))
     }
+
+    /// The account's own address first, then its aliases.
+    pub fn addresses(&self) -> &[String] {
+        &self.addresses
+    }
+}
+
+/// Submission: the From header must be the user's too (DESIGN: envelope
+/// *and* header sender): exactly one From field (RFC 5322 §3.6; a second
+/// is how a reader would be shown a sender this check never saw), every
+/// address in it one of the user's. A message without a From field
+/// passes: there is nothing to impersonate with. `Some` says why not.
+pub fn check_header_from(senders: &Senders, body: &[u8]) -> Option<String> {
+    match header_from(body).as_slice() {
+        [] => None,
+        [only] => only
+            .iter()
+            .find(|a| !senders.allows(a))
+            .map(|stranger| format!("From: header <{stranger}> is not one of your addresses")),
+        _ => Some("More than one From: header field (RFC 5322 section 3.6)".to_owned()),
+    }
 }
 
 /// The From header fields of the message (RFC 5322 §3.6.2), each as its
