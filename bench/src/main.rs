@@ -1,9 +1,11 @@
 //! `postern-bench`: a load generator for Postern's benchmarks. It speaks
-//! POP3 and IMAP over verified implicit TLS, and SMTP (submission over implicit TLS,
-//! the MX port with STARTTLS) to a server on this machine, for a bounded
-//! time and number of operations, and prints one JSON object. The same run
-//! against another server (Dovecot, Postfix) gives the comparison.
+//! POP3 and IMAP over verified implicit TLS, SMTP (submission over implicit
+//! TLS, the MX port with STARTTLS), and HTTPS to the webmail, to a server
+//! on this machine, for a bounded time and number of operations, and
+//! prints one JSON object. The same run against another server (Dovecot,
+//! Postfix) gives the comparison.
 
+mod http;
 mod imap;
 mod json;
 mod pop3;
@@ -11,6 +13,7 @@ mod procfs;
 mod scenario;
 mod smtp;
 mod stats;
+mod web;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -69,6 +72,15 @@ enum Scenario {
     /// held for `--seconds`; the server's memory per idle session, over a
     /// baseline taken after 8 complete warm-up sessions.
     ImapIdle,
+    /// HTTPS webmail: each client logs in once through the login form, then
+    /// `GET /mail/{folder}?page=K` for K spread over the list's pages, on
+    /// one kept-alive connection. Requests per second.
+    WebList,
+    /// HTTPS webmail: each client logs in once, then
+    /// `GET /mail/{folder}/{uid}` for UIDs spread over the folder (the
+    /// first opening of a message also sets its \Seen flag). Requests per
+    /// second.
+    WebOpen,
 }
 
 impl Scenario {
@@ -85,6 +97,8 @@ impl Scenario {
             Self::ImapFetch => "imap-fetch",
             Self::ImapBody => "imap-body",
             Self::ImapIdle => "imap-idle",
+            Self::WebList => "web-list",
+            Self::WebOpen => "web-open",
         }
     }
 
@@ -94,17 +108,21 @@ impl Scenario {
             Self::SmtpSubmit | Self::SmtpSubmitConnect | Self::SmtpMx
         )
     }
+
+    fn is_web(self) -> bool {
+        matches!(self, Self::WebList | Self::WebOpen)
+    }
 }
 
-/// Loads a POP3 or SMTP server on loopback over TLS and prints one JSON
-/// object with the figures.
+/// Loads a POP3, IMAP, SMTP or HTTPS server on loopback over TLS and
+/// prints one JSON object with the figures.
 #[derive(Debug, Parser)]
 #[command(name = "postern-bench", version)]
 struct Args {
     #[arg(long, value_enum)]
     scenario: Scenario,
-    /// The server's address (implicit-TLS POP3 or submission, or the MX
-    /// port for smtp-mx); loopback only.
+    /// The server's address (implicit-TLS POP3, IMAP, submission or HTTPS,
+    /// or the MX port for smtp-mx); loopback only.
     #[arg(long, default_value = "127.0.0.1:2995")]
     connect: SocketAddr,
     /// A PEM file with the certificate(s) to trust; nothing else is.
@@ -179,7 +197,14 @@ struct Args {
     /// limit). Default: 1 for smtp-submit-connect, else 0.
     #[arg(long)]
     per_session: Option<u64>,
+    /// Web: the folder whose list is paged or whose messages are opened.
+    #[arg(long, default_value = "INBOX")]
+    folder: String,
 }
+
+/// Web sessions one account may hold at once: the webmail drops an
+/// account's oldest session beyond it, which would show up as errors.
+const WEB_SESSIONS_PER_ACCOUNT: usize = 16;
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -219,6 +244,19 @@ fn check(args: &Args) -> anyhow::Result<()> {
     }
     if !(512..=10 << 20).contains(&args.message_size) {
         bail!("--message-size must be between 512 and 10485760");
+    }
+    if args.scenario.is_web() {
+        let accounts = match (args.user_pattern.contains("{n}"), args.accounts) {
+            (false, _) => 1,
+            (true, 0) => args.clients,
+            (true, a) => a,
+        };
+        if args.clients.div_ceil(accounts) > WEB_SESSIONS_PER_ACCOUNT {
+            bail!(
+                "--clients {}: at most {WEB_SESSIONS_PER_ACCOUNT} web sessions per account; spread the clients with {{n}} in --user-pattern and --accounts",
+                args.clients
+            );
+        }
     }
     if args.password.is_none() && args.scenario != Scenario::SmtpMx {
         bail!("a password is needed: POSTERN_BENCH_PASSWORD or --password");
@@ -307,6 +345,9 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
                     scenario::imap_held(Arc::clone(&plan), scenario::ImapLoop::Body).await
                 }
                 Scenario::ImapIdle => scenario::imap_idle(Arc::clone(&plan), args.parallel).await,
+                Scenario::WebList | Scenario::WebOpen => {
+                    web::web(Arc::clone(&plan), web_settings(args)).await
+                }
                 Scenario::Pop3Count => unreachable!("handled above"),
             }
         };
@@ -345,6 +386,14 @@ fn report(args: &Args, o: &Outcome) -> String {
             out.int("octets", t.octets)
                 .float("messages_per_s", t.operations as f64 / secs)
                 .float("mb_per_s", t.octets as f64 / 1e6 / secs);
+        }
+        Scenario::WebList | Scenario::WebOpen => {
+            out.float("requests_per_s", t.operations as f64 / secs)
+                .int("octets", t.octets)
+                .float(
+                    "kb_per_page",
+                    t.octets as f64 / 1e3 / t.operations.max(1) as f64,
+                );
         }
         Scenario::ImapIdle => {
             // Here the time is the set-up of every session, not a loop.
@@ -423,6 +472,20 @@ fn latency(l: &stats::Latencies) -> Obj {
 fn per_session(args: &Args) -> u64 {
     args.per_session
         .unwrap_or_else(|| u64::from(args.scenario == Scenario::SmtpSubmitConnect))
+}
+
+fn web_settings(args: &Args) -> web::Settings {
+    web::Settings {
+        kind: if args.scenario == Scenario::WebList {
+            web::WebLoop::List
+        } else {
+            web::WebLoop::Open
+        },
+        folder: args.folder.clone(),
+        // The name the certificate is checked against, and the port: what
+        // a browser sends for https://NAME:PORT/.
+        host: format!("{}:{}", args.sni, args.connect.port()),
+    }
 }
 
 fn smtp_settings(args: &Args) -> smtp::Settings {

@@ -70,7 +70,7 @@ impl Plan {
     /// Client `n`'s account: POP3 locks a maildrop per account, so clients
     /// sharing one would mostly measure `-ERR [IN-USE]`; SMTP clients each
     /// submit as their own account, as many users of one server do.
-    fn user(&self, n: usize) -> String {
+    pub(crate) fn user(&self, n: usize) -> String {
         let n = if self.accounts > 0 {
             n % self.accounts
         } else {
@@ -80,7 +80,7 @@ impl Plan {
     }
 
     /// Takes one operation from the budget; false once it is spent.
-    fn take_op(&self) -> bool {
+    pub(crate) fn take_op(&self) -> bool {
         self.budget
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| b.checked_sub(1))
             .is_ok()
@@ -106,13 +106,13 @@ pub struct Tally {
 }
 
 impl Tally {
-    fn ok(&mut self, took: Duration, octets: u64) {
+    pub(crate) fn ok(&mut self, took: Duration, octets: u64) {
         self.operations += 1;
         self.octets += octets;
         self.latencies.record(took);
     }
 
-    fn error(&mut self, e: &anyhow::Error) {
+    pub(crate) fn error(&mut self, e: &anyhow::Error) {
         self.errors += 1;
         self.first_error.get_or_insert_with(|| format!("{e:#}"));
     }
@@ -169,7 +169,7 @@ fn own_cpu_s() -> anyhow::Result<f64> {
 }
 
 /// Runs `op` with the per-operation time limit, as one error if it passes.
-async fn bounded<T>(
+pub(crate) async fn bounded<T>(
     limit: Duration,
     what: &str,
     op: impl std::future::Future<Output = anyhow::Result<T>>,
@@ -286,34 +286,46 @@ async fn one_session(plan: &Plan, user: &str, login: bool) -> anyhow::Result<Tls
 /// The points where the clients and the main task meet, so the memory is
 /// read while every client holds its connection.
 #[derive(Debug)]
-struct Gates {
-    logged_in: Barrier,
-    finished: Barrier,
-    measured: Barrier,
+pub(crate) struct Gates {
+    pub(crate) logged_in: Barrier,
+    pub(crate) finished: Barrier,
+    pub(crate) measured: Barrier,
 }
 
 /// Each client: one login, then RETR of every message in its maildrop, over
 /// and over.
 pub async fn retr(plan: Arc<Plan>) -> anyhow::Result<Outcome> {
+    run_held(&plan, retr_client).await
+}
+
+/// Starts one task per client; each logs in, meets the others at
+/// `logged_in`, runs its loop, and holds its connection through `finished`
+/// and `measured`, so that the measured time starts once everyone is in and
+/// the memory is read while every client still holds its connection.
+pub(crate) async fn run_held<F, Fut>(plan: &Arc<Plan>, client: F) -> anyhow::Result<Outcome>
+where
+    F: Fn(Arc<Plan>, usize, Arc<Gates>) -> Fut,
+    Fut: std::future::Future<Output = Tally> + Send + 'static,
+{
     let gates = Arc::new(Gates {
         logged_in: Barrier::new(plan.clients + 1),
         finished: Barrier::new(plan.clients + 1),
         measured: Barrier::new(plan.clients + 1),
     });
-    let before = memory_sample(&plan)?;
+    let before = memory_sample(plan)?;
     let tasks = (0..plan.clients)
-        .map(|n| tokio::spawn(retr_client(Arc::clone(&plan), n, Arc::clone(&gates))))
+        .map(|n| tokio::spawn(client(Arc::clone(plan), n, Arc::clone(&gates))))
         .collect();
     gates.logged_in.wait().await;
     let start = Instant::now();
     // Read even if they fail, so the clients are released before reporting.
-    let logged_in = memory_sample(&plan);
+    let logged_in = memory_sample(plan);
     let client_start = own_cpu_s();
     let host_start = procfs::host_busy_s();
     let iowait_start = procfs::host_iowait_s();
     gates.finished.wait().await;
     let elapsed = start.elapsed();
-    let after = memory_sample(&plan);
+    let after = memory_sample(plan);
     let client_end = own_cpu_s();
     let host_end = procfs::host_busy_s();
     let iowait_end = procfs::host_iowait_s();
@@ -555,50 +567,10 @@ pub enum ImapLoop {
 /// Each client: one session (LOGIN, SELECT INBOX), then the loop; the
 /// memory is read while every client holds its session, as for pop3-retr.
 pub async fn imap_held(plan: Arc<Plan>, kind: ImapLoop) -> anyhow::Result<Outcome> {
-    let gates = Arc::new(Gates {
-        logged_in: Barrier::new(plan.clients + 1),
-        finished: Barrier::new(plan.clients + 1),
-        measured: Barrier::new(plan.clients + 1),
-    });
-    let before = memory_sample(&plan)?;
-    let tasks = (0..plan.clients)
-        .map(|n| {
-            tokio::spawn(imap_held_client(
-                Arc::clone(&plan),
-                n,
-                kind,
-                Arc::clone(&gates),
-            ))
-        })
-        .collect();
-    gates.logged_in.wait().await;
-    let start = Instant::now();
-    let logged_in = memory_sample(&plan);
-    let client_start = own_cpu_s();
-    let host_start = procfs::host_busy_s();
-    let iowait_start = procfs::host_iowait_s();
-    gates.finished.wait().await;
-    let elapsed = start.elapsed();
-    let after = memory_sample(&plan);
-    let client_end = own_cpu_s();
-    let host_end = procfs::host_busy_s();
-    let iowait_end = procfs::host_iowait_s();
-    gates.measured.wait().await;
-    let tally = gather(tasks).await?;
-    let (logged_in, after) = (logged_in?, after?);
-    Ok(Outcome {
-        tally,
-        elapsed,
-        server_cpu_s: logged_in.zip(after).map(|(b, a)| a.cpu_s - b.cpu_s),
-        memory: before.zip(after).map(|(before, after)| Memory {
-            before,
-            logged_in,
-            after,
-        }),
-        client_cpu_s: client_end? - client_start?,
-        host_busy_s: host_end? - host_start?,
-        host_iowait_s: iowait_end? - iowait_start?,
+    run_held(&plan, move |plan, n, gates| {
+        imap_held_client(plan, n, kind, gates)
     })
+    .await
 }
 
 async fn open_selected(plan: &Plan, user: &str) -> anyhow::Result<(imap::Conn, u64)> {
