@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+"""The webmail in a real browser: headless Chromium, driven by Playwright
+(webmail.mjs), against the built `postern` binary. Mail goes in over SMTP
+submission (smtplib, TLS) and every outcome of a click is checked
+independently over IMAP (imaplib, TLS), never by reading the pages back.
+
+Locally:
+    apt-get install chromium
+    npm ci --prefix tests/browser
+    cargo build && python3 tests/browser/webmail.py
+Without Chromium, Node.js or tests/browser/node_modules the tests are
+skipped, except under CI=true, where they fail. Screenshots of every step
+go to target/browser-artifacts/ (BROWSER_ARTIFACTS overrides);
+POSTERN_BIN overrides the binary, CHROMIUM the browser.
+"""
+import email
+import email.policy
+import imaplib
+import json
+import os
+import re
+import shutil
+import smtplib
+import subprocess
+import sys
+import time
+import unittest
+import uuid
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "interop"))
+from smtp_support import DOMAIN, PASSWORD, Postern  # noqa: E402
+
+ALICE = f"alice@{DOMAIN}"
+BOB = f"bob@{DOMAIN}"
+DEV_HTTPS, DEV_IMAPS = 8443, 2993
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = os.environ.get("BROWSER_ARTIFACTS", os.path.join(ROOT, "target", "browser-artifacts"))
+
+
+def missing_tools():
+    """What the browser tests need and this machine lacks."""
+    missing = []
+    if not os.access(CHROMIUM, os.X_OK):
+        missing.append(f"{CHROMIUM} (apt-get install chromium)")
+    if shutil.which("node") is None:
+        missing.append("node (apt-get install nodejs)")
+    if not os.path.isdir(os.path.join(HERE, "node_modules", "playwright-core")):
+        missing.append("tests/browser/node_modules (npm ci --prefix tests/browser)")
+    return missing
+
+
+class Webmail(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        missing = missing_tools()
+        if missing:
+            if os.environ.get("CI") == "true":
+                raise AssertionError("browser tests need, under CI=true: " + ", ".join(missing))
+            raise unittest.SkipTest("browser tests need: " + ", ".join(missing))
+        cls.server = Postern(users=[ALICE, BOB])
+        cls.https = cls.server.ports[DEV_HTTPS]
+        cls.imaps = cls.server.ports[DEV_IMAPS]
+        cls.server.wait_for(cls.https)
+        cls.server.wait_for(cls.imaps)
+        os.makedirs(ARTIFACTS, exist_ok=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    # --- the outside world: SMTP in, IMAP to check ---
+
+    def send(self, sender, to, subject, body, attachment=None):
+        """One message over submission with implicit TLS (RFC 8314);
+        returns its Message-ID."""
+        msg = EmailMessage()
+        msg["From"], msg["To"], msg["Subject"] = sender, to, subject
+        msg["Message-ID"] = make_msgid(domain=DOMAIN)
+        msg.set_content(body)
+        if attachment is not None:
+            name, data = attachment
+            msg.add_attachment(data, maintype="application", subtype="octet-stream", filename=name)
+        with smtplib.SMTP_SSL("localhost", self.server.submissions, context=self.server.context(), timeout=20) as s:
+            s.login(sender, PASSWORD)
+            s.send_message(msg)
+        return msg["Message-ID"]
+
+    def imap(self, user):
+        conn = imaplib.IMAP4_SSL("localhost", self.imaps, ssl_context=self.server.context(), timeout=20)
+        conn.login(user, PASSWORD)
+        return conn
+
+    def folder(self, user, name):
+        """[(flags, parsed message)] of a folder, read-only (EXAMINE)."""
+        conn = self.imap(user)
+        try:
+            typ, data = conn.select(f'"{name}"', readonly=True)
+            self.assertEqual(typ, "OK", f"EXAMINE {name} for {user}: {data}")
+            typ, data = conn.fetch("1:*", "(FLAGS BODY.PEEK[])") if int(data[0]) else ("OK", [])
+            self.assertEqual(typ, "OK", data)
+            out = []
+            for item in data:
+                if isinstance(item, tuple):
+                    flags = re.search(rb"FLAGS \(([^)]*)\)", item[0]).group(1).decode().split()
+                    out.append((flags, email.message_from_bytes(item[1], policy=email.policy.default)))
+            return out
+        finally:
+            conn.logout()
+
+    def subjects(self, user, name):
+        return [m["Subject"] for _, m in self.folder(user, name)]
+
+    def folder_names(self, user):
+        conn = self.imap(user)
+        try:
+            typ, data = conn.list('""', "*")
+            self.assertEqual(typ, "OK", data)
+            names = []
+            for line in data:
+                # `(flags) "/" name`, the name quoted or an atom (RFC 9051 §7.3.1).
+                m = re.match(rb'\(([^)]*)\) (?:"[^"]*"|NIL) (?:"((?:[^"\\]|\\.)*)"|(\S+))$', line)
+                self.assertIsNotNone(m, f"LIST line not understood: {line!r}")
+                quoted, atom = m.group(2), m.group(3)
+                names.append(re.sub(rb"\\(.)", rb"\1", quoted).decode() if quoted is not None else atom.decode())
+            return names
+        finally:
+            conn.logout()
+
+    def eventually(self, check, what, timeout=15):
+        deadline = time.time() + timeout
+        while True:
+            result = check()
+            if result or time.time() > deadline:
+                self.assertTrue(result, what)
+                return result
+            time.sleep(0.2)
+
+    # --- the browser ---
+
+    def browse(self, user, *steps):
+        """Runs webmail.mjs through the steps, logged in as `user`."""
+        name = self.id().rsplit(".", 1)[-1]
+        cmd = [
+            "node", os.path.join(HERE, "webmail.mjs"),
+            "--url", f"https://localhost:{self.https}",
+            "--user", user,
+            "--ca", self.server.ca,
+            "--artifacts", ARTIFACTS,
+            "--name", name,
+            json.dumps({"do": "login"}),
+            *(json.dumps(s) for s in steps),
+        ]
+        env = dict(os.environ, WEBMAIL_PASSWORD=PASSWORD, CHROMIUM=CHROMIUM)
+        result = subprocess.run(cmd, cwd=HERE, env=env, capture_output=True, text=True, timeout=300)
+        if result.returncode != 0:
+            self.fail(
+                f"browser run failed (exit {result.returncode}); screenshots in {ARTIFACTS}\n"
+                f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}\nserver log (end):\n"
+                f"{self.server.log_text()[-3000:]}"
+            )
+
+    # --- the tests ---
+
+    def test_reads_a_message_sent_over_smtp(self):
+        subject = f"Quarterly figures {uuid.uuid4().hex[:8]}"
+        body = "Hello Alice,\n\nthe figures are attached below.\nRegards, Bob\n"
+        self.send(BOB, ALICE, subject, body)
+        self.browse(ALICE, {"do": "read", "subject": subject, "body": body})
+        # Showing a message sets \Seen, as an IMAP BODY[] fetch does
+        # (RFC 9051 §6.4.5): the browser really opened this one.
+        flags = [f for f, m in self.folder(ALICE, "INBOX") if m["Subject"] == subject]
+        self.assertEqual(len(flags), 1, self.subjects(ALICE, "INBOX"))
+        self.assertIn("\\Seen", flags[0])
+
+    def test_moves_one_message_and_deletes_another(self):
+        tag = uuid.uuid4().hex[:8]
+        keep, drop = f"Keep this {tag}", f"Throw this away {tag}"
+        self.send(BOB, ALICE, keep, "for the archive\n")
+        self.send(BOB, ALICE, drop, "not worth keeping\n")
+        self.browse(
+            ALICE,
+            {"do": "move", "subject": keep, "folder": "Archive"},
+            {"do": "delete", "subject": drop},
+        )
+        inbox = self.subjects(ALICE, "INBOX")
+        self.assertNotIn(keep, inbox)
+        self.assertNotIn(drop, inbox)
+        self.assertEqual(self.subjects(ALICE, "Archive").count(keep), 1)
+        self.assertEqual(self.subjects(ALICE, "Trash").count(drop), 1)
+
+    def test_creates_a_folder(self):
+        name = f"Projects/Web {uuid.uuid4().hex[:6]}"
+        self.assertNotIn(name, self.folder_names(BOB))
+        self.browse(BOB, {"do": "create_folder", "name": name})
+        names = self.folder_names(BOB)
+        self.assertIn(name, names)
+        self.assertNotIn(name, self.folder_names(ALICE))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
