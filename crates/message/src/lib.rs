@@ -94,6 +94,20 @@ impl<'a> Message<'a> {
         texts.chain(htmls).map(|t| t.into_owned()).collect()
     }
 
+    /// The raw value of the first header field called `name`, unfolded
+    /// and trimmed, without any decoding: what a reply copies into
+    /// In-Reply-To and References (RFC 5322 §3.6.4).
+    pub fn raw_field(&self, name: &str) -> Option<Vec<u8>> {
+        header_value(self.header(), name)
+    }
+
+    /// The text a reply quotes: the first text body part, or the first
+    /// HTML part converted to text when there is no text/plain one.
+    pub fn main_text(&self) -> Option<String> {
+        let parsed = self.parsed.as_ref()?;
+        parsed.body_text(0).map(std::borrow::Cow::into_owned)
+    }
+
     /// The Date header as Unix seconds (UTC), for SORT and THREAD.
     pub fn sent_time(&self) -> Option<i64> {
         let parsed = self.parsed.as_ref()?;

@@ -3,6 +3,8 @@
 
 use std::fmt::Write as _;
 
+use postern_types::date::rfc5322;
+
 use crate::client::Ret;
 
 /// What happened to a recipient (RFC 3464 §2.3.3).
@@ -111,7 +113,7 @@ pub fn build(r: &Report<'_>) -> Vec<u8> {
          This is a MIME-encapsulated message.\r\n\r\n",
         mta = r.reporting_mta,
         to = r.to,
-        date = rfc5322_date(r.now),
+        date = rfc5322(r.now),
         unique = r.unique,
     );
     human_part(&mut m, r, &boundary);
@@ -156,7 +158,7 @@ fn status_part(m: &mut String, r: &Report<'_>, boundary: &str) {
             crate::client::command::xtext(id)
         );
     }
-    let _ = write!(m, "Arrival-Date: {}\r\n", rfc5322_date(r.arrival));
+    let _ = write!(m, "Arrival-Date: {}\r\n", rfc5322(r.arrival));
     for x in r.recipients {
         m.push_str("\r\n");
         if let Some(o) = &x.orcpt {
@@ -177,9 +179,9 @@ fn status_part(m: &mut String, r: &Report<'_>, boundary: &str) {
         if let Some(d) = &x.diagnostic {
             let _ = write!(m, "Diagnostic-Code: {}\r\n", one_line(d));
         }
-        let _ = write!(m, "Last-Attempt-Date: {}\r\n", rfc5322_date(r.now));
+        let _ = write!(m, "Last-Attempt-Date: {}\r\n", rfc5322(r.now));
         if let Some(t) = x.will_retry_until {
-            let _ = write!(m, "Will-Retry-Until: {}\r\n", rfc5322_date(t));
+            let _ = write!(m, "Will-Retry-Until: {}\r\n", rfc5322(t));
         }
     }
     m.push_str("\r\n");
@@ -216,55 +218,9 @@ fn one_line(s: &str) -> String {
         .join(" ")
 }
 
-/// `Mon, 23 Nov 2026 08:00:00 +0000` (RFC 5322 §3.3), from epoch seconds,
-/// always in UTC. The one RFC 5322 date formatter: DSNs here, and the
-/// Received header of the SMTP server.
-pub fn rfc5322_date(t: i64) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let days = t.div_euclid(86400);
-    let secs = t.rem_euclid(86400);
-    let (y, mo, d) = civil_from_days(days);
-    format!(
-        "{}, {d} {} {y} {:02}:{:02}:{:02} +0000",
-        DAYS[days.rem_euclid(7) as usize],
-        MONTHS[(mo - 1) as usize],
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
-}
-
-/// Days since 1970-01-01 to (year, month, day) in the proleptic
-/// Gregorian calendar (the well-known era-based conversion).
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dates() {
-        assert_eq!(rfc5322_date(0), "Thu, 1 Jan 1970 00:00:00 +0000");
-        assert_eq!(rfc5322_date(951_782_400), "Tue, 29 Feb 2000 00:00:00 +0000");
-        assert_eq!(
-            rfc5322_date(1_795_392_000 + 3661),
-            "Mon, 23 Nov 2026 01:01:01 +0000"
-        );
-    }
 
     #[test]
     fn errors_round_trip() {

@@ -296,6 +296,31 @@ pub fn form(fields: &[(&str, &str)]) -> String {
         .join("&")
 }
 
+/// A `multipart/form-data` body: text fields, then files.
+pub fn multipart_body(
+    boundary: &str,
+    fields: &[(&str, &str)],
+    files: &[(&str, &str, &str, &[u8])],
+) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                .as_bytes(),
+        );
+    }
+    for (name, filename, ctype, content) in files {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{filename}\"\r\nContent-Type: {ctype}\r\n\r\n")
+                .as_bytes(),
+        );
+        body.extend_from_slice(content);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    body
+}
+
 fn url_encode(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
@@ -391,6 +416,22 @@ impl Browser {
         let mut headers = vec![("Content-Type", "application/x-www-form-urlencoded")];
         headers.extend_from_slice(extra);
         self.send("POST", path, &headers, form(fields).as_bytes())
+            .await
+    }
+
+    /// A `multipart/form-data` POST (RFC 7578), as a browser sends a form
+    /// with file inputs: `fields` as text parts, then `files` as
+    /// (field name, file name, content type, content).
+    pub async fn post_multipart(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        files: &[(&str, &str, &str, &[u8])],
+    ) -> HttpResponse {
+        let boundary = "----PosternTestBoundary7MA4YWxkTrZu0gW";
+        let body = multipart_body(boundary, fields, files);
+        let content_type = format!("multipart/form-data; boundary={boundary}");
+        self.send("POST", path, &[("Content-Type", &content_type)], &body)
             .await
     }
 

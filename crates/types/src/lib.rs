@@ -10,8 +10,10 @@
 //!   ([`TlsMode`]).
 //! - [`tls_info`]: what the driver learnt from a finished TLS handshake, handed
 //!   to the protocol after the upgrade.
+//! - [`date`]: UTC calendar arithmetic and the RFC 5322 date format.
 //! - [`secret`]: [`Secret`], a wrapper that never prints its content.
 
+pub mod date;
 pub mod protocol;
 pub mod secret;
 pub mod service;

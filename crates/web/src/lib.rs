@@ -26,6 +26,7 @@
 //! - [`admin`]: `/admin`, for administrators only: domains, users,
 //!   aliases, the queue, certificates (through [`TlsReports`]).
 //! - [`autoconfig`]: Thunderbird autoconfig and Microsoft autodiscover.
+//! - [`multipart`]: `multipart/form-data` bodies (the compose form).
 //! - [`mta_sts`]: the MTA-STS policy file (RFC 8461 §3.2).
 //! - [`assets`]: the style sheet, embedded in the binary.
 
@@ -35,6 +36,7 @@ pub mod autoconfig;
 pub mod csrf;
 pub mod mail;
 pub mod mta_sts;
+pub mod multipart;
 pub mod pages;
 pub mod security;
 pub mod session;

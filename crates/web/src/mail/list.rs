@@ -22,6 +22,8 @@ pub const PAGE: usize = 50;
 struct ListQuery {
     page: Option<String>,
     q: Option<String>,
+    /// What the previous page did (`/compose` after a send).
+    notice: Option<String>,
 }
 
 /// One row of the list.
@@ -49,6 +51,7 @@ struct FolderPage<'a> {
     pages: usize,
     prev: Option<String>,
     next: Option<String>,
+    notice: Option<&'static str>,
 }
 
 /// What the blocking part hands back.
@@ -77,6 +80,11 @@ pub async fn folder(
         .unwrap_or(1)
         .max(1);
     let q = query.q.unwrap_or_default().trim().to_owned();
+    let notice = match query.notice.as_deref() {
+        Some("sent") => Some("Message sent."),
+        Some("sent-nocopy") => Some("Message sent, but no copy could be kept in Sent."),
+        _ => None,
+    };
     let (account, n, q2) = (session.account, name.clone(), q.clone());
     let listing = blocking(&state, &session.address, move |store| {
         listing(store, account, &n, &q2, page)
@@ -105,6 +113,7 @@ pub async fn folder(
         query: q,
         page,
         pages: listing.pages,
+        notice,
     })
 }
 

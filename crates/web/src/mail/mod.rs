@@ -14,6 +14,8 @@
 //! - [`read`]: `GET /mail/{folder}/{uid}` and its parts' downloads.
 //! - [`actions`]: `POST /mail/{folder}/{uid}`.
 //! - [`folders`]: `/folders`: create, rename and delete folders.
+//! - [`compose`]: `/compose`: new messages, replies, forwards, drafts.
+//! - [`write`]: the composed message as MIME octets.
 //! - [`body`]: MIME parts to show, attachments, HTML sanitizing.
 
 pub mod actions;
@@ -22,6 +24,7 @@ pub mod compose;
 pub mod folders;
 pub mod list;
 pub mod read;
+pub mod write;
 
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -152,27 +155,12 @@ pub fn message_href(folder: &str, uid: u32) -> String {
 pub fn format_time(secs: i64) -> String {
     let days = secs.div_euclid(86_400);
     let rest = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
+    let (y, m, d) = postern_types::date::civil_from_days(days);
     format!(
         "{y:04}-{m:02}-{d:02} {:02}:{:02}",
         rest / 3600,
         rest % 3600 / 60
     )
-}
-
-/// The proleptic Gregorian date of a day count from 1970-01-01 (Howard
-/// Hinnant's `civil_from_days`).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 /// `532 B`, `12 KB`, `3.4 MB`.

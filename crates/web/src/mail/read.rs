@@ -41,6 +41,9 @@ struct ReadPage<'a> {
     flagged: bool,
     /// Folders this message can move to.
     targets: Vec<String>,
+    /// `/compose?folder=..&uid=..`, for reply, reply all, forward.
+    compose_href: String,
+    is_draft: bool,
 }
 
 /// An attachment as listed.
@@ -128,6 +131,11 @@ fn read_page<'a>(
     let href = message_href(&folder, uid.0);
     let rendered = body::render(&msg, &href);
     let header = |n: &str| msg.header_text(n).join(", ");
+    let compose_href = format!(
+        "/compose?folder={}&uid={}",
+        super::list::query_encode(&folder),
+        uid.0
+    );
     let targets = o
         .folders
         .iter()
@@ -156,7 +164,9 @@ fn read_page<'a>(
         shown: rendered.shown,
         seen: o.flags.contains(&Flag::Seen),
         flagged: o.flags.contains(&Flag::Flagged),
+        is_draft: o.flags.contains(&Flag::Draft),
         targets,
+        compose_href,
     }
 }
 

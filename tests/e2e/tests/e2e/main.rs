@@ -12,5 +12,6 @@ mod starttls;
 mod tls;
 mod web;
 mod web_admin;
+mod web_compose;
 mod web_folders;
 mod web_mail;

@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
-use postern_outbound::dsn::rfc5322_date;
+use postern_types::date::rfc5322;
 use postern_types::TlsInfo;
 use time::OffsetDateTime;
 
@@ -54,7 +54,7 @@ impl Trace<'_> {
         if let Some(rcpt) = self.single_recipient {
             let _ = write!(h, "\r\n\tfor <{}>", sanitize(rcpt));
         }
-        let _ = write!(h, ";\r\n\t{}\r\n", rfc5322_date(self.date.unix_timestamp()));
+        let _ = write!(h, ";\r\n\t{}\r\n", rfc5322(self.date.unix_timestamp()));
         h
     }
 
