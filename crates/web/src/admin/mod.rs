@@ -1,6 +1,15 @@
 //! The administration pages under `/admin`: domains, users, aliases, the
-//! outbound queue and the TLS certificates. Read-only in this version:
-//! every change still goes through the `postern` command.
+//! outbound queue and the TLS certificates. Domains, users, aliases and
+//! queue items can be changed here with the store calls, and the checks,
+//! of the `postern` command; certificates are shown only.
+//!
+//! Every change is a POST form carrying the session's CSRF token, behind
+//! the application's same-origin check; it is logged at `info` with the
+//! administrator's address (the audit trail) and answered with a 303 back
+//! to its page, or the page again with the reason it was refused. Removing
+//! a domain, a user or a queue item asks on a page of its own first. An
+//! administrator cannot revoke their own flag, disable or remove their
+//! own account, so nobody locks everyone out by a slip.
 //!
 //! Only administrators (`postern user admin ADDRESS on`) see them. The
 //! flag is read from the store at every request, so turning it off takes
@@ -15,15 +24,22 @@
 //! - [`Admin`]: the extractor that lets administrators through.
 //! - [`TlsReports`], [`CertificateReport`], [`TlsPolicyReport`]: what the
 //!   server tells about its certificates and TLS policy.
-//! - [`pages`]: the handlers and their rows.
+//! - [`pages`]: the pages and their rows.
+//! - [`edit`]: what every change shares: token, audit line, answer.
+//! - [`domains`], [`users`], [`aliases`], [`queue`]: the forms.
 
+pub mod aliases;
+pub mod domains;
+pub mod edit;
 pub mod pages;
+pub mod queue;
+pub mod users;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 
 use crate::pages::{internal_error, message};
@@ -35,12 +51,35 @@ use crate::AppState;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin", get(pages::overview))
-        .route("/admin/domains", get(pages::domains))
-        .route("/admin/users", get(pages::users))
-        .route("/admin/aliases", get(pages::aliases))
+        .route("/admin/domains", get(pages::domains).post(domains::add))
+        .route(
+            "/admin/domains/remove",
+            get(domains::confirm_remove).post(domains::remove),
+        )
+        .route("/admin/users", get(pages::users).post(users::add))
+        .route(USER_PATH, get(pages::user))
+        .route("/admin/users/password", post(users::password))
+        .route("/admin/users/disable", post(users::disable))
+        .route("/admin/users/enable", post(users::enable))
+        .route("/admin/users/admin", post(users::admin))
+        .route("/admin/users/quota", post(users::quota))
+        .route(
+            "/admin/users/remove",
+            get(users::confirm_remove).post(users::remove),
+        )
+        .route("/admin/aliases", get(pages::aliases).post(aliases::add))
+        .route("/admin/aliases/remove", post(aliases::remove))
         .route("/admin/queue", get(pages::queue))
+        .route("/admin/queue/retry", post(queue::retry))
+        .route(
+            "/admin/queue/delete",
+            get(queue::confirm_delete).post(queue::delete),
+        )
         .route("/admin/certificates", get(pages::certificates))
 }
+
+/// One user's page, with its forms.
+pub const USER_PATH: &str = "/admin/users/edit";
 
 /// One certificate the server serves, as the certificates page shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,13 +1,18 @@
 //! `GET /admin` and its pages. Each reads the store once on a blocking
 //! thread (the certificates page asks the server instead) and renders one
-//! askama template, which escapes every value.
+//! askama template, which escapes every value. The pages with forms are
+//! also drawn by [`show`] after a refused change, with its reason.
 
 use askama::Template;
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use postern_store::{Account, Alias, QueueItem, RecipientState, Store, StoreResult};
 
-use super::{Admin, CertificateReport, TlsPolicyReport};
+use super::edit::{Action, Back, PageQuery};
+use super::{Admin, CertificateReport, TlsPolicyReport, USER_PATH};
+use crate::mail::list::query_encode;
 use crate::mail::{blocking, format_time, human_size};
 use crate::pages::render;
 use crate::session::SessionView;
@@ -22,10 +27,13 @@ pub const WARN_DAYS: i64 = 30;
 /// ...and this close (or expired) as a failure.
 pub const BAD_DAYS: i64 = 7;
 
-/// The signed-in administrator, around every admin page.
+/// The signed-in administrator, around every admin page, with the
+/// notice of a change just made or the reason one was refused.
 pub(crate) struct AdminFrame {
     pub address: String,
     pub csrf: String,
+    pub notice: Option<&'static str>,
+    pub error: Option<String>,
 }
 
 impl AdminFrame {
@@ -33,6 +41,8 @@ impl AdminFrame {
         Self {
             address: session.address.clone(),
             csrf: session.csrf.to_hex(),
+            notice: None,
+            error: None,
         }
     }
 }
@@ -55,6 +65,8 @@ struct OverviewPage<'a> {
 /// One domain with what uses it.
 pub struct DomainRow {
     pub name: String,
+    /// Its removal's confirmation page.
+    pub remove_href: String,
     pub users: usize,
     pub aliases: usize,
 }
@@ -70,6 +82,8 @@ struct DomainsPage<'a> {
 /// One account.
 pub struct UserRow {
     pub address: String,
+    /// The user's own page.
+    pub href: String,
     pub admin: bool,
     pub disabled: bool,
     /// `none`, or the size.
@@ -85,6 +99,40 @@ struct UsersPage<'a> {
 }
 
 #[derive(Template)]
+#[template(path = "admin_user.html")]
+struct UserPage<'a> {
+    hostname: &'a str,
+    frame: AdminFrame,
+    user: UserRow,
+    /// The administrator's own account: no lock-out controls.
+    own: bool,
+    /// The quota as the form shows it; empty for none.
+    quota: String,
+    remove_href: String,
+}
+
+/// A confirmation page before something is lost: one form with one
+/// field and a way back.
+pub struct Confirm {
+    pub title: String,
+    pub details: Vec<String>,
+    /// Where the form posts.
+    pub action: &'static str,
+    pub field: &'static str,
+    pub value: String,
+    pub button: String,
+    pub cancel: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_confirm.html")]
+struct ConfirmPage<'a> {
+    hostname: &'a str,
+    frame: AdminFrame,
+    page: Confirm,
+}
+
+#[derive(Template)]
 #[template(path = "admin_aliases.html")]
 struct AliasesPage<'a> {
     hostname: &'a str,
@@ -95,6 +143,8 @@ struct AliasesPage<'a> {
 /// One recipient of a queued message.
 pub struct QueueRow {
     pub id: i64,
+    /// The item's first recipient: its row carries the item's buttons.
+    pub first: bool,
     pub recipient: String,
     /// The reverse-path; `<>` for the null sender (a bounce).
     pub sender: String,
@@ -191,12 +241,134 @@ fn store_counts(store: &dyn Store) -> StoreResult<Vec<Count>> {
     ])
 }
 
+/// The notice a `?done=` code names, if any.
+fn notice(query: Result<Query<PageQuery>, QueryRejection>) -> Option<&'static str> {
+    query.ok().and_then(|q| Action::notice(&q.done))
+}
+
 /// `GET /admin/domains`.
-pub async fn domains(State(state): State<AppState>, Admin(session): Admin) -> Response {
-    match blocking(&state, &session.address, domain_rows).await {
+pub async fn domains(
+    State(state): State<AppState>,
+    Admin(session): Admin,
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Response {
+    show(
+        &state,
+        &session,
+        &Back::Domains,
+        StatusCode::OK,
+        notice(query),
+        None,
+    )
+    .await
+}
+
+/// `GET /admin/users`.
+pub async fn users(
+    State(state): State<AppState>,
+    Admin(session): Admin,
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Response {
+    show(
+        &state,
+        &session,
+        &Back::Users,
+        StatusCode::OK,
+        notice(query),
+        None,
+    )
+    .await
+}
+
+/// `GET /admin/users/edit?address=`: one user, with every form.
+pub async fn user(
+    State(state): State<AppState>,
+    Admin(session): Admin,
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Response {
+    let query = query.map(|q| q.0).unwrap_or_default();
+    let back = Back::User(query.address);
+    let done = Action::notice(&query.done);
+    show(&state, &session, &back, StatusCode::OK, done, None).await
+}
+
+/// `GET /admin/aliases`.
+pub async fn aliases(
+    State(state): State<AppState>,
+    Admin(session): Admin,
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Response {
+    show(
+        &state,
+        &session,
+        &Back::Aliases,
+        StatusCode::OK,
+        notice(query),
+        None,
+    )
+    .await
+}
+
+/// `GET /admin/queue`: every recipient of every queued message, oldest
+/// message first, at most [`QUEUE_ROWS`].
+pub async fn queue(
+    State(state): State<AppState>,
+    Admin(session): Admin,
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Response {
+    show(
+        &state,
+        &session,
+        &Back::Queue,
+        StatusCode::OK,
+        notice(query),
+        None,
+    )
+    .await
+}
+
+/// A page with forms, with a notice or an error above it, answered with
+/// `status` (unless drawing it failed).
+pub async fn show(
+    state: &AppState,
+    session: &SessionView,
+    back: &Back,
+    status: StatusCode,
+    notice: Option<&'static str>,
+    error: Option<String>,
+) -> Response {
+    let frame = AdminFrame {
+        notice,
+        error,
+        ..AdminFrame::new(session)
+    };
+    let mut r = match back {
+        Back::Domains => domains_page(state, frame).await,
+        Back::Users => users_page(state, frame).await,
+        Back::User(address) => user_page(state, session, frame, address).await,
+        Back::Aliases => aliases_page(state, frame).await,
+        Back::Queue => queue_page(state, frame).await,
+    };
+    if r.status() == StatusCode::OK {
+        *r.status_mut() = status;
+    }
+    r
+}
+
+/// A confirmation page.
+pub fn confirm(state: &AppState, session: &SessionView, page: Confirm) -> Response {
+    render(&ConfirmPage {
+        hostname: &state.settings.hostname,
+        frame: AdminFrame::new(session),
+        page,
+    })
+}
+
+async fn domains_page(state: &AppState, frame: AdminFrame) -> Response {
+    match blocking(state, &frame.address, domain_rows).await {
         Ok(domains) => render(&DomainsPage {
             hostname: &state.settings.hostname,
-            frame: AdminFrame::new(&session),
+            frame,
             domains,
         }),
         Err(r) => r,
@@ -222,17 +394,17 @@ fn domain_rows(store: &dyn Store) -> StoreResult<Vec<DomainRow>> {
                 .iter()
                 .filter(|a| in_domain(&a.address, &name))
                 .count(),
+            remove_href: format!("/admin/domains/remove?domain={}", query_encode(&name)),
             name,
         })
         .collect())
 }
 
-/// `GET /admin/users`.
-pub async fn users(State(state): State<AppState>, Admin(session): Admin) -> Response {
-    match blocking(&state, &session.address, |s| s.accounts()).await {
+async fn users_page(state: &AppState, frame: AdminFrame) -> Response {
+    match blocking(state, &frame.address, |s| s.accounts()).await {
         Ok(accounts) => render(&UsersPage {
             hostname: &state.settings.hostname,
-            frame: AdminFrame::new(&session),
+            frame,
             users: accounts.iter().map(user_row).collect(),
         }),
         Err(r) => r,
@@ -242,6 +414,7 @@ pub async fn users(State(state): State<AppState>, Admin(session): Admin) -> Resp
 fn user_row(a: &Account) -> UserRow {
     UserRow {
         address: a.address.clone(),
+        href: format!("{USER_PATH}?address={}", query_encode(&a.address)),
         admin: a.admin,
         disabled: a.disabled,
         quota: match a.quota_bytes {
@@ -251,29 +424,75 @@ fn user_row(a: &Account) -> UserRow {
     }
 }
 
-/// `GET /admin/aliases`.
-pub async fn aliases(State(state): State<AppState>, Admin(session): Admin) -> Response {
-    match blocking(&state, &session.address, |s| s.aliases()).await {
+/// One user's page; for an address with no account, the users page with
+/// a 404.
+async fn user_page(
+    state: &AppState,
+    session: &SessionView,
+    mut frame: AdminFrame,
+    address: &str,
+) -> Response {
+    let wanted = address.trim().to_owned();
+    let found = match blocking(state, &frame.address, move |s| s.account(&wanted)).await {
+        Ok(found) => found,
+        Err(r) => return r,
+    };
+    let Some(account) = found else {
+        frame.error = Some(format!("There is no account {}.", address.trim()));
+        let mut r = users_page(state, frame).await;
+        if r.status() == StatusCode::OK {
+            *r.status_mut() = StatusCode::NOT_FOUND;
+        }
+        return r;
+    };
+    render(&UserPage {
+        hostname: &state.settings.hostname,
+        frame,
+        own: account.id == session.account,
+        quota: quota_field(account.quota_bytes),
+        remove_href: format!(
+            "/admin/users/remove?address={}",
+            query_encode(&account.address)
+        ),
+        user: user_row(&account),
+    })
+}
+
+/// A quota in the largest unit that divides it, as the form takes it.
+pub fn quota_field(bytes: u64) -> String {
+    const UNITS: [(u32, &str); 4] = [(40, "TB"), (30, "GB"), (20, "MB"), (10, "KB")];
+    if bytes == 0 {
+        return String::new();
+    }
+    UNITS
+        .iter()
+        .find(|(shift, _)| bytes.is_multiple_of(1u64 << shift))
+        .map_or_else(
+            || bytes.to_string(),
+            |(shift, unit)| format!("{} {unit}", bytes >> shift),
+        )
+}
+
+async fn aliases_page(state: &AppState, frame: AdminFrame) -> Response {
+    match blocking(state, &frame.address, |s| s.aliases()).await {
         Ok(aliases) => render(&AliasesPage {
             hostname: &state.settings.hostname,
-            frame: AdminFrame::new(&session),
+            frame,
             aliases,
         }),
         Err(r) => r,
     }
 }
 
-/// `GET /admin/queue`: every recipient of every queued message, oldest
-/// message first, at most [`QUEUE_ROWS`].
-pub async fn queue(State(state): State<AppState>, Admin(session): Admin) -> Response {
-    match blocking(&state, &session.address, |s| s.queue_list()).await {
+async fn queue_page(state: &AppState, frame: AdminFrame) -> Response {
+    match blocking(state, &frame.address, |s| s.queue_list()).await {
         Ok(items) => {
             let mut rows: Vec<QueueRow> = items.iter().flat_map(queue_rows).collect();
             let truncated = rows.len() > QUEUE_ROWS;
             rows.truncate(QUEUE_ROWS);
             render(&QueuePage {
                 hostname: &state.settings.hostname,
-                frame: AdminFrame::new(&session),
+                frame,
                 rows,
                 truncated,
             })
@@ -287,22 +506,26 @@ fn queue_rows(item: &QueueItem) -> impl Iterator<Item = QueueRow> + '_ {
         "" => "<>".to_owned(),
         s => s.to_owned(),
     };
-    item.recipients.iter().map(move |r| QueueRow {
-        id: item.id.0,
-        recipient: r.address.clone(),
-        sender: sender.clone(),
-        state: match r.state {
-            RecipientState::Pending => "waiting",
-            RecipientState::Delivered => "delivered",
-            RecipientState::Failed => "failed",
-        },
-        attempts: r.attempts,
-        next_attempt: match r.state {
-            RecipientState::Pending => format_time(r.next_attempt),
-            _ => "-".into(),
-        },
-        last_error: r.last_error.clone().unwrap_or_default(),
-    })
+    item.recipients
+        .iter()
+        .enumerate()
+        .map(move |(i, r)| QueueRow {
+            id: item.id.0,
+            first: i == 0,
+            recipient: r.address.clone(),
+            sender: sender.clone(),
+            state: match r.state {
+                RecipientState::Pending => "waiting",
+                RecipientState::Delivered => "delivered",
+                RecipientState::Failed => "failed",
+            },
+            attempts: r.attempts,
+            next_attempt: match r.state {
+                RecipientState::Pending => format_time(r.next_attempt),
+                _ => "-".into(),
+            },
+            last_error: r.last_error.clone().unwrap_or_default(),
+        })
 }
 
 /// `GET /admin/certificates`: what the server serves now, soonest
@@ -364,6 +587,16 @@ mod tests {
     }
 
     #[test]
+    fn quotas_show_in_the_largest_whole_unit() {
+        assert_eq!(quota_field(0), "");
+        assert_eq!(quota_field(1000), "1000");
+        assert_eq!(quota_field(2048), "2 KB");
+        assert_eq!(quota_field(500 << 20), "500 MB");
+        assert_eq!(quota_field(3 << 30), "3 GB");
+        assert_eq!(quota_field(1536 << 20), "1536 MB");
+    }
+
+    #[test]
     fn certificate_values_are_escaped_and_coloured() {
         let hostile = CertificateReport {
             name: "<script>x</script>".into(),
@@ -379,6 +612,8 @@ mod tests {
             frame: AdminFrame {
                 address: "a@example.test".into(),
                 csrf: "00".into(),
+                notice: None,
+                error: None,
             },
             certificates: vec![certificate_row(hostile)],
             policy: TlsPolicyReport {

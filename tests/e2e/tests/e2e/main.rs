@@ -12,6 +12,7 @@ mod starttls;
 mod tls;
 mod web;
 mod web_admin;
+mod web_admin_edit;
 mod web_compose;
 mod web_folders;
 mod web_mail;
