@@ -27,6 +27,16 @@ pub const SECURITY_HEADERS: &[(&str, &str)] = &[
     ("x-frame-options", "DENY"),
 ];
 
+/// The policy of a message page whose reader chose to load its remote
+/// images: [`SECURITY_HEADERS`]' policy with `https:` images allowed,
+/// nothing else.
+const CSP_REMOTE_IMAGES: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
+/// Put in a response's extensions by a page that shows remote images the
+/// reader asked for; [`guard`] then sends [`CSP_REMOTE_IMAGES`].
+#[derive(Debug, Clone, Copy)]
+pub struct RemoteImages;
+
 /// Wraps every request: refuses cross-site state changes, bounds the time
 /// a request may take, and sets the security headers on whatever comes
 /// out. Pages are `Cache-Control: no-store` unless they say otherwise (the
@@ -56,6 +66,13 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
             HeaderValue::from_static(value),
         );
     }
+    if response.extensions().get::<RemoteImages>().is_some() {
+        response.headers_mut().insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP_REMOTE_IMAGES),
+        );
+    }
+    let headers = response.headers_mut();
     if !headers.contains_key(header::CACHE_CONTROL) {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }

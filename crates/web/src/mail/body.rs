@@ -10,6 +10,8 @@
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use postern_message::{Body, Message, Single};
 
@@ -45,6 +47,8 @@ pub struct Rendered {
     pub attachments: Vec<Attachment>,
     /// Whether a part was cut at [`MAX_SHOWN`].
     pub truncated: bool,
+    /// Whether HTML had remote images that were not loaded.
+    pub remote_images_blocked: bool,
 }
 
 /// Where a message's parts can be fetched from this site: the
@@ -55,6 +59,12 @@ pub struct PartLinks {
     prefix: String,
     /// Content-ID (without `<>`) to part number.
     cids: HashMap<String, String>,
+    /// The reader asked for this message's remote images: `https:` image
+    /// sources are kept.
+    remote_images: bool,
+    /// Set when an image with a remote source was removed, so the page
+    /// can offer to show them.
+    blocked: Arc<AtomicBool>,
 }
 
 impl PartLinks {
@@ -67,13 +77,22 @@ impl PartLinks {
     }
 }
 
-/// Renders a parsed message whose page is `href` (`/mail/INBOX/7`).
+/// Renders a parsed message whose page is `href` (`/mail/INBOX/7`),
+/// remote images left out.
 pub fn render(msg: &Message<'_>, href: &str) -> Rendered {
+    render_with(msg, href, false)
+}
+
+/// Renders a parsed message; `remote_images`: the reader chose to load
+/// this message's `https:` images.
+pub fn render_with(msg: &Message<'_>, href: &str, remote_images: bool) -> Rendered {
     let mut out = Rendered::default();
     let body = msg.body();
     let mut links = PartLinks {
         prefix: format!("{href}/part/"),
         cids: HashMap::new(),
+        remote_images,
+        blocked: Arc::new(AtomicBool::new(false)),
     };
     // A message that is not multipart has its body as part 1.
     let mut root = match &body {
@@ -82,6 +101,7 @@ pub fn render(msg: &Message<'_>, href: &str) -> Rendered {
     };
     content_ids(&body, &mut root.clone(), &mut links.cids);
     walk(msg, &body, &mut root, &links, &mut out);
+    out.remote_images_blocked = links.blocked.load(Ordering::Relaxed);
     out
 }
 
@@ -307,8 +327,9 @@ pub fn decode_text(bytes: &[u8], charset: Option<&str>) -> (String, bool) {
 ///   that part's URL here; every other relative URL (which would resolve
 ///   against this server, or protocol-relative to any host) is removed.
 ///   Loading remote images tells the sender when and where the mail is
-///   read; a "show remote images" choice would be a later, per-message
-///   opt-in.
+///   read; the reader may choose to load one message's `https:` images
+///   (`remote_images`), never `http:` ones (mixed content, and readable
+///   on the way).
 pub fn sanitize(html: &str, links: &PartLinks) -> String {
     let tags: HashSet<&str> = ["area", "map"].into_iter().collect();
     let filter_links = links.clone();
@@ -339,7 +360,16 @@ fn url_filter<'u>(
     let inline = v.starts_with("data:") || v.starts_with("cid:");
     match (element, attribute) {
         ("img", "src") if v.starts_with("cid:") => links.cid(value.trim_start()).map(Cow::Owned),
-        ("img", "src") => v.starts_with("data:image/").then_some(Cow::Borrowed(value)),
+        ("img", "src") if v.starts_with("data:image/") => Some(Cow::Borrowed(value)),
+        ("img", "src") if links.remote_images && v.starts_with("https://") => {
+            Some(Cow::Borrowed(value))
+        }
+        ("img", "src") => {
+            if v.starts_with("http:") || v.starts_with("https:") || v.starts_with("//") {
+                links.blocked.store(true, Ordering::Relaxed);
+            }
+            None
+        }
         (_, "href" | "cite" | "src") if inline => None,
         _ => Some(Cow::Borrowed(value)),
     }
@@ -362,6 +392,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn remote_images_only_when_asked_and_only_over_https() {
+        let html = r#"<img src="https://img.example/a.png" alt="a"><img src="http://img.example/b.png" alt="b"><img src="//img.example/c.png" alt="c">"#;
+        let links = PartLinks::default();
+        let hidden = sanitize(html, &links);
+        assert!(!hidden.contains("img.example"), "{hidden}");
+        assert!(links.blocked.load(Ordering::Relaxed));
+        let links = PartLinks {
+            remote_images: true,
+            ..PartLinks::default()
+        };
+        let shown = sanitize(html, &links);
+        assert!(
+            shown.contains(r#"src="https://img.example/a.png""#),
+            "{shown}"
+        );
+        assert!(
+            !shown.contains("http://img.example") && !shown.contains("//img.example/c"),
+            "{shown}"
+        );
+        let plain = PartLinks::default();
+        sanitize("<p>no images</p>", &plain);
+        assert!(!plain.blocked.load(Ordering::Relaxed));
+    }
+
+    #[test]
     fn scripts_handlers_styles_and_remote_images_go() {
         let dirty = r#"<p onclick="x()">Hi<script>alert(1)</script><style>p{}</style>
 <img src="http://remote.example/x.png" onerror="alert(2)" alt="r">
@@ -374,8 +429,10 @@ mod tests {
         let links = PartLinks {
             prefix: "/mail/INBOX/7/part/".into(),
             cids: [("logo@x".to_owned(), "3".to_owned())].into(),
+            ..PartLinks::default()
         };
         let clean = sanitize(dirty, &links);
+        assert!(links.blocked.load(Ordering::Relaxed));
         for banned in [
             "script",
             "alert",

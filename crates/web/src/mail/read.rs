@@ -13,6 +13,7 @@ use super::{
     address_line, blocking, folder_href, format_time, human_size, message_href, open, Frame,
 };
 use crate::pages::{self, render, Folder};
+use crate::security::RemoteImages;
 use crate::session::Authed;
 use crate::AppState;
 
@@ -35,7 +36,10 @@ struct ReadPage<'a> {
     date: String,
     shown: Vec<Shown>,
     truncated: bool,
-    has_html: bool,
+    /// Remote images were left out; the page offers to load them.
+    images_blocked: bool,
+    /// The reader chose to load them.
+    images_shown: bool,
     attachments: Vec<AttachmentRow>,
     seen: bool,
     flagged: bool,
@@ -68,10 +72,14 @@ pub async fn message(
     State(state): State<AppState>,
     Authed(session): Authed,
     path: Result<Path<(String, String)>, axum::extract::rejection::PathRejection>,
+    uri: axum::http::Uri,
 ) -> Response {
     let Some((name, uid)) = path.ok().and_then(|Path((n, u))| Some((n, parse_uid(&u)?))) else {
         return pages::not_found().await;
     };
+    // `?images=show`: the reader's choice for this message, this time
+    // (a link on the page; nothing is remembered).
+    let show_images = uri.query() == Some("images=show");
     let (account, n) = (session.account, name.clone());
     let opened = blocking(&state, &session.address, move |store| {
         open_message(store, account, &n, uid)
@@ -87,8 +95,13 @@ pub async fn message(
         name,
         uid,
         opened,
+        show_images,
     );
-    render(&page)
+    let mut response = render(&page);
+    if show_images {
+        response.extensions_mut().insert(RemoteImages);
+    }
+    response
 }
 
 fn open_message(
@@ -126,10 +139,11 @@ fn read_page<'a>(
     folder: String,
     uid: Uid,
     o: Opened,
+    show_images: bool,
 ) -> ReadPage<'a> {
     let msg = Message::parse(&o.raw);
     let href = message_href(&folder, uid.0);
-    let rendered = body::render(&msg, &href);
+    let rendered = body::render_with(&msg, &href, show_images);
     let header = |n: &str| msg.header_text(n).join(", ");
     let compose_href = format!(
         "/compose?folder={}&uid={}",
@@ -160,7 +174,8 @@ fn read_page<'a>(
         cc: address_line(&msg, "Cc"),
         date: format_time(msg.sent_time().unwrap_or(o.internal_date)),
         truncated: rendered.truncated,
-        has_html: rendered.shown.iter().any(|s| matches!(s, Shown::Html(_))),
+        images_blocked: rendered.remote_images_blocked,
+        images_shown: show_images,
         shown: rendered.shown,
         seen: o.flags.contains(&Flag::Seen),
         flagged: o.flags.contains(&Flag::Flagged),

@@ -198,6 +198,36 @@ plain version\r\n--z\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
 }
 
 #[tokio::test]
+async fn remote_images_load_only_when_the_reader_asks() {
+    let srv = server().await;
+    let raw = "From: shop@example.test\r\nSubject: news\r\nContent-Type: text/html\r\n\r\n\
+<p>Sale</p><img src=\"https://img.example/banner.png\" alt=\"banner\">\
+<img src=\"http://img.example/pixel.gif\">\r\n";
+    let uid = srv.deliver(ALICE, raw.as_bytes());
+    let mut b = Browser::logged_in(&srv, ALICE).await;
+    let page = b.get(&format!("/mail/INBOX/{uid}")).await;
+    let text = page.text();
+    assert!(!text.contains("img.example"), "{text}");
+    let link = format!("href=\"/mail/INBOX/{uid}?images=show\"");
+    assert!(text.contains(&link), "{text}");
+    let csp = page.header("content-security-policy").unwrap().to_owned();
+    assert!(!csp.contains("https:"), "{csp}");
+
+    let page = b.get(&format!("/mail/INBOX/{uid}?images=show")).await;
+    assert_eq!(page.status, 200, "{page}");
+    let text = page.text();
+    assert!(
+        text.contains("<img src=\"https://img.example/banner.png\" alt=\"banner\">"),
+        "{text}"
+    );
+    // Never over plain HTTP, even when asked.
+    assert!(!text.contains("http://img.example"), "{text}");
+    let csp = page.header("content-security-policy").unwrap();
+    assert!(csp.contains("img-src 'self' data: https:;"), "{csp}");
+    assert!(csp.contains("script-src 'self';"), "{csp}");
+}
+
+#[tokio::test]
 async fn inline_images_come_from_the_message_itself() {
     let srv = server().await;
     let raw = "From: carol@example.test\r\nSubject: logo\r\n\
