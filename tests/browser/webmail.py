@@ -27,7 +27,7 @@ import time
 import unittest
 import uuid
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import formatdate, make_msgid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -79,6 +79,7 @@ class Webmail(unittest.TestCase):
         returns its Message-ID."""
         msg = EmailMessage()
         msg["From"], msg["To"], msg["Subject"] = sender, to, subject
+        msg["Date"] = formatdate()
         msg["Message-ID"] = make_msgid(domain=DOMAIN)
         msg.set_content(body)
         if attachment is not None:
@@ -175,6 +176,42 @@ class Webmail(unittest.TestCase):
         flags = [f for f, m in self.folder(ALICE, "INBOX") if m["Subject"] == subject]
         self.assertEqual(len(flags), 1, self.subjects(ALICE, "INBOX"))
         self.assertIn("\\Seen", flags[0])
+
+    def test_replies_with_an_attachment(self):
+        subject = f"Venue for the offsite {uuid.uuid4().hex[:8]}"
+        asked = self.send(BOB, ALICE, subject, "Which of the two venues do you prefer?\n")
+        # Bytes that no text conversion leaves alone: every octet value, a
+        # bare CR and LF, and no trailing newline.
+        data = bytes(range(256)) * 12 + b"\r\n\r.\n\x00end"
+        attachment = os.path.join(self.server.dir, "venue-plan.bin")
+        with open(attachment, "wb") as f:
+            f.write(data)
+        text = f"The second one, see the plan. {uuid.uuid4().hex[:6]}"
+        self.browse(
+            ALICE,
+            {"do": "read", "subject": subject, "body": "Which of the two venues do you prefer?"},
+            {"do": "reply", "subject": subject, "to": BOB, "text": text, "attachment": attachment},
+        )
+        reply = f"Re: {subject}"
+        got = self.eventually(
+            lambda: [m for _, m in self.folder(BOB, "INBOX") if m["Subject"] == reply],
+            f"{BOB} never received {reply!r}",
+        )
+        self.assertEqual(len(got), 1)
+        for where, msg in (("bob's INBOX", got[0]), ("alice's Sent", self.sent_copy(reply))):
+            with self.subTest(where):
+                self.assertIn(ALICE, msg["From"])
+                self.assertIn(BOB, msg["To"])
+                # RFC 5322 §3.6.4: a reply names the message it answers.
+                self.assertEqual(msg["In-Reply-To"].strip(), asked)
+                self.assertIn(text, msg.get_body(preferencelist=("plain",)).get_content())
+                files = [(a.get_filename(), a.get_content()) for a in msg.iter_attachments()]
+                self.assertEqual(files, [("venue-plan.bin", data)])
+
+    def sent_copy(self, subject):
+        found = [m for _, m in self.folder(ALICE, "Sent") if m["Subject"] == subject]
+        self.assertEqual(len(found), 1, f"alice's Sent: {self.subjects(ALICE, 'Sent')}")
+        return found[0]
 
     def test_moves_one_message_and_deletes_another(self):
         tag = uuid.uuid4().hex[:8]
