@@ -44,6 +44,10 @@ pub struct SessionView {
     pub address: String,
     /// What this session's forms must carry.
     pub csrf: Token,
+    /// A fingerprint of the account's password hash at login: a new
+    /// password (from the admin pages or `postern user passwd`) ends the
+    /// sessions opened with the old one.
+    credential: u64,
 }
 
 #[derive(Debug)]
@@ -92,6 +96,7 @@ impl Sessions {
             account: account.id,
             address: account.address.clone(),
             csrf,
+            credential: fingerprint(&account.password_hash),
         };
         map.insert(
             token,
@@ -121,6 +126,14 @@ impl Sessions {
     pub fn from_headers(&self, headers: &HeaderMap, now: Instant) -> Option<SessionView> {
         let token = Token::from_hex(cookie(headers, SESSION_COOKIE)?)?;
         self.get(&token, now)
+    }
+
+    /// Keeps a session alive across its own account's password change:
+    /// the session the change was made from.
+    pub fn renew_credential(&self, token: &Token, password_hash: &str) {
+        if let Some(entry) = self.lock().get_mut(token) {
+            entry.view.credential = fingerprint(password_hash);
+        }
     }
 
     /// Ends a session (logout).
@@ -196,8 +209,22 @@ pub fn session_cookie(view: &SessionView) -> String {
     )
 }
 
+/// Change detection only: the hash is already a salted argon2id string,
+/// and the fingerprint never leaves the process.
+fn fingerprint(password_hash: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    password_hash.hash(&mut h);
+    h.finish()
+}
+
 /// The logged-in session of a request; without one, the client is sent to
 /// the login page.
+///
+/// The account is read at every request, so an account disabled or
+/// removed, or given a new password, loses its sessions at once, whether
+/// the change came from the admin pages or from the `postern` command in
+/// another process.
 #[derive(Debug, Clone)]
 pub struct Authed(pub SessionView);
 
@@ -205,11 +232,33 @@ impl FromRequestParts<AppState> for Authed {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        state
+        let to_login = || Redirect::to("/login").into_response();
+        let view = state
             .sessions
             .from_headers(&parts.headers, Instant::now())
-            .map(Self)
-            .ok_or_else(|| Redirect::to("/login").into_response())
+            .ok_or_else(to_login)?;
+        let store = state.store.clone();
+        let id = view.account;
+        match tokio::task::spawn_blocking(move || store.account_by_id(id)).await {
+            Ok(Ok(Some(account)))
+                if !account.disabled && fingerprint(&account.password_hash) == view.credential =>
+            {
+                Ok(Self(view))
+            }
+            Ok(Ok(_)) => {
+                tracing::info!(user = %view.address, "web session ended: the account was disabled, removed or given a new password");
+                state.sessions.remove(&view.token);
+                Err(to_login())
+            }
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "cannot read the session's account; check the store");
+                Err(crate::pages::internal_error(state))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "session check task failed");
+                Err(crate::pages::internal_error(state))
+            }
+        }
     }
 }
 

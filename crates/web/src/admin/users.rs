@@ -69,11 +69,24 @@ pub async fn password(
         back: Back::User(address.clone()),
     };
     let (password, again) = (form.password, form.password2);
-    apply(&state, &session, &form.csrf, edit, move |store| {
+    // A new password ends the account's web sessions (see `Authed`);
+    // the administrator who changed their own keeps the one they used.
+    let changed = std::sync::Arc::new(std::sync::OnceLock::new());
+    let record = changed.clone();
+    let response = apply(&state, &session, &form.csrf, edit, move |store| {
         let account = find(store, &address)?;
-        Ok(store.set_password_hash(account.id, &hash(&password, &again)?)?)
+        let new_hash = hash(&password, &again)?;
+        store.set_password_hash(account.id, &new_hash)?;
+        let _ = record.set((account.id, new_hash));
+        Ok(())
     })
-    .await
+    .await;
+    if let Some((id, new_hash)) = changed.get() {
+        if *id == session.account {
+            state.sessions.renew_credential(&session.token, new_hash);
+        }
+    }
+    response
 }
 
 /// `POST /admin/users/disable`.

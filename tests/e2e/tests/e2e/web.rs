@@ -88,7 +88,7 @@ fn assert_security_headers(r: &HttpResponse, what: &str) {
         Some("nosniff"),
         "{what}"
     );
-    assert_eq!(r.header("referrer-policy"), Some("no-referrer"), "{what}");
+    assert_eq!(r.header("referrer-policy"), Some("same-origin"), "{what}");
 }
 
 #[tokio::test]

@@ -645,3 +645,39 @@ async fn a_change_without_the_form_token_is_refused() {
     assert_eq!(r.header("location"), Some("/login"));
     unchanged(&srv, &before);
 }
+
+#[tokio::test]
+async fn disabling_or_a_new_password_ends_the_users_web_sessions() {
+    let srv = server().await;
+    let mut a = admin(&srv).await;
+    let mut bob = Browser::logged_in(&srv, USER, PASSWORD).await;
+    assert_eq!(bob.get("/mail").await.status, 200);
+    let page = format!("/admin/users/edit?address={USER}");
+    done(
+        &mut a,
+        &page,
+        "/admin/users/password",
+        &[
+            ("address", USER),
+            ("password", NEW_PASSWORD),
+            ("password2", NEW_PASSWORD),
+        ],
+        "/admin/users",
+    )
+    .await;
+    let r = bob.get("/mail").await;
+    assert_eq!(r.status, 303, "the old password's session is over: {r}");
+    assert_eq!(r.header("location"), Some("/login"));
+
+    // A change made outside the web (the `postern` command writes the
+    // store from another process) ends the session too.
+    let mut bob = Browser::logged_in(&srv, USER, NEW_PASSWORD).await;
+    assert_eq!(bob.get("/mail").await.status, 200);
+    let id = account(&srv, USER).unwrap().id;
+    srv.server().store().set_disabled(id, true).unwrap();
+    let r = bob.get("/mail").await;
+    assert_eq!(r.status, 303, "a disabled account has no session: {r}");
+    srv.server().store().set_disabled(id, false).unwrap();
+    let r = bob.get("/mail").await;
+    assert_eq!(r.status, 303, "and it does not come back: {r}");
+}
