@@ -123,3 +123,13 @@ fn every_target_is_smoke_tested() {
         );
     }
 }
+
+#[test]
+fn web_multipart() {
+    fuzz("web_multipart");
+}
+
+#[test]
+fn web_write() {
+    fuzz("web_write");
+}

@@ -11,6 +11,7 @@
 //! - `http`: `http_lite::parse_head`, `redirect` and the `OneRequest` core.
 //! - `tls`: PEM and PKCS#12 loading, certificate inspection.
 //! - `outbound`: the SMTP client's replies, MTA-STS TXT, HTTP and policy.
+//! - `web`: the compose form's multipart bodies and the message writer.
 
 mod config;
 mod http;
@@ -21,6 +22,7 @@ mod pop3;
 mod session;
 mod smtp;
 mod tls;
+mod web;
 
 use crate::{Budget, Failure, Stats};
 
@@ -65,6 +67,8 @@ pub const ALL: &[Target] = &[
     outbound::MTA_STS_POLICY,
     outbound::MTA_STS_TXT,
     outbound::MTA_STS_HTTP,
+    web::MULTIPART,
+    web::WRITE,
 ];
 
 /// The target called `name`.

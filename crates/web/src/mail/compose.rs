@@ -231,7 +231,9 @@ fn prefill(mode: Mode, source: &Source, ours: &[String]) -> (Fields, Vec<Carried
     let text = msg.main_text().unwrap_or_default();
     let list = |field: &str| -> Vec<(String, String)> { addresses(&msg, field) };
     let is_ours = |a: &str| ours.iter().any(|o| o.eq_ignore_ascii_case(a));
-    let date = format_time(msg.sent_time().unwrap_or(0));
+    // A message without a (readable) Date field is quoted without one.
+    let sent = msg.sent_time().map(|t| format!("{} UTC", format_time(t)));
+    let date = sent.clone().unwrap_or_else(|| "(no date)".to_owned());
     let from_line = join(&list("From"));
     let message_id = raw_field("Message-ID");
     let mut references: Vec<String> = raw_field("References")
@@ -289,7 +291,10 @@ fn prefill(mode: Mode, source: &Source, ours: &[String]) -> (Fields, Vec<Carried
                 to: join(&to),
                 cc: join(&cc),
                 subject: prefixed("Re: ", &subject),
-                body: format!("\n\nOn {date} UTC, {from_line} wrote:\n{quoted}"),
+                body: match &sent {
+                    Some(date) => format!("\n\nOn {date}, {from_line} wrote:\n{quoted}"),
+                    None => format!("\n\n{from_line} wrote:\n{quoted}"),
+                },
                 in_reply_to: message_id,
                 references: references.join(" "),
                 ..Fields::default()
@@ -298,7 +303,7 @@ fn prefill(mode: Mode, source: &Source, ours: &[String]) -> (Fields, Vec<Carried
         }
         Mode::Forward => {
             let mut body = format!(
-                "\n\n---------- Forwarded message ----------\nFrom: {from_line}\nDate: {date} UTC\nSubject: {subject}\n"
+                "\n\n---------- Forwarded message ----------\nFrom: {from_line}\nDate: {date}\nSubject: {subject}\n"
             );
             let to = join(&list("To"));
             if !to.is_empty() {
@@ -833,6 +838,19 @@ Noon?\nOr one.\n";
         assert_eq!(f.in_reply_to, "<m1@x.test>");
         assert_eq!(f.references, "<m0@x.test> <m1@x.test>");
         assert!(f.body.contains("> Noon?\n> Or one.\n"), "{}", f.body);
+        assert!(
+            f.body
+                .contains("On 2026-11-23 12:00 UTC, Bob <bob@x.test> wrote:"),
+            "{}",
+            f.body
+        );
+        let undated = ORIGINAL.replace("Date: Mon, 23 Nov 2026 12:00:00 +0000\n", "");
+        let (f, _) = prefill(Mode::Reply, &source(&undated), &ours);
+        assert!(
+            f.body.starts_with("\n\nBob <bob@x.test> wrote:\n"),
+            "{}",
+            f.body
+        );
         assert!(carried.is_empty());
         let (f, _) = prefill(Mode::Reply, &source(ORIGINAL), &ours);
         assert_eq!(f.cc, "");

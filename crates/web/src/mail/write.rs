@@ -140,7 +140,9 @@ pub fn is_address(s: &str) -> bool {
         return false;
     };
     let bad = |c: char| c.is_control() || c.is_whitespace() || "<>()[],;:\"\\".contains(c);
-    !local.is_empty()
+    // RFC 5321 §4.5.3.1.3: a path is at most 256 octets with its `<>`.
+    s.len() <= 254
+        && !local.is_empty()
         && !domain.is_empty()
         && !domain.starts_with('.')
         && !domain.ends_with('.')
@@ -185,14 +187,19 @@ fn folded_list(out: &mut String, name: &str, items: &[String], separator: &str) 
 /// `addr`, `"Name" <addr>`, or an encoded word for a non-ASCII name
 /// (RFC 2047 §5(3): allowed as a phrase word).
 fn mailbox(a: &Address) -> String {
+    // Cleaned here too, whoever built the address.
+    let (name, address) = (clean(&a.name), clean(&a.address).replace(' ', ""));
+    let a = Address { name, address };
     if a.name.is_empty() {
-        return a.address.clone();
+        return a.address;
     }
-    let name = if a.name.is_ascii() {
+    // A long or non-ASCII name is encoded words, one a line, so no line
+    // grows past 78 however long the name typed.
+    let name = if a.name.is_ascii() && a.name.len() <= 60 {
         let escaped = a.name.replace('\\', "\\\\").replace('"', "\\\"");
         format!("\"{escaped}\"")
     } else {
-        encoded_words(&a.name).join(" ")
+        encoded_words(&a.name).join("\r\n ")
     };
     format!("{name} <{}>", a.address)
 }
@@ -239,10 +246,12 @@ fn encoded_words(text: &str) -> Vec<String> {
 /// quoted-printable otherwise (RFC 2045 §6.7).
 fn text_part(out: &mut Vec<u8>, body: &str) {
     let body = normalise_newlines(body);
-    let simple = body.is_ascii()
-        && body
-            .split("\r\n")
-            .all(|l| l.len() <= 76 && !l.ends_with(' '));
+    let plain_line = |l: &str| {
+        l.len() <= 76
+            && !l.ends_with(' ')
+            && l.bytes().all(|b| (b' '..=b'~').contains(&b) || b == b'\t')
+    };
+    let simple = body.split("\r\n").all(plain_line);
     if simple {
         out.extend_from_slice(
             b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 7bit\r\n\r\n",
@@ -328,15 +337,41 @@ fn filename_parameter(name: &str) -> String {
     if plain {
         return format!("filename=\"{name}\"");
     }
-    let mut encoded = String::from("filename*=utf-8''");
-    for b in name.bytes() {
-        if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
-            encoded.push(char::from(b));
-        } else {
-            let _ = write!(encoded, "%{b:02X}");
+    let mut encoded = Vec::new();
+    for c in name.chars() {
+        let mut piece = String::new();
+        let mut utf8 = [0u8; 4];
+        for &b in c.encode_utf8(&mut utf8).as_bytes() {
+            if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
+                piece.push(char::from(b));
+            } else {
+                let _ = write!(piece, "%{b:02X}");
+            }
+        }
+        encoded.push(piece);
+    }
+    // RFC 2231 §3-4: numbered sections of at most 60 characters, one a
+    // line; only the first names the charset. A section never cuts a
+    // character: RFC 2231 joins the octets before decoding, but common
+    // readers decode each section alone.
+    let mut sections = vec![String::from("utf-8''")];
+    for piece in encoded {
+        if sections.last().is_some_and(|s| s.len() + piece.len() > 60) {
+            sections.push(String::new());
+        }
+        if let Some(last) = sections.last_mut() {
+            last.push_str(&piece);
         }
     }
-    encoded
+    if sections.len() == 1 {
+        return format!("filename*={}", sections[0]);
+    }
+    sections
+        .iter()
+        .enumerate()
+        .map(|(i, s)| format!("filename*{i}*={s}"))
+        .collect::<Vec<_>>()
+        .join(";\r\n ")
 }
 
 /// `type/subtype` made of RFC 2045 token characters.
@@ -346,7 +381,7 @@ fn is_media_type(s: &str) -> bool {
             && t.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
     };
-    matches!(s.split_once('/'), Some((t, sub)) if token(t) && token(sub))
+    s.len() <= 100 && matches!(s.split_once('/'), Some((t, sub)) if token(t) && token(sub))
 }
 
 #[cfg(test)]
@@ -431,6 +466,34 @@ mod tests {
             assert!(parse_addresses(bad).is_err(), "{bad}");
         }
         assert!(parse_addresses("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn long_names_fold_and_read_back() {
+        let long = "é".repeat(150);
+        let a = Attachment {
+            filename: format!("{long}.pdf"),
+            content_type: "application/pdf".into(),
+            content: b"x".to_vec(),
+        };
+        let c = Composed {
+            from: "a@x.test".into(),
+            to: vec![Address {
+                name: "n".repeat(300),
+                address: "b@y.test".into(),
+            }],
+            attachments: vec![a],
+            ..Composed::default()
+        };
+        let raw = c.write(0, "<i@x>", "b", false);
+        assert!(raw.split(|&b| b == b'\n').all(|l| l.len() <= 79));
+        let msg = Message::parse(&raw);
+        assert_eq!(
+            crate::mail::address_line(&msg, "To"),
+            format!("{} <b@y.test>", "n".repeat(300))
+        );
+        let rendered = crate::mail::body::render(&msg, "/m");
+        assert_eq!(rendered.attachments[0].name, format!("{long}.pdf"));
     }
 
     #[test]
