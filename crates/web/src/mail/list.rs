@@ -1,5 +1,11 @@
-//! `GET /mail/{folder}`: a folder's messages, newest first, a page at a
-//! time, optionally only those whose subject or sender contains `?q=`.
+//! `GET /mail/{folder}`: a folder's messages, a page at a time, newest
+//! first or sorted by `?sort=` (arrival, date, from, subject, size) and
+//! `?order=` (asc, desc), optionally only those whose subject or sender
+//! contains `?q=`.
+//!
+//! Arrival order and size come from the store's listing; sorting by date,
+//! sender or subject, and searching, read every message's header block,
+//! which costs time in proportion to the folder.
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -24,6 +30,65 @@ struct ListQuery {
     q: Option<String>,
     /// What the previous page did (`/compose` after a send).
     notice: Option<String>,
+    sort: Option<String>,
+    order: Option<String>,
+}
+
+/// What the list is sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    /// Arrival (UID order, RFC 9051 §2.3.1.1).
+    Arrival,
+    /// The Date field, arrival when it has none.
+    Date,
+    From,
+    Subject,
+    Size,
+}
+
+impl SortKey {
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "arrival" => Self::Arrival,
+            "date" => Self::Date,
+            "from" => Self::From,
+            "subject" => Self::Subject,
+            "size" => Self::Size,
+            _ => return None,
+        })
+    }
+
+    const fn name(self) -> &'static str {
+        match self {
+            Self::Arrival => "arrival",
+            Self::Date => "date",
+            Self::From => "from",
+            Self::Subject => "subject",
+            Self::Size => "size",
+        }
+    }
+
+    /// Whether the header of every message must be read.
+    const fn needs_headers(self) -> bool {
+        matches!(self, Self::Date | Self::From | Self::Subject)
+    }
+}
+
+/// The sort of a listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sort {
+    pub key: SortKey,
+    pub descending: bool,
+}
+
+impl Default for Sort {
+    /// Newest first.
+    fn default() -> Self {
+        Self {
+            key: SortKey::Arrival,
+            descending: true,
+        }
+    }
 }
 
 /// One row of the list.
@@ -36,6 +101,21 @@ pub struct Row {
     pub size: String,
     pub seen: bool,
     pub flagged: bool,
+    /// Sort keys.
+    time: i64,
+    bytes: u64,
+    uid: u32,
+}
+
+/// A column heading: its link sorts by it, and again the other way.
+#[derive(Debug, Clone)]
+pub struct Column {
+    pub label: &'static str,
+    pub href: String,
+    /// `ascending`/`descending` when the list is sorted by it (for
+    /// `aria-sort`), else empty.
+    pub state: &'static str,
+    pub numeric: bool,
 }
 
 #[derive(Template)]
@@ -52,6 +132,7 @@ struct FolderPage<'a> {
     prev: Option<String>,
     next: Option<String>,
     notice: Option<&'static str>,
+    columns: Vec<Column>,
 }
 
 /// What the blocking part hands back.
@@ -80,6 +161,13 @@ pub async fn folder(
         .unwrap_or(1)
         .max(1);
     let q = query.q.unwrap_or_default().trim().to_owned();
+    let sort = match query.sort.as_deref().and_then(SortKey::parse) {
+        Some(key) => Sort {
+            key,
+            descending: query.order.as_deref() != Some("asc"),
+        },
+        None => Sort::default(),
+    };
     let notice = match query.notice.as_deref() {
         Some("sent") => Some("Message sent."),
         Some("sent-nocopy") => Some("Message sent, but no copy could be kept in Sent."),
@@ -87,21 +175,60 @@ pub async fn folder(
     };
     let (account, n, q2) = (session.account, name.clone(), q.clone());
     let listing = blocking(&state, &session.address, move |store| {
-        listing(store, account, &n, &q2, page)
+        listing(store, account, &n, &q2, sort, page)
     })
     .await;
     let listing = match listing {
         Ok(l) => l,
         Err(r) => return r,
     };
-    let link = |p: usize| {
-        let mut href = format!("{}?page={p}", folder_href(&name));
+    let base = folder_href(&name);
+    let link_with = |p: usize, s: Sort| {
+        let mut href = format!("{base}?page={p}");
+        if s != Sort::default() {
+            href.push_str("&sort=");
+            href.push_str(s.key.name());
+            href.push_str(if s.descending {
+                "&order=desc"
+            } else {
+                "&order=asc"
+            });
+        }
         if !q.is_empty() {
             href.push_str("&q=");
             href.push_str(&query_encode(&q));
         }
         href
     };
+    let link = |p: usize| link_with(p, sort);
+    let columns = [
+        ("From", SortKey::From, false),
+        ("Subject", SortKey::Subject, false),
+        ("Date", SortKey::Date, false),
+        ("Size", SortKey::Size, true),
+    ]
+    .into_iter()
+    .map(|(label, key, numeric)| {
+        let current = sort.key == key || (key == SortKey::Date && sort.key == SortKey::Arrival);
+        // A first click sorts text A to Z, dates and sizes largest first;
+        // a click on the current column turns the order round.
+        let descending = if current {
+            !sort.descending
+        } else {
+            !matches!(key, SortKey::From | SortKey::Subject)
+        };
+        Column {
+            label,
+            href: link_with(1, Sort { key, descending }),
+            state: match (current, sort.descending) {
+                (false, _) => "",
+                (true, true) => "descending",
+                (true, false) => "ascending",
+            },
+            numeric,
+        }
+    })
+    .collect();
     render(&FolderPage {
         hostname: &state.settings.hostname,
         frame: Frame::new(&session, listing.folders),
@@ -114,6 +241,7 @@ pub async fn folder(
         page,
         pages: listing.pages,
         notice,
+        columns,
     })
 }
 
@@ -122,38 +250,81 @@ fn listing(
     account: AccountId,
     name: &str,
     q: &str,
+    sort: Sort,
     page: usize,
 ) -> StoreResult<Listing> {
     let mailbox = open(store, account, name)?;
     let mut metas = store.messages(mailbox.id)?;
-    // UIDs ascend with arrival (RFC 9051 §2.3.1.1): newest first is
-    // descending UID.
-    metas.reverse();
-    let mut rows = Vec::new();
-    let mut matched = 0usize;
     let first = (page - 1).saturating_mul(PAGE);
-    for meta in &metas {
-        let in_page = matched >= first && matched < first + PAGE;
-        // Without a search only the page's messages need reading.
-        if q.is_empty() && !in_page {
-            matched += 1;
-            continue;
-        }
+    let read_row = |meta: &MessageMeta| -> StoreResult<Row> {
         let raw = store.read_blob(&meta.blob, meta.size)?;
-        let row = row(name, meta, &Message::parse(header_block(&raw)));
-        if !q.is_empty() && !matches(&row, q) {
-            continue;
+        Ok(row(name, meta, &Message::parse(header_block(&raw))))
+    };
+    let (rows, matched) = if q.is_empty() && !sort.key.needs_headers() {
+        // UIDs ascend with arrival (RFC 9051 §2.3.1.1). Only the page's
+        // messages are read.
+        if sort.key == SortKey::Size {
+            metas.sort_by_key(|m| (m.size, m.uid));
         }
-        if in_page {
-            rows.push(row);
+        if sort.descending {
+            metas.reverse();
         }
-        matched += 1;
-    }
+        let rows = metas
+            .iter()
+            .skip(first)
+            .take(PAGE)
+            .map(read_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        (rows, metas.len())
+    } else {
+        let mut all = Vec::new();
+        for meta in &metas {
+            let row = read_row(meta)?;
+            if q.is_empty() || matches(&row, q) {
+                all.push(row);
+            }
+        }
+        sort_rows(&mut all, sort);
+        let matched = all.len();
+        let rows = all.into_iter().skip(first).take(PAGE).collect();
+        (rows, matched)
+    };
     Ok(Listing {
         folders: pages::folders(store, account)?,
         rows,
         pages: matched.div_ceil(PAGE).max(1),
     })
+}
+
+/// Sorts rows; ties go by arrival, so the order is stable across pages.
+fn sort_rows(rows: &mut [Row], sort: Sort) {
+    match sort.key {
+        SortKey::Arrival => rows.sort_by_key(|r| r.uid),
+        SortKey::Date => rows.sort_by_key(|r| (r.time, r.uid)),
+        SortKey::Size => rows.sort_by_key(|r| (r.bytes, r.uid)),
+        SortKey::From => rows.sort_by_cached_key(|r| (r.from.to_lowercase(), r.uid)),
+        SortKey::Subject => {
+            rows.sort_by_cached_key(|r| (base_subject(&r.subject), r.uid));
+        }
+    }
+    if sort.descending {
+        rows.reverse();
+    }
+}
+
+/// The subject without its reply and forward prefixes, lowercased: a
+/// thread's messages sort together (after RFC 5256 §2.1, simplified).
+fn base_subject(subject: &str) -> String {
+    let mut s = subject.trim().to_lowercase();
+    loop {
+        let stripped = ["re:", "fwd:", "fw:", "aw:", "sv:"]
+            .iter()
+            .find_map(|p| s.strip_prefix(p).map(|rest| rest.trim_start().to_owned()));
+        match stripped {
+            Some(rest) => s = rest,
+            None => return s,
+        }
+    }
 }
 
 fn row(folder: &str, meta: &MessageMeta, msg: &Message<'_>) -> Row {
@@ -170,6 +341,9 @@ fn row(folder: &str, meta: &MessageMeta, msg: &Message<'_>) -> Row {
         size: human_size(meta.size),
         seen: meta.flags.contains(&Flag::Seen),
         flagged: meta.flags.contains(&Flag::Flagged),
+        time: msg.sent_time().unwrap_or(meta.internal_date),
+        bytes: meta.size,
+        uid: meta.uid.0,
     }
 }
 
@@ -225,6 +399,12 @@ mod tests {
         );
         assert_eq!(header_block(b"Subject: a\n\nbody"), b"Subject: a\n\n");
         assert_eq!(header_block(b"Subject: a"), b"Subject: a");
+    }
+
+    #[test]
+    fn subjects_sort_without_their_prefixes() {
+        assert_eq!(base_subject("Re: FWD:  re: Lunch"), "lunch");
+        assert_eq!(base_subject("Reply"), "reply");
     }
 
     #[test]

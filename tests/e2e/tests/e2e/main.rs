@@ -16,3 +16,4 @@ mod web_admin_edit;
 mod web_compose;
 mod web_folders;
 mod web_mail;
+mod web_sort;
