@@ -99,6 +99,24 @@ impl BlobStore {
         })
     }
 
+    /// At most the first `max` octets of a blob.
+    pub fn get_head(&self, id: &BlobId, max: usize) -> StoreResult<Vec<u8>> {
+        use std::io::Read as _;
+        let path = self.path(id)?;
+        let not_found = |e: io::Error| match e.kind() {
+            io::ErrorKind::NotFound => StoreError::NotFound {
+                what: format!("blob {id}"),
+            },
+            _ => io_error(&path, e),
+        };
+        let file = File::open(&path).map_err(not_found)?;
+        let mut out = Vec::with_capacity(max.min(64 * 1024));
+        file.take(u64::try_from(max).unwrap_or(u64::MAX))
+            .read_to_end(&mut out)
+            .map_err(|e| io_error(&path, e))?;
+        Ok(out)
+    }
+
     /// Deletes a blob; an absent one is not an error. The caller has made
     /// sure nothing references it. The directory is not fsynced: a deleted
     /// blob that comes back after a crash is an orphan, and orphans are

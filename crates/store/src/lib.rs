@@ -176,6 +176,13 @@ pub trait Store: Send + Sync + 'static {
     /// database lookup: for sessions that hold a snapshot of the mailbox.
     /// `NotFound` if the message has been expunged and its blob deleted.
     fn read_blob(&self, blob: &BlobId, size: u64) -> StoreResult<Vec<u8>>;
+    /// At most the first `max` octets of a message (its header section,
+    /// for a message list), without reading a large message whole.
+    fn read_blob_head(&self, blob: &BlobId, size: u64, max: usize) -> StoreResult<Vec<u8>> {
+        let mut bytes = self.read_blob(blob, size)?;
+        bytes.truncate(max);
+        Ok(bytes)
+    }
     /// Replaces a message's flags; returns its new MODSEQ. Setting the
     /// flags it already has changes nothing and returns the current MODSEQ.
     fn set_flags(&self, mailbox: MailboxId, uid: Uid, flags: &[Flag]) -> StoreResult<ModSeq>;

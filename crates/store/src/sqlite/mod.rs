@@ -497,6 +497,17 @@ impl Store for SqliteStore {
         Ok(bytes)
     }
 
+    fn read_blob_head(&self, blob: &BlobId, size: u64, max: usize) -> StoreResult<Vec<u8>> {
+        // Small messages are one row: read whole. A large one is a file,
+        // of which only the start is read.
+        if usize::try_from(size).is_ok_and(|n| n <= INLINE_MAX || n <= max) {
+            let mut bytes = self.read_blob(blob, size)?;
+            bytes.truncate(max);
+            return Ok(bytes);
+        }
+        self.blobs.get_head(blob, max)
+    }
+
     fn set_flags(&self, mailbox: MailboxId, uid: Uid, flags: &[Flag]) -> StoreResult<ModSeq> {
         let flags = names::flags(flags)?;
         self.write(|tx, fx| messages::set_flags(tx, mailbox, uid, &flags, fx))

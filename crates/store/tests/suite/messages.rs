@@ -30,6 +30,28 @@ pub fn messages_survive_reopen(fx: &impl Fixture) {
     assert_eq!(ok(s.messages(inbox), "messages"), before);
 }
 
+/// `read_blob_head` gives the first octets of small (inline) and large
+/// (file) messages alike, and the whole of one shorter than asked.
+pub fn message_heads_read_only_their_start(fx: &impl Fixture) {
+    let s = fx.open();
+    let alice = with_alice(&s);
+    let small = b"Subject: small\r\n\r\nbody\r\n".to_vec();
+    let mut large = b"Subject: large\r\n\r\n".to_vec();
+    large.extend(std::iter::repeat_n(b'x', 3_000_000));
+    for raw in [small, large] {
+        let placed = ok(s.deliver(&[alice.id], &raw, 0), "deliver");
+        let (inbox, uid) = placed[0];
+        let meta = ok(s.messages(inbox), "messages")
+            .into_iter()
+            .find(|m| m.uid == uid)
+            .unwrap();
+        let head = ok(s.read_blob_head(&meta.blob, meta.size, 16), "head");
+        assert_eq!(head, raw[..16]);
+        let all = ok(s.read_blob_head(&meta.blob, meta.size, 10_000_000), "all");
+        assert_eq!(all, raw);
+    }
+}
+
 /// UIDs strictly increase and are never handed out again: not after an
 /// expunge of the highest one, not after a restart.
 pub fn uids_never_reused(fx: &impl Fixture) {

@@ -57,6 +57,7 @@ macro_rules! store_suite {
             mailboxes::uid_validity_stable_and_fresh,
             mailboxes::subscriptions_persist,
             messages::messages_survive_reopen,
+            messages::message_heads_read_only_their_start,
             messages::uids_never_reused,
             messages::flags_round_trip_and_modseq_grows,
             messages::copies_share_one_blob,

@@ -22,6 +22,9 @@ use crate::AppState;
 
 /// Messages per page.
 pub const PAGE: usize = 50;
+/// How much of a message a list row reads: header sections are a few
+/// KiB; one longer than this is shown from what was read.
+const HEAD_READ: usize = 64 * 1024;
 
 /// The query string; anything malformed is ignored, not refused.
 #[derive(Debug, Default, Deserialize)]
@@ -257,7 +260,9 @@ fn listing(
     let mut metas = store.messages(mailbox.id)?;
     let first = (page - 1).saturating_mul(PAGE);
     let read_row = |meta: &MessageMeta| -> StoreResult<Row> {
-        let raw = store.read_blob(&meta.blob, meta.size)?;
+        // Only the start: a row needs the header section, and a message
+        // with a large attachment must not be read whole for one line.
+        let raw = store.read_blob_head(&meta.blob, meta.size, HEAD_READ)?;
         Ok(row(name, meta, &Message::parse(header_block(&raw))))
     };
     let (rows, matched) = if q.is_empty() && !sort.key.needs_headers() {
