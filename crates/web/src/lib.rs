@@ -23,6 +23,7 @@
 //!   `templates/`.
 //! - [`mail`]: webmail: message lists, reading, attachments, actions;
 //!   HTML mail sanitized.
+//! - [`account`]: `/account`: the user's own password.
 //! - [`admin`]: `/admin`, for administrators only: domains, users,
 //!   aliases, the queue, certificates (through [`TlsReports`]).
 //! - [`autoconfig`]: Thunderbird autoconfig and Microsoft autodiscover.
@@ -30,6 +31,7 @@
 //! - [`mta_sts`]: the MTA-STS policy file (RFC 8461 §3.2).
 //! - [`assets`]: the style sheet, embedded in the binary.
 
+pub mod account;
 pub mod admin;
 pub mod assets;
 pub mod autoconfig;
@@ -186,6 +188,7 @@ fn router(state: AppState) -> Router {
         .merge(forms)
         .merge(autodiscover)
         .merge(admin::routes().layer(DefaultBodyLimit::max(FORM_LIMIT)))
+        .merge(account::routes().layer(DefaultBodyLimit::max(FORM_LIMIT)))
         .merge(mail::compose::routes(&state.settings))
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(

@@ -11,6 +11,7 @@ mod smtp_queue;
 mod starttls;
 mod tls;
 mod web;
+mod web_account;
 mod web_admin;
 mod web_admin_edit;
 mod web_compose;
