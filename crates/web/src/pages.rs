@@ -58,6 +58,14 @@ pub struct Folder {
     pub href: String,
     pub unread: usize,
     pub total: usize,
+    /// The last level of the name (`2026` of `Archive/2026`).
+    pub label: String,
+    /// Levels above it, for the indentation of the tree.
+    pub depth: usize,
+    /// `false` for a level that has folders below it but is no folder
+    /// itself (`Projects` when only `Projects/Web` was created): shown in
+    /// the tree, not openable (IMAP's `\NonExistent`, RFC 9051 §7.3.1).
+    pub exists: bool,
 }
 
 /// A form that carries only its CSRF token. A missing field is an empty
@@ -222,12 +230,8 @@ pub async fn not_found() -> Response {
 
 /// An account's folders, INBOX first, then by name.
 pub fn folders(store: &dyn Store, account: AccountId) -> postern_store::StoreResult<Vec<Folder>> {
-    let mut boxes = store.mailboxes(account)?;
-    boxes.sort_by(|a, b| {
-        let inbox = |m: &postern_store::Mailbox| m.special_use != Some(SpecialUse::Inbox);
-        (inbox(a), &a.name).cmp(&(inbox(b), &b.name))
-    });
-    boxes
+    let boxes = store.mailboxes(account)?;
+    let mut out: Vec<Folder> = boxes
         .into_iter()
         .map(|m| {
             let messages = store.messages(m.id)?;
@@ -235,14 +239,55 @@ pub fn folders(store: &dyn Store, account: AccountId) -> postern_store::StoreRes
                 .iter()
                 .filter(|msg| !msg.flags.contains(&Flag::Seen))
                 .count();
-            Ok(Folder {
-                href: crate::mail::folder_href(&m.name),
-                name: m.name,
-                unread,
-                total: messages.len(),
-            })
+            let mut f = tree_entry(&m.name, true);
+            f.unread = unread;
+            f.total = messages.len();
+            if m.special_use == Some(SpecialUse::Inbox) {
+                f.depth = 0;
+            }
+            Ok(f)
         })
-        .collect()
+        .collect::<postern_store::StoreResult<_>>()?;
+    // Levels that are no folder themselves, so the tree has no gaps.
+    let mut missing: Vec<String> = Vec::new();
+    for f in &out {
+        let mut parent = f.name.as_str();
+        while let Some((up, _)) = parent.rsplit_once('/') {
+            if !out.iter().any(|o| o.name == up) && !missing.iter().any(|m| m == up) {
+                missing.push(up.to_owned());
+            }
+            parent = up;
+        }
+    }
+    out.extend(missing.iter().map(|name| tree_entry(name, false)));
+    // The INBOX first, then the tree in order of its levels (so
+    // `Projects/Web` follows `Projects`, not `Projects-old`).
+    out.sort_by(|a, b| {
+        let key = |f: &Folder| {
+            (
+                !f.name.eq_ignore_ascii_case("INBOX"),
+                f.name.split('/').map(str::to_owned).collect::<Vec<_>>(),
+            )
+        };
+        key(a).cmp(&key(b))
+    });
+    Ok(out)
+}
+
+pub(crate) fn tree_entry(name: &str, exists: bool) -> Folder {
+    Folder {
+        href: if exists {
+            crate::mail::folder_href(name)
+        } else {
+            String::new()
+        },
+        label: name.rsplit('/').next().unwrap_or(name).to_owned(),
+        depth: name.matches('/').count(),
+        name: name.to_owned(),
+        unread: 0,
+        total: 0,
+        exists,
+    }
 }
 
 fn login_token(headers: &HeaderMap) -> Option<Token> {
@@ -329,4 +374,38 @@ pub(crate) fn internal_error(state: &AppState) -> Response {
         "Something went wrong",
         "The server could not show this page; the administrator will find the reason in its log.",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use postern_store::SqliteStore;
+
+    #[test]
+    fn the_folder_tree_has_no_gaps_and_keeps_its_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        store.add_domain("example.test").unwrap();
+        let alice = store.add_account("alice@example.test", "x").unwrap();
+        for name in ["Projects/Web/2026", "Projects-old"] {
+            store.create_mailbox(alice.id, name, None).unwrap();
+        }
+        let tree = folders(&store, alice.id).unwrap();
+        let names: Vec<(&str, usize, bool)> = tree
+            .iter()
+            .map(|f| (f.name.as_str(), f.depth, f.exists))
+            .collect();
+        let at = |n: &str| names.iter().position(|x| x.0 == n).unwrap();
+        assert_eq!(names[0].0, "INBOX");
+        assert!(names.contains(&("Projects", 0, false)), "{names:?}");
+        assert!(names.contains(&("Projects/Web", 1, false)), "{names:?}");
+        assert!(names.contains(&("Projects/Web/2026", 2, true)), "{names:?}");
+        assert!(at("Projects") < at("Projects/Web"));
+        assert!(at("Projects/Web") < at("Projects/Web/2026"));
+        assert!(at("Projects/Web/2026") < at("Projects-old"), "{names:?}");
+        let leaf = &tree[at("Projects/Web/2026")];
+        assert_eq!(leaf.label, "2026");
+        assert_eq!(leaf.href, "/mail/Projects%2FWeb%2F2026");
+        assert!(tree[at("Projects")].href.is_empty());
+    }
 }

@@ -247,7 +247,7 @@ async fn page(
     };
     let mut r = render(&FoldersPage {
         hostname: &state.settings.hostname,
-        managed: folders.iter().map(managed).collect(),
+        managed: folders.iter().filter(|f| f.exists).map(managed).collect(),
         frame: Frame::new(session, folders),
         error: error.map(str::to_owned),
     });
@@ -279,12 +279,7 @@ mod tests {
 
     #[test]
     fn the_inbox_offers_no_delete() {
-        let folder = |name: &str| Folder {
-            name: name.into(),
-            href: String::new(),
-            unread: 0,
-            total: 3,
-        };
+        let folder = |name: &str| pages::tree_entry(name, true);
         let inbox = managed(&folder("INBOX"));
         assert!(!inbox.deletable);
         let nested = managed(&folder("A b/c"));

@@ -153,6 +153,7 @@ fn read_page<'a>(
     let targets = o
         .folders
         .iter()
+        .filter(|f| f.exists)
         .map(|f| f.name.clone())
         .filter(|f| *f != folder)
         .collect();
