@@ -338,7 +338,8 @@ fn url_encode(s: &str) -> String {
 /// What a browser keeps between requests: one HTTPS connection and the
 /// cookies it was given (a cookie set again replaces the old one; one set
 /// with `Max-Age=0` is forgotten). Forms are posted as a same-origin page
-/// posts them; the web tests add their own page helpers around it.
+/// posts them: [`Browser::submit`] loads the page first and sends its
+/// CSRF token back, as every form of the web application needs.
 #[derive(Debug)]
 pub struct Browser {
     conn: HttpsClient,
@@ -372,15 +373,62 @@ impl Browser {
     /// A browser signed in through the login form (which must answer 303).
     pub async fn logged_in(srv: &crate::TestServer, user: &str, password: &str) -> Self {
         let mut b = Self::open(srv).await;
-        let token = b.get("/login").await.csrf_field();
-        let r = b
-            .post(
-                "/login",
-                &[("user", user), ("password", password), ("csrf", &token)],
-            )
-            .await;
+        let r = b.login(user, password).await;
         assert_eq!(r.status, 303, "login of {user}: {r}");
         b
+    }
+
+    /// Fills in the login form and posts it; the answer is the test's to
+    /// judge (303 to `/mail` when the password is right).
+    pub async fn login(&mut self, user: &str, password: &str) -> HttpResponse {
+        let fields = [("user", user), ("password", password)];
+        self.submit("/login", "/login", &fields).await
+    }
+
+    /// The CSRF token of the form on `page`, which must load (200): what a
+    /// browser holds when it posts that page's form.
+    pub async fn form_token(&mut self, page: &str) -> String {
+        let r = self.get(page).await;
+        assert_eq!(r.status, 200, "GET {page}: {r}");
+        r.csrf_field()
+    }
+
+    /// Posts a form of `page` to `action` as the page itself would: loads
+    /// `page` (which must answer 200) and sends `fields` with its token.
+    pub async fn submit(
+        &mut self,
+        page: &str,
+        action: &str,
+        fields: &[(&str, &str)],
+    ) -> HttpResponse {
+        let token = self.form_token(page).await;
+        self.post_with_csrf(action, &token, fields).await
+    }
+
+    /// [`Browser::submit`] for a form with file inputs: `fields` and the
+    /// page's token as text parts, then `files` (see
+    /// [`Browser::post_multipart`]).
+    pub async fn submit_multipart(
+        &mut self,
+        page: &str,
+        action: &str,
+        fields: &[(&str, &str)],
+        files: &[(&str, &str, &str, &[u8])],
+    ) -> HttpResponse {
+        let token = self.form_token(page).await;
+        self.post_multipart(action, &with_csrf(&token, fields), files)
+            .await
+    }
+
+    /// A form POST of `fields` with `token` as its CSRF field: a token
+    /// taken from another page, or a forged one.
+    pub async fn post_with_csrf(
+        &mut self,
+        action: &str,
+        token: &str,
+        fields: &[(&str, &str)],
+    ) -> HttpResponse {
+        self.post(action, &with_csrf(token, fields)).await
     }
 
     /// The `Cookie` header value: every cookie held, `name=value; ...`.
@@ -468,4 +516,12 @@ impl Browser {
             }
         }
     }
+}
+
+/// The form's fields with the CSRF field (`csrf`, the name every form of
+/// the web application gives it) first.
+fn with_csrf<'a>(token: &'a str, fields: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut all = vec![("csrf", token)];
+    all.extend_from_slice(fields);
+    all
 }

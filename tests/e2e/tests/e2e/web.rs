@@ -6,55 +6,40 @@ use std::time::{Duration, Instant};
 
 use postern_testkit::http::form;
 use postern_testkit::server::HOST;
-use postern_testkit::{HttpResponse, HttpsClient, TestServer, TestServerBuilder};
+use postern_testkit::{
+    Browser, HttpResponse, HttpsClient, LineClient, TestServer, TestServerBuilder,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const ALICE: &str = "alice@example.test";
-const BOB: &str = "bob@example.test";
-const PASSWORD: &str = "correct horse battery";
+pub(crate) const ALICE: &str = "alice@example.test";
+pub(crate) const BOB: &str = "bob@example.test";
+pub(crate) const PASSWORD: &str = "correct horse battery";
+
+/// A server with two accounts, alice and bob, both with [`PASSWORD`]:
+/// where the webmail's tests start.
+pub(crate) async fn alice_and_bob() -> TestServer {
+    let srv = TestServer::start().await;
+    srv.add_user(ALICE, PASSWORD);
+    srv.add_user(BOB, PASSWORD);
+    srv
+}
+
+/// An IMAPS connection logged in as `user` (tag `a`): the other door,
+/// through which the tests see what the web interface changed.
+pub(crate) async fn imap_logged_in(srv: &TestServer, user: &str) -> crate::smtp::Tls {
+    let mut imap = LineClient::tls(srv.addr("imaps"), HOST, srv.client_config(&[b"imap"]))
+        .await
+        .expect("TLS connection to the imaps listener");
+    imap.expect("* OK").await;
+    imap.send(&format!("a LOGIN {user} \"{PASSWORD}\"")).await;
+    imap.read_until("a OK").await;
+    imap
+}
 
 async fn https(srv: &TestServer) -> HttpsClient {
     HttpsClient::connect(srv.addr("https"), HOST, srv.client_config(&[b"http/1.1"]))
         .await
         .expect("TLS connection to the https listener")
-}
-
-/// The testkit's browser, with the login steps of these tests.
-struct Browser(postern_testkit::Browser);
-
-impl std::ops::Deref for Browser {
-    type Target = postern_testkit::Browser;
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Browser {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.0
-    }
-}
-
-impl Browser {
-    async fn new(srv: &TestServer) -> Self {
-        Self(postern_testkit::Browser::open(srv).await)
-    }
-
-    /// Loads the login page and returns its form token.
-    async fn login_token(&mut self) -> String {
-        let page = self.get("/login").await;
-        assert_eq!(page.status, 200, "{page}");
-        page.csrf_field()
-    }
-
-    async fn login(&mut self, user: &str, password: &str) -> HttpResponse {
-        let token = self.login_token().await;
-        self.post(
-            "/login",
-            &[("user", user), ("password", password), ("csrf", &token)],
-        )
-        .await
-    }
 }
 
 fn assert_security_headers(r: &HttpResponse, what: &str) {
@@ -95,7 +80,7 @@ fn assert_security_headers(r: &HttpResponse, what: &str) {
 async fn every_https_answer_carries_the_security_headers() {
     let srv = TestServer::start().await;
     srv.add_user(ALICE, PASSWORD);
-    let mut b = Browser::new(&srv).await;
+    let mut b = Browser::open(&srv).await;
     let root = b.get("/").await;
     assert_eq!(root.status, 303, "{root}");
     assert_eq!(root.header("location"), Some("/login"));
@@ -173,7 +158,7 @@ async fn absolute_form_targets_are_answered_for_their_own_host() {
 async fn login_sets_a_locked_down_cookie_and_logout_ends_the_session() {
     let srv = TestServer::start().await;
     srv.add_user(ALICE, PASSWORD);
-    let mut b = Browser::new(&srv).await;
+    let mut b = Browser::open(&srv).await;
     let page = b.get("/login").await;
     let login_cookie = page
         .set_cookie("__Host-postern-login")
@@ -197,8 +182,7 @@ async fn login_sets_a_locked_down_cookie_and_logout_ends_the_session() {
     assert_eq!(b.get("/").await.header("location"), Some("/mail"));
     assert_eq!(b.get("/login").await.header("location"), Some("/mail"));
 
-    let csrf = mail.csrf_field();
-    let out = b.post("/logout", &[("csrf", &csrf)]).await;
+    let out = b.post_with_csrf("/logout", &mail.csrf_field(), &[]).await;
     assert_eq!(out.status, 303, "{out}");
     assert_eq!(out.header("location"), Some("/login"));
     assert!(
@@ -232,20 +216,16 @@ fn assert_locked_down(set_cookie: &str) {
 async fn wrong_password_and_unknown_user_get_the_same_page_after_the_delay() {
     let srv = TestServer::start().await;
     srv.add_user(ALICE, PASSWORD);
-    let mut b = Browser::new(&srv).await;
-    let token = b.login_token().await;
+    let mut b = Browser::open(&srv).await;
+    let token = b.form_token("/login").await;
     let mut pages = Vec::new();
     for (user, password) in [
         (ALICE, "not the password"),
         ("nobody@example.test", PASSWORD),
     ] {
         let started = Instant::now();
-        let r = b
-            .post(
-                "/login",
-                &[("user", user), ("password", password), ("csrf", &token)],
-            )
-            .await;
+        let fields = [("user", user), ("password", password)];
+        let r = b.post_with_csrf("/login", &token, &fields).await;
         let took = started.elapsed();
         assert!(
             took >= postern_auth::throttle::BASE_DELAY,
@@ -262,8 +242,8 @@ async fn wrong_password_and_unknown_user_get_the_same_page_after_the_delay() {
 async fn forged_and_cross_site_posts_are_refused() {
     let srv = TestServer::start().await;
     srv.add_user(ALICE, PASSWORD);
-    let mut b = Browser::new(&srv).await;
-    let token = b.login_token().await;
+    let mut b = Browser::open(&srv).await;
+    let token = b.form_token("/login").await;
     let creds = [("user", ALICE), ("password", PASSWORD)];
     let with = |csrf: &'static str| {
         let mut f = creds.to_vec();
@@ -305,7 +285,8 @@ async fn forged_and_cross_site_posts_are_refused() {
 
     // Logged in: logout needs the session's own token.
     assert_eq!(b.post("/logout", &[]).await.status, 403);
-    assert_eq!(b.post("/logout", &[("csrf", &token)]).await.status, 403);
+    let r = b.post_with_csrf("/logout", &token, &[]).await;
+    assert_eq!(r.status, 403, "the login page's token: {r}");
     let mail = b.get("/mail").await;
     assert_eq!(mail.status, 200, "refused logouts must not end the session");
     let csrf = mail.csrf_field();
@@ -331,14 +312,14 @@ async fn one_account_never_sees_another_accounts_folders() {
         b"From: x@example.test\r\nSubject: again\r\n\r\nhello\r\n",
     );
 
-    let mut alice = Browser::new(&srv).await;
+    let mut alice = Browser::open(&srv).await;
     assert_eq!(alice.login(ALICE, PASSWORD).await.status, 303);
     let page = alice.get("/mail").await.text();
     assert!(page.contains("INBOX"), "{page}");
     assert!(!page.contains("Bobs-Secret-Plans"), "{page}");
     assert!(!page.contains(BOB), "{page}");
 
-    let mut bob = Browser::new(&srv).await;
+    let mut bob = Browser::open(&srv).await;
     assert_eq!(bob.login(BOB, PASSWORD).await.status, 303);
     let page = bob.get("/mail").await.text();
     assert!(page.contains("Bobs-Secret-Plans"), "{page}");
@@ -368,24 +349,22 @@ async fn a_client_certificate_logs_in_its_own_account_only() {
         let cfg = srv.ca.client_config_with(&[b"http/1.1"], issued.as_ref());
         HttpsClient::connect(srv.addr("https"), HOST, cfg)
     };
-    let mut b = Browser(postern_testkit::Browser::over(
-        connect(Some(srv.ca.client_cert(ALICE))).await.unwrap(),
-    ));
+    let mut b = Browser::over(connect(Some(srv.ca.client_cert(ALICE))).await.unwrap());
     let page = b.get("/login").await;
     assert!(page.text().contains("/login/certificate"), "{page}");
-    let token = page.csrf_field();
-    let r = b.post("/login/certificate", &[("csrf", &token)]).await;
+    let r = b
+        .post_with_csrf("/login/certificate", &page.csrf_field(), &[])
+        .await;
     assert_eq!(r.status, 303, "{r}");
     assert!(b.get("/mail").await.text().contains(ALICE));
 
     // A certificate for an address without an account: the one failure page.
-    let mut m = Browser(postern_testkit::Browser::over(
+    let mut m = Browser::over(
         connect(Some(srv.ca.client_cert("mallory@example.test")))
             .await
             .unwrap(),
-    ));
-    let token = m.login_token().await;
-    let r = m.post("/login/certificate", &[("csrf", &token)]).await;
+    );
+    let r = m.submit("/login", "/login/certificate", &[]).await;
     assert_eq!(r.status, 200, "{r}");
     assert!(
         r.text().contains("Wrong e-mail address or password."),
@@ -394,11 +373,12 @@ async fn a_client_certificate_logs_in_its_own_account_only() {
     assert!(r.set_cookie("__Host-postern").is_none());
 
     // No certificate: no such button, and the form alone does nothing.
-    let mut n = Browser(postern_testkit::Browser::over(connect(None).await.unwrap()));
+    let mut n = Browser::over(connect(None).await.unwrap());
     let page = n.get("/login").await;
     assert!(!page.text().contains("/login/certificate"), "{page}");
-    let token = page.csrf_field();
-    let r = n.post("/login/certificate", &[("csrf", &token)]).await;
+    let r = n
+        .post_with_csrf("/login/certificate", &page.csrf_field(), &[])
+        .await;
     assert!(r.set_cookie("__Host-postern").is_none(), "{r}");
 }
 
@@ -666,12 +646,12 @@ async fn static_files_are_served_and_nothing_else_is_reachable() {
 #[tokio::test]
 async fn a_huge_login_body_is_refused_with_413() {
     let srv = TestServer::start().await;
-    let mut b = Browser::new(&srv).await;
-    let token = b.login_token().await;
+    let mut b = Browser::open(&srv).await;
+    let token = b.form_token("/login").await;
     let cookies = b.cookie_header();
     let size = 2_000_000;
     let head = format!("POST /login HTTP/1.1\r\nHost: {HOST}\r\nCookie: {cookies}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {size}\r\n\r\ncsrf={token}&user=");
-    let (mut reader, mut writer) = tokio::io::split(b.0.into_connection().into_stream());
+    let (mut reader, mut writer) = tokio::io::split(b.into_connection().into_stream());
     // The body goes out while the answer is read: the server answers
     // without reading it all, and a client that only wrote would stall.
     let sender = tokio::spawn(async move {

@@ -16,7 +16,7 @@ const USER: &str = "bob@example.test";
 const PASSWORD: &str = "correct horse battery";
 /// Mail to this domain has no route: it stays queued (the test
 /// resolver at 127.0.0.1:9 answers nothing).
-const REMOTE: &str = "carol@remote.test";
+pub(crate) const REMOTE: &str = "carol@remote.test";
 
 const PAGES: &[&str] = &[
     "/admin",
@@ -104,18 +104,25 @@ async fn server() -> TestServer {
     store
         .add_alias("sales@example.test", &[USER.to_owned()])
         .unwrap();
-    let mut c = smtp_logged_in(&srv, ADMIN).await;
+    queue_for_remote(&srv).await;
+    srv
+}
+
+/// Submits one message from the administrator to [`REMOTE`] and waits
+/// until it is the one message in the outbound queue, where it stays.
+pub(crate) async fn queue_for_remote(srv: &TestServer) {
+    let mut c = smtp_logged_in(srv, ADMIN).await;
     let body = format!(
         "From: <{ADMIN}>\r\nTo: <{REMOTE}>\r\nSubject: queued\r\n\r\nwaits for a route\r\n"
     );
     let reply = send_mail(&mut c, ADMIN, &[REMOTE], body.as_bytes()).await;
     assert!(reply.starts_with("250"), "{}", c.transcript());
+    let store = srv.server().store();
     let queued = eventually(Duration::from_secs(5), || {
         store.queue_list().is_ok_and(|q| q.len() == 1)
     })
     .await;
     assert!(queued, "the message was not queued");
-    srv
 }
 
 #[tokio::test]

@@ -11,13 +11,12 @@ use postern_testkit::server::HOST;
 use postern_testkit::{Browser, HttpResponse, LineClient, TestServer};
 
 use crate::smtp::{eventually, logged_in as smtp_logged_in, send_mail};
+use crate::web_admin::{queue_for_remote, REMOTE};
 
 const ADMIN: &str = "alice@example.test";
 const USER: &str = "bob@example.test";
 const PASSWORD: &str = "correct horse battery";
 const NEW_PASSWORD: &str = "staple battery horse";
-/// Mail to this domain has no route: it stays queued.
-const REMOTE: &str = "carol@remote.test";
 
 /// alice (administrator) and bob.
 async fn server() -> TestServer {
@@ -32,13 +31,6 @@ async fn admin(srv: &TestServer) -> Browser {
     Browser::logged_in(srv, ADMIN, PASSWORD).await
 }
 
-/// The CSRF token of a page that must be there.
-async fn token(b: &mut Browser, path: &str) -> String {
-    let r = b.get(path).await;
-    assert_eq!(r.status, 200, "{path}: {r}");
-    r.csrf_field()
-}
-
 /// A form posted from `page` with its token: must be a 303 back to
 /// `back` with a notice; returns the page it leads to.
 async fn done(
@@ -48,10 +40,7 @@ async fn done(
     fields: &[(&str, &str)],
     back: &str,
 ) -> String {
-    let csrf = token(b, page).await;
-    let mut all = vec![("csrf", csrf.as_str())];
-    all.extend_from_slice(fields);
-    let r = b.post(action, &all).await;
+    let r = b.submit(page, action, fields).await;
     assert_eq!(r.status, 303, "{action}: {r}");
     let location = r.header("location").unwrap_or_default().to_owned();
     assert!(location.starts_with(back), "{action} -> {location}");
@@ -71,10 +60,7 @@ async fn refused(
     fields: &[(&str, &str)],
     status: u16,
 ) -> HttpResponse {
-    let csrf = token(b, page).await;
-    let mut all = vec![("csrf", csrf.as_str())];
-    all.extend_from_slice(fields);
-    let r = b.post(action, &all).await;
+    let r = b.submit(page, action, fields).await;
     assert_eq!(r.status, status, "{action}: {r}");
     assert!(r.text().contains("class=\"error\""), "no reason shown: {r}");
     r
@@ -478,15 +464,7 @@ async fn an_alias_added_on_the_web_receives_mail() {
 async fn a_queued_message_is_retried_and_deleted() {
     let srv = server().await;
     let store = srv.server().store().clone();
-    let mut c = smtp_logged_in(&srv, ADMIN).await;
-    let body = format!("From: <{ADMIN}>\r\nTo: <{REMOTE}>\r\nSubject: queued\r\n\r\nwaits\r\n");
-    let reply = send_mail(&mut c, ADMIN, &[REMOTE], body.as_bytes()).await;
-    assert!(reply.starts_with("250"), "{}", c.transcript());
-    let queued = eventually(Duration::from_secs(5), || {
-        store.queue_list().is_ok_and(|q| q.len() == 1)
-    })
-    .await;
-    assert!(queued, "the message was not queued");
+    queue_for_remote(&srv).await;
     let id = store.queue_list().unwrap()[0].id.0.to_string();
 
     let mut b = admin(&srv).await;
@@ -609,11 +587,9 @@ async fn ordinary_users_get_403_on_every_change_and_nothing_changes() {
     let before = srv.server().store().accounts().unwrap();
     let mut bob = Browser::logged_in(&srv, USER, PASSWORD).await;
     // His own session's token: valid, but he is no administrator.
-    let csrf = bob.get("/mail").await.csrf_field();
+    let csrf = bob.form_token("/mail").await;
     for (action, fields) in CHANGES {
-        let mut all = vec![("csrf", csrf.as_str())];
-        all.extend_from_slice(fields);
-        let r = bob.post(action, &all).await;
+        let r = bob.post_with_csrf(action, &csrf, fields).await;
         assert_eq!(r.status, 403, "{action}: {r}");
         assert!(r.text().contains("Administrators only"), "{action}: {r}");
     }
@@ -629,9 +605,7 @@ async fn a_change_without_the_form_token_is_refused() {
     for (action, fields) in CHANGES {
         let r = b.post(action, fields).await;
         assert_eq!(r.status, 403, "{action} without a token: {r}");
-        let mut all = vec![("csrf", wrong.as_str())];
-        all.extend_from_slice(fields);
-        let r = b.post(action, &all).await;
+        let r = b.post_with_csrf(action, &wrong, fields).await;
         assert_eq!(r.status, 403, "{action} with a wrong token: {r}");
     }
     unchanged(&srv, &before);

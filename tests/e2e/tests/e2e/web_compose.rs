@@ -8,7 +8,7 @@
 
 use postern_message::Message;
 use postern_store::{Flag, Store};
-use postern_testkit::{HttpResponse, TestServer};
+use postern_testkit::{Browser, TestServer};
 
 const ALICE: &str = "alice@example.test";
 const BOB: &str = "bob@example.test";
@@ -46,22 +46,6 @@ fn folder(srv: &TestServer, user: &str, name: &str) -> Vec<(Vec<Flag>, Vec<u8>)>
         .collect()
 }
 
-/// The compose page at `path`, then its form posted with `fields` (the
-/// page's CSRF token added) and `files`.
-async fn send(
-    b: &mut postern_testkit::Browser,
-    path: &str,
-    fields: &[(&str, &str)],
-    files: &[(&str, &str, &str, &[u8])],
-) -> HttpResponse {
-    let page = b.get(path).await;
-    assert_eq!(page.status, 200, "{page}");
-    let token = page.csrf_field();
-    let mut all = vec![("csrf", token.as_str())];
-    all.extend_from_slice(fields);
-    b.post_multipart("/compose", &all, files).await
-}
-
 fn field(raw: &[u8], name: &str) -> String {
     Message::parse(raw)
         .raw_field(name)
@@ -72,7 +56,7 @@ fn field(raw: &[u8], name: &str) -> String {
 #[tokio::test]
 async fn a_new_message_with_an_attachment_reaches_the_recipient_and_sent() {
     let srv = server().await;
-    let mut b = postern_testkit::Browser::logged_in(&srv, ALICE, PASSWORD).await;
+    let mut b = Browser::logged_in(&srv, ALICE, PASSWORD).await;
     let form = b.get("/compose").await;
     assert_eq!(form.status, 200, "{form}");
     let text = form.text();
@@ -82,20 +66,21 @@ async fn a_new_message_with_an_attachment_reaches_the_recipient_and_sent() {
         "{text}"
     );
     let pdf: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
-    let r = send(
-        &mut b,
-        "/compose",
-        &[
-            ("from", ALICE),
-            ("to", &format!("Bob <{BOB}>")),
-            ("bcc", CAROL),
-            ("subject", "Menu für Freitag"),
-            ("body", "Hello Bob,\r\nthe menu is attached.\r\n"),
-            ("action", "send"),
-        ],
-        &[("attachment", "menü.pdf", "application/pdf", &pdf)],
-    )
-    .await;
+    let r = b
+        .submit_multipart(
+            "/compose",
+            "/compose",
+            &[
+                ("from", ALICE),
+                ("to", &format!("Bob <{BOB}>")),
+                ("bcc", CAROL),
+                ("subject", "Menu für Freitag"),
+                ("body", "Hello Bob,\r\nthe menu is attached.\r\n"),
+                ("action", "send"),
+            ],
+            &[("attachment", "menü.pdf", "application/pdf", &pdf)],
+        )
+        .await;
     assert_eq!(r.status, 303, "{r}");
     assert_eq!(r.header("location"), Some("/mail/INBOX?notice=sent"));
     assert!(b
@@ -140,7 +125,7 @@ Message-ID: <lunch-1@example.test>\r\nDate: Mon, 23 Nov 2026 12:00:00 +0000\r\n\
         )
         .as_bytes(),
     );
-    let mut b = postern_testkit::Browser::logged_in(&srv, ALICE, PASSWORD).await;
+    let mut b = Browser::logged_in(&srv, ALICE, PASSWORD).await;
     let read = b.get("/mail/INBOX/1").await.text();
     assert!(
         read.contains("href=\"/compose?folder=INBOX&#38;uid=1&amp;mode=all\""),
@@ -157,24 +142,25 @@ Message-ID: <lunch-1@example.test>\r\nDate: Mon, 23 Nov 2026 12:00:00 +0000\r\n\
     );
     assert!(form.contains("value=\"Re: Lunch\""), "{form}");
     assert!(form.contains("&#62; Noon?"), "{form}");
-    let r = send(
-        &mut b,
-        "/compose?folder=INBOX&uid=1&mode=reply",
-        &[
-            ("from", ALICE),
-            ("to", BOB),
-            ("subject", "Re: Lunch"),
-            ("body", "Yes.\r\n> Noon?\r\n"),
-            ("mode", "reply"),
-            ("source_folder", "INBOX"),
-            ("source_uid", "1"),
-            ("in_reply_to", "<lunch-1@example.test>"),
-            ("references", "<lunch-1@example.test>"),
-            ("action", "send"),
-        ],
-        &[],
-    )
-    .await;
+    let r = b
+        .submit_multipart(
+            "/compose?folder=INBOX&uid=1&mode=reply",
+            "/compose",
+            &[
+                ("from", ALICE),
+                ("to", BOB),
+                ("subject", "Re: Lunch"),
+                ("body", "Yes.\r\n> Noon?\r\n"),
+                ("mode", "reply"),
+                ("source_folder", "INBOX"),
+                ("source_uid", "1"),
+                ("in_reply_to", "<lunch-1@example.test>"),
+                ("references", "<lunch-1@example.test>"),
+                ("action", "send"),
+            ],
+            &[],
+        )
+        .await;
     assert_eq!(r.status, 303, "{r}");
     let got = srv.inbox(BOB);
     assert_eq!(got.len(), 1);
@@ -196,30 +182,31 @@ MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n\
 Content-Disposition: attachment; filename=report.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n\
 JVBERi0xLjQK\r\n--b--\r\n",
     );
-    let mut b = postern_testkit::Browser::logged_in(&srv, ALICE, PASSWORD).await;
+    let mut b = Browser::logged_in(&srv, ALICE, PASSWORD).await;
     let form = b
         .get("/compose?folder=INBOX&uid=1&mode=forward")
         .await
         .text();
     assert!(form.contains("value=\"Fwd: Report\""), "{form}");
     assert!(form.contains("name=\"keep\" value=\"2\" checked"), "{form}");
-    let r = send(
-        &mut b,
-        "/compose?folder=INBOX&uid=1&mode=forward",
-        &[
-            ("from", ALICE),
-            ("to", BOB),
-            ("subject", "Fwd: Report"),
-            ("body", "FYI"),
-            ("mode", "forward"),
-            ("source_folder", "INBOX"),
-            ("source_uid", "1"),
-            ("keep", "2"),
-            ("action", "send"),
-        ],
-        &[],
-    )
-    .await;
+    let r = b
+        .submit_multipart(
+            "/compose?folder=INBOX&uid=1&mode=forward",
+            "/compose",
+            &[
+                ("from", ALICE),
+                ("to", BOB),
+                ("subject", "Fwd: Report"),
+                ("body", "FYI"),
+                ("mode", "forward"),
+                ("source_folder", "INBOX"),
+                ("source_uid", "1"),
+                ("keep", "2"),
+                ("action", "send"),
+            ],
+            &[],
+        )
+        .await;
     assert_eq!(r.status, 303, "{r}");
     let got = srv.inbox(BOB);
     let msg = Message::parse(&got[0]);
@@ -229,21 +216,22 @@ JVBERi0xLjQK\r\n--b--\r\n",
     assert!(inbox[0].0.contains(&Flag::Keyword("$Forwarded".into())));
 
     // A part the source does not have is not found, and nothing is sent.
-    let r = send(
-        &mut b,
-        "/compose",
-        &[
-            ("from", ALICE),
-            ("to", BOB),
-            ("mode", "forward"),
-            ("source_folder", "INBOX"),
-            ("source_uid", "1"),
-            ("keep", "9"),
-            ("action", "send"),
-        ],
-        &[],
-    )
-    .await;
+    let r = b
+        .submit_multipart(
+            "/compose",
+            "/compose",
+            &[
+                ("from", ALICE),
+                ("to", BOB),
+                ("mode", "forward"),
+                ("source_folder", "INBOX"),
+                ("source_uid", "1"),
+                ("keep", "9"),
+                ("action", "send"),
+            ],
+            &[],
+        )
+        .await;
     assert_eq!(r.status, 404, "{r}");
     assert_eq!(srv.inbox(BOB).len(), 1);
 }
@@ -251,20 +239,21 @@ JVBERi0xLjQK\r\n--b--\r\n",
 #[tokio::test]
 async fn drafts_are_saved_taken_up_again_and_sent() {
     let srv = server().await;
-    let mut b = postern_testkit::Browser::logged_in(&srv, ALICE, PASSWORD).await;
-    let r = send(
-        &mut b,
-        "/compose",
-        &[
-            ("from", ALICE),
-            ("to", BOB),
-            ("subject", "Plans"),
-            ("body", "First thoughts"),
-            ("action", "draft"),
-        ],
-        &[("attachment", "notes.txt", "text/plain", b"n1")],
-    )
-    .await;
+    let mut b = Browser::logged_in(&srv, ALICE, PASSWORD).await;
+    let r = b
+        .submit_multipart(
+            "/compose",
+            "/compose",
+            &[
+                ("from", ALICE),
+                ("to", BOB),
+                ("subject", "Plans"),
+                ("body", "First thoughts"),
+                ("action", "draft"),
+            ],
+            &[("attachment", "notes.txt", "text/plain", b"n1")],
+        )
+        .await;
     assert_eq!(r.status, 303, "{r}");
     let location = r.header("location").unwrap().to_owned();
     assert_eq!(
@@ -281,23 +270,24 @@ async fn drafts_are_saved_taken_up_again_and_sent() {
     assert!(form.contains("value=\"Plans\""), "{form}");
     assert!(form.contains("First thoughts"), "{form}");
     assert!(form.contains("notes.txt"), "{form}");
-    let r = send(
-        &mut b,
-        &location,
-        &[
-            ("from", ALICE),
-            ("to", BOB),
-            ("subject", "Plans"),
-            ("body", "Final"),
-            ("mode", "draft"),
-            ("source_folder", "Drafts"),
-            ("source_uid", "1"),
-            ("keep", "2"),
-            ("action", "send"),
-        ],
-        &[],
-    )
-    .await;
+    let r = b
+        .submit_multipart(
+            &location,
+            "/compose",
+            &[
+                ("from", ALICE),
+                ("to", BOB),
+                ("subject", "Plans"),
+                ("body", "Final"),
+                ("mode", "draft"),
+                ("source_folder", "Drafts"),
+                ("source_uid", "1"),
+                ("keep", "2"),
+                ("action", "send"),
+            ],
+            &[],
+        )
+        .await;
     assert_eq!(r.status, 303, "{r}");
     assert!(
         folder(&srv, ALICE, "Drafts").is_empty(),
@@ -312,48 +302,51 @@ async fn drafts_are_saved_taken_up_again_and_sent() {
 #[tokio::test]
 async fn the_browser_cannot_get_around_the_submission_rules() {
     let srv = server().await;
-    let mut b = postern_testkit::Browser::logged_in(&srv, ALICE, PASSWORD).await;
+    let mut b = Browser::logged_in(&srv, ALICE, PASSWORD).await;
     // Another user's address as sender: refused by the server's own check.
-    let r = send(
-        &mut b,
-        "/compose",
-        &[
-            ("from", BOB),
-            ("to", CAROL),
-            ("subject", "x"),
-            ("action", "send"),
-        ],
-        &[],
-    )
-    .await;
+    let r = b
+        .submit_multipart(
+            "/compose",
+            "/compose",
+            &[
+                ("from", BOB),
+                ("to", CAROL),
+                ("subject", "x"),
+                ("action", "send"),
+            ],
+            &[],
+        )
+        .await;
     assert_eq!(r.status, 400, "{r}");
     assert!(r.text().contains("You cannot send as"), "{r}");
     // An unknown local recipient: refused as RCPT would be, nothing sent.
-    let r = send(
-        &mut b,
-        "/compose",
-        &[
-            ("from", ALICE),
-            ("to", &format!("{BOB}, nobody@example.test")),
-            ("subject", "x"),
-            ("body", "kept when the form comes back"),
-            ("action", "send"),
-        ],
-        &[],
-    )
-    .await;
+    let r = b
+        .submit_multipart(
+            "/compose",
+            "/compose",
+            &[
+                ("from", ALICE),
+                ("to", &format!("{BOB}, nobody@example.test")),
+                ("subject", "x"),
+                ("body", "kept when the form comes back"),
+                ("action", "send"),
+            ],
+            &[],
+        )
+        .await;
     assert_eq!(r.status, 400, "{r}");
     let text = r.text();
     assert!(text.contains("no such recipient"), "{text}");
     assert!(text.contains("kept when the form comes back"), "{text}");
     // Not an address at all: named on the form.
-    let r = send(
-        &mut b,
-        "/compose",
-        &[("from", ALICE), ("to", "bob"), ("action", "send")],
-        &[],
-    )
-    .await;
+    let r = b
+        .submit_multipart(
+            "/compose",
+            "/compose",
+            &[("from", ALICE), ("to", "bob"), ("action", "send")],
+            &[],
+        )
+        .await;
     assert_eq!(r.status, 400, "{r}");
     assert!(r.text().contains("is not an e-mail address"), "{r}");
     // No CSRF token: refused before anything else.
@@ -376,18 +369,19 @@ async fn the_browser_cannot_get_around_the_submission_rules() {
 #[tokio::test]
 async fn a_message_over_the_size_limit_is_refused() {
     let srv = server().await;
-    let mut b = postern_testkit::Browser::logged_in(&srv, ALICE, PASSWORD).await;
+    let mut b = Browser::logged_in(&srv, ALICE, PASSWORD).await;
     // The default limit is 10,240,000 octets; base64 makes 8 MB of file
     // about 10.7 MB of message: the upload fits the body limit, the
     // message does not.
     let big = vec![b'x'; 8_000_000];
-    let r = send(
-        &mut b,
-        "/compose",
-        &[("from", ALICE), ("to", BOB), ("action", "send")],
-        &[("attachment", "big.bin", "application/octet-stream", &big)],
-    )
-    .await;
+    let r = b
+        .submit_multipart(
+            "/compose",
+            "/compose",
+            &[("from", ALICE), ("to", BOB), ("action", "send")],
+            &[("attachment", "big.bin", "application/octet-stream", &big)],
+        )
+        .await;
     assert_eq!(r.status, 413, "{r}");
     assert!(r.text().contains("too large"), "{r}");
     assert!(srv.inbox(BOB).is_empty());

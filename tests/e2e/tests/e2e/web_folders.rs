@@ -3,52 +3,9 @@
 //! (the INBOX, a name in use, a malformed name, a missing form token,
 //! another account's folder) and what they answer.
 
-use postern_testkit::server::HOST;
-use postern_testkit::{HttpResponse, LineClient, TestServer};
+use postern_testkit::{Browser, TestServer};
 
-const ALICE: &str = "alice@example.test";
-const BOB: &str = "bob@example.test";
-const PASSWORD: &str = "correct horse battery";
-
-/// The testkit's browser, with the page helpers of these tests.
-struct Browser(postern_testkit::Browser);
-
-impl std::ops::Deref for Browser {
-    type Target = postern_testkit::Browser;
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Browser {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.0
-    }
-}
-
-impl Browser {
-    /// A browser logged in as `user`.
-    async fn logged_in(srv: &TestServer, user: &str) -> Self {
-        Self(postern_testkit::Browser::logged_in(srv, user, PASSWORD).await)
-    }
-
-    /// Posts a form of the folders page, with that page's token.
-    async fn submit(&mut self, path: &str, fields: &[(&str, &str)]) -> HttpResponse {
-        let page = self.get("/folders").await;
-        assert_eq!(page.status, 200, "{page}");
-        let token = page.csrf_field();
-        let mut all = vec![("csrf", token.as_str())];
-        all.extend_from_slice(fields);
-        self.post(path, &all).await
-    }
-}
-
-async fn server() -> TestServer {
-    let srv = TestServer::start().await;
-    srv.add_user(ALICE, PASSWORD);
-    srv.add_user(BOB, PASSWORD);
-    srv
-}
+use crate::web::{alice_and_bob, imap_logged_in, ALICE, BOB, PASSWORD};
 
 /// How many messages alice's folder holds; `None` if it does not exist.
 fn count(srv: &TestServer, folder: &str) -> Option<usize> {
@@ -61,12 +18,7 @@ fn count(srv: &TestServer, folder: &str) -> Option<usize> {
 /// Alice's selectable folders as IMAP LIST gives them (a name kept
 /// only for its children is `\Noselect`, RFC 9051 §6.3.9).
 async fn imap_list(srv: &TestServer) -> Vec<String> {
-    let mut imap = LineClient::tls(srv.addr("imaps"), HOST, srv.client_config(&[b"imap"]))
-        .await
-        .unwrap();
-    imap.expect("* OK").await;
-    imap.send(&format!("a LOGIN {ALICE} \"{PASSWORD}\"")).await;
-    imap.read_until("a OK").await;
+    let mut imap = imap_logged_in(srv, ALICE).await;
     imap.send("b LIST \"\" \"*\"").await;
     let lines = imap.read_until("b ").await;
     assert!(
@@ -88,14 +40,16 @@ fn plain(subject: &str) -> Vec<u8> {
 
 #[tokio::test]
 async fn create_nested_then_imap_lists_it() {
-    let srv = server().await;
-    let mut b = Browser::logged_in(&srv, ALICE).await;
+    let srv = alice_and_bob().await;
+    let mut b = Browser::logged_in(&srv, ALICE, PASSWORD).await;
     let page = b.get("/mail").await.text();
     assert!(
         page.contains("href=\"/folders\""),
         "a link to manage:\n{page}"
     );
-    let r = b.submit("/folders", &[("name", "Projects/2026/")]).await;
+    let r = b
+        .submit("/folders", "/folders", &[("name", "Projects/2026/")])
+        .await;
     assert_eq!(r.status, 303, "{r}");
     assert_eq!(r.header("location"), Some("/folders"));
     assert_eq!(count(&srv, "Projects/2026"), Some(0));
@@ -107,24 +61,34 @@ async fn create_nested_then_imap_lists_it() {
 
 #[tokio::test]
 async fn rename_keeps_messages_and_the_inbox_stays() {
-    let srv = server().await;
+    let srv = alice_and_bob().await;
     for i in 0..3 {
         srv.deliver(ALICE, &plain(&format!("m{i}")));
     }
-    let mut b = Browser::logged_in(&srv, ALICE).await;
+    let mut b = Browser::logged_in(&srv, ALICE, PASSWORD).await;
     // The INBOX: its messages move to the new folder, it stays, empty.
     let r = b
-        .submit("/folders/rename", &[("name", "INBOX"), ("to", "Old mail")])
+        .submit(
+            "/folders",
+            "/folders/rename",
+            &[("name", "INBOX"), ("to", "Old mail")],
+        )
         .await;
     assert_eq!(r.status, 303, "{r}");
     assert_eq!(count(&srv, "Old mail"), Some(3));
     assert_eq!(count(&srv, "INBOX"), Some(0));
     // Any other folder: renamed, messages and children kept.
     srv.deliver(ALICE, &plain("again"));
-    let r = b.submit("/folders", &[("name", "Old mail/sub")]).await;
+    let r = b
+        .submit("/folders", "/folders", &[("name", "Old mail/sub")])
+        .await;
     assert_eq!(r.status, 303, "{r}");
     let r = b
-        .submit("/folders/rename", &[("name", "Old mail"), ("to", "Kept")])
+        .submit(
+            "/folders",
+            "/folders/rename",
+            &[("name", "Old mail"), ("to", "Kept")],
+        )
         .await;
     assert_eq!(r.status, 303, "{r}");
     assert_eq!(count(&srv, "Kept"), Some(3));
@@ -144,14 +108,14 @@ async fn rename_keeps_messages_and_the_inbox_stays() {
 
 #[tokio::test]
 async fn delete_asks_first_then_the_folder_and_its_messages_go() {
-    let srv = server().await;
+    let srv = alice_and_bob().await;
     let store = srv.server().store().clone();
     let account = store.account(ALICE).unwrap().unwrap();
     let doomed = store.create_mailbox(account.id, "Old", None).unwrap();
     store.create_mailbox(account.id, "Old/child", None).unwrap();
     store.append(doomed.id, &plain("bye"), &[], 0).unwrap();
     store.append(doomed.id, &plain("bye 2"), &[], 0).unwrap();
-    let mut b = Browser::logged_in(&srv, ALICE).await;
+    let mut b = Browser::logged_in(&srv, ALICE, PASSWORD).await;
     let manage = b.get("/folders").await.text();
     assert!(
         manage.contains("href=\"/folders/delete?name=Old\""),
@@ -167,9 +131,8 @@ async fn delete_asks_first_then_the_folder_and_its_messages_go() {
     assert!(text.contains("Old/child"), "children are named: {text}");
     // Only the POST deletes.
     assert_eq!(count(&srv, "Old"), Some(2));
-    let token = ask.csrf_field();
     let r = b
-        .post("/folders/delete", &[("csrf", &token), ("name", "Old")])
+        .post_with_csrf("/folders/delete", &ask.csrf_field(), &[("name", "Old")])
         .await;
     assert_eq!(r.status, 303, "{r}");
     assert_eq!(count(&srv, "Old"), None);
@@ -189,9 +152,9 @@ async fn delete_asks_first_then_the_folder_and_its_messages_go() {
 
 #[tokio::test]
 async fn the_inbox_is_never_deleted() {
-    let srv = server().await;
+    let srv = alice_and_bob().await;
     srv.deliver(ALICE, &plain("keep"));
-    let mut b = Browser::logged_in(&srv, ALICE).await;
+    let mut b = Browser::logged_in(&srv, ALICE, PASSWORD).await;
     let manage = b.get("/folders").await.text();
     assert!(!manage.contains("delete?name=INBOX"), "{manage}");
     for name in ["INBOX", "Inbox"] {
@@ -203,7 +166,9 @@ async fn the_inbox_is_never_deleted() {
         );
     }
     for name in ["INBOX", "inbox"] {
-        let r = b.submit("/folders/delete", &[("name", name)]).await;
+        let r = b
+            .submit("/folders", "/folders/delete", &[("name", name)])
+            .await;
         assert_eq!(r.status, 400, "{r}");
         assert!(r.text().contains("INBOX cannot be deleted"), "{r}");
     }
@@ -212,30 +177,43 @@ async fn the_inbox_is_never_deleted() {
 
 #[tokio::test]
 async fn a_name_in_use_is_409_and_a_malformed_one_400() {
-    let srv = server().await;
-    let mut b = Browser::logged_in(&srv, ALICE).await;
-    assert_eq!(b.submit("/folders", &[("name", "Work")]).await.status, 303);
-    let r = b.submit("/folders", &[("name", "Work")]).await;
+    let srv = alice_and_bob().await;
+    let mut b = Browser::logged_in(&srv, ALICE, PASSWORD).await;
+    assert_eq!(
+        b.submit("/folders", "/folders", &[("name", "Work")])
+            .await
+            .status,
+        303
+    );
+    let r = b.submit("/folders", "/folders", &[("name", "Work")]).await;
     assert_eq!(r.status, 409, "{r}");
     assert!(r.text().contains("exists already"), "{r}");
-    let r = b.submit("/folders", &[("name", "inbox")]).await;
+    let r = b.submit("/folders", "/folders", &[("name", "inbox")]).await;
     assert_eq!(r.status, 409, "{r}");
     let r = b
-        .submit("/folders/rename", &[("name", "Work"), ("to", "Trash")])
+        .submit(
+            "/folders",
+            "/folders/rename",
+            &[("name", "Work"), ("to", "Trash")],
+        )
         .await;
     assert_eq!(r.status, 409, "{r}");
     for bad in ["a//b", "x*", ""] {
-        let r = b.submit("/folders", &[("name", bad)]).await;
+        let r = b.submit("/folders", "/folders", &[("name", bad)]).await;
         assert_eq!(r.status, 400, "{bad:?}: {r}");
         assert!(r.text().contains("class=\"error\""), "{r}");
     }
-    let r = b.submit("/folders", &[("name", "50%")]).await;
+    let r = b.submit("/folders", "/folders", &[("name", "50%")]).await;
     assert!(
         r.text().contains("are not allowed"),
         "the store's reason: {r}"
     );
     let r = b
-        .submit("/folders/rename", &[("name", "Work"), ("to", "Work/inner")])
+        .submit(
+            "/folders",
+            "/folders/rename",
+            &[("name", "Work"), ("to", "Work/inner")],
+        )
         .await;
     assert_eq!(r.status, 400, "{r}");
     assert_eq!(count(&srv, "Work"), Some(0));
@@ -243,8 +221,8 @@ async fn a_name_in_use_is_409_and_a_malformed_one_400() {
 
 #[tokio::test]
 async fn forms_without_the_token_are_refused() {
-    let srv = server().await;
-    let mut b = Browser::logged_in(&srv, ALICE).await;
+    let srv = alice_and_bob().await;
+    let mut b = Browser::logged_in(&srv, ALICE, PASSWORD).await;
     let r = b.post("/folders", &[("name", "Forged")]).await;
     assert_eq!(r.status, 403, "{r}");
     let r = b
@@ -252,7 +230,7 @@ async fn forms_without_the_token_are_refused() {
         .await;
     assert_eq!(r.status, 403, "{r}");
     let r = b
-        .post("/folders/delete", &[("csrf", "00"), ("name", "Trash")])
+        .post_with_csrf("/folders/delete", "00", &[("name", "Trash")])
         .await;
     assert_eq!(r.status, 403, "{r}");
     assert_eq!(count(&srv, "Forged"), None);
@@ -261,16 +239,22 @@ async fn forms_without_the_token_are_refused() {
 
 #[tokio::test]
 async fn another_accounts_folder_is_404() {
-    let srv = server().await;
+    let srv = alice_and_bob().await;
     let store = srv.server().store().clone();
     let account = store.account(ALICE).unwrap().unwrap();
     store.create_mailbox(account.id, "Secret", None).unwrap();
-    let mut bob = Browser::logged_in(&srv, BOB).await;
+    let mut bob = Browser::logged_in(&srv, BOB, PASSWORD).await;
     assert_eq!(bob.get("/folders/delete?name=Secret").await.status, 404);
-    let r = bob.submit("/folders/delete", &[("name", "Secret")]).await;
+    let r = bob
+        .submit("/folders", "/folders/delete", &[("name", "Secret")])
+        .await;
     assert_eq!(r.status, 404, "{r}");
     let r = bob
-        .submit("/folders/rename", &[("name", "Secret"), ("to", "Mine")])
+        .submit(
+            "/folders",
+            "/folders/rename",
+            &[("name", "Secret"), ("to", "Mine")],
+        )
         .await;
     assert_eq!(r.status, 404, "{r}");
     assert_eq!(count(&srv, "Secret"), Some(0));

@@ -4,52 +4,9 @@
 //! and isolation between accounts.
 
 use postern_store::{Flag, Store};
-use postern_testkit::server::HOST;
-use postern_testkit::{HttpResponse, LineClient, TestServer};
+use postern_testkit::{Browser, TestServer};
 
-const ALICE: &str = "alice@example.test";
-const BOB: &str = "bob@example.test";
-const PASSWORD: &str = "correct horse battery";
-
-/// The testkit's browser, with the page helpers of these tests.
-struct Browser(postern_testkit::Browser);
-
-impl std::ops::Deref for Browser {
-    type Target = postern_testkit::Browser;
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Browser {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.0
-    }
-}
-
-impl Browser {
-    /// A browser logged in as `user`.
-    async fn logged_in(srv: &TestServer, user: &str) -> Self {
-        Self(postern_testkit::Browser::logged_in(srv, user, PASSWORD).await)
-    }
-
-    /// Posts an action from the message page, with that page's token.
-    async fn act(&mut self, message: &str, fields: &[(&str, &str)]) -> HttpResponse {
-        let page = self.get(message).await;
-        assert_eq!(page.status, 200, "{page}");
-        let token = page.csrf_field();
-        let mut all = vec![("csrf", token.as_str())];
-        all.extend_from_slice(fields);
-        self.post(message, &all).await
-    }
-}
-
-async fn server() -> TestServer {
-    let srv = TestServer::start().await;
-    srv.add_user(ALICE, PASSWORD);
-    srv.add_user(BOB, PASSWORD);
-    srv
-}
+use crate::web::{alice_and_bob, imap_logged_in, ALICE, BOB, PASSWORD};
 
 fn store(srv: &TestServer) -> std::sync::Arc<dyn Store> {
     srv.server().store().clone()
@@ -85,11 +42,11 @@ Date: Mon, 7 Feb 1994 21:52:25 -0800\r\n\r\n{body}\r\n"
 
 #[tokio::test]
 async fn the_list_shows_newest_first_a_page_at_a_time() {
-    let srv = server().await;
+    let srv = alice_and_bob().await;
     for i in 1..=55 {
         srv.deliver(ALICE, &plain(&format!("number {i:02}"), "x"));
     }
-    let mut b = Browser::logged_in(&srv, ALICE).await;
+    let mut b = Browser::logged_in(&srv, ALICE, PASSWORD).await;
     let page = b.get("/mail/INBOX").await;
     assert_eq!(page.status, 200, "{page}");
     let text = page.text();
@@ -132,12 +89,12 @@ async fn the_list_shows_newest_first_a_page_at_a_time() {
 
 #[tokio::test]
 async fn a_plain_message_reads_escaped_and_becomes_seen() {
-    let srv = server().await;
+    let srv = alice_and_bob().await;
     let raw = "From: =?UTF-8?Q?Ren=C3=A9?= <rene@example.test>\r\nTo: alice@example.test\r\n\
 Cc: dave@example.test\r\nSubject: =?UTF-8?B?Q2Fmw6k=?= <b>menu</b>\r\n\r\nSee <i>you</i> at noon.\r\n";
     let uid = srv.deliver(ALICE, raw.as_bytes());
     assert_eq!(flags(&srv, "INBOX", uid), Some(vec![]));
-    let mut b = Browser::logged_in(&srv, ALICE).await;
+    let mut b = Browser::logged_in(&srv, ALICE, PASSWORD).await;
     let list = b.get("/mail/INBOX").await.text();
     assert!(
         list.contains("René") && list.contains("class=\"unread\""),
@@ -165,7 +122,7 @@ Cc: dave@example.test\r\nSubject: =?UTF-8?B?Q2Fmw6k=?= <b>menu</b>\r\n\r\nSee <i
 
 #[tokio::test]
 async fn hostile_html_is_sanitized() {
-    let srv = server().await;
+    let srv = alice_and_bob().await;
     let raw = "From: mallory@example.test\r\nSubject: offer\r\n\
 Content-Type: multipart/alternative; boundary=z\r\n\r\n--z\r\nContent-Type: text/plain\r\n\r\n\
 plain version\r\n--z\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
@@ -173,7 +130,7 @@ plain version\r\n--z\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
 <img src=\"http://remote.example/track.gif\"><a href=\"javascript:alert(2)\">click</a>\
 <a href=\"https://example.org/\">safe link</a><div style=\"background:url(http://remote.example/b)\">x</div>\r\n--z--\r\n";
     let uid = srv.deliver(ALICE, raw.as_bytes());
-    let mut b = Browser::logged_in(&srv, ALICE).await;
+    let mut b = Browser::logged_in(&srv, ALICE, PASSWORD).await;
     let page = b.get(&format!("/mail/INBOX/{uid}")).await;
     assert_eq!(page.status, 200, "{page}");
     let text = page.text();
@@ -199,12 +156,12 @@ plain version\r\n--z\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
 
 #[tokio::test]
 async fn remote_images_load_only_when_the_reader_asks() {
-    let srv = server().await;
+    let srv = alice_and_bob().await;
     let raw = "From: shop@example.test\r\nSubject: news\r\nContent-Type: text/html\r\n\r\n\
 <p>Sale</p><img src=\"https://img.example/banner.png\" alt=\"banner\">\
 <img src=\"http://img.example/pixel.gif\">\r\n";
     let uid = srv.deliver(ALICE, raw.as_bytes());
-    let mut b = Browser::logged_in(&srv, ALICE).await;
+    let mut b = Browser::logged_in(&srv, ALICE, PASSWORD).await;
     let page = b.get(&format!("/mail/INBOX/{uid}")).await;
     let text = page.text();
     assert!(!text.contains("img.example"), "{text}");
@@ -229,14 +186,14 @@ async fn remote_images_load_only_when_the_reader_asks() {
 
 #[tokio::test]
 async fn inline_images_come_from_the_message_itself() {
-    let srv = server().await;
+    let srv = alice_and_bob().await;
     let raw = "From: carol@example.test\r\nSubject: logo\r\n\
 Content-Type: multipart/related; boundary=r\r\n\r\n--r\r\nContent-Type: text/html\r\n\r\n\
 <p>Our logo: <img src=\"cid:logo@example.test\" alt=\"logo\"></p>\r\n--r\r\n\
 Content-Type: image/png\r\nContent-ID: <logo@example.test>\r\nContent-Transfer-Encoding: base64\r\n\r\n\
 iVBORw0KGgo=\r\n--r--\r\n";
     let uid = srv.deliver(ALICE, raw.as_bytes());
-    let mut b = Browser::logged_in(&srv, ALICE).await;
+    let mut b = Browser::logged_in(&srv, ALICE, PASSWORD).await;
     let page = b.get(&format!("/mail/INBOX/{uid}")).await.text();
     let src = format!("/mail/INBOX/{uid}/part/2");
     assert!(
@@ -251,14 +208,14 @@ iVBORw0KGgo=\r\n--r--\r\n";
 
 #[tokio::test]
 async fn attachments_download_as_attachments_with_their_bytes() {
-    let srv = server().await;
+    let srv = alice_and_bob().await;
     let raw = "From: carol@example.test\r\nSubject: files\r\n\
 Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n\
 --b\r\nContent-Type: application/pdf; name=\"r\u{e9}sum\u{e9}.pdf\"\r\nContent-Disposition: attachment; filename*=UTF-8''r%C3%A9sum%C3%A9.pdf\r\n\
 Content-Transfer-Encoding: base64\r\n\r\nAAECAwQ=\r\n\
 --b\r\nContent-Type: text/html; name=page.html\r\nContent-Disposition: attachment\r\n\r\n<script>alert(1)</script>\r\n--b--\r\n";
     let uid = srv.deliver(ALICE, raw.as_bytes());
-    let mut b = Browser::logged_in(&srv, ALICE).await;
+    let mut b = Browser::logged_in(&srv, ALICE, PASSWORD).await;
     let page = b.get(&format!("/mail/INBOX/{uid}")).await.text();
     let pdf = format!("/mail/INBOX/{uid}/part/2");
     assert!(
@@ -293,11 +250,11 @@ Content-Transfer-Encoding: base64\r\n\r\nAAECAwQ=\r\n\
 
 #[tokio::test]
 async fn flag_unflag_read_and_unread() {
-    let srv = server().await;
+    let srv = alice_and_bob().await;
     let uid = srv.deliver(ALICE, &plain("flag me", "x"));
-    let mut b = Browser::logged_in(&srv, ALICE).await;
+    let mut b = Browser::logged_in(&srv, ALICE, PASSWORD).await;
     let message = format!("/mail/INBOX/{uid}");
-    let r = b.act(&message, &[("action", "flag")]).await;
+    let r = b.submit(&message, &message, &[("action", "flag")]).await;
     assert_eq!(r.status, 303, "{r}");
     assert_eq!(r.header("location"), Some(message.as_str()));
     assert_eq!(
@@ -306,56 +263,51 @@ async fn flag_unflag_read_and_unread() {
     );
     let list = b.get("/mail/INBOX").await.text();
     assert!(list.contains("title=\"Flagged\""), "{list}");
-    b.act(&message, &[("action", "unflag")]).await;
+    b.submit(&message, &message, &[("action", "unflag")]).await;
     assert_eq!(flags(&srv, "INBOX", uid), Some(vec![Flag::Seen]));
-    let r = b.act(&message, &[("action", "unread")]).await;
+    let r = b.submit(&message, &message, &[("action", "unread")]).await;
     assert_eq!(r.header("location"), Some("/mail/INBOX"), "{r}");
     assert_eq!(flags(&srv, "INBOX", uid), Some(vec![]));
 }
 
 #[tokio::test]
 async fn move_and_delete_go_through_the_trash() {
-    let srv = server().await;
+    let srv = alice_and_bob().await;
     let uid = srv.deliver(ALICE, &plain("move me", "x"));
-    let mut b = Browser::logged_in(&srv, ALICE).await;
-    let r = b
-        .act(
-            &format!("/mail/INBOX/{uid}"),
-            &[("action", "move"), ("to", "Archive")],
-        )
-        .await;
+    let mut b = Browser::logged_in(&srv, ALICE, PASSWORD).await;
+    let message = format!("/mail/INBOX/{uid}");
+    let fields = [("action", "move"), ("to", "Archive")];
+    let r = b.submit(&message, &message, &fields).await;
     assert_eq!(r.status, 303, "{r}");
     assert_eq!(r.header("location"), Some("/mail/INBOX"));
     assert_eq!((count(&srv, "INBOX"), count(&srv, "Archive")), (0, 1));
-    let r = b.act("/mail/Archive/1", &[("action", "delete")]).await;
+    let archived = "/mail/Archive/1";
+    let r = b.submit(archived, archived, &[("action", "delete")]).await;
     assert_eq!(r.status, 303, "{r}");
     assert_eq!((count(&srv, "Archive"), count(&srv, "Trash")), (0, 1));
     // Deleting in the Trash is final.
-    b.act("/mail/Trash/1", &[("action", "delete")]).await;
+    let trashed = "/mail/Trash/1";
+    b.submit(trashed, trashed, &[("action", "delete")]).await;
     assert_eq!(count(&srv, "Trash"), 0);
-    assert_eq!(b.get("/mail/Trash/1").await.status, 404);
+    assert_eq!(b.get(trashed).await.status, 404);
     // Moving to a folder that does not exist changes nothing.
     let uid = srv.deliver(ALICE, &plain("stay", "x"));
-    let r = b
-        .act(
-            &format!("/mail/INBOX/{uid}"),
-            &[("action", "move"), ("to", "Nowhere")],
-        )
-        .await;
+    let message = format!("/mail/INBOX/{uid}");
+    let fields = [("action", "move"), ("to", "Nowhere")];
+    let r = b.submit(&message, &message, &fields).await;
     assert_eq!(r.status, 404, "{r}");
     assert_eq!(count(&srv, "INBOX"), 1);
 }
 
 #[tokio::test]
 async fn a_full_mailbox_says_so_and_loses_nothing() {
-    let srv = server().await;
+    let srv = alice_and_bob().await;
     let uid = srv.deliver(ALICE, &plain("big", "x"));
     let account = store(&srv).account(ALICE).unwrap().unwrap();
     store(&srv).set_quota(account.id, 1).unwrap();
-    let mut b = Browser::logged_in(&srv, ALICE).await;
-    let r = b
-        .act(&format!("/mail/INBOX/{uid}"), &[("action", "delete")])
-        .await;
+    let mut b = Browser::logged_in(&srv, ALICE, PASSWORD).await;
+    let message = format!("/mail/INBOX/{uid}");
+    let r = b.submit(&message, &message, &[("action", "delete")]).await;
     assert_eq!(r.status, 507, "{r}");
     assert!(r.text().contains("Empty the Trash"), "{r}");
     assert_eq!((count(&srv, "INBOX"), count(&srv, "Trash")), (1, 0));
@@ -363,20 +315,20 @@ async fn a_full_mailbox_says_so_and_loses_nothing() {
 
 #[tokio::test]
 async fn actions_without_the_form_token_are_refused() {
-    let srv = server().await;
+    let srv = alice_and_bob().await;
     let uid = srv.deliver(ALICE, &plain("keep", "x"));
-    let mut b = Browser::logged_in(&srv, ALICE).await;
+    let mut b = Browser::logged_in(&srv, ALICE, PASSWORD).await;
     let message = format!("/mail/INBOX/{uid}");
     let r = b.post(&message, &[("action", "delete")]).await;
     assert_eq!(r.status, 403, "{r}");
     let r = b
-        .post(&message, &[("action", "flag"), ("csrf", &"0".repeat(64))])
+        .post_with_csrf(&message, &"0".repeat(64), &[("action", "flag")])
         .await;
     assert_eq!(r.status, 403, "{r}");
     assert_eq!(count(&srv, "INBOX"), 1);
     assert_eq!(flags(&srv, "INBOX", uid), Some(vec![]));
     // Signed out, nothing at all.
-    let mut anon = postern_testkit::Browser::open(&srv).await;
+    let mut anon = Browser::open(&srv).await;
     let r = anon.get(&message).await;
     assert_eq!(r.status, 303, "{r}");
     assert_eq!(r.header("location"), Some("/login"));
@@ -384,9 +336,9 @@ async fn actions_without_the_form_token_are_refused() {
 
 #[tokio::test]
 async fn bob_cannot_reach_alices_mail() {
-    let srv = server().await;
+    let srv = alice_and_bob().await;
     let uid = srv.deliver(ALICE, &plain("for alice only", "secret text"));
-    let mut bob = Browser::logged_in(&srv, BOB).await;
+    let mut bob = Browser::logged_in(&srv, BOB, PASSWORD).await;
     for path in [
         format!("/mail/INBOX/{uid}"),
         format!("/mail/INBOX/{uid}/part/1"),
@@ -400,13 +352,11 @@ async fn bob_cannot_reach_alices_mail() {
         .await
         .text()
         .contains("for alice only"));
-    let page = bob.get("/mail").await;
-    let token = page.csrf_field();
+    // His own session's token, posted to her message's page.
+    let token = bob.form_token("/mail").await;
+    let message = format!("/mail/INBOX/{uid}");
     let r = bob
-        .post(
-            &format!("/mail/INBOX/{uid}"),
-            &[("csrf", &token), ("action", "delete")],
-        )
+        .post_with_csrf(&message, &token, &[("action", "delete")])
         .await;
     assert_eq!(r.status, 404, "{r}");
     assert_eq!(count(&srv, "INBOX"), 1);
@@ -419,9 +369,9 @@ async fn bob_cannot_reach_alices_mail() {
 
 #[tokio::test]
 async fn path_tricks_are_404s() {
-    let srv = server().await;
+    let srv = alice_and_bob().await;
     srv.deliver(ALICE, &plain("x", "x"));
-    let mut b = Browser::logged_in(&srv, ALICE).await;
+    let mut b = Browser::logged_in(&srv, ALICE, PASSWORD).await;
     for path in [
         "/mail/..",
         "/mail/%2E%2E",
@@ -446,25 +396,19 @@ async fn path_tricks_are_404s() {
 
 #[tokio::test]
 async fn imap_idle_sees_web_changes_at_once() {
-    let srv = server().await;
+    let srv = alice_and_bob().await;
     let uid = srv.deliver(ALICE, &plain("watched", "x"));
-    let mut imap = LineClient::tls(srv.addr("imaps"), HOST, srv.client_config(&[b"imap"]))
-        .await
-        .unwrap();
-    imap.expect("* OK").await;
-    imap.send(&format!("a LOGIN {ALICE} \"{PASSWORD}\"")).await;
-    imap.read_until("a OK").await;
+    let mut imap = imap_logged_in(&srv, ALICE).await;
     imap.send("b SELECT INBOX").await;
     imap.read_until("b OK").await;
     imap.send("c IDLE").await;
     imap.expect("+ ").await;
 
-    let mut b = Browser::logged_in(&srv, ALICE).await;
+    let mut b = Browser::logged_in(&srv, ALICE, PASSWORD).await;
     // Reading sets \Seen; the flag action adds \Flagged. The session
     // may report them in one FETCH or two; the last must hold both.
-    let r = b
-        .act(&format!("/mail/INBOX/{uid}"), &[("action", "flag")])
-        .await;
+    let message = format!("/mail/INBOX/{uid}");
+    let r = b.submit(&message, &message, &[("action", "flag")]).await;
     assert_eq!(r.status, 303, "{r}");
     loop {
         let line = imap.expect("* 1 FETCH").await;
@@ -475,12 +419,8 @@ async fn imap_idle_sees_web_changes_at_once() {
         assert!(line.contains("\\Seen"), "{line}");
     }
     // A move is an expunge here.
-    let r = b
-        .act(
-            &format!("/mail/INBOX/{uid}"),
-            &[("action", "move"), ("to", "Archive")],
-        )
-        .await;
+    let fields = [("action", "move"), ("to", "Archive")];
+    let r = b.submit(&message, &message, &fields).await;
     assert_eq!(r.status, 303, "{r}");
     imap.read_until("* 1 EXPUNGE").await;
     imap.send("DONE").await;
