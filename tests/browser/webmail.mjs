@@ -194,8 +194,15 @@ const steps = {
     await run.shot("folder-named");
     await page.getByRole("button", { name: "Create", exact: true }).click();
     await run.see(page.getByRole("cell", { name: step.name, exact: true }), `the new folder "${step.name}" in the table`);
+    // The folder list is a tree: each folder shows the last level of its
+    // name under its parent (a level that is no folder is plain text).
     const nav = page.getByRole("navigation", { name: "Folders" });
-    await run.see(nav.getByRole("link", { name: step.name, exact: true }), `the new folder "${step.name}" in the folder list`);
+    const levels = step.name.split("/");
+    const leaf = levels[levels.length - 1];
+    await run.see(nav.getByRole("link", { name: leaf, exact: true }), `the new folder "${leaf}" in the folder list`);
+    for (const parent of levels.slice(0, -1)) {
+      await run.see(nav.getByText(parent, { exact: true }), `its parent level "${parent}" in the folder list`);
+    }
     await run.shot("folder-created");
   },
 };
