@@ -22,6 +22,9 @@ import tempfile
 import time
 import unittest
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from smtp_support import listener_ports  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("POSTERN_BIN", os.path.join(ROOT, "target", "debug", "postern"))
 FETCHMAIL = shutil.which("fetchmail")
@@ -38,12 +41,6 @@ def message(n):
 
 
 MESSAGES = [message(n) for n in (1, 2, 3)]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def postern(data_dir, *args, stdin=None):
@@ -84,11 +81,7 @@ class Fetchmail(unittest.TestCase):
         config = os.path.join(cls.dir, "postern.toml")
         with open(config) as f:
             text = f.read()
-        cls.ports = {}
-        for port in sorted(set(int(p) for p in re.findall(r'"127\.0\.0\.1:(\d+)"', text))):
-            new = free_port()
-            cls.ports[port] = new
-            text = text.replace(f'"127.0.0.1:{port}"', f'"127.0.0.1:{new}"')
+        text, cls.ports = listener_ports(text)
         with open(config, "w") as f:
             f.write(text)
         postern(cls.dir, "user", "add", USER, "--password-stdin", stdin=PASSWORD.encode() + b"\n")

@@ -8,7 +8,6 @@ POSTERN_BIN overrides the binary (default target/debug/postern).
 """
 import imaplib
 import os
-import re
 import shutil
 import smtplib
 import signal
@@ -20,6 +19,9 @@ import tempfile
 import time
 import unittest
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from smtp_support import listener_ports  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("POSTERN_BIN", os.path.join(ROOT, "target", "debug", "postern"))
 USER = "alice@example.test"
@@ -28,12 +30,6 @@ MESSAGE = (
     b"From: Bob <bob@example.test>\r\nTo: alice@example.test\r\nSubject: interop\r\n"
     b"Message-ID: <interop@example.test>\r\n\r\nfirst line\r\nlast line\r\n"
 )
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def postern(data_dir, *args, stdin=None):
@@ -54,11 +50,7 @@ class ImapClients(unittest.TestCase):
         config = os.path.join(cls.dir, "postern.toml")
         with open(config) as f:
             text = f.read()
-        cls.ports = {}
-        for port in sorted(set(int(p) for p in re.findall(r'"127\.0\.0\.1:(\d+)"', text))):
-            new = free_port()
-            cls.ports[port] = new
-            text = text.replace(f'"127.0.0.1:{port}"', f'"127.0.0.1:{new}"')
+        text, cls.ports = listener_ports(text)
         with open(config, "w") as f:
             f.write(text)
         postern(cls.dir, "user", "add", USER, "--password-stdin", stdin=PASSWORD.encode() + b"\n")

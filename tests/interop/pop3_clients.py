@@ -8,7 +8,6 @@ POSTERN_BIN overrides the binary (default target/debug/postern).
 """
 import os
 import poplib
-import re
 import shutil
 import signal
 import socket
@@ -19,6 +18,9 @@ import tempfile
 import time
 import unittest
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from smtp_support import listener_ports  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("POSTERN_BIN", os.path.join(ROOT, "target", "debug", "postern"))
 USER = "alice@example.test"
@@ -27,12 +29,6 @@ MESSAGE = (
     b"From: bob@example.test\r\nTo: alice@example.test\r\nSubject: interop\r\n\r\n"
     b"first line\r\n.a line with a leading dot\r\nlast line\r\n"
 )
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def postern(data_dir, *args, stdin=None):
@@ -52,11 +48,7 @@ class Pop3Clients(unittest.TestCase):
         postern(cls.dir, "init", "--dev-ports", "--hostname", "localhost", "--domain", "example.test")
         config = os.path.join(cls.dir, "postern.toml")
         text = open(config).read()
-        cls.ports = {}
-        for port in sorted(set(int(p) for p in re.findall(r'"127\.0\.0\.1:(\d+)"', text))):
-            new = free_port()
-            cls.ports[port] = new
-            text = text.replace(f'"127.0.0.1:{port}"', f'"127.0.0.1:{new}"')
+        text, cls.ports = listener_ports(text)
         open(config, "w").write(text)
         postern(cls.dir, "user", "add", USER, "--password-stdin", stdin=PASSWORD.encode() + b"\n")
         for _ in range(3):

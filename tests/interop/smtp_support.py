@@ -1,4 +1,4 @@
-"""Shared by the SMTP interop scripts: a `postern` data directory on free
+"""Shared by the interop scripts: a `postern` data directory on free
 loopback ports, started from the built binary, with accounts, and the
 ways the scripts look at the result (POP3 over TLS, `postern queue list`,
 the server's log).
@@ -11,6 +11,7 @@ requirements).
 """
 import os
 import poplib
+import random
 import re
 import shutil
 import signal
@@ -33,10 +34,49 @@ DEV_SMTP, DEV_SUBMISSION, DEV_SUBMISSIONS, DEV_POP3S = 2525, 2587, 2465, 2995
 TRACE_FIELDS = {b"received", b"return-path", b"authentication-results"}
 
 
+# Where free ports are looked for: below Linux's ephemeral range
+# (net.ipv4.ip_local_port_range, 32768-60999 by default), never with
+# port 0. A port that bind(0) hands out is also the next source port of
+# some other test's outgoing connection (openssl, curl, the server's own
+# clients), which can take it in the moment between the check and
+# `postern serve`'s bind: the server then fails to start. The Rust CLI
+# tests (crates/cli/tests/common) pick theirs the same way.
+FREE_PORT_LOW, FREE_PORT_SPAN = 20000, 12000
+
+
+def free_ports(n):
+    """`n` distinct ports that were free a moment ago on 127.0.0.1, from
+    FREE_PORT_LOW up, tried in a random order so that parallel runs start
+    at different places. Each is held until all are found, so none is
+    given twice."""
+    candidates = list(range(FREE_PORT_LOW, FREE_PORT_LOW + FREE_PORT_SPAN))
+    random.shuffle(candidates)
+    held = []
+    try:
+        for port in candidates:
+            if len(held) == n:
+                break
+            s = socket.socket()
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                s.close()
+                continue
+            held.append(s)
+        if len(held) < n:
+            raise AssertionError(
+                f"no {n} free ports between {FREE_PORT_LOW} and "
+                f"{FREE_PORT_LOW + FREE_PORT_SPAN - 1}: stop what holds them and run again"
+            )
+        return [s.getsockname()[1] for s in held]
+    finally:
+        for s in held:
+            s.close()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """One port that was free a moment ago on 127.0.0.1 (see free_ports)."""
+    return free_ports(1)[0]
 
 
 def need_program(test, name):
@@ -63,10 +103,9 @@ def postern(data_dir, *args, stdin=None, check=True):
 def listener_ports(text):
     """Every `"127.0.0.1:port"` of the dev configuration moved to a free
     port; returns the new text and {dev port: new port}."""
-    ports = {}
-    for port in sorted(set(int(p) for p in re.findall(r'"127\.0\.0\.1:(\d+)"', text))):
-        new = free_port()
-        ports[port] = new
+    dev = sorted(set(int(p) for p in re.findall(r'"127\.0\.0\.1:(\d+)"', text)))
+    ports = dict(zip(dev, free_ports(len(dev))))
+    for port, new in ports.items():
         text = text.replace(f'"127.0.0.1:{port}"', f'"127.0.0.1:{new}"')
     text = re.sub(r"redirect_https_port = \d+", f"redirect_https_port = {ports.get(8443, 8443)}", text)
     return text, ports
