@@ -14,22 +14,15 @@ import glob
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from smtp_support import listener_ports  # noqa: E402
+from smtp_support import PASSWORD, Postern  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.environ.get("POSTERN_BIN", os.path.join(ROOT, "target", "debug", "postern"))
 FETCHMAIL = shutil.which("fetchmail")
 USER = "alice@example.test"
-PASSWORD = "correct horse battery"
 
 
 def message(n):
@@ -41,21 +34,6 @@ def message(n):
 
 
 MESSAGES = [message(n) for n in (1, 2, 3)]
-
-
-def postern(data_dir, *args, stdin=None):
-    result = subprocess.run(
-        [BIN, "--data-dir", data_dir, *args],
-        input=stdin, capture_output=True, timeout=120,
-    )
-    if result.returncode != 0:
-        raise AssertionError(f"postern {' '.join(args)} failed: {result.stderr.decode()}")
-    return result.stdout.decode()
-
-
-def read_text(path):
-    with open(path, errors="replace") as f:
-        return f.read()
 
 
 def read_bytes(path):
@@ -76,45 +54,18 @@ class Fetchmail(unittest.TestCase):
         cls.server = None
         if FETCHMAIL is None:
             return
-        cls.dir = tempfile.mkdtemp(prefix="postern-fetchmail-")
-        postern(cls.dir, "init", "--dev-ports", "--hostname", "localhost", "--domain", "example.test")
-        config = os.path.join(cls.dir, "postern.toml")
-        with open(config) as f:
-            text = f.read()
-        text, cls.ports = listener_ports(text)
-        with open(config, "w") as f:
-            f.write(text)
-        postern(cls.dir, "user", "add", USER, "--password-stdin", stdin=PASSWORD.encode() + b"\n")
-        for raw in MESSAGES:
-            postern(cls.dir, "deliver", "--to", USER, stdin=raw)
-        cls.log = open(os.path.join(cls.dir, "serve.log"), "wb")
-        cls.server = subprocess.Popen([BIN, "--data-dir", cls.dir, "serve"], stdout=cls.log, stderr=cls.log)
-        cls.pop3 = cls.ports[2110]
-        deadline = time.time() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", cls.pop3), timeout=1).close()
-                break
-            except OSError:
-                if time.time() > deadline or cls.server.poll() is not None:
-                    raise AssertionError("postern serve did not start:\n" + read_text(cls.log.name))
-                time.sleep(0.1)
-        cls.ca = os.path.join(cls.dir, "certs", "main.crt.pem")
+        cls.server = Postern(users=[USER], deliveries=[(USER, raw) for raw in MESSAGES])
+        cls.ca = cls.server.ca
+        cls.pop3 = cls.server.ports[2110]
+        cls.server.wait_for(cls.pop3)
         # fetchmail's home: its lock file, its UID list, its rc files.
-        cls.home = os.path.join(cls.dir, "fetchmail-home")
+        cls.home = os.path.join(cls.server.dir, "fetchmail-home")
         os.mkdir(cls.home, 0o700)
 
     @classmethod
     def tearDownClass(cls):
-        if cls.server is None:
-            return
-        cls.server.send_signal(signal.SIGTERM)
-        try:
-            cls.server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            cls.server.kill()
-        cls.log.close()
-        shutil.rmtree(cls.dir, ignore_errors=True)
+        if cls.server is not None:
+            cls.server.stop()
 
     def setUp(self):
         if FETCHMAIL is None:
@@ -160,7 +111,7 @@ class Fetchmail(unittest.TestCase):
 
     def describe(self, code, transcript):
         return (f"fetchmail exited {code}\n--- transcript ---\n{transcript}"
-                f"\n--- postern serve ---\n{read_text(self.log.name)}")
+                f"\n--- postern serve ---\n{self.server.log_text()}")
 
     def test_1_plain_text_gets_no_login(self):
         # No STLS at all: fetchmail would send the password in clear.

@@ -10,84 +10,36 @@ import imaplib
 import os
 import shutil
 import smtplib
-import signal
-import socket
-import ssl
 import subprocess
 import sys
-import tempfile
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from smtp_support import listener_ports  # noqa: E402
+from smtp_support import PASSWORD, Postern  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.environ.get("POSTERN_BIN", os.path.join(ROOT, "target", "debug", "postern"))
 USER = "alice@example.test"
-PASSWORD = "correct horse battery"
 MESSAGE = (
     b"From: Bob <bob@example.test>\r\nTo: alice@example.test\r\nSubject: interop\r\n"
     b"Message-ID: <interop@example.test>\r\n\r\nfirst line\r\nlast line\r\n"
 )
 
 
-def postern(data_dir, *args, stdin=None):
-    result = subprocess.run(
-        [BIN, "--data-dir", data_dir, *args],
-        input=stdin, capture_output=True, timeout=120,
-    )
-    if result.returncode != 0:
-        raise AssertionError(f"postern {' '.join(args)} failed: {result.stderr.decode()}")
-    return result.stdout.decode()
-
-
 class ImapClients(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.dir = tempfile.mkdtemp(prefix="postern-interop-")
-        postern(cls.dir, "init", "--dev-ports", "--hostname", "localhost", "--domain", "example.test")
-        config = os.path.join(cls.dir, "postern.toml")
-        with open(config) as f:
-            text = f.read()
-        text, cls.ports = listener_ports(text)
-        with open(config, "w") as f:
-            f.write(text)
-        postern(cls.dir, "user", "add", USER, "--password-stdin", stdin=PASSWORD.encode() + b"\n")
-        for _ in range(3):
-            postern(cls.dir, "deliver", "--to", USER, stdin=MESSAGE)
-        cls.log = open(os.path.join(cls.dir, "serve.log"), "wb")
-        cls.server = subprocess.Popen([BIN, "--data-dir", cls.dir, "serve"], stdout=cls.log, stderr=cls.log)
+        cls.server = Postern(users=[USER], deliveries=[(USER, MESSAGE)] * 3)
+        cls.dir, cls.ports, cls.ca = cls.server.dir, cls.server.ports, cls.server.ca
         cls.imaps = cls.ports[2993]
         cls.imap = cls.ports[2143]
-        deadline = time.time() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", cls.imaps), timeout=1).close()
-                break
-            except OSError:
-                if time.time() > deadline or cls.server.poll() is not None:
-                    raise AssertionError("postern serve did not start:\n" + open(cls.log.name).read())
-                time.sleep(0.1)
-        cls.ca = os.path.join(cls.dir, "certs", "main.crt.pem")
+        cls.server.wait_for(cls.imaps)
 
     @classmethod
     def tearDownClass(cls):
-        cls.server.send_signal(signal.SIGTERM)
-        try:
-            cls.server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            cls.server.kill()
-        cls.log.close()
-        shutil.rmtree(cls.dir, ignore_errors=True)
-
-    def context(self):
-        ctx = ssl.create_default_context(cafile=self.ca)
-        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-        return ctx
+        cls.server.stop()
 
     def login(self):
-        m = imaplib.IMAP4_SSL("localhost", self.imaps, ssl_context=self.context(), timeout=10)
+        m = imaplib.IMAP4_SSL("localhost", self.imaps, ssl_context=self.server.context(), timeout=10)
         m.login(USER, PASSWORD)
         return m
 
@@ -119,7 +71,7 @@ class ImapClients(unittest.TestCase):
         m = imaplib.IMAP4("localhost", self.imap, timeout=10)
         self.assertIn("STARTTLS", m.capabilities)
         self.assertIn("LOGINDISABLED", m.capabilities)
-        m.starttls(ssl_context=self.context())
+        m.starttls(ssl_context=self.server.context())
         m.login(USER, PASSWORD)
         typ, data = m.append("Archive", "(\\Seen)", None, MESSAGE)
         self.assertEqual(typ, "OK")
@@ -160,7 +112,7 @@ class ImapClients(unittest.TestCase):
         m.send(f"{tag} IDLE\r\n".encode())
         self.assertTrue(m.readline().startswith(b"+"))
         with smtplib.SMTP("localhost", self.ports[2525], timeout=10) as s:
-            s.starttls(context=self.context())
+            s.starttls(context=self.server.context())
             s.sendmail("bob@example.test", [USER], MESSAGE)
             # Delivered (durable) once the 250 came back: the clock starts.
             start = time.time()

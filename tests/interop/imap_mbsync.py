@@ -70,7 +70,7 @@ SyncState *
         self.assertEqual(out.returncode, 0, out.stdout.decode() + out.stderr.decode())
 
     def session(self):
-        m = imaplib.IMAP4_SSL("localhost", self.imaps, ssl_context=imap_clients.ImapClients.context(self), timeout=10)
+        m = imaplib.IMAP4_SSL("localhost", self.imaps, ssl_context=self.server.context(), timeout=10)
         m.login(USER, PASSWORD)
         return m
 

@@ -9,82 +9,36 @@ POSTERN_BIN overrides the binary (default target/debug/postern).
 import os
 import poplib
 import shutil
-import signal
 import socket
-import ssl
 import subprocess
 import sys
-import tempfile
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from smtp_support import listener_ports  # noqa: E402
+from smtp_support import PASSWORD, Postern  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.environ.get("POSTERN_BIN", os.path.join(ROOT, "target", "debug", "postern"))
 USER = "alice@example.test"
-PASSWORD = "correct horse battery"
 MESSAGE = (
     b"From: bob@example.test\r\nTo: alice@example.test\r\nSubject: interop\r\n\r\n"
     b"first line\r\n.a line with a leading dot\r\nlast line\r\n"
 )
 
 
-def postern(data_dir, *args, stdin=None):
-    result = subprocess.run(
-        [BIN, "--data-dir", data_dir, *args],
-        input=stdin, capture_output=True, timeout=120,
-    )
-    if result.returncode != 0:
-        raise AssertionError(f"postern {' '.join(args)} failed: {result.stderr.decode()}")
-    return result.stdout.decode()
-
-
 class Pop3Clients(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.dir = tempfile.mkdtemp(prefix="postern-interop-")
-        postern(cls.dir, "init", "--dev-ports", "--hostname", "localhost", "--domain", "example.test")
-        config = os.path.join(cls.dir, "postern.toml")
-        text = open(config).read()
-        text, cls.ports = listener_ports(text)
-        open(config, "w").write(text)
-        postern(cls.dir, "user", "add", USER, "--password-stdin", stdin=PASSWORD.encode() + b"\n")
-        for _ in range(3):
-            postern(cls.dir, "deliver", "--to", USER, stdin=MESSAGE)
-        cls.log = open(os.path.join(cls.dir, "serve.log"), "wb")
-        cls.server = subprocess.Popen([BIN, "--data-dir", cls.dir, "serve"], stdout=cls.log, stderr=cls.log)
-        cls.pop3s = cls.ports[2995]
-        cls.pop3 = cls.ports[2110]
-        deadline = time.time() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", cls.pop3s), timeout=1).close()
-                break
-            except OSError:
-                if time.time() > deadline or cls.server.poll() is not None:
-                    raise AssertionError("postern serve did not start:\n" + open(cls.log.name).read())
-                time.sleep(0.1)
-        cls.ca = os.path.join(cls.dir, "certs", "main.crt.pem")
+        cls.server = Postern(users=[USER], deliveries=[(USER, MESSAGE)] * 3)
+        cls.ca = cls.server.ca
+        cls.pop3s = cls.server.ports[2995]
+        cls.pop3 = cls.server.ports[2110]
+        cls.server.wait_for(cls.pop3s)
 
     @classmethod
     def tearDownClass(cls):
-        cls.server.send_signal(signal.SIGTERM)
-        try:
-            cls.server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            cls.server.kill()
-        cls.log.close()
-        shutil.rmtree(cls.dir, ignore_errors=True)
-
-    def context(self):
-        ctx = ssl.create_default_context(cafile=self.ca)
-        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-        return ctx
+        cls.server.stop()
 
     def test_1_pop3_ssl_reads_with_dot_stuffing_undone(self):
-        p = poplib.POP3_SSL("localhost", self.pop3s, context=self.context(), timeout=10)
+        p = poplib.POP3_SSL("localhost", self.pop3s, context=self.server.context(), timeout=10)
         p.user(USER)
         p.pass_(PASSWORD)
         count, size = p.stat()
@@ -106,7 +60,7 @@ class Pop3Clients(unittest.TestCase):
         caps = p.capa()
         self.assertIn("STLS", caps)
         self.assertNotIn("USER", caps)
-        p.stls(context=self.context())
+        p.stls(context=self.server.context())
         caps = p.capa()
         self.assertIn("USER", caps)
         self.assertNotIn("STLS", caps)
@@ -114,7 +68,7 @@ class Pop3Clients(unittest.TestCase):
         p.pass_(PASSWORD)
         p.dele(3)
         p.quit()
-        p = poplib.POP3_SSL("localhost", self.pop3s, context=self.context(), timeout=10)
+        p = poplib.POP3_SSL("localhost", self.pop3s, context=self.server.context(), timeout=10)
         p.user(USER)
         p.pass_(PASSWORD)
         self.assertEqual(p.stat()[0], 2)
@@ -130,7 +84,7 @@ class Pop3Clients(unittest.TestCase):
     def test_4_wrong_password_and_unknown_user_look_the_same(self):
         answers = []
         for user in (USER, "nobody@example.test"):
-            p = poplib.POP3_SSL("localhost", self.pop3s, context=self.context(), timeout=10)
+            p = poplib.POP3_SSL("localhost", self.pop3s, context=self.server.context(), timeout=10)
             p.user(user)
             with self.assertRaises(poplib.error_proto) as failed:
                 p.pass_("wrong password here")

@@ -143,9 +143,11 @@ def smtp_settings(text, max_message_size=None, routes=None, ca_file=None, tls=No
 
 class Postern:
     """One `postern serve` on free loopback ports, with a data directory of
-    its own."""
+    its own: `users` (password PASSWORD) and `aliases` ({address: [target,
+    ...]}) added, and `deliveries` ([(address, raw message), ...]) put in
+    through `postern deliver` before the server starts."""
 
-    def __init__(self, users=(), aliases=None, **settings):
+    def __init__(self, users=(), aliases=None, deliveries=(), **settings):
         self.dir = tempfile.mkdtemp(prefix="postern-smtp-")
         self.server = None
         self.log = None
@@ -162,6 +164,8 @@ class Postern:
                 postern(self.dir, "user", "add", user, "--password-stdin", stdin=PASSWORD.encode() + b"\n")
             for address, targets in (aliases or {}).items():
                 postern(self.dir, "alias", "add", address, *targets)
+            for address, raw in deliveries:
+                postern(self.dir, "deliver", "--to", address, stdin=raw)
             self.smtp = self.ports[DEV_SMTP]
             self.submission = self.ports[DEV_SUBMISSION]
             self.submissions = self.ports[DEV_SUBMISSIONS]
