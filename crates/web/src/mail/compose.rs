@@ -178,7 +178,15 @@ async fn form(State(state): State<AppState>, Authed(session): Authed, uri: Uri) 
         frame: Frame::new(&session, folders),
         title: title(mode),
         fields: Fields {
-            from: senders.first().cloned().unwrap_or_default(),
+            // The address the source was sent to, when it is one of
+            // ours (a reply to mail for an alias comes from the alias);
+            // else the account's own.
+            from: senders
+                .iter()
+                .find(|s| s.eq_ignore_ascii_case(&fields.from))
+                .or(senders.first())
+                .cloned()
+                .unwrap_or_default(),
             ..fields
         },
         senders,
@@ -268,6 +276,12 @@ fn prefill(mode: Mode, source: &Source, ours: &[String]) -> (Fields, Vec<Carried
     match mode {
         Mode::New => (Fields::default(), Vec::new()),
         Mode::Reply | Mode::ReplyAll => {
+            let addressed_to = list("To")
+                .into_iter()
+                .chain(list("Cc"))
+                .map(|(_, a)| a)
+                .find(|a| is_ours(a))
+                .unwrap_or_default();
             let reply_to = list("Reply-To");
             let to = if reply_to.is_empty() {
                 list("From")
@@ -297,6 +311,7 @@ fn prefill(mode: Mode, source: &Source, ours: &[String]) -> (Fields, Vec<Carried
                 },
                 in_reply_to: message_id,
                 references: references.join(" "),
+                from: addressed_to,
                 ..Fields::default()
             };
             (fields, Vec::new())
@@ -327,6 +342,11 @@ fn prefill(mode: Mode, source: &Source, ours: &[String]) -> (Fields, Vec<Carried
                 body: text,
                 in_reply_to: raw_field("In-Reply-To"),
                 references: raw_field("References"),
+                from: list("From")
+                    .into_iter()
+                    .next()
+                    .map(|(_, a)| a)
+                    .unwrap_or_default(),
                 ..Fields::default()
             };
             (fields, attachments())
@@ -854,6 +874,10 @@ Noon?\nOr one.\n";
         assert!(carried.is_empty());
         let (f, _) = prefill(Mode::Reply, &source(ORIGINAL), &ours);
         assert_eq!(f.cc, "");
+        assert_eq!(
+            f.from, "alice@example.test",
+            "sent to us: replied from there"
+        );
     }
 
     #[test]
