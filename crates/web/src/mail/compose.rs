@@ -184,7 +184,7 @@ async fn form(State(state): State<AppState>, Authed(session): Authed, uri: Uri) 
             from: senders
                 .iter()
                 .find(|s| s.eq_ignore_ascii_case(&fields.from))
-                .or(senders.first())
+                .or_else(|| senders.first())
                 .cloned()
                 .unwrap_or_default(),
             ..fields
@@ -347,7 +347,6 @@ fn prefill(mode: Mode, source: &Source, ours: &[String]) -> (Fields, Vec<Carried
                     .next()
                     .map(|(_, a)| a)
                     .unwrap_or_default(),
-                ..Fields::default()
             };
             (fields, attachments())
         }
