@@ -23,6 +23,7 @@ FORBIDDEN = {
     "postern-auth": {"postern-server", "postern-tls", "postern-smtp-proto", "postern-imap-proto", "postern-pop3-proto", "rustls"},
     "postern-outbound": {"postern", "postern-server", "postern-config", "postern-smtp-proto", "postern-imap-proto", "postern-pop3-proto", "postern-auth"},
     "postern-web": {"postern", "postern-server", "postern-smtp-proto", "postern-imap-proto", "postern-pop3-proto", "postern-tls", "rustls"},
+    "postern-dav": {"tokio", "rustls", "mio", "socket2", "postern-store", "postern-server", "postern-web", "axum", "postern-tls", "postern-config"},
     "postern-server": {"postern"},
 }
 # workspace crates each crate may name directly
@@ -38,6 +39,7 @@ ALLOWED_WORKSPACE_DEPS = {
     "postern-auth": {"postern-types", "postern-store"},
     "postern-outbound": {"postern-types", "postern-store", "postern-tls"},
     "postern-web": {"postern-types", "postern-store", "postern-auth", "postern-message", "postern-config"},
+    "postern-dav": {"postern-types"},
 }
 
 
