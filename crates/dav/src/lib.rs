@@ -11,12 +11,14 @@
 //!   element limits, namespaces resolved) and the text escaper.
 //! - `request`: PROPFIND, PROPPATCH, MKCALENDAR and REPORT bodies.
 //! - `filter`: the calendar-query filter tree (RFC 4791 §9.7).
+//! - `multistatus`: the 207 body and the precondition `error` body.
 //! - `error`: [`DavError`], the reason a body was refused.
 
 #![forbid(unsafe_code)]
 
 mod error;
 pub mod filter;
+pub mod multistatus;
 pub mod request;
 mod xml;
 
@@ -24,6 +26,7 @@ use std::fmt;
 
 pub use error::DavError;
 pub use filter::{Collation, CompFilter, Filter, ParamFilter, PropFilter, TextMatch, TimeRange};
+pub use multistatus::{encode_path, Condition, Multistatus, Response, Value};
 pub use request::{
     parse_mkcalendar, parse_propfind, parse_proppatch, parse_report, CalendarQuery, Multiget,
     Patch, PropValue, Propfind, Report, SyncCollection, SyncLevel,
