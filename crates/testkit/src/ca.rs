@@ -118,6 +118,18 @@ impl TestCa {
         self.sign(p, KeyPair::generate().expect("key"))
     }
 
+    /// What a CA does with a certificate signing request (PKCS#10, RFC
+    /// 2986): a server certificate for the CSR's names and public key,
+    /// valid for 30 days, PEM. The CA sets the validity and the usage,
+    /// as real ones do; the CSR only proposes the names.
+    pub fn sign_csr(&self, csr_pem: &str) -> String {
+        let mut csr = rcgen::CertificateSigningRequestParams::from_pem(csr_pem)
+            .expect("a well-formed CSR with a valid signature");
+        csr.params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        validity(&mut csr.params, 30);
+        csr.signed_by(&self.issuer).expect("signing the CSR").pem()
+    }
+
     fn sign(&self, p: CertificateParams, key: KeyPair) -> Issued {
         let cert = p.signed_by(&key, &self.issuer).expect("signing");
         Issued {
