@@ -24,6 +24,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use postern_config::{Config, Listener};
 use postern_tls::Certificates;
 use postern_types::{Service, TlsMode};
+use postern_web::admin::{CertImported, CertRequest, CertRequested, CertUpload};
 use postern_web::{
     CertificateReport, Client, Endpoint, LoginFuture, MailService, Settings, TlsPolicyReport,
     TlsReports, Web,
@@ -40,6 +41,8 @@ use crate::conn::handshake;
 use crate::listener::ListenerCtx;
 use crate::mail::Mail;
 use crate::session::smtp::WebSubmission;
+
+mod certs;
 
 /// Connection ids for the logs (the line listeners count their own).
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -88,8 +91,11 @@ pub fn application(
 
 /// The admin pages' view of TLS: the live certificate store (a reload
 /// shows at once), which listeners may serve each certificate, and the
-/// policy the listeners were built with.
+/// policy the listeners were built with; and the certificate requests
+/// and imports made from those pages ([`certs`]).
 struct ServerTls {
+    /// For the certificate files, the pending keys and the reload.
+    config: Arc<Config>,
     certificates: Certificates,
     /// Each TLS listener's name and the certificates it may serve.
     listeners: Vec<(String, Vec<String>)>,
@@ -104,6 +110,7 @@ impl ServerTls {
                 .filter(|l| l.tls != TlsMode::None)
         };
         Self {
+            config: Arc::new(config.clone()),
             certificates: certificates.clone(),
             listeners: tls_listeners()
                 .map(|l| (l.name.clone(), l.certificates.clone()))
@@ -165,6 +172,22 @@ impl TlsReports for ServerTls {
 
     fn policy(&self) -> TlsPolicyReport {
         self.policy.clone()
+    }
+
+    fn key_types(&self) -> Vec<String> {
+        certs::key_types()
+    }
+
+    fn request_certificate(&self, request: CertRequest) -> Result<CertRequested, String> {
+        certs::request(&self.config, request)
+    }
+
+    fn import_certificate(
+        &self,
+        certificate: &str,
+        upload: CertUpload,
+    ) -> Result<CertImported, String> {
+        certs::import(&self.config, &self.certificates, certificate, upload)
     }
 }
 

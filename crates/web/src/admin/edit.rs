@@ -40,6 +40,8 @@ pub enum Action {
     RemoveAlias,
     RetryQueued,
     DeleteQueued,
+    RequestCertificate,
+    ImportCertificate,
 }
 
 /// (action, code, notice).
@@ -86,6 +88,16 @@ const ACTIONS: &[(Action, &str, &str)] = &[
         "queue-deleted",
         "The message was removed from the queue; no bounce was sent.",
     ),
+    (
+        Action::RequestCertificate,
+        "certificate-requested",
+        "Key and CSR made; the key stays on the server.",
+    ),
+    (
+        Action::ImportCertificate,
+        "certificate-imported",
+        "Certificate imported.",
+    ),
 ];
 
 impl Action {
@@ -116,6 +128,7 @@ pub enum Back {
     User(String),
     Aliases,
     Queue,
+    Certificates,
 }
 
 impl Back {
@@ -130,6 +143,7 @@ impl Back {
             ),
             Self::Aliases => ("/admin/aliases", Vec::new()),
             Self::Queue => ("/admin/queue", Vec::new()),
+            Self::Certificates => ("/admin/certificates", Vec::new()),
         };
         query.extend(done.map(|a| format!("done={}", a.code())));
         match query.is_empty() {
@@ -187,12 +201,8 @@ where
         back,
     } = edit;
     let admin = session.address.as_str();
-    if !session.csrf.matches(csrf) {
-        tracing::warn!(admin = %admin, action = action.code(), target = %target, "administration change refused: missing or wrong form token");
-        return refuse(
-            StatusCode::FORBIDDEN,
-            "invalid form token; reload the page\n",
-        );
+    if let Some(r) = token_refusal(session, csrf, action, &target) {
+        return r;
     }
     let store = state.store.clone();
     let done = tokio::task::spawn_blocking(move || f(store.as_ref())).await;
@@ -212,6 +222,24 @@ where
     };
     tracing::info!(admin = %admin, action = action.code(), target = %target, reason = %reason, "administration change refused");
     pages::show(state, session, &back, status, None, Some(reason)).await
+}
+
+/// The form's CSRF token must be the session's; otherwise the 403 to
+/// answer, logged with what was attempted.
+pub fn token_refusal(
+    session: &SessionView,
+    csrf: &str,
+    action: Action,
+    target: &str,
+) -> Option<Response> {
+    if session.csrf.matches(csrf) {
+        return None;
+    }
+    tracing::warn!(admin = %session.address, action = action.code(), target = %target, "administration change refused: missing or wrong form token");
+    Some(refuse(
+        StatusCode::FORBIDDEN,
+        "invalid form token; reload the page\n",
+    ))
 }
 
 /// A store error the administrator can act on, as status and sentence;
@@ -315,6 +343,8 @@ mod tests {
             Action::RemoveAlias,
             Action::RetryQueued,
             Action::DeleteQueued,
+            Action::RequestCertificate,
+            Action::ImportCertificate,
         ];
         let codes: std::collections::HashSet<_> = all.iter().map(|a| a.code()).collect();
         assert_eq!(codes.len(), all.len());

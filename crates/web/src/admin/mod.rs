@@ -1,7 +1,9 @@
 //! The administration pages under `/admin`: domains, users, aliases, the
 //! outbound queue and the TLS certificates. Domains, users, aliases and
 //! queue items can be changed here with the store calls, and the checks,
-//! of the `postern` command; certificates are shown only.
+//! of the `postern` command. Certificates are requested (a key kept on
+//! the server and a CSR for the CA) and imported through the server, with
+//! the checks of `postern cert request` and `postern cert import`.
 //!
 //! Every change is a POST form carrying the session's CSRF token, behind
 //! the application's same-origin check; it is logged at `info` with the
@@ -17,8 +19,9 @@
 //! the login page, as for the mail pages; a signed-in user who is no
 //! administrator gets 403, never the data.
 //!
-//! The web crate never sees a certificate or a TLS configuration: the
-//! server describes them through [`TlsReports`], in plain data.
+//! The web crate never sees a certificate, a key or a TLS configuration:
+//! the server describes them, and does the certificate work, through
+//! [`TlsReports`], in plain data. A private key never reaches this crate.
 //!
 //! # Layout
 //! - [`Admin`]: the extractor that lets administrators through.
@@ -27,8 +30,10 @@
 //! - [`pages`]: the pages and their rows.
 //! - [`edit`]: what every change shares: token, audit line, answer.
 //! - [`domains`], [`users`], [`aliases`], [`queue`]: the forms.
+//! - [`certs`]: requesting and importing a certificate.
 
 pub mod aliases;
+pub mod certs;
 pub mod domains;
 pub mod edit;
 pub mod pages;
@@ -76,6 +81,9 @@ pub fn routes() -> Router<AppState> {
             get(queue::confirm_delete).post(queue::delete),
         )
         .route("/admin/certificates", get(pages::certificates))
+        .route("/admin/certificates/request", post(certs::request))
+        .route("/admin/certificates/csr", post(certs::download_csr))
+        .merge(certs::upload_routes())
 }
 
 /// One user's page, with its forms.
@@ -109,11 +117,84 @@ pub struct TlsPolicyReport {
     pub suites: Vec<String>,
 }
 
-/// What the server tells the admin pages about TLS. Called at each view
-/// of the page, so a reloaded certificate shows at once.
+/// A new key and CSR, as `postern cert request` makes them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertRequest {
+    /// The `[[certificate]]` the signed certificate will replace.
+    pub certificate: String,
+    /// DNS names or IP addresses; the first is also the CN.
+    pub names: Vec<String>,
+    /// One of [`TlsReports::key_types`].
+    pub key_type: String,
+}
+
+/// A request made: the CSR for the CA, and where the server keeps the key
+/// (the path only; the key itself never leaves the server).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertRequested {
+    pub csr_pem: String,
+    pub key_path: String,
+}
+
+/// What the CA sent, as uploaded.
+pub enum CertUpload {
+    /// The signed certificate, possibly followed by its chain, and the
+    /// chain as a separate file if the CA sent one.
+    Pem {
+        cert_pem: Vec<u8>,
+        chain_pem: Option<Vec<u8>>,
+    },
+    /// A PKCS#12 keystore (RFC 7292) with its password.
+    Pkcs12 { der: Vec<u8>, password: String },
+}
+
+impl std::fmt::Debug for CertUpload {
+    // The keystore password never reaches a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Pem { cert_pem, .. } => write!(f, "Pem({} octets)", cert_pem.len()),
+            Self::Pkcs12 { der, .. } => write!(f, "Pkcs12({} octets)", der.len()),
+        }
+    }
+}
+
+/// A certificate checked and installed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertImported {
+    /// The `[[certificate]]` replaced.
+    pub certificate: String,
+    /// The names the new certificate covers.
+    pub names: Vec<String>,
+    pub issuer: String,
+    /// The new certificate's notAfter, seconds since the Unix epoch.
+    pub not_after_unix: i64,
+    pub days_left: i64,
+    /// What the administrator should know; none of it blocked the import.
+    pub warnings: Vec<String>,
+    /// `Ok` once the live store serves the new certificate; otherwise why
+    /// it does not (yet).
+    pub serving: Result<(), String>,
+}
+
+/// What the server tells the admin pages about TLS, and the certificate
+/// work it does for them. Called on a blocking thread: the reports at
+/// each view of the page, so a reloaded certificate shows at once.
 pub trait TlsReports: Send + Sync + 'static {
     fn certificates(&self) -> Vec<CertificateReport>;
     fn policy(&self) -> TlsPolicyReport;
+    /// The key types a request may ask for, the default first.
+    fn key_types(&self) -> Vec<String>;
+    /// Makes a key (kept on the server, mode 0600) and its CSR. The error
+    /// is a sentence for the administrator.
+    fn request_certificate(&self, request: CertRequest) -> Result<CertRequested, String>;
+    /// Checks an upload as `postern cert import` does and installs it in
+    /// place of the `[[certificate]]` named `certificate`. The error is a
+    /// sentence for the administrator; nothing was changed then.
+    fn import_certificate(
+        &self,
+        certificate: &str,
+        upload: CertUpload,
+    ) -> Result<CertImported, String>;
 }
 
 /// A server without TLS reports (tests of the application alone).
@@ -128,7 +209,21 @@ impl TlsReports for NoTls {
     fn policy(&self) -> TlsPolicyReport {
         TlsPolicyReport::default()
     }
+
+    fn key_types(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn request_certificate(&self, _: CertRequest) -> Result<CertRequested, String> {
+        Err(NO_TLS.into())
+    }
+
+    fn import_certificate(&self, _: &str, _: CertUpload) -> Result<CertImported, String> {
+        Err(NO_TLS.into())
+    }
 }
+
+const NO_TLS: &str = "Certificates cannot be changed here: this server has no TLS set-up.";
 
 /// A signed-in administrator. Signed out: a redirect to `/login`;
 /// signed in without the flag (or the account gone or disabled): 403.

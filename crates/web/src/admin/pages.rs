@@ -37,7 +37,7 @@ pub(crate) struct AdminFrame {
 }
 
 impl AdminFrame {
-    fn new(session: &SessionView) -> Self {
+    pub(crate) fn new(session: &SessionView) -> Self {
         Self {
             address: session.address.clone(),
             csrf: session.csrf.to_hex(),
@@ -184,6 +184,8 @@ struct CertificatesPage<'a> {
     frame: AdminFrame,
     certificates: Vec<CertificateRow>,
     policy: TlsPolicyReport,
+    /// For the request form; empty when the server cannot make keys.
+    key_types: Vec<String>,
 }
 
 /// `GET /admin`: what there is, with links.
@@ -348,6 +350,7 @@ pub async fn show(
         Back::User(address) => user_page(state, session, frame, address).await,
         Back::Aliases => aliases_page(state, frame).await,
         Back::Queue => queue_page(state, frame).await,
+        Back::Certificates => certificates_page(state, frame).await,
     };
     if r.status() == StatusCode::OK {
         *r.status_mut() = status;
@@ -529,23 +532,43 @@ fn queue_rows(item: &QueueItem) -> impl Iterator<Item = QueueRow> + '_ {
 }
 
 /// `GET /admin/certificates`: what the server serves now, soonest
-/// expiry first, and the TLS policy.
-pub async fn certificates(State(state): State<AppState>, Admin(session): Admin) -> Response {
+/// expiry first, the TLS policy, and the forms to request and import a
+/// certificate.
+pub async fn certificates(
+    State(state): State<AppState>,
+    Admin(session): Admin,
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Response {
+    show(
+        &state,
+        &session,
+        &Back::Certificates,
+        StatusCode::OK,
+        notice(query),
+        None,
+    )
+    .await
+}
+
+async fn certificates_page(state: &AppState, frame: AdminFrame) -> Response {
     let tls = state.tls.clone();
-    let found = tokio::task::spawn_blocking(move || (tls.certificates(), tls.policy())).await;
-    let (mut reports, policy) = match found {
+    let found =
+        tokio::task::spawn_blocking(move || (tls.certificates(), tls.policy(), tls.key_types()))
+            .await;
+    let (mut reports, policy, key_types) = match found {
         Ok(found) => found,
         Err(e) => {
             tracing::error!(error = %e, "certificate report task failed");
-            return crate::pages::internal_error(&state);
+            return crate::pages::internal_error(state);
         }
     };
     reports.sort_by(|a, b| (a.days_left, &a.name).cmp(&(b.days_left, &b.name)));
     render(&CertificatesPage {
         hostname: &state.settings.hostname,
-        frame: AdminFrame::new(&session),
+        frame,
         certificates: reports.into_iter().map(certificate_row).collect(),
         policy,
+        key_types,
     })
 }
 
@@ -620,6 +643,7 @@ mod tests {
                 versions: vec!["1.3".into()],
                 suites: vec!["TLS13_AES_256_GCM_SHA384".into()],
             },
+            key_types: vec!["ecdsa-p256".into()],
         };
         let html = page.render().unwrap();
         assert!(!html.contains("<script>x"), "{html}");

@@ -13,6 +13,7 @@ mod tls;
 mod web;
 mod web_account;
 mod web_admin;
+mod web_admin_certs;
 mod web_admin_edit;
 mod web_compose;
 mod web_folders;
