@@ -282,6 +282,26 @@ async fn wrong_uploads_are_refused_in_words_and_the_old_certificate_stays() {
     assert_eq!(r.status, 400, "{r}");
     assert!(r.text().contains(&format!("does not cover {HOST}")), "{r}");
 
+    // Requests the server cannot make are refused in words, no key made.
+    let keys = pending_keys(&srv);
+    let bad_key = [
+        ("certificate", "main"),
+        ("names", HOST),
+        ("key_type", "dsa512"),
+    ];
+    let r = b.submit(PAGE, REQUEST, &bad_key).await;
+    assert_eq!(r.status, 400, "{r}");
+    assert!(r.text().contains("Unknown key type"), "{r}");
+    let unknown = [
+        ("certificate", "nope"),
+        ("names", HOST),
+        ("key_type", "rsa2048"),
+    ];
+    let r = b.submit(PAGE, REQUEST, &unknown).await;
+    assert_eq!(r.status, 400, "{r}");
+    assert!(r.text().contains("no [[certificate]] named"), "{r}");
+    assert_eq!(pending_keys(&srv), keys);
+
     let r = import(&mut b, &[], &[]).await;
     assert_eq!(r.status, 400, "{r}");
     assert!(
