@@ -1,6 +1,6 @@
 //! The calendar-query filter (RFC 4791 §9.7): a tree of component
 //! filters with time ranges, property filters and text matches. Matching
-//! an object against it is `ical::matches`.
+//! an object against it is [`crate::ical::matches`].
 
 use crate::error::{excerpt, DavError};
 use crate::xml::Element;

@@ -12,12 +12,14 @@
 //! - `request`: PROPFIND, PROPPATCH, MKCALENDAR and REPORT bodies.
 //! - `filter`: the calendar-query filter tree (RFC 4791 §9.7).
 //! - `multistatus`: the 207 body and the precondition `error` body.
+//! - `ical`: iCalendar objects (RFC 4791 §4.1 checks, instances, filters).
 //! - `error`: [`DavError`], the reason a body was refused.
 
 #![forbid(unsafe_code)]
 
 mod error;
 pub mod filter;
+pub mod ical;
 pub mod multistatus;
 pub mod request;
 mod xml;
