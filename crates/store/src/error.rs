@@ -29,6 +29,15 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// A conditional write's condition (HTTP `If-Match` /
+    /// `If-None-Match`, RFC 9110 §13.1) does not hold: someone changed,
+    /// created or deleted the resource since the client last read it.
+    #[error("{what}: the precondition does not hold (it was changed, created or deleted meanwhile); read it again and retry")]
+    PreconditionFailed { what: String },
+    /// Another resource of the calendar has this UID (RFC 4791 §5.3.2.1,
+    /// CALDAV:no-uid-conflict); `existing` is that resource's name.
+    #[error("the UID is already used by {existing} in this calendar; change that resource instead of adding another")]
+    UidConflict { existing: String },
     #[error("database: {0}")]
     Database(String),
     #[error("the store's schema is version {found}, newer than this Postern knows ({known}); run a newer Postern")]

@@ -1,4 +1,5 @@
-//! Postern's mail store: domains, accounts, aliases, mailboxes, messages.
+//! Postern's mail store: domains, accounts, aliases, mailboxes, messages,
+//! and calendars (CalDAV).
 //!
 //! The protocols and the CLI speak to the [`Store`] trait only, so that a
 //! PostgreSQL back end can join the embedded SQLite one without touching
@@ -46,9 +47,11 @@ pub mod sqlite;
 
 pub use error::{StoreError, StoreResult};
 pub use model::{
-    Accepted, Account, AccountId, Alias, BlobId, Change, DsnRet, Envelope, Flag, FlagOp, Incoming,
-    Mailbox, MailboxId, MessageMeta, ModSeq, Notify, QueueId, QueueItem, QueuedRecipient,
-    RecipientOutcome, RecipientState, RemoteRecipient, SpecialUse, StoreFlagsResult, Uid,
+    Accepted, Account, AccountId, Alias, BlobId, Calendar, CalendarChanges, CalendarId,
+    CalendarObject, CalendarObjectMeta, CalendarProps, Change, ComponentKind, DsnRet, Envelope,
+    Flag, FlagOp, Incoming, Mailbox, MailboxId, MessageMeta, ModSeq, NewCalendarObject, Notify,
+    Precondition, QueueId, QueueItem, QueuedRecipient, RecipientOutcome, RecipientState,
+    RemoteRecipient, SpecialUse, StoreFlagsResult, Uid,
 };
 pub use sqlite::SqliteStore;
 
@@ -380,6 +383,111 @@ pub trait Store: Send + Sync + 'static {
     /// notification (an administrator's decision), and frees the message's
     /// blob if nothing else uses it. `NotFound` if the item is gone.
     fn queue_delete(&self, id: QueueId) -> StoreResult<()>;
+
+    // --- calendars (CalDAV, RFC 4791; sync tokens, RFC 6578) ---
+    //
+    // A calendar belongs to an account and is named by its URL segment
+    // (`names::calendar_name`); its members are calendar object resources
+    // named by resource name (`names::calendar_object_name`), each one
+    // iCalendar object with one UID. The caller parses the iCalendar data
+    // and gives the store what it indexes (UID, component kind, time
+    // bounds); the store keeps the bytes exactly. Every write of a member
+    // moves the calendar's sync token on by one, records the change, is
+    // committed before `Ok`, and broadcasts `Change::Calendar`. Removing
+    // an account removes its calendars. An unknown calendar is `NotFound`.
+
+    /// Creates an empty calendar (sync token 0) that may hold
+    /// `components` (empty: every kind). `Invalid` for a malformed name,
+    /// `AlreadyExists` if the account has a calendar of that name,
+    /// `NotFound` for an unknown account.
+    fn create_calendar(
+        &self,
+        account: AccountId,
+        name: &str,
+        display_name: &str,
+        components: &[ComponentKind],
+    ) -> StoreResult<Calendar>;
+    /// The account's calendars, sorted by name; `NotFound` for an unknown
+    /// account.
+    fn calendars(&self, account: AccountId) -> StoreResult<Vec<Calendar>>;
+    /// The account's calendar named `name` (exactly); a malformed name is
+    /// simply not found.
+    fn calendar(&self, account: AccountId, name: &str) -> StoreResult<Option<Calendar>>;
+    /// Changes the calendar's properties (see [`CalendarProps`]) and
+    /// returns it; the sync token does not move (members did not change).
+    /// `Invalid` for a value too long or with control characters.
+    fn update_calendar(&self, id: CalendarId, props: &CalendarProps) -> StoreResult<Calendar>;
+    /// Deletes a calendar with its members and their change log.
+    fn delete_calendar(&self, id: CalendarId) -> StoreResult<()>;
+
+    /// The calendar's members' metadata (no data), sorted by name.
+    fn calendar_objects(&self, calendar: CalendarId) -> StoreResult<Vec<CalendarObjectMeta>>;
+    /// One member with its data; a malformed name is simply not found.
+    fn calendar_object(
+        &self,
+        calendar: CalendarId,
+        name: &str,
+    ) -> StoreResult<Option<CalendarObject>>;
+    /// The members named in `names` that exist (CALDAV:calendar-multiget,
+    /// RFC 4791 §7.9), in the order asked, each once; names that do not
+    /// exist or are malformed are left out (the caller answers 404 for
+    /// them).
+    fn calendar_objects_by_name(
+        &self,
+        calendar: CalendarId,
+        names: &[String],
+    ) -> StoreResult<Vec<CalendarObject>>;
+    /// The candidates for a time-range query over `[start, end)` (Unix
+    /// seconds, RFC 4791 §9.9), sorted by name: every member whose bounds
+    /// `[first_start, last_end]` may overlap it, a missing bound counting
+    /// as overlapping. A superset: the exact test, with recurrences
+    /// expanded, is the caller's.
+    fn calendar_objects_in_range(
+        &self,
+        calendar: CalendarId,
+        start: i64,
+        end: i64,
+    ) -> StoreResult<Vec<CalendarObject>>;
+    /// Creates or replaces the member `obj.name` (HTTP PUT) in ONE
+    /// transaction, which first checks, in this order: `pre` against the
+    /// current resource (`PreconditionFailed`); that no OTHER member has
+    /// `obj.uid` (`UidConflict`, naming it; RFC 4791 §5.3.2.1
+    /// no-uid-conflict); that the calendar holds `obj.component`
+    /// (`Invalid`, RFC 4791 §5.3.2.1 supported-calendar-component); that
+    /// growth fits the account's quota, which covers calendar data as
+    /// well as mail (`QuotaExceeded`). Then it stores the bytes with a
+    /// strong ETag (see [`CalendarObjectMeta::etag`]), moves the sync
+    /// token on and records the change. Returns the new metadata and
+    /// whether the resource was created. Malformed names, UIDs, or a
+    /// `last_end` before `first_start` are `Invalid`; the size limit is
+    /// the caller's.
+    fn put_calendar_object(
+        &self,
+        calendar: CalendarId,
+        obj: &NewCalendarObject<'_>,
+        pre: Precondition,
+    ) -> StoreResult<(CalendarObjectMeta, bool)>;
+    /// Deletes a member (HTTP DELETE), checking `pre` in the same
+    /// transaction (`PreconditionFailed`; an If-Match on a missing member
+    /// fails so too, RFC 9110 §13.1.1); a missing member is otherwise
+    /// `NotFound`. Moves the sync token on and records a tombstone.
+    fn delete_calendar_object(
+        &self,
+        calendar: CalendarId,
+        name: &str,
+        pre: Precondition,
+    ) -> StoreResult<()>;
+    /// What changed after sync token `token` (RFC 6578 §3.5): the members
+    /// created or modified since (sorted, each once), those deleted since
+    /// and not re-created, and the current token. Token 0 is the initial
+    /// synchronisation: every member, no deletions. A token above the
+    /// current one was never handed out: `Invalid` (RFC 6578 §3.2
+    /// valid-sync-token).
+    fn calendar_changes_since(
+        &self,
+        calendar: CalendarId,
+        token: u64,
+    ) -> StoreResult<CalendarChanges>;
 
     // --- change notification ---
 

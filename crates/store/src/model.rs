@@ -232,6 +232,12 @@ pub enum Change {
     Queued {
         id: QueueId,
     },
+    /// A calendar object was stored or deleted; the calendar's sync token
+    /// is now `sync_token` (RFC 6578 §3.2).
+    Calendar {
+        calendar: CalendarId,
+        sync_token: u64,
+    },
 }
 
 // --- acceptance of incoming mail and the outbound queue ---
@@ -432,4 +438,162 @@ pub enum RecipientOutcome {
     Deferred { next_attempt: i64, error: String },
     /// A permanent failure (or the retry time ran out).
     Failed { error: String },
+}
+
+// --- calendars (CalDAV, RFC 4791; collection synchronisation, RFC 6578) ---
+
+/// A calendar's id in the store. Never reused by a store, so that a sync
+/// token naming it cannot be mistaken for one of a later calendar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CalendarId(pub i64);
+
+/// The iCalendar components a calendar can hold (RFC 4791 §5.2.3,
+/// CALDAV:supported-calendar-component-set).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ComponentKind {
+    /// `VEVENT`.
+    Event,
+    /// `VTODO`.
+    Todo,
+}
+
+impl ComponentKind {
+    /// Every kind, in the stored order.
+    pub const ALL: [Self; 2] = [Self::Event, Self::Todo];
+
+    /// The iCalendar component name (`VEVENT`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Event => "VEVENT",
+            Self::Todo => "VTODO",
+        }
+    }
+
+    /// The kind named `name`; iCalendar names are case-insensitive
+    /// (RFC 5545 §2).
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str().eq_ignore_ascii_case(name))
+    }
+
+    /// The bit of this kind in a stored set.
+    pub(crate) const fn bit(self) -> i64 {
+        match self {
+            Self::Event => 1,
+            Self::Todo => 2,
+        }
+    }
+}
+
+impl fmt::Display for ComponentKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A calendar collection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Calendar {
+    pub id: CalendarId,
+    pub account: AccountId,
+    /// The calendar's URL segment (`personal`), unique per account.
+    pub name: String,
+    /// DAV:displayname (RFC 4918 §15.2); may be empty.
+    pub display_name: String,
+    /// CALDAV:calendar-description (RFC 4791 §5.2.1).
+    pub description: Option<String>,
+    /// The colour clients show it in (Apple's `calendar-color`, `#RRGGBB`).
+    pub color: Option<String>,
+    /// The VTIMEZONE text of CALDAV:calendar-timezone (RFC 4791 §5.2.2).
+    pub timezone: Option<String>,
+    /// What it may hold; never empty, in [`ComponentKind::ALL`] order.
+    pub components: Vec<ComponentKind>,
+    /// The modification sequence of its last change to a member (0 for a
+    /// calendar never written to); the DAV:sync-token's number.
+    pub sync_token: u64,
+}
+
+/// The properties [`crate::Store::update_calendar`] changes: `None` leaves
+/// one as it is. For the optional ones, `Some("")` removes the property
+/// (WebDAV PROPPATCH `remove`, RFC 4918 §14.23).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CalendarProps {
+    pub display_name: Option<String>,
+    pub description: Option<String>,
+    pub color: Option<String>,
+    pub timezone: Option<String>,
+}
+
+/// A calendar object resource's metadata (RFC 4791 §4.1: one resource, one
+/// UID, one kind of component).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CalendarObjectMeta {
+    pub calendar: CalendarId,
+    /// The resource name within the calendar (`abc.ics`).
+    pub name: String,
+    /// The iCalendar UID shared by its components.
+    pub uid: String,
+    /// The strong entity tag, quoted, ready for an `ETag` header
+    /// (RFC 9110 §8.8.3): it changes whenever the bytes do.
+    pub etag: String,
+    pub component: ComponentKind,
+    /// The size of the data in octets.
+    pub size: u64,
+    /// Unix seconds at or before the start of every instance; `None`: no
+    /// start is known (the object matches every time range).
+    pub first_start: Option<i64>,
+    /// Unix seconds at or after the end of every instance; `None`:
+    /// unbounded (an infinite recurrence).
+    pub last_end: Option<i64>,
+    /// The calendar's sync token when it was last written.
+    pub modseq: u64,
+}
+
+/// A calendar object resource with its iCalendar bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CalendarObject {
+    pub meta: CalendarObjectMeta,
+    /// The iCalendar text exactly as stored.
+    pub data: Vec<u8>,
+}
+
+/// A calendar object to store (`Store::put_calendar_object`). The caller
+/// parsed `data` and gives what the store indexes.
+#[derive(Debug, Clone, Copy)]
+pub struct NewCalendarObject<'a> {
+    pub name: &'a str,
+    pub uid: &'a str,
+    pub component: ComponentKind,
+    pub data: &'a [u8],
+    /// See [`CalendarObjectMeta::first_start`].
+    pub first_start: Option<i64>,
+    /// See [`CalendarObjectMeta::last_end`].
+    pub last_end: Option<i64>,
+}
+
+/// The condition under which a write proceeds (RFC 9110 §13.1), checked in
+/// the writing transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Precondition {
+    /// Unconditional.
+    Any,
+    /// The resource must not exist (`If-None-Match: *`).
+    MustNotExist,
+    /// The resource must exist, whatever its ETag (`If-Match: *`).
+    MustExist,
+    /// The resource's current ETag is exactly this one, quotes included
+    /// (`If-Match`, strong comparison, RFC 9110 §8.8.3.2).
+    EtagMatches(String),
+}
+
+/// What changed in a calendar since a sync token (RFC 6578 §3.5).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CalendarChanges {
+    /// Resources created or modified since, sorted by name.
+    pub changed: Vec<String>,
+    /// Resources deleted since (and not re-created), sorted by name.
+    pub deleted: Vec<String>,
+    /// The calendar's current sync token.
+    pub sync_token: u64,
 }

@@ -10,6 +10,8 @@
 //!   form also takes the catch-all `@domain`.
 //! - [`mailbox_name`]: a mailbox's full name, with `INBOX` normalised.
 //! - [`flags`]: a flag list made canonical (sorted, deduplicated).
+//! - [`calendar_name`], [`calendar_object_name`], [`calendar_uid`],
+//!   [`calendar_text`]: what the CalDAV store keeps.
 
 use crate::error::{StoreError, StoreResult};
 use crate::model::Flag;
@@ -161,6 +163,80 @@ pub fn flags(input: &[Flag]) -> StoreResult<Vec<Flag>> {
     Ok(crate::model::canonical(input.to_vec()))
 }
 
+/// A calendar's URL segment: at most 64 of RFC 3986 §2.3 unreserved
+/// characters, so that it needs no percent-encoding in any URL.
+const MAX_CALENDAR: usize = 64;
+/// A calendar object's resource name: a file name's usual bound.
+const MAX_OBJECT: usize = 255;
+/// An iCalendar UID (RFC 5545 §3.8.4.7 sets none; 255 octets hold every
+/// UUID- or domain-based form clients make).
+const MAX_UID: usize = 255;
+
+/// RFC 3986 §2.3 unreserved characters.
+fn unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~".contains(&b)
+}
+
+/// Refuses `.` and `..`, which URL paths resolve away (RFC 3986 §5.2.4).
+fn dot_segment(input: &str) -> bool {
+    input == "." || input == ".."
+}
+
+/// A calendar's name, its URL segment (`personal`): 1 to 64 unreserved
+/// characters, not `.` or `..`. Kept exactly (URLs are case-sensitive).
+pub fn calendar_name(input: &str) -> StoreResult<String> {
+    let bad = |why| Err(invalid("calendar name", input, why));
+    if input.is_empty() || input.len() > MAX_CALENDAR {
+        return bad("must be 1 to 64 characters");
+    }
+    if !input.bytes().all(unreserved) || dot_segment(input) {
+        return bad(
+            "only letters, digits, '-', '.', '_' and '~' are allowed, and not '.' or '..' alone",
+        );
+    }
+    Ok(input.to_owned())
+}
+
+/// A calendar object's resource name (`abc.ics`): 1 to 255 octets of
+/// unreserved characters and `@` (some clients name resources after the
+/// UID, which often holds one), not `.` or `..`. Kept exactly.
+pub fn calendar_object_name(input: &str) -> StoreResult<String> {
+    let bad = |why| Err(invalid("calendar object name", input, why));
+    if input.is_empty() || input.len() > MAX_OBJECT {
+        return bad("must be 1 to 255 octets");
+    }
+    if !input.bytes().all(|b| unreserved(b) || b == b'@') || dot_segment(input) {
+        return bad("only letters, digits, '-', '.', '_', '~' and '@' are allowed, and not '.' or '..' alone");
+    }
+    Ok(input.to_owned())
+}
+
+/// An iCalendar UID: 1 to 255 octets, no control characters (it is
+/// compared byte for byte, RFC 5545 §3.8.4.7).
+pub fn calendar_uid(input: &str) -> StoreResult<String> {
+    if input.is_empty() || input.len() > MAX_UID {
+        return Err(invalid("UID", input, "must be 1 to 255 octets"));
+    }
+    if input.chars().any(char::is_control) {
+        return Err(invalid("UID", input, "control characters are not allowed"));
+    }
+    Ok(input.to_owned())
+}
+
+/// A calendar property's text (`what` names it): at most `max` octets and
+/// no control characters other than tab and, when `multiline`, line
+/// breaks (a description or a VTIMEZONE spans lines).
+pub fn calendar_text(what: &str, input: &str, max: usize, multiline: bool) -> StoreResult<()> {
+    if input.len() > max {
+        return Err(invalid(what, input, &format!("longer than {max} octets")));
+    }
+    let allowed = |c: char| c == '\t' || (multiline && (c == '\r' || c == '\n'));
+    if input.chars().any(|c| c.is_control() && !allowed(c)) {
+        return Err(invalid(what, input, "control characters are not allowed"));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,5 +302,61 @@ mod tests {
             FlagOp::Remove.apply(&current, &[k("$important")]),
             [Flag::Seen]
         );
+    }
+
+    #[test]
+    fn calendar_names() {
+        assert_eq!(
+            calendar_name("Personal_2026~x.y-z").unwrap(),
+            "Personal_2026~x.y-z"
+        );
+        let long = "a".repeat(64);
+        assert!(calendar_name(&long).is_ok());
+        for bad in [
+            "",
+            ".",
+            "..",
+            "a/b",
+            "a b",
+            "a@b",
+            "é",
+            "a%20",
+            &"a".repeat(65),
+        ] {
+            assert!(calendar_name(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn calendar_object_names_and_uids() {
+        assert!(calendar_object_name("a1B2-x_y.~z@example.com.ics").is_ok());
+        assert!(calendar_object_name(&"a".repeat(255)).is_ok());
+        for bad in [
+            "",
+            ".",
+            "..",
+            "a/b",
+            "../x",
+            "a b",
+            "a?b",
+            "a%2f",
+            "a\0",
+            &"a".repeat(256),
+        ] {
+            assert!(calendar_object_name(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(calendar_uid("040000008200E00074C5B7101A82E008@example.com").is_ok());
+        assert!(calendar_uid("a b/c").is_ok(), "any printable octets");
+        for bad in ["", "a\nb", "a\u{7f}", &"u".repeat(256)] {
+            assert!(calendar_uid(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn calendar_texts() {
+        assert!(calendar_text("description", "two\r\nlines\t", 100, true).is_ok());
+        assert!(calendar_text("display name", "two\nlines", 100, false).is_err());
+        assert!(calendar_text("display name", "tab\tok", 100, false).is_ok());
+        assert!(calendar_text("display name", "abc", 2, false).is_err());
     }
 }

@@ -11,7 +11,16 @@ use std::time::{Duration, SystemTime};
 
 use postern_store::blobs::BlobStore;
 use postern_store::sqlite::{OpenOptions, SCHEMA_VERSION};
-use postern_store::{SqliteStore, Store, StoreError, Uid};
+use postern_store::{
+    ComponentKind, NewCalendarObject, Precondition, SqliteStore, Store, StoreError, Uid,
+};
+
+/// Takes a store back from schema 8 (calendars) to 7, for the migration
+/// tests; older ones go further back after it.
+const UNDO_V8: &str = "DROP TRIGGER calendar_objects_used_add;
+    DROP TRIGGER calendar_objects_used_change; DROP TRIGGER calendar_objects_used_sub;
+    DROP TABLE calendar_changes; DROP TABLE calendar_objects; DROP TABLE calendars;
+    PRAGMA user_version = 7;";
 
 fn raw_db(dir: &Path) -> rusqlite::Connection {
     rusqlite::Connection::open(dir.join("mail.db")).expect("open mail.db")
@@ -250,6 +259,7 @@ fn expunges_before_the_migration_are_reported_as_missing() {
     let migrated_at = store.mailbox_by_id(inbox).unwrap().unwrap().highest_modseq;
     drop(store);
     let db = raw_db(tmp.path());
+    db.execute_batch(UNDO_V8).unwrap();
     db.execute_batch(
         "DROP TABLE expunged; ALTER TABLE mailboxes DROP COLUMN expunged_floor;
          ALTER TABLE accounts DROP COLUMN admin; PRAGMA user_version = 5;",
@@ -278,6 +288,7 @@ fn accounts_from_before_the_admin_flag_migrate_as_ordinary_users() {
     let uid = store.append(inbox, b"kept", &[], 0).unwrap();
     drop(store);
     let db = raw_db(tmp.path());
+    db.execute_batch(UNDO_V8).unwrap();
     db.execute_batch("ALTER TABLE accounts DROP COLUMN admin; PRAGMA user_version = 6;")
         .unwrap();
     drop(db);
@@ -291,4 +302,53 @@ fn accounts_from_before_the_admin_flag_migrate_as_ordinary_users() {
     assert_eq!(store.read_message(inbox, uid).unwrap(), b"kept");
     store.set_admin(alice.id, true).unwrap();
     assert!(store.account_by_id(alice.id).unwrap().unwrap().admin);
+}
+
+/// A store from before calendars (schema 7) migrates: its accounts and
+/// mail stay, every account starts with no calendar, and calendars work
+/// at once, their data counting toward the quota with the mail.
+#[test]
+fn a_store_from_before_calendars_migrates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(tmp.path()).unwrap();
+    store.add_domain("example.com").unwrap();
+    let alice = store.add_account("alice@example.com", "hash-a").unwrap();
+    store.set_quota(alice.id, 100).unwrap();
+    let inbox = store.mailbox(alice.id, "INBOX").unwrap().unwrap().id;
+    let uid = store.append(inbox, &[b'm'; 60], &[], 0).unwrap();
+    drop(store);
+    let db = raw_db(tmp.path());
+    db.execute_batch(UNDO_V8).unwrap();
+    drop(db);
+
+    let store = SqliteStore::open(tmp.path()).unwrap();
+    let version: u32 = raw_db(tmp.path())
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+    assert_eq!(store.read_message(inbox, uid).unwrap(), [b'm'; 60]);
+    assert!(store.calendars(alice.id).unwrap().is_empty());
+    let cal = store
+        .create_calendar(alice.id, "personal", "", &[])
+        .unwrap();
+    let obj = |data| NewCalendarObject {
+        name: "a.ics",
+        uid: "a",
+        component: ComponentKind::Event,
+        data,
+        first_start: None,
+        last_end: None,
+    };
+    let over = store.put_calendar_object(cal.id, &obj(&[b'c'; 50]), Precondition::Any);
+    assert!(
+        matches!(over, Err(StoreError::QuotaExceeded { .. })),
+        "{over:?}"
+    );
+    store
+        .put_calendar_object(cal.id, &obj(&[b'c'; 40]), Precondition::Any)
+        .unwrap();
+    assert_eq!(
+        store.calendar_changes_since(cal.id, 0).unwrap().sync_token,
+        1
+    );
 }

@@ -107,7 +107,7 @@ pub(super) fn insert(
 /// Refuses a message that would take the account over its quota (0 is
 /// none). Runs in the inserting transaction, so concurrent deliveries
 /// cannot both squeeze under the limit.
-fn check_quota(conn: &Connection, account: i64, size: u64) -> StoreResult<()> {
+pub(super) fn check_quota(conn: &Connection, account: i64, size: u64) -> StoreResult<()> {
     let (address, quota, used): (String, i64, i64) = conn
         .prepare_cached("SELECT address, quota_bytes, used_bytes FROM accounts WHERE id = ?1")?
         .query_row([account], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
@@ -374,6 +374,6 @@ fn sorted(uids: &[Uid]) -> Vec<Uid> {
 }
 
 /// SQLite integers are signed 64-bit; sizes beyond that do not occur.
-fn to_i64(n: u64) -> i64 {
+pub(super) fn to_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }

@@ -35,12 +35,14 @@
 //! - `accept`: new messages (blob, rows) in commit rounds; `group`: the
 //!   rounds themselves.
 //! - `accounts` (domains too), `aliases`, `mailboxes`, `messages`,
-//!   `expunged`, `flags`, `queue`, `subscriptions`: the statements, one
-//!   concern per file.
+//!   `expunged`, `flags`, `queue`, `subscriptions`, `calendars`,
+//!   `calendar_objects`: the statements, one concern per file.
 
 mod accept;
 mod accounts;
 mod aliases;
+mod calendar_objects;
+mod calendars;
 mod conn;
 mod expunged;
 mod flags;
@@ -62,9 +64,10 @@ use tokio::sync::broadcast;
 use crate::blobs::{self, BlobStore};
 use crate::error::{StoreError, StoreResult};
 use crate::model::{
-    Accepted, Account, AccountId, Alias, BlobId, Change, Flag, FlagOp, Incoming, Mailbox,
-    MailboxId, MessageMeta, ModSeq, QueueId, QueueItem, RecipientOutcome, SpecialUse,
-    StoreFlagsResult, Uid,
+    Accepted, Account, AccountId, Alias, BlobId, Calendar, CalendarChanges, CalendarId,
+    CalendarObject, CalendarObjectMeta, CalendarProps, Change, ComponentKind, Flag, FlagOp,
+    Incoming, Mailbox, MailboxId, MessageMeta, ModSeq, NewCalendarObject, Precondition, QueueId,
+    QueueItem, RecipientOutcome, SpecialUse, StoreFlagsResult, Uid,
 };
 use crate::{names, Store};
 
@@ -281,6 +284,22 @@ fn check_recipients(msg: &Incoming<'_>) -> StoreResult<()> {
             what: "the message".into(),
             why: "it has no recipient".into(),
         });
+    }
+    Ok(())
+}
+
+/// `Invalid` for a calendar object whose name, UID or time bounds are
+/// malformed.
+fn check_calendar_object(obj: &NewCalendarObject<'_>) -> StoreResult<()> {
+    names::calendar_object_name(obj.name)?;
+    names::calendar_uid(obj.uid)?;
+    if let (Some(start), Some(end)) = (obj.first_start, obj.last_end) {
+        if end < start {
+            return Err(StoreError::Invalid {
+                what: format!("calendar object {}", obj.name),
+                why: format!("its time bounds end ({end}) before they start ({start})"),
+            });
+        }
     }
     Ok(())
 }
@@ -672,6 +691,101 @@ impl Store for SqliteStore {
         self.write(|tx, fx| queue::delete(tx, id, fx))?;
         lock_claims(&self.claims).remove(&id);
         Ok(())
+    }
+
+    fn create_calendar(
+        &self,
+        account: AccountId,
+        name: &str,
+        display_name: &str,
+        components: &[ComponentKind],
+    ) -> StoreResult<Calendar> {
+        self.write(|tx, _| calendars::create(tx, account, name, display_name, components))
+    }
+
+    fn calendars(&self, account: AccountId) -> StoreResult<Vec<Calendar>> {
+        self.read(|tx| {
+            let list = calendars::list(tx, account)?;
+            if list.is_empty() && accounts::by_id(tx, account)?.is_none() {
+                return Err(missing(format!("account {}", account.0)));
+            }
+            Ok(list)
+        })
+    }
+
+    fn calendar(&self, account: AccountId, name: &str) -> StoreResult<Option<Calendar>> {
+        let Ok(name) = names::calendar_name(name) else {
+            return Ok(None);
+        };
+        self.read(|tx| calendars::by_name(tx, account, &name))
+    }
+
+    fn update_calendar(&self, id: CalendarId, props: &CalendarProps) -> StoreResult<Calendar> {
+        self.write(|tx, _| calendars::update(tx, id, props))
+    }
+
+    fn delete_calendar(&self, id: CalendarId) -> StoreResult<()> {
+        self.write(|tx, _| calendars::delete(tx, id))
+    }
+
+    fn calendar_objects(&self, calendar: CalendarId) -> StoreResult<Vec<CalendarObjectMeta>> {
+        self.read(|tx| calendar_objects::list(tx, calendar))
+    }
+
+    fn calendar_object(
+        &self,
+        calendar: CalendarId,
+        name: &str,
+    ) -> StoreResult<Option<CalendarObject>> {
+        self.read(|tx| match names::calendar_object_name(name) {
+            Ok(name) => calendar_objects::get(tx, calendar, &name),
+            Err(_) => calendars::require(tx, calendar).map(|_| None),
+        })
+    }
+
+    fn calendar_objects_by_name(
+        &self,
+        calendar: CalendarId,
+        names: &[String],
+    ) -> StoreResult<Vec<CalendarObject>> {
+        self.read(|tx| calendar_objects::get_many(tx, calendar, names))
+    }
+
+    fn calendar_objects_in_range(
+        &self,
+        calendar: CalendarId,
+        start: i64,
+        end: i64,
+    ) -> StoreResult<Vec<CalendarObject>> {
+        self.read(|tx| calendar_objects::in_range(tx, calendar, start, end))
+    }
+
+    fn put_calendar_object(
+        &self,
+        calendar: CalendarId,
+        obj: &NewCalendarObject<'_>,
+        pre: Precondition,
+    ) -> StoreResult<(CalendarObjectMeta, bool)> {
+        check_calendar_object(obj)?;
+        self.write(|tx, fx| calendar_objects::put(tx, calendar, obj, &pre, fx))
+    }
+
+    fn delete_calendar_object(
+        &self,
+        calendar: CalendarId,
+        name: &str,
+        pre: Precondition,
+    ) -> StoreResult<()> {
+        let name = names::calendar_object_name(name)?;
+        self.write(|tx, fx| calendar_objects::delete(tx, calendar, &name, &pre, fx))
+    }
+
+    fn calendar_changes_since(
+        &self,
+        calendar: CalendarId,
+        token: u64,
+    ) -> StoreResult<CalendarChanges> {
+        self.read(|tx| calendar_objects::changes_since(tx, calendar, token))
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Change> {

@@ -18,12 +18,15 @@
 //! - `mailboxes.rs`: default mailboxes, UIDVALIDITY, create/rename/delete.
 //! - `messages.rs`: UIDs, flags, MODSEQ, blobs, quota, notifications.
 //! - `queue.rs`: accept, the outbound queue and its states.
+//! - `calendars.rs`: calendars, calendar objects, ETags, preconditions,
+//!   sync tokens, time-range candidates.
 //! - `concurrency.rs`: parallel deliveries with readers; concurrent
 //!   accepts (group commit).
 
 #![allow(dead_code)] // Each test binary uses the part it needs.
 
 pub mod accounts;
+pub mod calendars;
 pub mod concurrency;
 pub mod mailboxes;
 pub mod messages;
@@ -78,6 +81,16 @@ macro_rules! store_suite {
             queue::claims_keep_workers_apart,
             queue::delete_frees_unreferenced_blobs,
             queue::queue_survives_reopen,
+            calendars::calendars_crud,
+            calendars::calendar_names_refused,
+            calendars::etags_follow_content,
+            calendars::preconditions_guard_writes,
+            calendars::uids_and_components_are_checked,
+            calendars::sync_tokens_report_changes,
+            calendars::range_candidates,
+            calendars::calendar_data_counts_toward_quota,
+            calendars::account_removal_removes_calendars,
+            calendars::calendars_survive_reopen,
             concurrency::parallel_deliveries_with_readers,
             concurrency::concurrent_accepts_share_rounds,
             concurrency::a_failing_accept_spares_its_round,
