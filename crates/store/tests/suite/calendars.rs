@@ -213,10 +213,7 @@ pub fn etags_follow_content(fx: &impl Fixture) {
     assert_eq!((meta.uid.as_str(), meta.modseq), ("1", 1));
 
     let got = ok(s.calendar_object(cal.id, "b.ics"), "get").expect("stored");
-    assert_eq!(
-        (&got.meta, got.data.as_slice()),
-        (&meta, &first[..])
-    );
+    assert_eq!((&got.meta, got.data.as_slice()), (&meta, &first[..]));
     let second = b"BEGIN:VCALENDAR\r\nUID:1\r\nSUMMARY:x\r\nEND:VCALENDAR\r\n";
     let (changed, created) = ok(
         s.put_calendar_object(cal.id, &event("b.ics", "1", second), Precondition::Any),
