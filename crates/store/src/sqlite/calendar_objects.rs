@@ -20,8 +20,8 @@ use super::{calendars, missing, Effects};
 use crate::blobs::BlobStore;
 use crate::error::{StoreError, StoreResult};
 use crate::model::{
-    CalendarChanges, CalendarId, CalendarObject, CalendarObjectMeta, Change, ComponentKind,
-    NewCalendarObject, Precondition,
+    Calendar, CalendarChanges, CalendarId, CalendarObject, CalendarObjectMeta, Change,
+    ComponentKind, NewCalendarObject, Precondition,
 };
 
 /// The metadata columns, in [`meta_from_row`]'s order; `data` follows
@@ -180,18 +180,10 @@ pub(super) fn put(
     fx: &mut Effects,
 ) -> StoreResult<(CalendarObjectMeta, bool)> {
     let cal = calendars::require(conn, calendar)?;
-    if !cal.components.contains(&obj.component) {
-        return Err(StoreError::Invalid {
-            what: format!("calendar {}", cal.name),
-            why: format!(
-                "it does not hold {} components (RFC 4791 §5.3.2.1 supported-calendar-component)",
-                obj.component
-            ),
-        });
-    }
     let old = current(conn, calendar, obj.name)?;
     check(pre, old.as_ref().map(|(e, _)| e.as_str()), obj.name)?;
     refuse_uid_conflict(conn, calendar, obj)?;
+    refuse_component(&cal, obj.component)?;
     let size = obj.data.len() as u64;
     let old_size = old.as_ref().map_or(0, |(_, s)| *s);
     // Only growth is checked: replacing an object with a smaller one must
@@ -218,6 +210,20 @@ pub(super) fn put(
         sync_token: modseq,
     });
     Ok((meta, old.is_none()))
+}
+
+/// `Invalid` if the calendar does not hold `kind` (RFC 4791 §5.3.2.1
+/// supported-calendar-component).
+fn refuse_component(cal: &Calendar, kind: ComponentKind) -> StoreResult<()> {
+    if cal.components.contains(&kind) {
+        return Ok(());
+    }
+    Err(StoreError::Invalid {
+        what: format!("calendar {}", cal.name),
+        why: format!(
+            "it does not hold {kind} components (RFC 4791 §5.3.2.1 supported-calendar-component)"
+        ),
+    })
 }
 
 /// `UidConflict` if another resource of the calendar has the UID

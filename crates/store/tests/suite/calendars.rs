@@ -374,6 +374,14 @@ pub fn uids_and_components_are_checked(fx: &impl Fixture) {
         s.put_calendar_object(cal.id, &event("b.ics", "U", b"b"), Precondition::Any),
         "U is free",
     );
+    // RFC 9110 §13.2.2: the precondition is evaluated before the method's
+    // own checks.
+    let both = s.put_calendar_object(
+        cal.id,
+        &event("b.ics", "V", b"b2"),
+        Precondition::MustNotExist,
+    );
+    fails(both, "precondition first", precondition);
 
     let tasks = ok(
         s.create_calendar(alice.id, "tasks", "", &[ComponentKind::Todo]),
