@@ -49,9 +49,9 @@ pub use error::{StoreError, StoreResult};
 pub use model::{
     Accepted, Account, AccountId, Alias, BlobId, Calendar, CalendarChanges, CalendarId,
     CalendarObject, CalendarObjectMeta, CalendarProps, Change, ComponentKind, DsnRet, Envelope,
-    Flag, FlagOp, Incoming, Mailbox, MailboxId, MessageMeta, ModSeq, NewCalendarObject, Notify,
-    Precondition, QueueId, QueueItem, QueuedRecipient, RecipientOutcome, RecipientState,
-    RemoteRecipient, SpecialUse, StoreFlagsResult, Uid,
+    Flag, FlagOp, Incoming, Mailbox, MailboxCounts, MailboxId, MessageMeta, ModSeq,
+    NewCalendarObject, Notify, Precondition, QueueId, QueueItem, QueuedRecipient, RecipientOutcome,
+    RecipientState, RemoteRecipient, SpecialUse, StoreFlagsResult, Uid,
 };
 pub use sqlite::SqliteStore;
 
@@ -173,6 +173,47 @@ pub trait Store: Send + Sync + 'static {
     /// A mailbox's messages in ascending UID order. Flags come back
     /// canonical: system flags first, then keywords sorted, each once.
     fn messages(&self, mailbox: MailboxId) -> StoreResult<Vec<MessageMeta>>;
+    /// One message's metadata, flags complete; `None` if the mailbox has
+    /// no such UID. Without loading the whole mailbox.
+    fn message_meta(&self, mailbox: MailboxId, uid: Uid) -> StoreResult<Option<MessageMeta>> {
+        Ok(self.messages(mailbox)?.into_iter().find(|m| m.uid == uid))
+    }
+    /// A page of a mailbox's messages: `limit` of them after skipping
+    /// `offset`, in ascending UID order or, `newest_first`, descending;
+    /// with the number of messages in the mailbox. Without loading the
+    /// whole mailbox (a webmail page of a large folder).
+    fn messages_page(
+        &self,
+        mailbox: MailboxId,
+        newest_first: bool,
+        offset: usize,
+        limit: usize,
+    ) -> StoreResult<(Vec<MessageMeta>, usize)> {
+        let mut all = self.messages(mailbox)?;
+        let total = all.len();
+        if newest_first {
+            all.reverse();
+        }
+        Ok((all.into_iter().skip(offset).take(limit).collect(), total))
+    }
+    /// Each of the account's mailboxes with its number of messages and of
+    /// messages without `\Seen`, counted by the store.
+    fn mailbox_counts(&self, account: AccountId) -> StoreResult<Vec<MailboxCounts>> {
+        self.mailboxes(account)?
+            .into_iter()
+            .map(|m| {
+                let messages = self.messages(m.id)?;
+                Ok(MailboxCounts {
+                    mailbox: m.id,
+                    total: messages.len(),
+                    unseen: messages
+                        .iter()
+                        .filter(|x| !x.flags.contains(&Flag::Seen))
+                        .count(),
+                })
+            })
+            .collect()
+    }
     /// A message's bytes, exactly as stored.
     fn read_message(&self, mailbox: MailboxId, uid: Uid) -> StoreResult<Vec<u8>>;
     /// A message's bytes from its metadata (`blob`, `size`), without a

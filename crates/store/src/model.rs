@@ -104,6 +104,15 @@ pub struct Mailbox {
     pub highest_modseq: ModSeq,
 }
 
+/// How many messages a mailbox holds, and how many of them are unseen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MailboxCounts {
+    pub mailbox: MailboxId,
+    pub total: usize,
+    /// Without `\Seen`.
+    pub unseen: usize,
+}
+
 /// System flags (RFC 9051 §2.3.2) and keywords.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Flag {

@@ -23,7 +23,8 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use super::{expunged, flags, missing, Effects};
 use crate::error::{StoreError, StoreResult};
 use crate::model::{
-    BlobId, Change, Flag, FlagOp, MailboxId, MessageMeta, ModSeq, StoreFlagsResult, Uid,
+    AccountId, BlobId, Change, Flag, FlagOp, MailboxCounts, MailboxId, MessageMeta, ModSeq,
+    StoreFlagsResult, Uid,
 };
 
 /// A message about to be stored.
@@ -212,6 +213,68 @@ pub(super) fn list(conn: &Connection, mailbox: MailboxId) -> StoreResult<Vec<Mes
         out.push(meta);
     }
     Ok(out)
+}
+
+/// One message's metadata, flags complete.
+pub(super) fn meta(
+    conn: &Connection,
+    mailbox: MailboxId,
+    uid: Uid,
+) -> StoreResult<Option<MessageMeta>> {
+    let Some((id, mut meta)) = one(conn, mailbox, uid)? else {
+        return Ok(None);
+    };
+    meta.flags
+        .extend(flags::keywords_of(conn, id)?.into_iter().map(Flag::Keyword));
+    Ok(Some(meta))
+}
+
+/// A page of a mailbox's messages by UID order, flags complete, and the
+/// mailbox's message count.
+pub(super) fn page(
+    conn: &Connection,
+    mailbox: MailboxId,
+    newest_first: bool,
+    offset: usize,
+    limit: usize,
+) -> StoreResult<(Vec<MessageMeta>, usize)> {
+    counters(conn, mailbox)?;
+    let total: i64 = conn
+        .prepare_cached("SELECT COUNT(*) FROM messages WHERE mailbox = ?1")?
+        .query_row([mailbox.0], |r| r.get(0))?;
+    let order = if newest_first { "DESC" } else { "ASC" };
+    let sql = format!(
+        "SELECT {COLUMNS} FROM messages WHERE mailbox = ?1 ORDER BY uid {order} LIMIT ?2 OFFSET ?3"
+    );
+    let as_i64 = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params![mailbox.0, as_i64(limit), as_i64(offset)], from_row)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, mut meta) = row?;
+        meta.flags
+            .extend(flags::keywords_of(conn, id)?.into_iter().map(Flag::Keyword));
+        out.push(meta);
+    }
+    Ok((out, usize::try_from(total).unwrap_or(0)))
+}
+
+/// Every mailbox of the account with its message and unseen counts, in
+/// one query (`\Seen` is bit 1 of `messages.flags`, see `flags`).
+pub(super) fn counts(conn: &Connection, account: AccountId) -> StoreResult<Vec<MailboxCounts>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT b.id, COUNT(m.id), COALESCE(SUM(CASE WHEN m.flags & 1 = 0 THEN 1 ELSE 0 END), 0)
+         FROM mailboxes b LEFT JOIN messages m ON m.mailbox = b.id
+         WHERE b.account = ?1 GROUP BY b.id ORDER BY b.name",
+    )?;
+    let rows = stmt.query_map([account.0], |r| {
+        Ok(MailboxCounts {
+            mailbox: MailboxId(r.get(0)?),
+            total: usize::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+            unseen: usize::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// The blob and size of one message.

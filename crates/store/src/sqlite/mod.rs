@@ -66,8 +66,8 @@ use crate::error::{StoreError, StoreResult};
 use crate::model::{
     Accepted, Account, AccountId, Alias, BlobId, Calendar, CalendarChanges, CalendarId,
     CalendarObject, CalendarObjectMeta, CalendarProps, Change, ComponentKind, Flag, FlagOp,
-    Incoming, Mailbox, MailboxId, MessageMeta, ModSeq, NewCalendarObject, Precondition, QueueId,
-    QueueItem, RecipientOutcome, SpecialUse, StoreFlagsResult, Uid,
+    Incoming, Mailbox, MailboxCounts, MailboxId, MessageMeta, ModSeq, NewCalendarObject,
+    Precondition, QueueId, QueueItem, RecipientOutcome, SpecialUse, StoreFlagsResult, Uid,
 };
 use crate::{names, Store};
 
@@ -489,6 +489,24 @@ impl Store for SqliteStore {
 
     fn messages(&self, mailbox: MailboxId) -> StoreResult<Vec<MessageMeta>> {
         self.read(|tx| messages::list(tx, mailbox))
+    }
+
+    fn message_meta(&self, mailbox: MailboxId, uid: Uid) -> StoreResult<Option<MessageMeta>> {
+        self.read(|tx| messages::meta(tx, mailbox, uid))
+    }
+
+    fn messages_page(
+        &self,
+        mailbox: MailboxId,
+        newest_first: bool,
+        offset: usize,
+        limit: usize,
+    ) -> StoreResult<(Vec<MessageMeta>, usize)> {
+        self.read(|tx| messages::page(tx, mailbox, newest_first, offset, limit))
+    }
+
+    fn mailbox_counts(&self, account: AccountId) -> StoreResult<Vec<MailboxCounts>> {
+        self.read(|tx| messages::counts(tx, account))
     }
 
     fn read_message(&self, mailbox: MailboxId, uid: Uid) -> StoreResult<Vec<u8>> {

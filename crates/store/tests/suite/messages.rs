@@ -52,6 +52,60 @@ pub fn message_heads_read_only_their_start(fx: &impl Fixture) {
     }
 }
 
+/// `messages_page`, `message_meta` and `mailbox_counts` say what the
+/// full listing says, without loading it.
+pub fn pages_counts_and_single_metadata_agree_with_the_listing(fx: &impl Fixture) {
+    let s = fx.open();
+    let alice = with_alice(&s);
+    let inbox = mailbox(&s, &alice, "INBOX").id;
+    for n in 1..=7 {
+        ok(s.append(inbox, &message(n), &[], 0), "append");
+    }
+    ok(
+        s.store_flags(inbox, &[Uid(2), Uid(5)], FlagOp::Add, &[Flag::Seen], None),
+        "seen",
+    );
+    ok(
+        s.store_flags(
+            inbox,
+            &[Uid(3)],
+            FlagOp::Add,
+            &[Flag::Keyword("$Work".into())],
+            None,
+        ),
+        "keyword",
+    );
+    ok(s.expunge(inbox, &[Uid(4)]), "expunge");
+    let all = ok(s.messages(inbox), "messages");
+    assert_eq!(all.len(), 6);
+
+    let (page, total) = ok(s.messages_page(inbox, true, 1, 3), "page");
+    assert_eq!(total, 6);
+    let uids: Vec<u32> = page.iter().map(|m| m.uid.0).collect();
+    assert_eq!(uids, [6, 5, 3]);
+    assert_eq!(page[2], all[2], "keywords included");
+    let (page, _) = ok(s.messages_page(inbox, false, 4, 10), "last page");
+    assert_eq!(page, all[4..].to_vec());
+    let (page, _) = ok(s.messages_page(inbox, false, 10, 10), "past the end");
+    assert!(page.is_empty());
+
+    assert_eq!(
+        ok(s.message_meta(inbox, Uid(3)), "meta").as_ref(),
+        Some(&all[2])
+    );
+    assert_eq!(ok(s.message_meta(inbox, Uid(4)), "expunged"), None);
+
+    let counts = ok(s.mailbox_counts(alice.id), "counts");
+    let boxes = ok(s.mailboxes(alice.id), "mailboxes");
+    assert_eq!(counts.len(), boxes.len());
+    let of_inbox = counts.iter().find(|c| c.mailbox == inbox).unwrap();
+    assert_eq!((of_inbox.total, of_inbox.unseen), (6, 4));
+    assert!(counts
+        .iter()
+        .filter(|c| c.mailbox != inbox)
+        .all(|c| c.total == 0 && c.unseen == 0));
+}
+
 /// UIDs strictly increase and are never handed out again: not after an
 /// expunge of the highest one, not after a restart.
 pub fn uids_never_reused(fx: &impl Fixture) {

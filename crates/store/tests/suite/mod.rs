@@ -61,6 +61,7 @@ macro_rules! store_suite {
             mailboxes::subscriptions_persist,
             messages::messages_survive_reopen,
             messages::message_heads_read_only_their_start,
+            messages::pages_counts_and_single_metadata_agree_with_the_listing,
             messages::uids_never_reused,
             messages::flags_round_trip_and_modseq_grows,
             messages::copies_share_one_blob,
