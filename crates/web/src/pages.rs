@@ -9,7 +9,7 @@ use axum::extract::{Extension, Form, State};
 use axum::http::header::{self, HeaderMap};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use postern_store::{Account, AccountId, Flag, SpecialUse, Store};
+use postern_store::{Account, AccountId, SpecialUse, Store};
 use serde::Deserialize;
 
 use crate::csrf::Token;
@@ -231,23 +231,23 @@ pub async fn not_found() -> Response {
 /// An account's folders, INBOX first, then by name.
 pub fn folders(store: &dyn Store, account: AccountId) -> postern_store::StoreResult<Vec<Folder>> {
     let boxes = store.mailboxes(account)?;
+    // Counted by the store: the folder list is on every page, and loading
+    // each folder's messages to count them cost more than the page.
+    let counts = store.mailbox_counts(account)?;
     let mut out: Vec<Folder> = boxes
         .into_iter()
         .map(|m| {
-            let messages = store.messages(m.id)?;
-            let unread = messages
-                .iter()
-                .filter(|msg| !msg.flags.contains(&Flag::Seen))
-                .count();
             let mut f = tree_entry(&m.name, true);
-            f.unread = unread;
-            f.total = messages.len();
+            if let Some(c) = counts.iter().find(|c| c.mailbox == m.id) {
+                f.unread = c.unseen;
+                f.total = c.total;
+            }
             if m.special_use == Some(SpecialUse::Inbox) {
                 f.depth = 0;
             }
-            Ok(f)
+            f
         })
-        .collect::<postern_store::StoreResult<_>>()?;
+        .collect();
     // Levels that are no folder themselves, so the tree has no gaps.
     let mut missing: Vec<String> = Vec::new();
     for f in &out {

@@ -107,7 +107,7 @@ fn apply(
     action: &Action,
 ) -> StoreResult<()> {
     let from = open(store, account, name)?;
-    if !store.messages(from.id)?.iter().any(|m| m.uid == uid) {
+    if store.message_meta(from.id, uid)?.is_none() {
         return Err(StoreError::NotFound {
             what: "the message".into(),
         });

@@ -799,7 +799,7 @@ fn mark(
     flag: Flag,
 ) -> StoreResult<()> {
     let mailbox = open(store, account, folder)?;
-    if store.messages(mailbox.id)?.iter().any(|m| m.uid == uid) {
+    if store.message_meta(mailbox.id, uid)?.is_some() {
         store.store_flags(mailbox.id, &[uid], FlagOp::Add, &[flag], None)?;
     }
     Ok(())

@@ -70,11 +70,6 @@ impl SortKey {
             Self::Size => "size",
         }
     }
-
-    /// Whether the header of every message must be read.
-    const fn needs_headers(self) -> bool {
-        matches!(self, Self::Date | Self::From | Self::Subject)
-    }
 }
 
 /// The sort of a listing.
@@ -257,7 +252,6 @@ fn listing(
     page: usize,
 ) -> StoreResult<Listing> {
     let mailbox = open(store, account, name)?;
-    let mut metas = store.messages(mailbox.id)?;
     let first = (page - 1).saturating_mul(PAGE);
     let read_row = |meta: &MessageMeta| -> StoreResult<Row> {
         // Only the start: a row needs the header section, and a message
@@ -265,12 +259,18 @@ fn listing(
         let raw = store.read_blob_head(&meta.blob, meta.size, HEAD_READ)?;
         Ok(row(name, meta, &Message::parse(header_block(&raw))))
     };
-    let (rows, matched) = if q.is_empty() && !sort.key.needs_headers() {
-        // UIDs ascend with arrival (RFC 9051 §2.3.1.1). Only the page's
-        // messages are read.
-        if sort.key == SortKey::Size {
-            metas.sort_by_key(|m| (m.size, m.uid));
-        }
+    let (rows, matched) = if q.is_empty() && sort.key == SortKey::Arrival {
+        // UIDs ascend with arrival (RFC 9051 §2.3.1.1): the store hands
+        // over just the page, however large the folder.
+        let (metas, total) = store.messages_page(mailbox.id, sort.descending, first, PAGE)?;
+        let rows = metas
+            .iter()
+            .map(read_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        (rows, total)
+    } else if q.is_empty() && sort.key == SortKey::Size {
+        let mut metas = store.messages(mailbox.id)?;
+        metas.sort_by_key(|m| (m.size, m.uid));
         if sort.descending {
             metas.reverse();
         }
@@ -283,7 +283,7 @@ fn listing(
         (rows, metas.len())
     } else {
         let mut all = Vec::new();
-        for meta in &metas {
+        for meta in &store.messages(mailbox.id)? {
             let row = read_row(meta)?;
             if q.is_empty() || matches(&row, q) {
                 all.push(row);

@@ -112,9 +112,7 @@ fn open_message(
 ) -> StoreResult<Opened> {
     let mailbox = open(store, account, name)?;
     let meta = store
-        .messages(mailbox.id)?
-        .into_iter()
-        .find(|m| m.uid == uid)
+        .message_meta(mailbox.id, uid)?
         .ok_or_else(|| StoreError::NotFound {
             what: "the message".into(),
         })?;
