@@ -253,6 +253,10 @@ fn write_prop(out: &mut String, name: &PropName, value: &Value) {
             format!("{prefix}:{}", name.local),
             format!("{prefix}:{}", name.local),
         ),
+        // No namespace: no prefix may be bound to "" (Namespaces in XML
+        // §3), and no default namespace is ever declared in our bodies,
+        // so the bare name is in no namespace.
+        None if name.namespace.is_empty() => (name.local.clone(), name.local.clone()),
         None => (
             format!("x:{} xmlns:x=\"{}\"", name.local, escape(&name.namespace)),
             format!("x:{}", name.local),
@@ -344,6 +348,7 @@ mod tests {
             },
         )
         .not_found(PropName::new("urn:x", "odd"))
+        .not_found(PropName::new("", "bare"))
         .found(
             PropName::new(CALENDARSERVER, "getctag"),
             Value::Text("\"42\"".into()),
@@ -370,10 +375,12 @@ mod tests {
 <d:current-user-principal><d:href>/dav/principals/alice@example.test/</d:href></d:current-user-principal>\
 <d:supported-report-set><d:supported-report><d:report><d:sync-collection/></d:report></d:supported-report></d:supported-report-set>\
 </d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat>\
-<d:propstat><d:prop><x:odd xmlns:x=\"urn:x\"/></d:prop><d:status>HTTP/1.1 404 Not Found</d:status></d:propstat></d:response>";
+<d:propstat><d:prop><x:odd xmlns:x=\"urn:x\"/><bare/></d:prop><d:status>HTTP/1.1 404 Not Found</d:status></d:propstat></d:response>";
         assert!(body.contains(expected), "{body}");
-        // Whatever we write, our own reader reads back.
-        assert!(crate::xml::parse(body.as_bytes()).is_ok());
+        // Whatever we write, our own reader reads back, names and all.
+        let root = crate::xml::parse(body.as_bytes()).unwrap().unwrap();
+        let missing = &root.children[0].children[2].children[0];
+        assert_eq!(missing.children[1].name, PropName::new("", "bare"));
     }
 
     #[test]
