@@ -152,10 +152,12 @@ struct Object {
 /// indexes.
 pub fn analyze(data: &[u8]) -> Result<Analyzed, IcalError> {
     let obj = parse(data)?;
-    // An endless rule needs no walk to know its end; a few occurrences
-    // give its first start.
-    let limit = if is_endless(&obj) { 64 } else { MAX_EXPANSION };
-    let (all, truncated) = expand(&obj, limit)?;
+    // An endless rule needs no walk to know its end; its first
+    // occurrences give its first start.
+    let (all, truncated) = match is_endless(&obj) {
+        true => expand(&obj, 64).map(|(all, t, _)| (all, t))?,
+        false => expand_until(&obj, None)?,
+    };
     let first_start = all.iter().map(|i| i.start).min();
     let last_end = match truncated {
         true => None,
@@ -177,7 +179,7 @@ pub fn instances(data: &[u8], start: i64, end: i64) -> Result<Vec<Instance>, Ica
         start: Some(start),
         end: Some(end),
     };
-    let (mut all, _) = expand(&obj, MAX_EXPANSION)?;
+    let (mut all, _) = expand_until(&obj, Some(end))?;
     all.retain(|i| range.overlaps(i.start, i.end));
     all.sort_by_key(|i| (i.start, i.end));
     all.truncate(MAX_INSTANCES);
@@ -194,8 +196,7 @@ pub fn matches(data: &[u8], filter: &CompFilter) -> bool {
     if filter.name != "VCALENDAR" || filter.is_not_defined {
         return false;
     }
-    let mut times = None;
-    component_matches(&obj, root, filter, &mut times)
+    component_matches(&obj, root, filter)
 }
 
 fn parse(data: &[u8]) -> Result<Object, IcalError> {
@@ -305,9 +306,26 @@ fn rrule(obj: &Object) -> Option<&calcard::icalendar::ICalendarRecurrenceRule> {
         })
 }
 
-/// Every instance, unsorted, and whether the walk of the rule stopped at
-/// `limit` (so later ones may exist).
-fn expand(obj: &Object, limit: usize) -> Result<(Vec<Instance>, bool), IcalError> {
+/// Every instance starting before `end`, unsorted, and whether the walk
+/// of the rule stopped early (so later ones may exist). The walk is
+/// short first and longer only while it stops before `end`, so an
+/// endless rule costs what the window needs, not [`MAX_EXPANSION`].
+fn expand_until(obj: &Object, end: Option<i64>) -> Result<(Vec<Instance>, bool), IcalError> {
+    let mut limit = 64;
+    loop {
+        let (all, truncated, latest) = expand(obj, limit)?;
+        let past_end = end.is_some_and(|e| latest.is_some_and(|l| l >= e));
+        if !truncated || past_end || limit >= MAX_EXPANSION {
+            return Ok((all, truncated));
+        }
+        limit = (limit * 8).min(MAX_EXPANSION);
+    }
+}
+
+/// Every instance, unsorted; whether the walk of the rule stopped at
+/// `limit` (so later ones may exist); the latest start of an instance
+/// of the master.
+fn expand(obj: &Object, limit: usize) -> Result<(Vec<Instance>, bool, Option<i64>), IcalError> {
     let expanded = obj.cal.expand_dates(chrono_tz::UTC, limit);
     if let Some(e) = expanded.errors.first() {
         return Err(IcalError::Dates(e.error.to_string()));
@@ -318,8 +336,12 @@ fn expand(obj: &Object, limit: usize) -> Result<(Vec<Instance>, bool), IcalError
         c.has_property(&ICalendarProperty::Rrule) || c.has_property(&ICalendarProperty::Rdate)
     });
     let mut out = Vec::with_capacity(expanded.events.len());
+    let mut latest = None;
     for ev in &expanded.events {
         let (start, end) = ev.timestamps();
+        if obj.master == Some(ev.comp_id as usize) {
+            latest = latest.max(Some(start));
+        }
         let comp = &obj.cal.components[ev.comp_id as usize];
         let end = if is_instant(comp) {
             start
@@ -351,7 +373,7 @@ fn expand(obj: &Object, limit: usize) -> Result<(Vec<Instance>, bool), IcalError
         .map(|e| e.values.len())
         .sum();
     let truncated = rrule(obj).is_some() && (is_endless(obj) || out.len() + exdates >= limit);
-    Ok((out, truncated))
+    Ok((out, truncated, latest))
 }
 
 /// A VEVENT with a DATE-TIME DTSTART and neither DTEND nor DURATION
@@ -393,14 +415,9 @@ fn timestamp(
 }
 
 /// RFC 4791 §9.7.1 for one component that exists.
-fn component_matches(
-    obj: &Object,
-    comp: &ICalendarComponent,
-    filter: &CompFilter,
-    times: &mut Option<Vec<(i64, i64)>>,
-) -> bool {
+fn component_matches(obj: &Object, comp: &ICalendarComponent, filter: &CompFilter) -> bool {
     if let Some(range) = filter.time_range {
-        if !time_range_matches(obj, comp, range, times) {
+        if !time_range_matches(obj, comp, range) {
             return false;
         }
     }
@@ -417,7 +434,7 @@ fn component_matches(
             if f.is_not_defined {
                 children.next().is_none()
             } else {
-                children.any(|c| component_matches(obj, c, f, times))
+                children.any(|c| component_matches(obj, c, f))
             }
         })
 }
@@ -427,26 +444,20 @@ fn component_matches(
 /// instances are the recurrence set's); a VTODO with no date matches any
 /// range. Other components (VALARM) are not tested: they match, which
 /// can only give the client more to filter, never less.
-fn time_range_matches(
-    obj: &Object,
-    comp: &ICalendarComponent,
-    range: TimeRange,
-    times: &mut Option<Vec<(i64, i64)>>,
-) -> bool {
+fn time_range_matches(obj: &Object, comp: &ICalendarComponent, range: TimeRange) -> bool {
     if !matches!(
         comp.component_type,
         ICalendarComponentType::VEvent | ICalendarComponentType::VTodo
     ) {
         return true;
     }
-    let times = times.get_or_insert_with(|| match expand(obj, MAX_EXPANSION) {
-        Ok((all, _)) => all.iter().map(|i| (i.start, i.end)).collect(),
-        Err(_) => Vec::new(),
-    });
-    if times.is_empty() && obj.component == Component::Todo {
+    let Ok((all, _)) = expand_until(obj, range.end) else {
+        return false;
+    };
+    if all.is_empty() && obj.component == Component::Todo {
         return true;
     }
-    times.iter().any(|&(s, e)| range.overlaps(s, e))
+    all.iter().any(|i| range.overlaps(i.start, i.end))
 }
 
 /// RFC 4791 §9.7.2.
