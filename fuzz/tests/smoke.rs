@@ -133,3 +133,13 @@ fn web_multipart() {
 fn web_write() {
     fuzz("web_write");
 }
+
+#[test]
+fn dav_xml() {
+    fuzz("dav_xml");
+}
+
+#[test]
+fn dav_ical() {
+    fuzz("dav_ical");
+}

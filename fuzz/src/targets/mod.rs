@@ -12,8 +12,10 @@
 //! - `tls`: PEM and PKCS#12 loading, certificate inspection.
 //! - `outbound`: the SMTP client's replies, MTA-STS TXT, HTTP and policy.
 //! - `web`: the compose form's multipart bodies and the message writer.
+//! - `dav`: CalDAV request bodies and iCalendar objects (`postern-dav`).
 
 mod config;
+mod dav;
 mod http;
 mod imap;
 mod imap_message;
@@ -69,6 +71,8 @@ pub const ALL: &[Target] = &[
     outbound::MTA_STS_HTTP,
     web::MULTIPART,
     web::WRITE,
+    dav::XML,
+    dav::ICAL,
 ];
 
 /// The target called `name`.
