@@ -55,6 +55,12 @@ enum Command {
     /// The outbound queue: list, show, retry, delete.
     #[command(subcommand)]
     Queue(cmd::queue::QueueCommand),
+    /// DKIM signing keys: generate, list.
+    #[command(subcommand)]
+    Dkim(cmd::dkim::DkimCommand),
+    /// DNS: the records to publish for a mail domain.
+    #[command(subcommand)]
+    Dns(cmd::dns::DnsCommand),
 }
 
 fn main() -> ExitCode {
@@ -72,6 +78,8 @@ fn main() -> ExitCode {
         Command::Deliver(a) => cmd::deliver::run(&cli.location, &a),
         Command::Import(a) => cmd::import::run(&cli.location, &a),
         Command::Queue(c) => cmd::queue::run(&cli.location, c),
+        Command::Dkim(c) => cmd::dkim::run(&cli.location, c),
+        Command::Dns(c) => cmd::dns::run(&cli.location, c),
     };
     match result {
         Ok(code) => code,

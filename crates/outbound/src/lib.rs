@@ -33,6 +33,7 @@
 //! - [`deliver`]: one attempt for one domain's recipients; `policy`: what
 //!   transport security each host demands.
 //! - [`retry`]: the backoff schedule.
+//! - [`dkim`]: DKIM keys and signatures on outgoing mail.
 //! - [`dsn`]: RFC 3464 reports; [`reports`]: which are owed, and where
 //!   they go.
 //! - [`metrics`]: counters by domain and failure kind (for TLS-RPT).
@@ -41,6 +42,7 @@
 pub mod client;
 pub mod dane;
 pub mod deliver;
+pub mod dkim;
 pub mod dns;
 pub mod dsn;
 pub mod metrics;

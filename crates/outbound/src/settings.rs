@@ -3,10 +3,13 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use postern_types::Secret;
 use rustls::pki_types::CertificateDer;
+
+use crate::dkim::Signer;
 
 /// The outbound queue's settings. [`Settings::new`] gives the defaults.
 #[derive(Debug, Clone)]
@@ -59,6 +62,9 @@ pub struct Settings {
     pub dane: bool,
     pub connect_timeout: Duration,
     pub timeouts: Timeouts,
+    /// Signs each message with its author domain's DKIM keys before it
+    /// leaves (RFC 6376); `None` sends mail as it was written.
+    pub dkim: Option<Arc<Signer>>,
 }
 
 impl Settings {
@@ -90,6 +96,7 @@ impl Settings {
             dane: true,
             connect_timeout: Duration::from_secs(30),
             timeouts: Timeouts::default(),
+            dkim: None,
         }
     }
 

@@ -13,8 +13,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::future::join_all;
 use postern_store::{
-    Change, Envelope, Incoming, Notify, QueueItem, QueuedRecipient, RecipientOutcome, Store,
-    StoreResult,
+    Change, Envelope, Incoming, Notify, QueueId, QueueItem, QueuedRecipient, RecipientOutcome,
+    Store, StoreResult,
 };
 use tokio::sync::{broadcast, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -48,6 +48,7 @@ pub(crate) struct Worker {
     slots: Arc<Semaphore>,
     done: Arc<tokio::sync::Notify>,
     domains: Arc<Domains>,
+    signed: Arc<Signed>,
 }
 
 impl Worker {
@@ -69,6 +70,7 @@ impl Worker {
             slots: Arc::new(Semaphore::new(workers)),
             done: Arc::new(tokio::sync::Notify::new()),
             domains: Arc::new(Domains::new(per_domain)),
+            signed: Arc::new(Signed::default()),
         }
     }
 
@@ -111,6 +113,7 @@ impl Worker {
                 store: self.store.clone(),
                 ctx: self.ctx.clone(),
                 domains: self.domains.clone(),
+                signed: self.signed.clone(),
             };
             let done = self.done.clone();
             let cancel = self.cancel.clone();
@@ -146,6 +149,7 @@ impl Worker {
             store: self.store.clone(),
             ctx: self.ctx.clone(),
             domains: self.domains.clone(),
+            signed: self.signed.clone(),
         };
         match blocking(&self.store, |s| s.queue_finished(1000)).await {
             Ok(items) => {
@@ -195,11 +199,44 @@ impl Domains {
     }
 }
 
+/// The DKIM-Signature fields made for each queue item, so that every
+/// attempt sends the same bytes: a message is signed once, at its first
+/// attempt, for all its recipients. Kept in memory only: after a restart
+/// the next attempt signs again (a new, equally valid signature).
+#[derive(Default)]
+struct Signed(Mutex<HashMap<QueueId, Arc<Vec<u8>>>>);
+
+impl Signed {
+    /// Items waiting at once beyond which the oldest signatures are not
+    /// worth their memory (about 1 KiB each); dropping them all only
+    /// means signing again.
+    const MAX: usize = 10_000;
+
+    fn get(&self, id: QueueId) -> Option<Arc<Vec<u8>>> {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(&id).cloned()
+    }
+
+    fn put(&self, id: QueueId, headers: Arc<Vec<u8>>) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= Self::MAX {
+            map.clear();
+        }
+        map.insert(id, headers);
+    }
+
+    fn forget(&self, id: QueueId) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.remove(&id);
+    }
+}
+
 /// One item's attempt.
 struct ItemJob {
     store: Arc<dyn Store>,
     ctx: Arc<Ctx>,
     domains: Arc<Domains>,
+    signed: Arc<Signed>,
 }
 
 impl ItemJob {
@@ -221,10 +258,13 @@ impl ItemJob {
                 .or_default()
                 .push(r.clone());
         }
-        let mail = mail_params(&item.envelope, body.len());
+        let Some(wire) = self.signed_message(id, &body).await else {
+            return;
+        };
+        let mail = mail_params(&item.envelope, wire.len());
         let attempts = by_domain
             .iter()
-            .map(|(domain, rcpts)| self.attempt(domain, rcpts, &mail, &body));
+            .map(|(domain, rcpts)| self.attempt(domain, rcpts, &mail, &wire));
         let results: Vec<(Vec<QueuedRecipient>, Vec<RcptResult>)> = join_all(attempts).await;
         let now = unix_now();
         let outcomes: Vec<(String, RecipientOutcome)> = results
@@ -244,6 +284,38 @@ impl ItemJob {
                 tracing::error!(queue_id = %id, error = %e, "cannot record delivery outcomes")
             }
         }
+    }
+
+    /// The message as it goes out: the stored bytes, behind the item's
+    /// DKIM signatures if its author's domain has keys. `None` if signing
+    /// could not run at all (the claim lapses and the item is tried
+    /// again). Signing runs on a blocking thread: an RSA signature costs
+    /// about a millisecond, and the keys' directory is looked at.
+    async fn signed_message(&self, id: QueueId, body: &[u8]) -> Option<Vec<u8>> {
+        let Some(signer) = self.ctx.settings.dkim.clone() else {
+            return Some(body.to_vec());
+        };
+        let headers = match self.signed.get(id) {
+            Some(h) => h,
+            None => {
+                let message = body.to_vec();
+                match tokio::task::spawn_blocking(move || signer.sign(&message)).await {
+                    Ok(h) => {
+                        let h = Arc::new(h);
+                        self.signed.put(id, h.clone());
+                        h
+                    }
+                    Err(e) => {
+                        tracing::error!(queue_id = %id, error = %e, "DKIM signing failed");
+                        return None;
+                    }
+                }
+            }
+        };
+        let mut wire = Vec::with_capacity(headers.len() + body.len());
+        wire.extend_from_slice(&headers);
+        wire.extend_from_slice(body);
+        Some(wire)
     }
 
     /// The deferred recipients that asked for delay notices (RFC 3461
@@ -358,6 +430,7 @@ impl ItemJob {
     /// Builds the item's DSN, if one is due, and removes the item with it.
     async fn finish(&self, item: QueueItem) {
         let id = item.id;
+        self.signed.forget(id);
         let now = unix_now();
         let body = match blocking(&self.store, move |s| s.queue_read(id)).await {
             Ok(b) => b,

@@ -1,10 +1,14 @@
 //! From `[outbound]` in the configuration to the queue workers' settings.
 //! Files named there (the relay password, extra trust anchors) are read
-//! once, at start: a missing file stops the start with its path.
+//! once, at start: a missing file stops the start with its path. So do
+//! the DKIM keys under `DATA/dkim/`: one that cannot be used stops the
+//! start; keys added later are used without a restart.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use postern_config::{Config, OutboundTls, RelayTls};
+use postern_outbound::dkim::Signer;
 use postern_outbound::{Relay, Settings, TlsRequirement};
 use postern_types::Secret;
 
@@ -33,7 +37,26 @@ pub fn settings(config: &Config) -> Result<Settings, StartError> {
     }
     s.dane = o.dane;
     s.mta_sts = o.mta_sts;
+    s.dkim = Some(dkim(&config.data_dir.join(DKIM_DIR))?);
     Ok(s)
+}
+
+/// Where `postern dkim generate` puts the keys, inside the data directory.
+pub const DKIM_DIR: &str = "dkim";
+
+/// The DKIM signer over the key directory (present even with no key yet,
+/// so that the first key generated is used without a restart).
+fn dkim(dir: &Path) -> Result<Arc<Signer>, StartError> {
+    let signer = Signer::open(dir).map_err(|errors| {
+        let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        StartError::Outbound {
+            message: format!("DKIM keys: {}", text.join("; ")),
+        }
+    })?;
+    for (domain, keys) in signer.summary() {
+        tracing::info!(domain, keys, "DKIM signing outgoing mail");
+    }
+    Ok(Arc::new(signer))
 }
 
 const fn requirement(t: OutboundTls) -> TlsRequirement {

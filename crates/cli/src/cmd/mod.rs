@@ -4,6 +4,8 @@ pub mod accounts;
 pub mod cert;
 pub mod check;
 pub mod deliver;
+pub mod dkim;
+pub mod dns;
 pub mod import;
 pub mod init;
 pub mod queue;
