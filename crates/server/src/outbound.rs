@@ -106,3 +106,58 @@ fn roots(path: &Path) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>,
     postern_tls::load::parse_certificates_pem(&path.display().to_string(), &pem)
         .map_err(|e| outbound(format!("outbound.ca_file: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use postern_config::template::{render, InitParams};
+    use postern_config::Config;
+
+    /// A data directory of its own (removed on drop) with the init template.
+    struct Data(PathBuf);
+
+    impl Drop for Data {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn data(name: &str) -> (Data, Config) {
+        let dir = std::env::temp_dir().join(format!("postern-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let text = render(&InitParams {
+            hostname: "mail.example.org".into(),
+            domain: "example.org".into(),
+            dev_ports: true,
+            cert_file: "certs/main.crt.pem".into(),
+            key_file: "certs/main.key.pem".into(),
+        });
+        let config = Config::parse(&dir.join("postern.toml"), &text).unwrap();
+        (Data(dir), config)
+    }
+
+    #[test]
+    fn outbound_mail_is_signed_with_the_keys_of_the_data_directory() {
+        let (d, config) = data("dkim-ok");
+        let key =
+            postern_outbound::dkim::keys::generate(postern_outbound::dkim::Algorithm::Ed25519)
+                .unwrap();
+        let keys = d.0.join(super::DKIM_DIR);
+        postern_outbound::dkim::keys::write_key(&keys, "example.org", "s", &key, false).unwrap();
+        let signer = super::settings(&config).unwrap().dkim.unwrap();
+        let signed = signer.sign(b"From: a@example.org\r\n\r\nhi\r\n");
+        assert!(String::from_utf8(signed).unwrap().contains("s=s;"));
+    }
+
+    #[test]
+    fn a_broken_dkim_key_stops_the_start_naming_it() {
+        let (d, config) = data("dkim-broken");
+        let dir = d.0.join(super::DKIM_DIR).join("example.org");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("s.ed25519.pem"), "garbage").unwrap();
+        let err = super::settings(&config).unwrap_err().to_string();
+        assert!(err.contains("s.ed25519.pem"), "{err}");
+    }
+}
