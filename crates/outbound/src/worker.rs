@@ -7,6 +7,7 @@
 //! made again after the restart: a duplicate is possible, a loss is not
 //! (RFC 5321 §6.1 prefers the first to the second).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -207,9 +208,9 @@ impl Domains {
 struct Signed(Mutex<HashMap<QueueId, Arc<Vec<u8>>>>);
 
 impl Signed {
-    /// Items waiting at once beyond which the oldest signatures are not
-    /// worth their memory (about 1 KiB each); dropping them all only
-    /// means signing again.
+    /// With more items than this waiting at once (about 1 KiB each), the
+    /// map is emptied rather than grown: forgetting costs only signing
+    /// again.
     const MAX: usize = 10_000;
 
     fn get(&self, id: QueueId) -> Option<Arc<Vec<u8>>> {
@@ -291,9 +292,9 @@ impl ItemJob {
     /// could not run at all (the claim lapses and the item is tried
     /// again). Signing runs on a blocking thread: an RSA signature costs
     /// about a millisecond, and the keys' directory is looked at.
-    async fn signed_message(&self, id: QueueId, body: &[u8]) -> Option<Vec<u8>> {
+    async fn signed_message<'b>(&self, id: QueueId, body: &'b [u8]) -> Option<Cow<'b, [u8]>> {
         let Some(signer) = self.ctx.settings.dkim.clone() else {
-            return Some(body.to_vec());
+            return Some(Cow::Borrowed(body));
         };
         let headers = match self.signed.get(id) {
             Some(h) => h,
@@ -312,10 +313,13 @@ impl ItemJob {
                 }
             }
         };
+        if headers.is_empty() {
+            return Some(Cow::Borrowed(body));
+        }
         let mut wire = Vec::with_capacity(headers.len() + body.len());
         wire.extend_from_slice(&headers);
         wire.extend_from_slice(body);
-        Some(wire)
+        Some(Cow::Owned(wire))
     }
 
     /// The deferred recipients that asked for delay notices (RFC 3461
