@@ -38,7 +38,7 @@ ALLOWED_WORKSPACE_DEPS = {
     "postern-store": {"postern-types"},
     "postern-auth": {"postern-types", "postern-store"},
     "postern-outbound": {"postern-types", "postern-store", "postern-tls"},
-    "postern-web": {"postern-types", "postern-store", "postern-auth", "postern-message", "postern-config"},
+    "postern-web": {"postern-types", "postern-store", "postern-auth", "postern-message", "postern-config", "postern-dav"},
     "postern-dav": {"postern-types"},
 }
 

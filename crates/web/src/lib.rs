@@ -35,6 +35,7 @@ pub mod account;
 pub mod admin;
 pub mod assets;
 pub mod autoconfig;
+pub mod caldav;
 pub mod csrf;
 pub mod mail;
 pub mod mta_sts;
@@ -190,6 +191,7 @@ fn router(state: AppState) -> Router {
         .merge(admin::routes().layer(DefaultBodyLimit::max(FORM_LIMIT)))
         .merge(account::routes().layer(DefaultBodyLimit::max(FORM_LIMIT)))
         .merge(mail::compose::routes(&state.settings))
+        .merge(caldav::routes())
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

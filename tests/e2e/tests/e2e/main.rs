@@ -1,6 +1,7 @@
 //! One test binary, a module per concern.
 
 mod bad_input;
+mod caldav;
 mod imap;
 mod limits;
 mod openssl;

@@ -1,0 +1,440 @@
+//! CalDAV over real TLS (RFC 4791, RFC 4918, RFC 6578, RFC 6764): a
+//! client discovers its calendars, creates one, writes, reads and deletes
+//! events with ETags, queries by time range across a recurrence,
+//! multigets and synchronises; bad input is refused and nothing else is
+//! reachable for another account or without a login.
+
+use postern_testkit::server::HOST;
+use postern_testkit::{HttpResponse, HttpsClient, TestServer};
+
+const ALICE: &str = "alice@example.test";
+const BOB: &str = "bob@example.test";
+const PASSWORD: &str = "correct horse battery";
+const BOB_PASSWORD: &str = "battery staple horse";
+
+/// RFC 4648 §4 base64, for the Basic credentials.
+fn base64(input: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+struct Client {
+    conn: HttpsClient,
+    auth: Option<String>,
+}
+
+impl Client {
+    async fn new(srv: &TestServer, creds: Option<(&str, &str)>) -> Self {
+        let conn = HttpsClient::connect(srv.addr("https"), HOST, srv.client_config(&[b"http/1.1"]))
+            .await
+            .unwrap();
+        let auth = creds.map(|(u, p)| format!("Basic {}", base64(format!("{u}:{p}").as_bytes())));
+        Self { conn, auth }
+    }
+
+    async fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> HttpResponse {
+        let mut all: Vec<(&str, &str)> = headers.to_vec();
+        if let Some(a) = &self.auth {
+            all.push(("Authorization", a));
+        }
+        self.conn
+            .request(method, path, HOST, &all, body.as_bytes())
+            .await
+            .unwrap()
+    }
+
+    async fn propfind(&mut self, path: &str, depth: &str, props: &str) -> HttpResponse {
+        let body = format!(
+            r#"<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav" xmlns:cs="http://calendarserver.org/ns/"><d:prop>{props}</d:prop></d:propfind>"#
+        );
+        self.send("PROPFIND", path, &[("Depth", depth)], &body)
+            .await
+    }
+
+    async fn put(&mut self, path: &str, headers: &[(&str, &str)], ics: &str) -> HttpResponse {
+        let mut h = vec![("Content-Type", "text/calendar; charset=utf-8")];
+        h.extend_from_slice(headers);
+        self.send("PUT", path, &h, ics).await
+    }
+
+    async fn report(&mut self, path: &str, body: &str) -> HttpResponse {
+        self.send("REPORT", path, &[("Depth", "1")], body).await
+    }
+}
+
+const CAL: &str = "/dav/calendars/alice@example.test/work/";
+
+fn event(uid: &str, summary: &str, extra: &str) -> String {
+    format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20260101T000000Z\r\n{extra}SUMMARY:{summary}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+}
+
+/// Weekly on Mondays from 5 January 2026, ten times, without 19 January.
+fn weekly() -> String {
+    event(
+        "weekly@test",
+        "Standup",
+        "DTSTART:20260105T100000Z\r\nDTEND:20260105T110000Z\r\nRRULE:FREQ=WEEKLY;COUNT=10\r\nEXDATE:20260119T100000Z\r\n",
+    )
+}
+
+fn single() -> String {
+    event(
+        "single@test",
+        "Dentist",
+        "DTSTART:20260301T090000Z\r\nDTEND:20260301T100000Z\r\n",
+    )
+}
+
+fn query(start: &str, end: &str) -> String {
+    format!(
+        r#"<c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop><d:getetag/></d:prop><c:filter><c:comp-filter name="VCALENDAR"><c:comp-filter name="VEVENT"><c:time-range start="{start}" end="{end}"/></c:comp-filter></c:comp-filter></c:filter></c:calendar-query>"#
+    )
+}
+
+fn sync_body(token: &str) -> String {
+    format!(
+        r#"<d:sync-collection xmlns:d="DAV:"><d:sync-token>{token}</d:sync-token><d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>"#
+    )
+}
+
+/// The text of the first `<d:sync-token>` element.
+fn token_of(r: &HttpResponse) -> String {
+    let t = r.text();
+    let start = t.find("<d:sync-token>").expect("a sync-token") + "<d:sync-token>".len();
+    let end = t[start..].find('<').unwrap() + start;
+    t[start..end].to_owned()
+}
+
+async fn server() -> TestServer {
+    let srv = TestServer::start().await;
+    srv.add_user(ALICE, PASSWORD);
+    srv.add_user(BOB, BOB_PASSWORD);
+    srv
+}
+
+#[tokio::test]
+async fn discovery_leads_from_the_well_known_uri_to_the_calendars() {
+    let srv = server().await;
+    let mut c = Client::new(&srv, Some((ALICE, PASSWORD))).await;
+    for method in ["GET", "PROPFIND"] {
+        let r = c.send(method, "/.well-known/caldav", &[], "").await;
+        assert_eq!(r.status, 301, "{r}");
+        assert_eq!(r.header("location"), Some("/dav/"));
+    }
+    let r = c.send("OPTIONS", "/dav/", &[], "").await;
+    assert_eq!(r.status, 200, "{r}");
+    assert!(r.header("dav").unwrap().contains("calendar-access"), "{r}");
+
+    let r = c
+        .propfind("/dav/", "0", "<d:current-user-principal/>")
+        .await;
+    assert_eq!(r.status, 207, "{r}");
+    assert!(r
+        .header("content-type")
+        .unwrap()
+        .starts_with("application/xml"));
+    assert!(
+        r.text()
+            .contains("<d:href>/dav/principals/alice@example.test/</d:href>"),
+        "{r}"
+    );
+
+    let r = c
+        .propfind(
+            "/dav/principals/alice@example.test/",
+            "0",
+            "<c:calendar-home-set/>",
+        )
+        .await;
+    assert_eq!(r.status, 207, "{r}");
+    assert!(
+        r.text()
+            .contains("<d:href>/dav/calendars/alice@example.test/</d:href>"),
+        "{r}"
+    );
+
+    // A new account gets a default calendar when its home is listed.
+    let r = c
+        .propfind(
+            "/dav/calendars/alice@example.test/",
+            "1",
+            "<d:resourcetype/><d:displayname/>",
+        )
+        .await;
+    assert_eq!(r.status, 207, "{r}");
+    assert!(
+        r.text()
+            .contains("/dav/calendars/alice@example.test/default/"),
+        "{r}"
+    );
+    assert!(r.text().contains("<c:calendar/>"), "{r}");
+
+    let r = c
+        .propfind(
+            "/dav/calendars/alice@example.test/",
+            "infinity",
+            "<d:resourcetype/>",
+        )
+        .await;
+    assert_eq!(r.status, 403, "{r}");
+    assert!(r.text().contains("propfind-finite-depth"), "{r}");
+}
+
+#[tokio::test]
+async fn events_are_written_read_and_deleted_with_etags() {
+    let srv = server().await;
+    let mut c = Client::new(&srv, Some((ALICE, PASSWORD))).await;
+    let mk = r#"<c:mkcalendar xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:set><d:prop><d:displayname>Work</d:displayname></d:prop></d:set></c:mkcalendar>"#;
+    let r = c.send("MKCALENDAR", CAL, &[], mk).await;
+    assert_eq!(r.status, 201, "{r}");
+    let r = c.send("MKCALENDAR", CAL, &[], mk).await;
+    assert_eq!(r.status, 405, "{r}");
+    let r = c
+        .propfind(CAL, "0", "<d:displayname/><d:sync-token/><cs:getctag/>")
+        .await;
+    assert_eq!(r.status, 207, "{r}");
+    assert!(
+        r.text().contains("<d:displayname>Work</d:displayname>"),
+        "{r}"
+    );
+
+    let path = format!("{CAL}single.ics");
+    let r = c.put(&path, &[("If-None-Match", "*")], &single()).await;
+    assert_eq!(r.status, 201, "{r}");
+    let etag = r.header("etag").expect("an ETag").to_owned();
+    assert!(etag.starts_with('"'), "{etag}");
+
+    let r = c.send("GET", &path, &[], "").await;
+    assert_eq!(r.status, 200, "{r}");
+    assert_eq!(r.header("etag"), Some(etag.as_str()));
+    assert!(r
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/calendar"));
+    assert_eq!(r.text(), single());
+
+    // RFC 9110 §13.1: creating over an existing resource, or replacing
+    // one that changed since, fails.
+    let r = c.put(&path, &[("If-None-Match", "*")], &single()).await;
+    assert_eq!(r.status, 412, "{r}");
+    let changed = single().replace("Dentist", "Dentist, moved");
+    let r = c.put(&path, &[("If-Match", &etag)], &changed).await;
+    assert_eq!(r.status, 204, "{r}");
+    let new_etag = r.header("etag").unwrap().to_owned();
+    assert_ne!(new_etag, etag);
+    let r = c.put(&path, &[("If-Match", &etag)], &single()).await;
+    assert_eq!(r.status, 412, "{r}");
+    let r = c.send("DELETE", &path, &[("If-Match", &etag)], "").await;
+    assert_eq!(r.status, 412, "{r}");
+
+    // Another resource with the same UID is a conflict naming the first.
+    let r = c.put(&format!("{CAL}other.ics"), &[], &single()).await;
+    assert_eq!(r.status, 403, "{r}");
+    assert!(
+        r.text().contains("no-uid-conflict") && r.text().contains("single.ics"),
+        "{r}"
+    );
+
+    let r = c
+        .send("DELETE", &path, &[("If-Match", &new_etag)], "")
+        .await;
+    assert_eq!(r.status, 204, "{r}");
+    let r = c.send("GET", &path, &[], "").await;
+    assert_eq!(r.status, 404, "{r}");
+}
+
+#[tokio::test]
+async fn invalid_icalendar_is_refused_and_nothing_is_stored() {
+    let srv = server().await;
+    let mut c = Client::new(&srv, Some((ALICE, PASSWORD))).await;
+    assert_eq!(c.send("MKCALENDAR", CAL, &[], "").await.status, 201);
+    let path = format!("{CAL}bad.ics");
+    for bad in [
+        "not a calendar",
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n",
+    ] {
+        let r = c.put(&path, &[], bad).await;
+        assert_eq!(r.status, 403, "{r}");
+        assert!(r.text().contains("valid-calendar"), "{r}");
+    }
+    assert_eq!(c.send("GET", &path, &[], "").await.status, 404);
+    let r = c.propfind(CAL, "1", "<d:getetag/>").await;
+    assert!(!r.text().contains("bad.ics"), "{r}");
+
+    let doctype = r#"<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x "y">]><d:propfind xmlns:d="DAV:"><d:allprop/></d:propfind>"#;
+    let r = c.send("PROPFIND", CAL, &[("Depth", "0")], doctype).await;
+    assert_eq!(r.status, 400, "{r}");
+    assert!(r.text().contains("DOCTYPE"), "{r}");
+}
+
+#[tokio::test]
+async fn reports_query_by_time_multiget_and_sync() {
+    let srv = server().await;
+    let mut c = Client::new(&srv, Some((ALICE, PASSWORD))).await;
+    assert_eq!(c.send("MKCALENDAR", CAL, &[], "").await.status, 201);
+    let r = c.report(CAL, &sync_body("")).await;
+    assert_eq!(r.status, 207, "{r}");
+    let initial = token_of(&r);
+
+    assert_eq!(
+        c.put(&format!("{CAL}weekly.ics"), &[], &weekly())
+            .await
+            .status,
+        201
+    );
+    assert_eq!(
+        c.put(&format!("{CAL}single.ics"), &[], &single())
+            .await
+            .status,
+        201
+    );
+
+    // 26 January is an instance of the weekly event; 19 January was
+    // excluded; 1 March is the single event's day, after the tenth week.
+    let r = c
+        .report(CAL, &query("20260126T000000Z", "20260127T000000Z"))
+        .await;
+    assert_eq!(r.status, 207, "{r}");
+    assert!(
+        r.text().contains("weekly.ics") && !r.text().contains("single.ics"),
+        "{r}"
+    );
+    let r = c
+        .report(CAL, &query("20260119T000000Z", "20260120T000000Z"))
+        .await;
+    assert_eq!(r.status, 207, "{r}");
+    assert!(
+        !r.text().contains("weekly.ics") && !r.text().contains("single.ics"),
+        "{r}"
+    );
+    let r = c
+        .report(CAL, &query("20260301T000000Z", "20260302T000000Z"))
+        .await;
+    assert!(
+        r.text().contains("single.ics") && !r.text().contains("weekly.ics"),
+        "{r}"
+    );
+
+    let multiget = format!(
+        r#"<c:calendar-multiget xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop><d:getetag/><c:calendar-data/></d:prop><d:href>{CAL}single.ics</d:href><d:href>{CAL}missing.ics</d:href></c:calendar-multiget>"#
+    );
+    let r = c.report(CAL, &multiget).await;
+    assert_eq!(r.status, 207, "{r}");
+    let t = r.text();
+    assert!(t.contains("SUMMARY:Dentist"), "{r}");
+    assert!(
+        t.contains("missing.ics</d:href><d:status>HTTP/1.1 404"),
+        "{r}"
+    );
+
+    let r = c.report(CAL, &sync_body(&initial)).await;
+    assert_eq!(r.status, 207, "{r}");
+    assert!(
+        r.text().contains("weekly.ics") && r.text().contains("single.ics"),
+        "{r}"
+    );
+    let after_puts = token_of(&r);
+    assert_ne!(after_puts, initial);
+
+    assert_eq!(
+        c.send("DELETE", &format!("{CAL}weekly.ics"), &[], "")
+            .await
+            .status,
+        204
+    );
+    let changed = single().replace("Dentist", "Dentist, moved");
+    assert_eq!(
+        c.put(&format!("{CAL}single.ics"), &[], &changed)
+            .await
+            .status,
+        204
+    );
+    let r = c.report(CAL, &sync_body(&after_puts)).await;
+    assert_eq!(r.status, 207, "{r}");
+    let t = r.text();
+    assert!(
+        t.contains("weekly.ics</d:href><d:status>HTTP/1.1 404"),
+        "{r}"
+    );
+    assert!(t.contains("single.ics</d:href><d:propstat>"), "{r}");
+
+    for bad in ["https://postern/sync/999999", "urn:nonsense"] {
+        let r = c.report(CAL, &sync_body(bad)).await;
+        assert_eq!(r.status, 403, "{r}");
+        assert!(r.text().contains("valid-sync-token"), "{r}");
+    }
+}
+
+#[tokio::test]
+async fn other_accounts_and_strangers_reach_nothing() {
+    let srv = server().await;
+    let mut alice = Client::new(&srv, Some((ALICE, PASSWORD))).await;
+    assert_eq!(alice.send("MKCALENDAR", CAL, &[], "").await.status, 201);
+    let obj = format!("{CAL}single.ics");
+    assert_eq!(alice.put(&obj, &[], &single()).await.status, 201);
+
+    let mut bob = Client::new(&srv, Some((BOB, BOB_PASSWORD))).await;
+    let home = "/dav/calendars/alice@example.test/";
+    let principal = "/dav/principals/alice@example.test/";
+    for (method, path, body) in [
+        ("PROPFIND", principal, String::new()),
+        ("PROPFIND", home, String::new()),
+        ("PROPFIND", CAL, String::new()),
+        ("PROPFIND", obj.as_str(), String::new()),
+        ("GET", obj.as_str(), String::new()),
+        ("PUT", obj.as_str(), single()),
+        ("DELETE", obj.as_str(), String::new()),
+        ("DELETE", CAL, String::new()),
+        (
+            "MKCALENDAR",
+            "/dav/calendars/alice@example.test/new/",
+            String::new(),
+        ),
+        ("PROPPATCH", CAL, String::new()),
+        ("REPORT", CAL, sync_body("")),
+        ("OPTIONS", CAL, String::new()),
+    ] {
+        let r = bob.send(method, path, &[("Depth", "0")], &body).await;
+        assert_eq!(r.status, 404, "{method} {path}: {r}");
+    }
+    // Alice's things are untouched.
+    let r = alice.send("GET", &obj, &[], "").await;
+    assert_eq!(r.status, 200, "{r}");
+
+    let mut nobody = Client::new(&srv, None).await;
+    let r = nobody
+        .propfind("/dav/", "0", "<d:current-user-principal/>")
+        .await;
+    assert_eq!(r.status, 401, "{r}");
+    assert_eq!(
+        r.header("www-authenticate"),
+        Some("Basic realm=\"Postern\", charset=\"UTF-8\"")
+    );
+    let mut wrong = Client::new(&srv, Some((ALICE, "wrong password"))).await;
+    let r = wrong.send("GET", &obj, &[], "").await;
+    assert_eq!(r.status, 401, "{r}");
+}
