@@ -193,6 +193,11 @@ async fn dav(
     {
         return status(StatusCode::NOT_FOUND);
     }
+    // A declared length over the limit is refused before reading any of
+    // it (RFC 9110 §15.5.14).
+    if content_length(req.headers()).is_some_and(|n| n > MAX_BODY as u64) {
+        return text(StatusCode::PAYLOAD_TOO_LARGE, too_large());
+    }
     let (parts, body) = req.into_parts();
     // The body is read only after the login: a stranger cannot make us
     // buffer megabytes.
@@ -208,6 +213,16 @@ async fn dav(
         body,
     };
     dispatch(&method, req).await
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 fn too_large() -> String {

@@ -67,7 +67,7 @@ impl Client {
 
     async fn propfind(&mut self, path: &str, depth: &str, props: &str) -> HttpResponse {
         let body = format!(
-            r#"<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav" xmlns:cs="http://calendarserver.org/ns/"><d:prop>{props}</d:prop></d:propfind>"#
+            r#"<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav" xmlns:cs="http://calendarserver.org/ns/" xmlns:ic="http://apple.com/ns/ical/"><d:prop>{props}</d:prop></d:propfind>"#
         );
         self.send("PROPFIND", path, &[("Depth", depth)], &body)
             .await
@@ -222,11 +222,38 @@ async fn events_are_written_read_and_deleted_with_etags() {
         "{r}"
     );
 
+    let patch = r#"<d:propertyupdate xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav" xmlns:ic="http://apple.com/ns/ical/"><d:set><d:prop><d:displayname>Office</d:displayname><ic:calendar-color>#336699</ic:calendar-color></d:prop></d:set></d:propertyupdate>"#;
+    let r = c.send("PROPPATCH", CAL, &[], patch).await;
+    assert_eq!(r.status, 207, "{r}");
+    assert!(r.text().contains("HTTP/1.1 200"), "{r}");
+    // All or nothing (RFC 4918 §9.2): a property we cannot set fails the
+    // others too.
+    let patch = r#"<d:propertyupdate xmlns:d="DAV:"><d:set><d:prop><d:displayname>Never</d:displayname><d:getetag>x</d:getetag></d:prop></d:set></d:propertyupdate>"#;
+    let r = c.send("PROPPATCH", CAL, &[], patch).await;
+    assert!(
+        r.text().contains("HTTP/1.1 403") && r.text().contains("HTTP/1.1 424"),
+        "{r}"
+    );
+    let r = c
+        .propfind(CAL, "0", "<d:displayname/><ic:calendar-color/>")
+        .await;
+    assert!(
+        r.text().contains("<d:displayname>Office</d:displayname>"),
+        "{r}"
+    );
+    assert!(r.text().contains("#336699"), "{r}");
+
     let path = format!("{CAL}single.ics");
     let r = c.put(&path, &[("If-None-Match", "*")], &single()).await;
     assert_eq!(r.status, 201, "{r}");
     let etag = r.header("etag").expect("an ETag").to_owned();
     assert!(etag.starts_with('"'), "{etag}");
+    let r = c.send("HEAD", &path, &[], "").await;
+    assert_eq!(r.status, 200, "{r}");
+    assert_eq!(r.header("etag"), Some(etag.as_str()));
+    let r = c.propfind(CAL, "1", "<d:getetag/>").await;
+    let listed = format!("<d:getetag>{}</d:getetag>", etag.replace('"', "&quot;"));
+    assert!(r.text().contains(&listed), "{r}");
 
     let r = c.send("GET", &path, &[], "").await;
     assert_eq!(r.status, 200, "{r}");
@@ -437,4 +464,17 @@ async fn other_accounts_and_strangers_reach_nothing() {
     let mut wrong = Client::new(&srv, Some((ALICE, "wrong password"))).await;
     let r = wrong.send("GET", &obj, &[], "").await;
     assert_eq!(r.status, 401, "{r}");
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_refused_before_it_is_read() {
+    let srv = server().await;
+    let mut c = Client::new(&srv, Some((ALICE, PASSWORD))).await;
+    let head = format!(
+        "PUT {CAL}big.ics HTTP/1.1\r\nHost: {HOST}\r\nAuthorization: {}\r\nContent-Length: 20000000\r\n\r\n",
+        c.auth.clone().unwrap()
+    );
+    c.conn.send_raw(head.as_bytes()).await.unwrap();
+    let r = c.conn.read_response(false).await.unwrap();
+    assert_eq!(r.status, 413, "{r}");
 }
