@@ -49,7 +49,7 @@ pub(super) async fn get(req: Dav) -> Response {
 /// §13.1.1-2). Only `If-None-Match: *` is meaningful on a write; an
 /// If-Match with several tags matches none of ours unless one is exact,
 /// so the first is compared (clients send one).
-fn precondition(headers: &HeaderMap) -> Precondition {
+pub(super) fn precondition(headers: &HeaderMap) -> Precondition {
     let get = |h| headers.get(h).and_then(|v| v.to_str().ok()).map(str::trim);
     if let Some(m) = get(header::IF_MATCH) {
         if m == "*" {

@@ -45,3 +45,24 @@ fn sync_tokens_round_trip_and_strangers_do_not_parse() {
     assert_eq!(parse_sync_token("https://postern/sync/x"), None);
     assert_eq!(parse_sync_token("urn:other:1"), None);
 }
+
+#[test]
+fn conditional_headers_become_store_preconditions() {
+    use postern_store::Precondition;
+    let of = |pairs: &[(&'static str, &'static str)]| {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_static(v));
+        }
+        object::precondition(&h)
+    };
+    assert_eq!(of(&[]), Precondition::Any);
+    assert_eq!(of(&[("if-none-match", "*")]), Precondition::MustNotExist);
+    assert_eq!(of(&[("if-match", "*")]), Precondition::MustExist);
+    assert_eq!(
+        of(&[("if-match", " \"abc\", \"def\"")]),
+        Precondition::EtagMatches("\"abc\"".into())
+    );
+    // If-None-Match with a tag says nothing about a write we can check.
+    assert_eq!(of(&[("if-none-match", "\"abc\"")]), Precondition::Any);
+}
