@@ -23,6 +23,8 @@ pub enum Value {
         collection: bool,
         /// `<c:calendar/>`.
         calendar: bool,
+        /// `<d:principal/>` (RFC 3744 §4): a user's principal resource.
+        principal: bool,
     },
     /// `CALDAV:supported-calendar-component-set`: component names.
     ComponentSet(Vec<String>),
@@ -169,6 +171,8 @@ pub enum Condition {
     CalendarCollectionLocationOk,
     /// RFC 4918 §16: the answer would have more results than the limit.
     NumberOfMatchesWithinLimits,
+    /// RFC 4918 §9.1: a Depth: infinity PROPFIND refused.
+    PropfindFiniteDepth,
 }
 
 impl Condition {
@@ -203,6 +207,7 @@ impl Condition {
             Self::ResourceMustBeNull => ("d", "resource-must-be-null"),
             Self::CalendarCollectionLocationOk => ("c", "calendar-collection-location-ok"),
             Self::NumberOfMatchesWithinLimits => ("d", "number-of-matches-within-limits"),
+            Self::PropfindFiniteDepth => ("d", "propfind-finite-depth"),
         }
     }
 }
@@ -279,10 +284,14 @@ fn value_xml(value: &Value) -> String {
         Value::ResourceType {
             collection,
             calendar,
+            principal,
         } => {
             let mut s = String::new();
             if *collection {
                 s.push_str("<d:collection/>");
+            }
+            if *principal {
+                s.push_str("<d:principal/>");
             }
             if *calendar {
                 s.push_str("<c:calendar/>");
@@ -345,6 +354,7 @@ mod tests {
             Value::ResourceType {
                 collection: true,
                 calendar: true,
+                principal: false,
             },
         )
         .not_found(PropName::new("urn:x", "odd"))

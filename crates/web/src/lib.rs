@@ -1,8 +1,7 @@
 //! Postern's HTTPS web application: login and sessions, webmail (folders,
-//! message lists, reading, attachments, flags, move and delete, creating,
-//! renaming and deleting folders),
-//! mail-client autoconfiguration, the MTA-STS policy, and read-only
-//! administration pages.
+//! message lists, reading, writing with attachments, drafts, flags, move
+//! and delete, folder management), CalDAV, mail-client autoconfiguration,
+//! the MTA-STS policy, and the administration pages.
 //!
 //! This crate is the application only. `postern-server` accepts the
 //! connection, does the TLS handshake and drives hyper's HTTP/1.1 over the
@@ -23,6 +22,8 @@
 //!   `templates/`.
 //! - [`mail`]: webmail: message lists, reading, attachments, actions;
 //!   HTML mail sanitized.
+//! - [`caldav`]: CalDAV under `/dav/` (discovery at `/.well-known/caldav`),
+//!   HTTP Basic over TLS, on `postern-dav` and the store's calendars.
 //! - [`account`]: `/account`: the user's own password.
 //! - [`admin`]: `/admin`, for administrators only: domains, users,
 //!   aliases, the queue, certificates (through [`TlsReports`]).

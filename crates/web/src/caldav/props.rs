@@ -76,6 +76,7 @@ fn collection(calendar: bool) -> Value {
     Value::ResourceType {
         collection: true,
         calendar,
+        principal: false,
     }
 }
 
@@ -86,11 +87,18 @@ fn root_props(user: &str) -> Props {
 }
 
 /// The principal (RFC 4791 §6.2.1 calendar-home-set, RFC 6638 §2.4.1
-/// calendar-user-address-set). `postern-dav`'s resourcetype has no
-/// `principal` element, so it says collection only.
+/// calendar-user-address-set), a collection and a principal (RFC 3744
+/// §4).
 fn principal_props(user: &str) -> Props {
     let mut p = vec![
-        (dav("resourcetype"), collection(false)),
+        (
+            dav("resourcetype"),
+            Value::ResourceType {
+                collection: true,
+                calendar: false,
+                principal: true,
+            },
+        ),
         (dav("displayname"), Value::Text(user.to_owned())),
         (dav("principal-URL"), Value::Href(principal_path(user))),
         (
@@ -161,6 +169,7 @@ pub(super) fn object_props(meta: &CalendarObjectMeta, data: Option<&[u8]>) -> Pr
             Value::ResourceType {
                 collection: false,
                 calendar: false,
+                principal: false,
             },
         ),
         (dav("getetag"), Value::Text(meta.etag.clone())),
@@ -193,7 +202,7 @@ fn depth(req: &Dav) -> Option<u8> {
 fn finite_depth() -> Response {
     xml(
         StatusCode::FORBIDDEN,
-        b"<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<d:error xmlns:d=\"DAV:\"><d:propfind-finite-depth/></d:error>\n".to_vec(),
+        Condition::PropfindFiniteDepth.to_bytes(),
     )
 }
 
