@@ -83,6 +83,15 @@ pub fn boundary(content_type: &str) -> Result<String, FormError> {
     Ok(boundary)
 }
 
+/// The fields of a request's body, by its Content-Type header.
+pub fn from_request(headers: &axum::http::HeaderMap, body: &[u8]) -> Result<Vec<Field>, FormError> {
+    let content_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    parse(body, &boundary(content_type)?)
+}
+
 /// The fields of `body`, in order.
 pub fn parse(body: &[u8], boundary: &str) -> Result<Vec<Field>, FormError> {
     let delimiter = format!("--{boundary}");

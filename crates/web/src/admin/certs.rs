@@ -165,11 +165,7 @@ pub async fn import(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let fields = match multipart::boundary(content_type).and_then(|b| multipart::parse(&body, &b)) {
+    let fields = match multipart::from_request(&headers, &body) {
         Ok(fields) => fields,
         Err(e) => return refuse(StatusCode::BAD_REQUEST, e.reason()),
     };

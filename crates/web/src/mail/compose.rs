@@ -13,7 +13,7 @@
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Extension, State};
-use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
@@ -415,12 +415,7 @@ async fn submit(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let parsed = multipart::boundary(content_type).and_then(|b| multipart::parse(&body, &b));
-    let form = match parsed {
+    let form = match multipart::from_request(&headers, &body) {
         Ok(fields) => Submitted { fields },
         Err(e) => return refuse(StatusCode::BAD_REQUEST, e.reason()),
     };
