@@ -176,7 +176,8 @@ fn router(state: AppState) -> Router {
         )
         .layer(DefaultBodyLimit::max(AUTODISCOVER_LIMIT));
     Router::new()
-        .route("/", get(pages::root))
+        // A CalDAV client given the bare server URL asks `/` first.
+        .route("/", get(pages::root).fallback(caldav::well_known))
         .route("/mail", get(pages::mail))
         .route("/mail/{folder}", get(mail::list::folder))
         .route("/mail/{folder}/{uid}/part/{part}", get(mail::read::part))

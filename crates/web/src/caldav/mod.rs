@@ -71,9 +71,31 @@ pub fn routes() -> Router<AppState> {
         .layer(DefaultBodyLimit::max(MAX_BODY))
 }
 
-/// RFC 6764 §5: the well-known URI redirects to the context path.
-async fn well_known() -> Response {
-    (StatusCode::MOVED_PERMANENTLY, [(header::LOCATION, ROOT)]).into_response()
+/// RFC 6764 §5: the well-known URI redirects to the context path (and so
+/// does a DAV request to `/`, where clients given the bare server URL
+/// start).
+pub async fn well_known(req: Request) -> Response {
+    let redirect = (StatusCode::MOVED_PERMANENTLY, [(header::LOCATION, ROOT)]).into_response();
+    early(redirect, req.into_body()).await
+}
+
+/// How much of an unwanted body is read and dropped before an early
+/// answer (a PROPFIND is a few hundred octets).
+const EARLY_DRAIN: usize = 64 * 1024;
+
+/// An answer given without using the request's body (401, a redirect, a
+/// 404): the body is read and dropped first, so that the connection stays
+/// usable and the client, still sending, is not reset by a close with
+/// unread data, which can destroy the answer in flight. A body larger
+/// than [`EARLY_DRAIN`] is not read further; the connection is then closed
+/// after the answer.
+async fn early(mut response: Response, body: Body) -> Response {
+    if axum::body::to_bytes(body, EARLY_DRAIN).await.is_err() {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }
 
 /// A resource a CalDAV path names.
@@ -179,11 +201,11 @@ async fn dav(
     req: Request,
 ) -> Response {
     let Some(account) = login(&state, &client, req.headers()).await else {
-        return unauthorized();
+        return early(unauthorized(), req.into_body()).await;
     };
     let method = req.method().as_str().to_owned();
     let Some(target) = parse_target(req.uri().path()) else {
-        return status(StatusCode::NOT_FOUND);
+        return early(status(StatusCode::NOT_FOUND), req.into_body()).await;
     };
     // The path's user must be the one logged in; 404, not 403, so that a
     // user learns nothing about other accounts.
@@ -191,12 +213,15 @@ async fn dav(
         .user()
         .is_some_and(|u| !u.eq_ignore_ascii_case(&account.address))
     {
-        return status(StatusCode::NOT_FOUND);
+        return early(status(StatusCode::NOT_FOUND), req.into_body()).await;
     }
     // A declared length over the limit is refused before reading any of
-    // it (RFC 9110 §15.5.14).
+    // it (RFC 9110 §15.5.14), and the connection closed after.
     if content_length(req.headers()).is_some_and(|n| n > MAX_BODY as u64) {
-        return text(StatusCode::PAYLOAD_TOO_LARGE, too_large());
+        let mut r = text(StatusCode::PAYLOAD_TOO_LARGE, too_large());
+        r.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return r;
     }
     let (parts, body) = req.into_parts();
     // The body is read only after the login: a stranger cannot make us

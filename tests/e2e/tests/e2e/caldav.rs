@@ -478,3 +478,45 @@ async fn a_body_over_the_limit_is_refused_before_it_is_read() {
     let r = c.conn.read_response(false).await.unwrap();
     assert_eq!(r.status, 413, "{r}");
 }
+
+/// A client given the bare server URL starts with a PROPFIND of `/`; and
+/// an answer given before the body is used (401, the redirects, another
+/// account's 404) reads the body first, so the kept-alive connection
+/// still serves the next request.
+#[tokio::test]
+async fn early_answers_keep_the_connection_and_the_root_redirects() {
+    let srv = server().await;
+    let body = r#"<?xml version="1.0"?><d:propfind xmlns:d="DAV:"><d:prop><d:current-user-principal/></d:prop></d:propfind>"#;
+    let mut anonymous = Client::new(&srv, None).await;
+    for path in ["/", "/.well-known/caldav", "/dav/"] {
+        let r = anonymous
+            .send("PROPFIND", path, &[("Depth", "0")], body)
+            .await;
+        let expected = if path == "/dav/" { 401 } else { 301 };
+        assert_eq!(r.status, expected, "{path}: {r}");
+        if expected == 301 {
+            assert_eq!(r.header("location"), Some("/dav/"), "{path}");
+        }
+        assert_ne!(r.header("connection"), Some("close"), "{path}: {r}");
+    }
+    let mut bob = Client::new(&srv, Some((BOB, BOB_PASSWORD))).await;
+    let r = bob
+        .send(
+            "PROPFIND",
+            "/dav/calendars/alice@example.test/",
+            &[("Depth", "0")],
+            body,
+        )
+        .await;
+    assert_eq!(r.status, 404, "{r}");
+    // The same connection goes on.
+    let r = bob
+        .send(
+            "PROPFIND",
+            "/dav/calendars/bob@example.test/",
+            &[("Depth", "0")],
+            body,
+        )
+        .await;
+    assert_eq!(r.status, 207, "{r}");
+}
