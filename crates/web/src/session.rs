@@ -243,6 +243,9 @@ impl FromRequestParts<AppState> for Authed {
             Ok(Ok(Some(account)))
                 if !account.disabled && fingerprint(&account.password_hash) == view.credential =>
             {
+                // Kept for extractors that need more of the account in the
+                // same request (`Admin`): read once per request.
+                parts.extensions.insert(account);
                 Ok(Self(view))
             }
             Ok(Ok(_)) => {

@@ -46,6 +46,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
+use postern_store::Account;
 
 use crate::pages::{internal_error, message};
 use crate::session::{Authed, SessionView};
@@ -233,22 +234,17 @@ impl FromRequestParts<AppState> for Admin {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        // `Authed` has just read the account from the store (so the flag
+        // is the current one, and a disabled account never gets here).
         let Authed(session) = Authed::from_request_parts(parts, state).await?;
-        let store = state.store.clone();
-        let id = session.account;
-        let found = tokio::task::spawn_blocking(move || store.account_by_id(id)).await;
-        match found {
-            Ok(Ok(Some(account))) if account.admin && !account.disabled => Ok(Self(session)),
-            Ok(Ok(_)) => {
+        match parts.extensions.get::<Account>() {
+            Some(account) if account.admin && !account.disabled => Ok(Self(session)),
+            Some(_) => {
                 tracing::info!(user = %session.address, "admin page refused: not an administrator");
                 Err(forbidden(state))
             }
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, user = %session.address, "cannot read the account for an admin page; check the store");
-                Err(internal_error(state))
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "admin check task failed");
+            None => {
+                tracing::error!(user = %session.address, "the session's account was not read; admin page refused");
                 Err(internal_error(state))
             }
         }
