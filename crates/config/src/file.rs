@@ -21,6 +21,26 @@ pub struct File {
     pub listeners: Vec<ListenerSection>,
     pub smtp: Option<SmtpSection>,
     pub outbound: Option<OutboundSection>,
+    pub mail_auth: Option<MailAuthSection>,
+    pub caldav: Option<CaldavSection>,
+}
+
+/// `[mail_auth]`: SPF, DKIM, DMARC and ARC checks of mail received on the
+/// MX listener.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailAuthSection {
+    pub verify: Option<bool>,
+    pub dmarc_reject: Option<String>,
+    pub dmarc_quarantine: Option<String>,
+    pub spf_fail: Option<String>,
+}
+
+/// `[caldav]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaldavSection {
+    pub max_request_size: Option<u64>,
 }
 
 /// `[smtp]`: what every SMTP listener accepts.

@@ -53,6 +53,8 @@ pub struct Config {
     pub listeners: Vec<Listener>,
     pub smtp: SmtpConfig,
     pub outbound: OutboundConfig,
+    pub mail_auth: MailAuthConfig,
+    pub caldav: CaldavConfig,
 }
 
 impl Config {
@@ -234,6 +236,76 @@ impl Default for SmtpConfig {
             // RFC 5321 §4.5.3.1.8: a server must accept at least 100.
             max_recipients: 100,
             greeting_delay: Duration::ZERO,
+        }
+    }
+}
+
+/// What to do with a message whose authentication failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthAction {
+    /// Refused during the SMTP transaction (550 5.7.x), so the sender
+    /// learns of it and nothing is stored.
+    Reject,
+    /// Accepted into the recipient's Junk folder.
+    Quarantine,
+    /// Accepted as usual; the Authentication-Results header tells the
+    /// outcome to the reader's client.
+    Accept,
+}
+
+impl AuthAction {
+    /// The word used in `postern.toml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Reject => "reject",
+            Self::Quarantine => "quarantine",
+            Self::Accept => "accept",
+        }
+    }
+}
+
+/// Checks of mail received on the MX listener (`[mail_auth]`): SPF
+/// (RFC 7208), DKIM (RFC 6376), DMARC (RFC 7489) and ARC (RFC 8617), with
+/// the outcome in an Authentication-Results header (RFC 8601).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailAuthConfig {
+    /// Whether the checks run at all (the header is added only when they do).
+    pub verify: bool,
+    /// DMARC failed and the author's domain publishes `p=reject`.
+    pub dmarc_reject: AuthAction,
+    /// DMARC failed and the author's domain publishes `p=quarantine`.
+    pub dmarc_quarantine: AuthAction,
+    /// SPF gave `fail` (`-all`) and DMARC did not decide (no policy, or
+    /// `p=none`).
+    pub spf_fail: AuthAction,
+}
+
+impl Default for MailAuthConfig {
+    fn default() -> Self {
+        Self {
+            verify: true,
+            // RFC 7489 §6.3: the domain owner asks for these; honour them.
+            dmarc_reject: AuthAction::Reject,
+            dmarc_quarantine: AuthAction::Quarantine,
+            // DMARC is the policy layer; a bare SPF fail (forwarding breaks
+            // SPF) is only reported (RFC 7489 §10.1).
+            spf_fail: AuthAction::Accept,
+        }
+    }
+}
+
+/// CalDAV (`[caldav]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaldavConfig {
+    /// The largest request body, in octets (an iCalendar object or a
+    /// REPORT); larger ones are refused with 413 before they are read.
+    pub max_request_size: u64,
+}
+
+impl Default for CaldavConfig {
+    fn default() -> Self {
+        Self {
+            max_request_size: 10 * 1024 * 1024,
         }
     }
 }

@@ -61,6 +61,8 @@ impl Resolver<'_> {
         let listeners = self.listeners(file.listeners, &certificates);
         let smtp = self.smtp(file.smtp.unwrap_or_default());
         let outbound = self.outbound(file.outbound.unwrap_or_default());
+        let mail_auth = self.mail_auth(file.mail_auth.unwrap_or_default());
+        let caldav = self.caldav(file.caldav.unwrap_or_default());
         Config {
             path: self.path.to_owned(),
             data_dir,
@@ -73,6 +75,8 @@ impl Resolver<'_> {
             listeners,
             smtp,
             outbound,
+            mail_auth,
+            caldav,
         }
     }
 

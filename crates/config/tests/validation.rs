@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use postern_config::{ClientAuth, Config};
+use postern_config::{AuthAction, ClientAuth, Config};
 
 const BASE: &str = r#"
 [server]
@@ -268,6 +268,50 @@ relay_username = "me"
         "outbound.relay = \"no port here\": expected host:port",
         "relay_username and relay_password_file go together",
         "outbound.tls.\"example.org\" = \"required\": expected one of",
+    ] {
+        assert!(joined.contains(needle), "missing {needle:?} in:\n{joined}");
+    }
+}
+
+#[test]
+fn mail_auth_and_caldav_defaults_honour_dmarc_and_allow_ten_mebibytes() {
+    let c = ok("");
+    assert!(c.mail_auth.verify);
+    assert_eq!(c.mail_auth.dmarc_reject, AuthAction::Reject);
+    assert_eq!(c.mail_auth.dmarc_quarantine, AuthAction::Quarantine);
+    assert_eq!(c.mail_auth.spf_fail, AuthAction::Accept);
+    assert_eq!(c.caldav.max_request_size, 10 * 1024 * 1024);
+
+    let c = ok(r#"
+[mail_auth]
+verify = false
+dmarc_reject = "quarantine"
+spf_fail = "reject"
+
+[caldav]
+max_request_size = 1048576
+"#);
+    assert!(!c.mail_auth.verify);
+    assert_eq!(c.mail_auth.dmarc_reject, AuthAction::Quarantine);
+    assert_eq!(c.mail_auth.spf_fail, AuthAction::Reject);
+    assert_eq!(c.caldav.max_request_size, 1_048_576);
+}
+
+#[test]
+fn bad_mail_auth_and_caldav_values_are_reported() {
+    let joined = errors(
+        r#"
+[mail_auth]
+dmarc_quarantine = "drop"
+
+[caldav]
+max_request_size = 100
+"#,
+    )
+    .join("\n");
+    for needle in [
+        "mail_auth.dmarc_quarantine = \"drop\": must be \"reject\", \"quarantine\" or \"accept\"",
+        "caldav.max_request_size = 100: must be at least 65536 octets",
     ] {
         assert!(joined.contains(needle), "missing {needle:?} in:\n{joined}");
     }

@@ -24,6 +24,7 @@
 //!   HTML mail sanitized.
 //! - [`caldav`]: CalDAV under `/dav/` (discovery at `/.well-known/caldav`),
 //!   HTTP Basic over TLS, on `postern-dav` and the store's calendars.
+//! - [`calendar`]: the web calendar (month, week, day, agenda, events).
 //! - [`account`]: `/account`: the user's own password.
 //! - [`admin`]: `/admin`, for administrators only: domains, users,
 //!   aliases, the queue, certificates (through [`TlsReports`]).
@@ -37,6 +38,7 @@ pub mod admin;
 pub mod assets;
 pub mod autoconfig;
 pub mod caldav;
+pub mod calendar;
 pub mod csrf;
 pub mod mail;
 pub mod mta_sts;
@@ -194,6 +196,8 @@ fn router(state: AppState) -> Router {
         .merge(account::routes().layer(DefaultBodyLimit::max(FORM_LIMIT)))
         .merge(mail::compose::routes(&state.settings))
         .merge(caldav::routes())
+        .merge(calendar::routes())
+        .merge(mail::invite::routes())
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -6,15 +6,68 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::{is_dns_name, Resolver};
-use crate::file::{OutboundSection, SmtpSection};
-use crate::{OutboundConfig, OutboundTls, RelayConfig, RelayTls, Route, SmtpConfig};
+use crate::file::{CaldavSection, MailAuthSection, OutboundSection, SmtpSection};
+use crate::{
+    AuthAction, CaldavConfig, MailAuthConfig, OutboundConfig, OutboundTls, RelayConfig, RelayTls,
+    Route, SmtpConfig,
+};
 
 /// RFC 5321 §4.5.3.1.7: a server must accept messages of at least 64 KiB.
 const MIN_MESSAGE_SIZE: u64 = 64 * 1024;
 /// RFC 5321 §4.5.3.1.8: at least 100 recipients per message.
 const MIN_RECIPIENTS: usize = 100;
 
+/// A CalDAV request must hold at least one ordinary event with its
+/// time zones.
+const MIN_CALDAV_REQUEST: u64 = 64 * 1024;
+
 impl Resolver<'_> {
+    pub(super) fn mail_auth(&mut self, s: MailAuthSection) -> MailAuthConfig {
+        let default = MailAuthConfig::default();
+        MailAuthConfig {
+            verify: s.verify.unwrap_or(default.verify),
+            dmarc_reject: self.auth_action(
+                "mail_auth.dmarc_reject",
+                s.dmarc_reject,
+                default.dmarc_reject,
+            ),
+            dmarc_quarantine: self.auth_action(
+                "mail_auth.dmarc_quarantine",
+                s.dmarc_quarantine,
+                default.dmarc_quarantine,
+            ),
+            spf_fail: self.auth_action("mail_auth.spf_fail", s.spf_fail, default.spf_fail),
+        }
+    }
+
+    fn auth_action(&mut self, key: &str, value: Option<String>, default: AuthAction) -> AuthAction {
+        match value.as_deref() {
+            None => default,
+            Some("reject") => AuthAction::Reject,
+            Some("quarantine") => AuthAction::Quarantine,
+            Some("accept") => AuthAction::Accept,
+            Some(other) => {
+                self.error(
+                    format!("{key} = \"{other}\""),
+                    "must be \"reject\", \"quarantine\" or \"accept\"",
+                );
+                default
+            }
+        }
+    }
+
+    pub(super) fn caldav(&mut self, s: CaldavSection) -> CaldavConfig {
+        let default = CaldavConfig::default();
+        let max_request_size = s.max_request_size.unwrap_or(default.max_request_size);
+        if max_request_size < MIN_CALDAV_REQUEST {
+            self.error(
+                format!("caldav.max_request_size = {max_request_size}"),
+                format!("must be at least {MIN_CALDAV_REQUEST} octets: calendar clients send whole events with their time zones"),
+            );
+        }
+        CaldavConfig { max_request_size }
+    }
+
     pub(super) fn smtp(&mut self, s: SmtpSection) -> SmtpConfig {
         let default = SmtpConfig::default();
         let max_message_size = s.max_message_size.unwrap_or(default.max_message_size);

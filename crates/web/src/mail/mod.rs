@@ -15,6 +15,7 @@
 //! - [`actions`]: `POST /mail/{folder}/{uid}`.
 //! - [`folders`]: `/folders`: create, rename and delete folders.
 //! - [`compose`]: `/compose`: new messages, replies, forwards, drafts.
+//! - [`invite`]: invitations received by mail (iMIP) and their answers.
 //! - [`write`]: the composed message as MIME octets.
 //! - [`body`]: MIME parts to show, attachments, HTML sanitizing.
 
@@ -22,6 +23,7 @@ pub mod actions;
 pub mod body;
 pub mod compose;
 pub mod folders;
+pub mod invite;
 pub mod list;
 pub mod read;
 pub mod write;

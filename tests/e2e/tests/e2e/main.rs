@@ -2,8 +2,11 @@
 
 mod bad_input;
 mod caldav;
+mod caldav_load;
 mod imap;
+mod imip;
 mod limits;
+mod mail_auth;
 mod openssl;
 mod pop3;
 mod reload;
@@ -16,6 +19,7 @@ mod web_account;
 mod web_admin;
 mod web_admin_certs;
 mod web_admin_edit;
+mod web_calendar;
 mod web_compose;
 mod web_folders;
 mod web_mail;
