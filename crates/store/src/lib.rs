@@ -49,7 +49,7 @@ pub use error::{StoreError, StoreResult};
 pub use model::{
     Accepted, Account, AccountId, Alias, BlobId, Calendar, CalendarChanges, CalendarId,
     CalendarObject, CalendarObjectMeta, CalendarProps, Change, ComponentKind, DsnRet, Envelope,
-    Flag, FlagOp, Incoming, Mailbox, MailboxCounts, MailboxId, MessageMeta, ModSeq,
+    Flag, FlagOp, Incoming, LocalFolder, Mailbox, MailboxCounts, MailboxId, MessageMeta, ModSeq,
     NewCalendarObject, Notify, Precondition, QueueId, QueueItem, QueuedRecipient, RecipientOutcome,
     RecipientState, RemoteRecipient, SpecialUse, StoreFlagsResult, Uid,
 };
@@ -327,7 +327,16 @@ pub trait Store: Send + Sync + 'static {
     /// `Change::Queued` for the queue item, after the commit. Concurrent
     /// calls share their fsyncs (group commit): call it from many blocking
     /// threads at once rather than serialising the calls.
-    fn accept(&self, msg: &Incoming<'_>) -> StoreResult<Accepted>;
+    fn accept(&self, msg: &Incoming<'_>) -> StoreResult<Accepted> {
+        self.accept_into(msg, LocalFolder::Inbox)
+    }
+
+    /// [`Store::accept`], with the local copies in `folder` of each
+    /// account instead of the INBOX. [`LocalFolder::Junk`] is the mailbox
+    /// whose special use is `\Junk`, else the one named "Junk", else a
+    /// new "Junk" created in the same transaction (and announced with
+    /// `Change::MailboxCreated`). The queue item is the same either way.
+    fn accept_into(&self, msg: &Incoming<'_>, folder: LocalFolder) -> StoreResult<Accepted>;
 
     // --- the outbound queue ---
     //

@@ -367,6 +367,18 @@ pub struct Incoming<'a> {
     pub remote: &'a [RemoteRecipient],
 }
 
+/// Which folder of each local recipient an accepted message goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LocalFolder {
+    /// The INBOX, as for any mail.
+    #[default]
+    Inbox,
+    /// The account's Junk folder (special use `\Junk`, RFC 6154 §2),
+    /// created if the user deleted it: mail whose author domain asked
+    /// for quarantine (DMARC `p=quarantine`, RFC 7489 §6.3).
+    Junk,
+}
+
 /// Where an accepted message went.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Accepted {

@@ -30,7 +30,8 @@ use super::{len_u64, mailboxes, messages, queue, Effects, SqliteStore, INLINE_MA
 use crate::blobs::BlobStore;
 use crate::error::{StoreError, StoreResult};
 use crate::model::{
-    Accepted, AccountId, BlobId, Change, Envelope, Flag, Incoming, MailboxId, RemoteRecipient,
+    Accepted, AccountId, BlobId, Change, Envelope, Flag, Incoming, LocalFolder, MailboxId,
+    RemoteRecipient,
 };
 
 /// Where a new message's local copies go.
@@ -38,6 +39,8 @@ use crate::model::{
 pub(super) enum Target {
     /// The INBOX of each account, in order (SMTP, `deliver`).
     Inboxes(Vec<AccountId>),
+    /// The Junk folder of each account, in order (SMTP, quarantined).
+    Junk(Vec<AccountId>),
     /// One mailbox, with flags already canonical (IMAP APPEND).
     Mailbox(MailboxId, Vec<Flag>),
 }
@@ -57,12 +60,16 @@ pub(super) struct Job {
 
 impl Job {
     /// The job for an accepted message.
-    pub(super) fn incoming(msg: &Incoming<'_>, blob: BlobId) -> Self {
+    pub(super) fn incoming(msg: &Incoming<'_>, folder: LocalFolder, blob: BlobId) -> Self {
+        let accounts = msg.local.to_vec();
         Self {
             blob,
             size: len_u64(msg.raw),
             internal_date: msg.internal_date,
-            target: Target::Inboxes(msg.local.to_vec()),
+            target: match folder {
+                LocalFolder::Inbox => Target::Inboxes(accounts),
+                LocalFolder::Junk => Target::Junk(accounts),
+            },
             envelope: msg.envelope.clone(),
             remote: msg.remote.to_vec(),
             inline: None,
@@ -237,6 +244,12 @@ pub(super) fn place(tx: &Transaction<'_>, job: &Job, fx: &mut Effects) -> StoreR
             for &account in accounts {
                 let inbox = mailboxes::inbox(tx, account)?;
                 local.push((inbox, messages::insert(tx, inbox, &new, fx)?));
+            }
+        }
+        Target::Junk(accounts) => {
+            for &account in accounts {
+                let junk = mailboxes::junk(tx, account, fx)?;
+                local.push((junk, messages::insert(tx, junk, &new, fx)?));
             }
         }
         Target::Mailbox(mailbox, flags) => {

@@ -113,6 +113,33 @@ pub(super) fn inbox(conn: &Connection, account: AccountId) -> StoreResult<Mailbo
         .ok_or_else(|| missing(format!("the INBOX of account {}", account.0)))
 }
 
+/// The account's Junk folder: the mailbox marked `\Junk` (RFC 6154 §2),
+/// else the one named "Junk", else a new one by that name. The user may
+/// have deleted or renamed it; quarantined mail must still land somewhere
+/// their client shows as junk. An unknown account is `NotFound`.
+pub(super) fn junk(
+    conn: &Connection,
+    account: AccountId,
+    fx: &mut Effects,
+) -> StoreResult<MailboxId> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM mailboxes WHERE account = ?1 AND special_use = ?2 ORDER BY id LIMIT 1"
+    );
+    let marked = conn
+        .prepare_cached(&sql)?
+        .query_row(params![account.0, use_name(SpecialUse::Junk)], from_row)
+        .optional()?;
+    if let Some(m) = marked.or(by_name(conn, account, JUNK)?) {
+        return Ok(m.id);
+    }
+    // The INBOX proves that the account exists (a ghost gets NotFound,
+    // not a mailbox row pointing nowhere).
+    inbox(conn, account)?;
+    Ok(create(conn, account, JUNK, Some(SpecialUse::Junk), fx)?.id)
+}
+
+const JUNK: &str = "Junk";
+
 /// Deletes a mailbox and its messages; the INBOX cannot be deleted
 /// (RFC 9051 §6.3.5). Other mailboxes below it in the hierarchy stay.
 pub(super) fn delete(conn: &Connection, id: MailboxId, fx: &mut Effects) -> StoreResult<()> {

@@ -66,8 +66,9 @@ use crate::error::{StoreError, StoreResult};
 use crate::model::{
     Accepted, Account, AccountId, Alias, BlobId, Calendar, CalendarChanges, CalendarId,
     CalendarObject, CalendarObjectMeta, CalendarProps, Change, ComponentKind, Flag, FlagOp,
-    Incoming, Mailbox, MailboxCounts, MailboxId, MessageMeta, ModSeq, NewCalendarObject,
-    Precondition, QueueId, QueueItem, RecipientOutcome, SpecialUse, StoreFlagsResult, Uid,
+    Incoming, LocalFolder, Mailbox, MailboxCounts, MailboxId, MessageMeta, ModSeq,
+    NewCalendarObject, Precondition, QueueId, QueueItem, RecipientOutcome, SpecialUse,
+    StoreFlagsResult, Uid,
 };
 use crate::{names, Store};
 
@@ -601,9 +602,9 @@ impl Store for SqliteStore {
         self.read(|tx| messages::recent_mark(tx, mailbox))
     }
 
-    fn accept(&self, msg: &Incoming<'_>) -> StoreResult<Accepted> {
+    fn accept_into(&self, msg: &Incoming<'_>, folder: LocalFolder) -> StoreResult<Accepted> {
         check_recipients(msg)?;
-        self.store_new(msg.raw, |blob| accept::Job::incoming(msg, blob))
+        self.store_new(msg.raw, |blob| accept::Job::incoming(msg, folder, blob))
     }
 
     fn queue_due(&self, now: i64, limit: usize) -> StoreResult<Vec<QueueItem>> {
@@ -675,7 +676,7 @@ impl Store for SqliteStore {
                 check_recipients(msg)?;
                 self.store_message(msg.raw, |tx, blob, fx| {
                     remove(tx, fx)?;
-                    let job = accept::Job::incoming(msg, blob.clone());
+                    let job = accept::Job::incoming(msg, LocalFolder::Inbox, blob.clone());
                     accept::place(tx, &job, fx).map(Some)
                 })
             }

@@ -75,6 +75,7 @@ macro_rules! store_suite {
             messages::vanished_since_remembers_expunges,
             queue::accept_stores_local_and_queued,
             queue::accept_is_all_or_nothing,
+            queue::accept_into_junk_finds_or_creates_it,
             queue::due_items_in_order,
             queue::outcomes_and_attempts,
             queue::finish_stores_the_dsn,

@@ -1,8 +1,8 @@
 //! Acceptance of incoming mail and the outbound queue.
 
 use postern_store::{
-    Accepted, Change, DsnRet, Envelope, Incoming, Notify, QueueId, RecipientOutcome,
-    RecipientState, RemoteRecipient, Store, StoreError,
+    Accepted, Change, DsnRet, Envelope, Incoming, LocalFolder, Notify, QueueId, RecipientOutcome,
+    RecipientState, RemoteRecipient, SpecialUse, Store, StoreError,
 };
 
 use super::{fails, mailbox, message, ok, with_alice, Fixture};
@@ -154,6 +154,58 @@ pub fn accept_is_all_or_nothing(fx: &impl Fixture) {
     assert!(ok(s.queue_list(), "list").is_empty());
     assert!(ok(s.messages(mailbox(&s, &alice, "INBOX").id), "inbox").is_empty());
     assert_eq!(fx.blob_count(), 0, "no blob left behind");
+}
+
+/// Quarantined mail goes to the Junk folder: the one marked `\Junk`
+/// even under another name, else a new "Junk" when the user deleted it;
+/// the INBOX gets nothing, and the queue item is the same as for INBOX.
+pub fn accept_into_junk_finds_or_creates_it(fx: &impl Fixture) {
+    let s = fx.open();
+    let alice = with_alice(&s);
+    let env = envelope();
+    let accept = |n: usize, to: &[RemoteRecipient]| {
+        let raw = message(n);
+        let msg = Incoming {
+            raw: &raw,
+            internal_date: 0,
+            local: &[alice.id],
+            envelope: &env,
+            remote: to,
+        };
+        ok(s.accept_into(&msg, LocalFolder::Junk), "accept into Junk")
+    };
+    let junk = mailbox(&s, &alice, "Junk");
+    let first = accept(1, &[remote("bob@elsewhere.example")]);
+    assert_eq!(first.local.len(), 1);
+    assert_eq!(first.local[0].0, junk.id);
+    assert!(
+        first.queued.is_some(),
+        "remote recipients are queued as usual"
+    );
+    assert_eq!(ok(s.messages(junk.id), "junk").len(), 1);
+    let inbox = mailbox(&s, &alice, "INBOX");
+    assert!(ok(s.messages(inbox.id), "inbox").is_empty());
+
+    // Renamed: the special use still says where junk goes.
+    ok(s.rename_mailbox(junk.id, "Spam"), "rename");
+    assert_eq!(accept(2, &[]).local[0].0, junk.id);
+
+    // Deleted: created again, marked, announced.
+    ok(s.delete_mailbox(junk.id), "delete");
+    let mut changes = s.subscribe();
+    let again = accept(3, &[]).local[0].0;
+    let created = mailbox(&s, &alice, "Junk");
+    assert_eq!(again, created.id);
+    assert_ne!(created.id, junk.id);
+    assert_eq!(created.special_use, Some(SpecialUse::Junk));
+    assert_eq!(ok(s.messages(created.id), "new junk").len(), 1);
+    assert_eq!(
+        changes.try_recv().ok(),
+        Some(Change::MailboxCreated {
+            mailbox: created.id
+        })
+    );
+    assert!(ok(s.messages(inbox.id), "inbox").is_empty());
 }
 
 /// `queue_due` returns items with a pending recipient due at `now`,
