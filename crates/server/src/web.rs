@@ -74,6 +74,7 @@ pub fn application(
         request_timeout: https.map_or(Duration::from_secs(300), |l| l.limits.data_timeout),
         max_message_size: config.smtp.max_message_size,
         max_recipients: config.smtp.max_recipients,
+        caldav_max_request: config.caldav.max_request_size,
     };
     Web::new(
         settings,

@@ -30,6 +30,10 @@ pub struct Settings {
     /// Recipients in one message (To, Cc and Bcc together), as SMTP's
     /// limit per transaction.
     pub max_recipients: usize,
+    /// The largest CalDAV request body, in octets (`[caldav]
+    /// max_request_size`): a declared larger one is refused with 413
+    /// before any of it is read, and a chunked one is cut off there.
+    pub caldav_max_request: u64,
 }
 
 /// A mail service a client can be pointed at.

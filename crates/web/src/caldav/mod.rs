@@ -25,16 +25,20 @@
 //!
 //! # Layout
 //! - this file: routing, login, path parsing, shared answers.
-//! - `props`: PROPFIND, PROPPATCH, MKCALENDAR, DELETE of a calendar.
+//! - `props`: PROPFIND, PROPPATCH, DELETE of a calendar.
+//! - `mkcalendar`: MKCALENDAR, with the components the calendar takes.
+//! - `privileges`: what the user may do (`current-user-privilege-set`).
 //! - `object`: GET, HEAD, PUT, DELETE of a calendar object.
 //! - `report`: calendar-query, calendar-multiget, sync-collection.
 
+mod mkcalendar;
 mod object;
+mod privileges;
 mod props;
 mod report;
 
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Extension, Request, State};
+use axum::extract::{Extension, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
@@ -44,11 +48,6 @@ use postern_dav::Condition;
 use postern_store::{Account, Calendar, Store, StoreError, StoreResult};
 
 use crate::{AppState, Client};
-
-/// Request bodies over this many octets are refused with 413: a calendar
-/// object is a few kilobytes, a big import a few megabytes. Fixed for
-/// now; making it a setting needs a `[web]` key carried in `Settings`.
-pub const MAX_BODY: usize = 10 * 1024 * 1024;
 
 /// The prefix of every CalDAV URL.
 const ROOT: &str = "/dav/";
@@ -60,7 +59,9 @@ const ALLOW: &str = "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCAL
 
 const XML: &str = "application/xml; charset=utf-8";
 
-/// The CalDAV routes; bodies are bounded by [`MAX_BODY`].
+/// The CalDAV routes. Bodies are bounded by `[caldav] max_request_size`
+/// (`Settings::caldav_max_request`), which [`dav`] applies itself: axum's
+/// default limit only binds extractors this module does not use.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/.well-known/caldav", any(well_known))
@@ -68,7 +69,6 @@ pub fn routes() -> Router<AppState> {
         .route("/dav", any(dav))
         .route("/dav/", any(dav))
         .route("/dav/{*rest}", any(dav))
-        .layer(DefaultBodyLimit::max(MAX_BODY))
 }
 
 /// RFC 6764 §5: the well-known URI redirects to the context path (and so
@@ -215,20 +215,20 @@ async fn dav(
     {
         return early(status(StatusCode::NOT_FOUND), req.into_body()).await;
     }
+    let limit = state.settings.caldav_max_request;
     // A declared length over the limit is refused before reading any of
     // it (RFC 9110 §15.5.14), and the connection closed after.
-    if content_length(req.headers()).is_some_and(|n| n > MAX_BODY as u64) {
-        let mut r = text(StatusCode::PAYLOAD_TOO_LARGE, too_large());
-        r.headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
-        return r;
+    if content_length(req.headers()).is_some_and(|n| n > limit) {
+        return too_large(limit);
     }
     let (parts, body) = req.into_parts();
     // The body is read only after the login: a stranger cannot make us
-    // buffer megabytes.
-    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+    // buffer megabytes. A chunked body is cut off at the limit: the rest
+    // is never read, so the connection closes after the answer.
+    let cap = usize::try_from(limit).unwrap_or(usize::MAX);
+    let body = match axum::body::to_bytes(body, cap).await {
         Ok(b) => b.to_vec(),
-        Err(_) => return text(StatusCode::PAYLOAD_TOO_LARGE, too_large()),
+        Err(_) => return too_large(limit),
     };
     let req = Dav {
         state,
@@ -250,8 +250,16 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
         .ok()
 }
 
-fn too_large() -> String {
-    format!("the request body is over {MAX_BODY} octets\n")
+/// 413, saying what the limit is and where the administrator sets it;
+/// the connection closes after it, the body being left unread.
+fn too_large(limit: u64) -> Response {
+    let msg = format!(
+        "the request body is over {limit} octets, the server's [caldav] max_request_size\n"
+    );
+    let mut r = text(StatusCode::PAYLOAD_TOO_LARGE, msg);
+    r.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    r
 }
 
 async fn dispatch(method: &str, req: Dav) -> Response {
@@ -259,7 +267,7 @@ async fn dispatch(method: &str, req: Dav) -> Response {
         "OPTIONS" => options(),
         "PROPFIND" => props::propfind(req).await,
         "PROPPATCH" => props::proppatch(req).await,
-        "MKCALENDAR" => props::mkcalendar(req).await,
+        "MKCALENDAR" => mkcalendar::mkcalendar(req).await,
         "REPORT" => report::report(req).await,
         "GET" | "HEAD" => object::get(req).await,
         "PUT" => object::put(req).await,

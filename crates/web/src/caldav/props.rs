@@ -1,17 +1,18 @@
-//! PROPFIND (RFC 4918 §9.1), PROPPATCH (§9.2), MKCALENDAR (RFC 4791
-//! §5.3.1) and DELETE of a calendar collection.
+//! PROPFIND (RFC 4918 §9.1), PROPPATCH (§9.2) and DELETE of a calendar
+//! collection.
 
 use axum::http::StatusCode;
 use axum::response::Response;
 use postern_dav::{
-    parse_mkcalendar, parse_propfind, parse_proppatch, Condition, Multistatus, Patch, PropName,
-    PropValue, Propfind, Response as DavResponse, Value, APPLE_ICAL, CALDAV, CALENDARSERVER,
+    parse_propfind, parse_proppatch, Condition, Multistatus, Patch, PropName, PropValue, Propfind,
+    Response as DavResponse, Value, APPLE_ICAL, CALDAV, CALENDARSERVER,
 };
 use postern_store::{Calendar, CalendarObjectMeta, CalendarProps, StoreError};
 
+use super::privileges::{self, Kind};
 use super::{
-    calendar_path, call, condition, failure, home_path, object_path, own_calendar, principal_path,
-    status, text, xml, Dav, Target,
+    calendar_path, call, failure, home_path, object_path, own_calendar, principal_path, status,
+    text, xml, Dav, Target,
 };
 
 /// A resource's properties with their values: what `allprop` returns and
@@ -81,7 +82,10 @@ fn collection(calendar: bool) -> Value {
 }
 
 fn root_props(user: &str) -> Props {
-    let mut p = vec![(dav("resourcetype"), collection(false))];
+    let mut p = vec![
+        (dav("resourcetype"), collection(false)),
+        privileges::property(Kind::ReadOnly),
+    ];
     p.extend(common(user));
     p
 }
@@ -109,6 +113,7 @@ fn principal_props(user: &str) -> Props {
             PropName::caldav("calendar-user-address-set"),
             Value::Hrefs(vec![format!("mailto:{user}")]),
         ),
+        privileges::property(Kind::ReadOnly),
     ];
     p.extend(common(user));
     p
@@ -118,6 +123,7 @@ fn home_props(user: &str) -> Props {
     let mut p = vec![
         (dav("resourcetype"), collection(false)),
         (dav("displayname"), Value::Text(user.to_owned())),
+        privileges::property(Kind::Home),
     ];
     p.extend(common(user));
     p
@@ -145,6 +151,7 @@ pub(super) fn calendar_props(user: &str, cal: &Calendar) -> Props {
             Value::Text(sync_token(cal.sync_token)),
         ),
         (dav("sync-token"), Value::Text(sync_token(cal.sync_token))),
+        privileges::property(Kind::Calendar),
     ];
     let optional = [
         (PropName::caldav("calendar-description"), &cal.description),
@@ -178,6 +185,7 @@ pub(super) fn object_props(meta: &CalendarObjectMeta, data: Option<&[u8]>) -> Pr
             Value::Text("text/calendar; charset=utf-8".into()),
         ),
         (dav("getcontentlength"), Value::Text(meta.size.to_string())),
+        privileges::property(Kind::Object),
     ];
     if let Some(d) = data {
         p.push((
@@ -239,7 +247,7 @@ pub(super) async fn propfind(req: Dav) -> Response {
         Target::Object(_, cal, name) => object(&req, &cal, &name, &mut ms, &wanted).await,
     };
     match result {
-        Ok(()) => xml(StatusCode::MULTI_STATUS, ms.to_bytes()),
+        Ok(()) => xml(StatusCode::MULTI_STATUS, privileges::to_bytes(&ms)),
         Err(r) => r,
     }
 }
@@ -331,9 +339,9 @@ async fn object(
     Ok(())
 }
 
-/// What a property we let clients change sets in the store; `None` for
-/// one they cannot change.
-fn settable(props: &mut CalendarProps, name: &PropName, value: String) -> bool {
+/// Sets in `props` what a property we let clients change stands for;
+/// `false` for one they cannot change.
+pub(super) fn settable(props: &mut CalendarProps, name: &PropName, value: String) -> bool {
     let slot = if name.is(postern_dav::DAV, "displayname") {
         &mut props.display_name
     } else if name.is(CALDAV, "calendar-description") {
@@ -406,44 +414,6 @@ pub(super) async fn proppatch(req: Dav) -> Response {
     let mut ms = Multistatus::new();
     ms.push(r);
     xml(StatusCode::MULTI_STATUS, ms.to_bytes())
-}
-
-/// RFC 4791 §5.3.1: creates a calendar, with the properties the body
-/// sets. The components it may hold are every kind we store.
-pub(super) async fn mkcalendar(req: Dav) -> Response {
-    let Target::Calendar(_, name) = req.target.clone() else {
-        return condition(
-            StatusCode::FORBIDDEN,
-            &Condition::CalendarCollectionLocationOk,
-        );
-    };
-    let set = match parse_mkcalendar(&req.body) {
-        Ok(s) => s,
-        Err(e) => return bad_xml(&e),
-    };
-    let mut props = CalendarProps::default();
-    for (n, v) in set {
-        if let PropValue::Text(t) = v {
-            settable(&mut props, &n, t);
-        }
-    }
-    let id = req.account.id;
-    let display = props.display_name.take().unwrap_or_else(|| name.clone());
-    let result = call(&req.state, move |s| {
-        let cal = s.create_calendar(id, &name, &display, &[])?;
-        if props != CalendarProps::default() {
-            s.update_calendar(cal.id, &props)?;
-        }
-        Ok(cal)
-    })
-    .await;
-    match result {
-        Ok(_) => status(StatusCode::CREATED),
-        // RFC 4791 §5.3.1: MKCALENDAR on an existing resource.
-        Err(StoreError::AlreadyExists { .. }) => status(StatusCode::METHOD_NOT_ALLOWED),
-        Err(e @ StoreError::Invalid { .. }) => text(StatusCode::FORBIDDEN, format!("{e}\n")),
-        Err(e) => failure(&req.account, e),
-    }
 }
 
 /// DELETE of a calendar collection: it and all its members.

@@ -520,3 +520,107 @@ async fn early_answers_keep_the_connection_and_the_root_redirects() {
         .await;
     assert_eq!(r.status, 207, "{r}");
 }
+
+/// RFC 3744 §5.4: the user's own calendars say they are writable (some
+/// clients show a calendar without `write-content` as read-only), the
+/// home lets calendars be made in it, and the principal is read-only.
+#[tokio::test]
+async fn privileges_say_what_the_user_may_do() {
+    let srv = server().await;
+    let mut c = Client::new(&srv, Some((ALICE, PASSWORD))).await;
+    assert_eq!(c.send("MKCALENDAR", CAL, &[], "").await.status, 201);
+    assert_eq!(
+        c.put(&format!("{CAL}single.ics"), &[], &single())
+            .await
+            .status,
+        201
+    );
+    let privilege = |p: &str| format!("<d:privilege><d:{p}/></d:privilege>");
+    let r = c
+        .propfind(CAL, "1", "<d:current-user-privilege-set/>")
+        .await;
+    assert_eq!(r.status, 207, "{r}");
+    let t = r.text();
+    let (calendar, object) = t.split_at(t.find("single.ics").expect("the object"));
+    for p in ["read", "write", "write-content", "bind", "unbind"] {
+        assert!(calendar.contains(&privilege(p)), "calendar lacks {p}: {r}");
+    }
+    assert!(object.contains(&privilege("write-content")), "{r}");
+    assert!(!object.contains(&privilege("bind")), "{r}");
+
+    let home = "/dav/calendars/alice@example.test/";
+    let r = c
+        .propfind(home, "0", "<d:current-user-privilege-set/>")
+        .await;
+    assert!(r.text().contains(&privilege("bind")), "{r}");
+    let r = c
+        .propfind(
+            "/dav/principals/alice@example.test/",
+            "0",
+            "<d:current-user-privilege-set/>",
+        )
+        .await;
+    assert!(r.text().contains(&privilege("read")), "{r}");
+    assert!(!r.text().contains("write"), "{r}");
+}
+
+/// RFC 4791 §5.3.1 and §5.2.3: a calendar made for to-dos only keeps to
+/// them, and says so; a PUT of an event there is refused with
+/// supported-calendar-component (§5.3.2.1).
+#[tokio::test]
+async fn a_calendar_takes_only_the_components_it_was_made_for() {
+    let srv = server().await;
+    let mut c = Client::new(&srv, Some((ALICE, PASSWORD))).await;
+    let tasks = "/dav/calendars/alice@example.test/tasks/";
+    let mk = r#"<C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop><D:displayname>Tasks</D:displayname><C:supported-calendar-component-set><C:comp name="VTODO"/></C:supported-calendar-component-set></D:prop></D:set></C:mkcalendar>"#;
+    let r = c.send("MKCALENDAR", tasks, &[], mk).await;
+    assert_eq!(r.status, 201, "{r}");
+    let r = c
+        .propfind(tasks, "0", "<c:supported-calendar-component-set/>")
+        .await;
+    let t = r.text();
+    assert!(t.contains("name=\"VTODO\"") && !t.contains("VEVENT"), "{r}");
+
+    let r = c.put(&format!("{tasks}e.ics"), &[], &single()).await;
+    assert_eq!(r.status, 403, "{r}");
+    assert!(r.text().contains("supported-calendar-component"), "{r}");
+    let todo = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VTODO\r\nUID:todo@test\r\nDTSTAMP:20260101T000000Z\r\nSUMMARY:Buy milk\r\nEND:VTODO\r\nEND:VCALENDAR\r\n";
+    let r = c.put(&format!("{tasks}t.ics"), &[], todo).await;
+    assert_eq!(r.status, 201, "{r}");
+    let r = c.propfind(tasks, "1", "<d:getetag/>").await;
+    assert!(
+        r.text().contains("t.ics") && !r.text().contains("e.ics"),
+        "{r}"
+    );
+
+    // A kind we do not store: refused, and no calendar made.
+    let journal = "/dav/calendars/alice@example.test/journal/";
+    let r = c
+        .send("MKCALENDAR", journal, &[], &mk.replace("VTODO", "VJOURNAL"))
+        .await;
+    assert_eq!(r.status, 403, "{r}");
+    assert!(r.text().contains("supported-calendar-component"), "{r}");
+    assert_eq!(c.propfind(journal, "0", "<d:getetag/>").await.status, 404);
+}
+
+/// RFC 4791 §5.3.1: a MKCALENDAR whose properties cannot all be set
+/// leaves no calendar behind, so the client can simply try again.
+#[tokio::test]
+async fn a_mkcalendar_with_a_refused_property_makes_nothing() {
+    let srv = server().await;
+    let mut c = Client::new(&srv, Some((ALICE, PASSWORD))).await;
+    let color = "#".repeat(5000);
+    let mk = format!(
+        r#"<C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav" xmlns:A="http://apple.com/ns/ical/"><D:set><D:prop><D:displayname>Work</D:displayname><A:calendar-color>{color}</A:calendar-color></D:prop></D:set></C:mkcalendar>"#
+    );
+    let r = c.send("MKCALENDAR", CAL, &[], &mk).await;
+    assert_eq!(r.status, 403, "{r}");
+    assert_eq!(c.propfind(CAL, "0", "<d:getetag/>").await.status, 404);
+    // The same request with a color the store takes succeeds.
+    let r = c
+        .send("MKCALENDAR", CAL, &[], &mk.replace(&color, "#FF0000FF"))
+        .await;
+    assert_eq!(r.status, 201, "{r}");
+    let r = c.propfind(CAL, "0", "<ic:calendar-color/>").await;
+    assert!(r.text().contains("#FF0000FF"), "{r}");
+}
