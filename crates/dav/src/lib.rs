@@ -13,6 +13,7 @@
 //! - `filter`: the calendar-query filter tree (RFC 4791 §9.7).
 //! - `multistatus`: the 207 body and the precondition `error` body.
 //! - `ical`: iCalendar objects (RFC 4791 §4.1 checks, instances, filters).
+//! - `imip`: scheduling messages by mail (iTIP RFC 5546, iMIP RFC 6047).
 //! - `error`: [`DavError`], the reason a body was refused.
 
 #![forbid(unsafe_code)]
@@ -20,6 +21,7 @@
 mod error;
 pub mod filter;
 pub mod ical;
+pub mod imip;
 pub mod multistatus;
 pub mod request;
 mod xml;
