@@ -226,6 +226,9 @@ pub enum ImipError {
     /// The message is older than the stored event (RFC 5546 §2.1.5:
     /// SEQUENCE orders the revisions).
     Outdated { stored: i64, received: i64 },
+    /// The calendar holds a later answer of this attendee (RFC 5546
+    /// §2.1.5: DTSTAMP orders the replies to one revision).
+    LaterAnswer(String),
 }
 
 impl fmt::Display for ImipError {
@@ -255,6 +258,7 @@ impl fmt::Display for ImipError {
                 f,
                 "the message is for revision {received} of the event; the calendar has revision {stored} (RFC 5546 §2.1.5)"
             ),
+            Self::LaterAnswer(a) => write!(f, "the calendar already holds a later answer from {a}"),
         }
     }
 }
@@ -562,6 +566,26 @@ pub fn plan(
     Ok(out)
 }
 
+/// What the pages need of a stored object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    pub uid: String,
+    pub sequence: i64,
+    pub organizer: Option<Person>,
+    pub attendees: Vec<Person>,
+}
+
+/// Reads a stored object (no METHOD) for its organizer and attendees.
+pub fn read_stored(data: &[u8]) -> Result<Stored, ImipError> {
+    let p = stored(data)?;
+    Ok(Stored {
+        organizer: p.organizer()?,
+        attendees: p.attendees(),
+        sequence: p.sequence(),
+        uid: p.uid,
+    })
+}
+
 /// A stored object: no METHOD (RFC 4791 §4.1).
 fn stored(data: &[u8]) -> Result<Parsed, ImipError> {
     let p = parse(data)?;
@@ -788,46 +812,28 @@ pub fn apply_reply(
 ) -> Result<Applied, ImipError> {
     let mut p = stored(stored_object)?;
     let r = received(reply_object, Method::Reply)?;
-    let msg = read(reply_object)?;
-    may_replace(stored_object, &msg)?;
-    let mut partstat = None;
-    let mut changed = false;
-    let reply_tz = r.cal.build_tz_resolver().with_default(chrono_tz::UTC);
-    let stored_tz = p.cal.build_tz_resolver().with_default(chrono_tz::UTC);
-    let mut targets: Vec<(usize, PartStat)> = Vec::new();
-    for c in r.items() {
-        let Some(answer_of) = c
-            .properties(&ICalendarProperty::Attendee)
-            .filter_map(person)
-            .find(|a| same(&a.address, sender))
-        else {
-            continue;
-        };
-        let rid = c
-            .property(&ICalendarProperty::RecurrenceId)
-            .map(|e| timestamp(e, &reply_tz));
-        for &i in &p.items {
-            let s = &p.cal.components[i];
-            let srid = s
-                .property(&ICalendarProperty::RecurrenceId)
-                .map(|e| timestamp(e, &stored_tz));
-            if rid.is_none() || rid == srid {
-                targets.push((i, answer_of.partstat));
+    may_replace(stored_object, &read(reply_object)?)?;
+    let answers = answers_of(&r, sender);
+    let Some(&(_, partstat, _)) = answers.first() else {
+        return Err(ImipError::NotAttendee(sender.to_owned()));
+    };
+    let rids: Vec<Option<i64>> = {
+        let tz = p.cal.build_tz_resolver().with_default(chrono_tz::UTC);
+        p.items().map(|c| recurrence_id(c, &tz)).collect()
+    };
+    let (mut found, mut changed) = (false, false);
+    for (rid, ps, stamp) in answers {
+        for (n, &i) in p.items.iter().enumerate() {
+            if rid.is_some() && rid != rids[n] {
+                continue;
             }
-        }
-        partstat = Some(answer_of.partstat);
-    }
-    let partstat = partstat.ok_or_else(|| ImipError::NotAttendee(sender.to_owned()))?;
-    let mut found = false;
-    for (i, ps) in targets {
-        for e in p.cal.components[i].properties_mut(&ICalendarProperty::Attendee) {
-            let Some(a) = person(e) else { continue };
-            if same(&a.address, sender) {
-                found = true;
-                if a.partstat != ps {
-                    set_partstat(e, ps);
-                    changed = true;
+            for e in p.cal.components[i].properties_mut(&ICalendarProperty::Attendee) {
+                if !person(e).is_some_and(|a| same(&a.address, sender)) {
+                    continue;
                 }
+                found = true;
+                changed |=
+                    record(e, ps, stamp).map_err(|()| ImipError::LaterAnswer(sender.to_owned()))?;
             }
         }
     }
@@ -838,6 +844,62 @@ pub fn apply_reply(
         data: changed.then(|| p.cal.to_string()),
         partstat,
     })
+}
+
+/// The ATTENDEE parameter in which an organizer's object keeps the
+/// DTSTAMP of the answer it holds, so that an older reply opened later
+/// does not undo a newer one (RFC 5546 §2.1.5). Unix seconds.
+const ANSWERED: &str = "X-POSTERN-DTSTAMP";
+
+/// The answers of `sender` in a reply: (RECURRENCE-ID, PARTSTAT,
+/// DTSTAMP) of each component naming them.
+fn answers_of(r: &Parsed, sender: &str) -> Vec<(Option<i64>, PartStat, Option<i64>)> {
+    let tz = r.cal.build_tz_resolver().with_default(chrono_tz::UTC);
+    r.items()
+        .filter_map(|c| {
+            let a = c
+                .properties(&ICalendarProperty::Attendee)
+                .filter_map(person)
+                .find(|a| same(&a.address, sender))?;
+            let stamp = c
+                .property(&ICalendarProperty::Dtstamp)
+                .and_then(|e| timestamp(e, &tz));
+            Some((recurrence_id(c, &tz), a.partstat, stamp))
+        })
+        .collect()
+}
+
+fn recurrence_id(
+    c: &ICalendarComponent,
+    tz: &calcard::icalendar::timezone::TzResolver<&str>,
+) -> Option<i64> {
+    c.property(&ICalendarProperty::RecurrenceId)
+        .and_then(|e| timestamp(e, tz))
+}
+
+/// Records an answer on an ATTENDEE: whether PARTSTAT changed; `Err`
+/// when the one held is from a later reply.
+fn record(e: &mut ICalendarEntry, partstat: PartStat, stamp: Option<i64>) -> Result<bool, ()> {
+    let name = ICalendarParameterName::Other(ANSWERED.into());
+    let held = e
+        .parameter(&name)
+        .and_then(ICalendarParameterValue::as_text)
+        .and_then(|t| t.parse::<i64>().ok());
+    if held.zip(stamp).is_some_and(|(h, s)| h > s) {
+        return Err(());
+    }
+    if person(e).is_some_and(|a| a.partstat == partstat) {
+        return Ok(false);
+    }
+    set_partstat(e, partstat);
+    e.params.retain(|p| p.name != name);
+    if let Some(s) = stamp {
+        e.params.push(ICalendarParameter {
+            name,
+            value: ICalendarParameterValue::Text(s.to_string()),
+        });
+    }
+    Ok(true)
 }
 
 /// A received message with this METHOD, with an organizer.
@@ -1313,6 +1375,23 @@ SUMMARY:Planning\r\nLOCATION:Room 4\r\nORGANIZER;CN=Alice:mailto:{ALICE}\r\n{ext
         assert_eq!(
             apply_reply(stored.as_bytes(), stranger.as_bytes(), "mallory@x.test"),
             Err(ImipError::NotAttendee("mallory@x.test".into()))
+        );
+        // An older reply opened after a newer one does not undo it.
+        let later = reply(
+            req.as_bytes(),
+            "bob@example.test",
+            PartStat::Accepted,
+            NOW + 60,
+        )
+        .unwrap();
+        let now_accepted = apply_reply(stored.as_bytes(), later.as_bytes(), "bob@example.test")
+            .unwrap()
+            .data
+            .unwrap();
+        assert!(now_accepted.contains("X-POSTERN-DTSTAMP"), "{now_accepted}");
+        assert_eq!(
+            apply_reply(now_accepted.as_bytes(), r.as_bytes(), "bob@example.test"),
+            Err(ImipError::LaterAnswer("bob@example.test".into()))
         );
         // An answer to an older revision is refused.
         let newer = event(5, "", &["bob@example.test", "carol@else.test"]);
