@@ -1,7 +1,7 @@
 //! A minimal HTTP/1.1 client over TLS (RFC 9112): one request at a time on
 //! a kept-alive connection, the response read to its end by
 //! `Content-Length` or chunked framing, and a cookie jar of name=value
-//! pairs. Only what the webmail benchmark sends; strict in what it
+//! pairs. Only what the webmail and CalDAV benchmarks send; strict in what it
 //! accepts, so a broken answer is an error, not speed.
 
 use anyhow::{bail, Context as _};
@@ -159,18 +159,41 @@ impl Conn {
         jar: &Jar,
         form: Option<&str>,
     ) -> anyhow::Result<Response> {
-        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", self.host);
         let cookies = jar.header();
+        let mut fields = Vec::new();
         if !cookies.is_empty() {
-            head.push_str(&format!("Cookie: {cookies}\r\n"));
+            fields.push(("Cookie", cookies));
         }
-        if let Some(body) = form {
-            head.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
-            head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        if form.is_some() {
+            fields.push((
+                "Content-Type",
+                "application/x-www-form-urlencoded".to_owned(),
+            ));
+        }
+        let body = form.map(str::as_bytes);
+        self.send(method, path, &fields, body).await
+    }
+
+    /// Any method with the given header fields; with a body, its
+    /// `Content-Length` is added. One write, then the whole response.
+    pub async fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        fields: &[(&str, String)],
+        body: Option<&[u8]>,
+    ) -> anyhow::Result<Response> {
+        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", self.host);
+        for (name, value) in fields {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        if let Some(b) = body {
+            head.push_str(&format!("Content-Length: {}\r\n", b.len()));
         }
         head.push_str("\r\n");
-        head.push_str(form.unwrap_or(""));
-        self.io.write_all(head.as_bytes()).await?;
+        let mut out = head.into_bytes();
+        out.extend_from_slice(body.unwrap_or_default());
+        self.io.write_all(&out).await?;
         self.io.flush().await?;
         read_response(&mut self.io, &mut self.line)
             .await
@@ -186,6 +209,9 @@ async fn read_response<R: AsyncBufRead + Unpin>(
     line: &mut Vec<u8>,
 ) -> anyhow::Result<Response> {
     read_line(io, line).await.context("status line")?;
+    // An HTTP/1.0 server closes after each response unless it says
+    // otherwise (RFC 9112 §9.3).
+    let http10 = line.starts_with(b"HTTP/1.0 ");
     let mut r = Response {
         status: parse_status(line)?,
         ..Response::default()
@@ -205,9 +231,11 @@ async fn read_response<R: AsyncBufRead + Unpin>(
         r.headers
             .push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
     }
-    r.close = r
-        .header("connection")
-        .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")));
+    let connection = |token: &str| {
+        r.header("connection")
+            .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+    };
+    r.close = connection("close") || (http10 && !connection("keep-alive"));
     let chunked = r
         .header("transfer-encoding")
         .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
@@ -359,6 +387,16 @@ mod tests {
         ))
         .unwrap();
         assert_eq!((r.status, r.header("location")), (303, Some("/mail")));
+        let r = block_on(parse(
+            b"HTTP/1.0 207 Multi-Status\r\nContent-Length: 0\r\n\r\n",
+        ))
+        .unwrap();
+        assert!(r.close, "HTTP/1.0 closes unless kept alive");
+        let r = block_on(parse(
+            b"HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 0\r\n\r\n",
+        ))
+        .unwrap();
+        assert!(!r.close);
     }
 
     #[test]

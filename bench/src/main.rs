@@ -1,10 +1,12 @@
 //! `postern-bench`: a load generator for Postern's benchmarks. It speaks
 //! POP3 and IMAP over verified implicit TLS, SMTP (submission over implicit
-//! TLS, the MX port with STARTTLS), and HTTPS to the webmail, to a server
+//! TLS, the MX port with STARTTLS), and HTTPS to the webmail and to CalDAV,
+//! to a server
 //! on this machine, for a bounded time and number of operations, and
 //! prints one JSON object. The same run against another server (Dovecot,
-//! Postfix) gives the comparison.
+//! Postfix, Radicale) gives the comparison.
 
+mod caldav;
 mod http;
 mod imap;
 mod json;
@@ -81,6 +83,16 @@ enum Scenario {
     /// first opening of a message also sets its \Seen flag). Requests per
     /// second.
     WebOpen,
+    /// CalDAV: MKCALENDAR, then every event of the generated calendar PUT
+    /// once, the clients sharing the work. Objects per second.
+    CaldavLoad,
+    /// CalDAV: calendar-query REPORT for one month's events with
+    /// `<C:expand>`, each answer checked against the generated calendar.
+    /// Requests per second.
+    CaldavQuery,
+    /// CalDAV: each client PUTs new events (If-None-Match: *) into a
+    /// second calendar. Requests per second.
+    CaldavPut,
 }
 
 impl Scenario {
@@ -99,6 +111,9 @@ impl Scenario {
             Self::ImapIdle => "imap-idle",
             Self::WebList => "web-list",
             Self::WebOpen => "web-open",
+            Self::CaldavLoad => "caldav-load",
+            Self::CaldavQuery => "caldav-query",
+            Self::CaldavPut => "caldav-put",
         }
     }
 
@@ -111,6 +126,10 @@ impl Scenario {
 
     fn is_web(self) -> bool {
         matches!(self, Self::WebList | Self::WebOpen)
+    }
+
+    fn is_caldav(self) -> bool {
+        matches!(self, Self::CaldavLoad | Self::CaldavQuery | Self::CaldavPut)
     }
 }
 
@@ -200,6 +219,28 @@ struct Args {
     /// Web: the folder whose list is paged or whose messages are opened.
     #[arg(long, default_value = "INBOX")]
     folder: String,
+    /// CalDAV: the account's calendar home, `{user}` replaced by the
+    /// account (Postern: /dav/calendars/{user}/, Radicale: /{user}/).
+    #[arg(long, default_value = "/dav/calendars/{user}/")]
+    dav_home: String,
+    /// CalDAV: the calendar loaded and queried.
+    #[arg(long, default_value = "bench")]
+    calendar: String,
+    /// CalDAV: the calendar caldav-put writes new events to.
+    #[arg(long, default_value = "bench-put")]
+    put_calendar: String,
+    /// CalDAV: events in the generated calendar (1 to 1000000).
+    #[arg(long, default_value_t = 5000)]
+    events: usize,
+    /// CalDAV: the generator's seed: the same seed, the same calendar.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// CalDAV: the month caldav-query asks for, YYYY-MM (UTC).
+    #[arg(long, default_value = "2026-06")]
+    month: String,
+    /// CalDAV: ask for the objects as stored, without `<C:expand>`.
+    #[arg(long)]
+    no_expand: bool,
 }
 
 /// Web sessions one account may hold at once: the webmail drops an
@@ -258,6 +299,9 @@ fn check(args: &Args) -> anyhow::Result<()> {
             );
         }
     }
+    if args.scenario.is_caldav() {
+        check_caldav(args)?;
+    }
     if args.password.is_none() && args.scenario != Scenario::SmtpMx {
         bail!("a password is needed: POSTERN_BENCH_PASSWORD or --password");
     }
@@ -275,6 +319,32 @@ fn check(args: &Args) -> anyhow::Result<()> {
         {
             bail!("{what} {s:?}: printable ASCII without spaces or <> only");
         }
+    }
+    Ok(())
+}
+
+fn check_caldav(args: &Args) -> anyhow::Result<()> {
+    if !(1..=1_000_000).contains(&args.events) {
+        bail!("--events must be between 1 and 1000000");
+    }
+    if caldav::events::Window::month(&args.month).is_none() {
+        bail!("--month {:?}: YYYY-MM", args.month);
+    }
+    for (what, s) in [
+        ("--calendar", &args.calendar),
+        ("--put-calendar", &args.put_calendar),
+    ] {
+        // One path segment that needs no percent-encoding.
+        if s.is_empty()
+            || !s
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+        {
+            bail!("{what} {s:?}: letters, digits, - . _ only");
+        }
+    }
+    if !args.dav_home.starts_with('/') || !args.dav_home.ends_with('/') {
+        bail!("--dav-home {:?}: a path from / to a /", args.dav_home);
     }
     Ok(())
 }
@@ -348,6 +418,9 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 Scenario::WebList | Scenario::WebOpen => {
                     web::web(Arc::clone(&plan), web_settings(args)).await
                 }
+                Scenario::CaldavLoad | Scenario::CaldavQuery | Scenario::CaldavPut => {
+                    caldav::caldav(Arc::clone(&plan), caldav_settings(args)).await
+                }
                 Scenario::Pop3Count => unreachable!("handled above"),
             }
         };
@@ -394,6 +467,16 @@ fn report(args: &Args, o: &Outcome) -> String {
                     "kb_per_page",
                     t.octets as f64 / 1e3 / t.operations.max(1) as f64,
                 );
+        }
+        Scenario::CaldavLoad | Scenario::CaldavQuery | Scenario::CaldavPut => {
+            // Octets of each answer (query) or of each object sent (PUT).
+            out.float("requests_per_s", t.operations as f64 / secs)
+                .int("octets", t.octets)
+                .float(
+                    "bytes_per_request",
+                    t.octets as f64 / t.operations.max(1) as f64,
+                );
+            caldav::report(&mut out, &caldav_settings(args), t.dav.as_ref());
         }
         Scenario::ImapIdle => {
             // Here the time is the set-up of every session, not a loop.
@@ -485,6 +568,35 @@ fn web_settings(args: &Args) -> web::Settings {
         // The name the certificate is checked against, and the port: what
         // a browser sends for https://NAME:PORT/.
         host: format!("{}:{}", args.sni, args.connect.port()),
+    }
+}
+
+fn caldav_settings(args: &Args) -> caldav::Settings {
+    caldav::Settings {
+        kind: match args.scenario {
+            Scenario::CaldavLoad => caldav::DavLoop::Load,
+            Scenario::CaldavPut => caldav::DavLoop::Put,
+            _ => caldav::DavLoop::Query,
+        },
+        host: format!("{}:{}", args.sni, args.connect.port()),
+        home: args.dav_home.clone(),
+        calendar: args.calendar.clone(),
+        put_calendar: args.put_calendar.clone(),
+        events: args.events,
+        seed: args.seed,
+        // Checked in `check_caldav`.
+        window: caldav::events::Window::month(&args.month)
+            .unwrap_or_else(|| caldav::events::Window::month("2026-06").expect("a valid month")),
+        expand: !args.no_expand,
+        // The time and the process: new names on every run against the
+        // same server.
+        run_id: format!(
+            "{}x{}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            std::process::id()
+        ),
     }
 }
 

@@ -103,6 +103,8 @@ pub struct Tally {
     pub errors: u64,
     pub first_error: Option<String>,
     pub tls: Option<TlsSummary>,
+    /// CalDAV: connections opened and what the answers held.
+    pub dav: Option<crate::caldav::Seen>,
 }
 
 impl Tally {
@@ -129,6 +131,11 @@ impl Tally {
         }
         if self.tls.is_none() {
             self.tls = other.tls;
+        }
+        match (&mut self.dav, other.dav) {
+            (Some(a), Some(b)) => a.merge(b),
+            (a @ None, b) => *a = b,
+            (Some(_), None) => {}
         }
     }
 }
@@ -214,7 +221,7 @@ pub async fn sessions(plan: Arc<Plan>, login: bool) -> anyhow::Result<Outcome> {
 
 /// Starts one task per client, each running `client` until the time or the
 /// operations run out, and measures the server and the machine around them.
-async fn run_clients<F, Fut>(plan: &Arc<Plan>, client: F) -> anyhow::Result<Outcome>
+pub(crate) async fn run_clients<F, Fut>(plan: &Arc<Plan>, client: F) -> anyhow::Result<Outcome>
 where
     F: Fn(Arc<Plan>, usize, Instant) -> Fut,
     Fut: std::future::Future<Output = Tally> + Send + 'static,
