@@ -7,9 +7,9 @@
 use postern_testkit::server::HOST;
 use postern_testkit::{HttpResponse, HttpsClient, TestServer};
 
-const ALICE: &str = "alice@example.test";
+pub(super) const ALICE: &str = "alice@example.test";
 const BOB: &str = "bob@example.test";
-const PASSWORD: &str = "correct horse battery";
+pub(super) const PASSWORD: &str = "correct horse battery";
 const BOB_PASSWORD: &str = "battery staple horse";
 
 /// RFC 4648 §4 base64, for the Basic credentials.
@@ -34,13 +34,13 @@ fn base64(input: &[u8]) -> String {
     out
 }
 
-struct Client {
-    conn: HttpsClient,
-    auth: Option<String>,
+pub(super) struct Client {
+    pub(super) conn: HttpsClient,
+    pub(super) auth: Option<String>,
 }
 
 impl Client {
-    async fn new(srv: &TestServer, creds: Option<(&str, &str)>) -> Self {
+    pub(super) async fn new(srv: &TestServer, creds: Option<(&str, &str)>) -> Self {
         let conn = HttpsClient::connect(srv.addr("https"), HOST, srv.client_config(&[b"http/1.1"]))
             .await
             .unwrap();
@@ -48,7 +48,7 @@ impl Client {
         Self { conn, auth }
     }
 
-    async fn send(
+    pub(super) async fn send(
         &mut self,
         method: &str,
         path: &str,
@@ -65,7 +65,7 @@ impl Client {
             .unwrap()
     }
 
-    async fn propfind(&mut self, path: &str, depth: &str, props: &str) -> HttpResponse {
+    pub(super) async fn propfind(&mut self, path: &str, depth: &str, props: &str) -> HttpResponse {
         let body = format!(
             r#"<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav" xmlns:cs="http://calendarserver.org/ns/" xmlns:ic="http://apple.com/ns/ical/"><d:prop>{props}</d:prop></d:propfind>"#
         );
@@ -73,20 +73,25 @@ impl Client {
             .await
     }
 
-    async fn put(&mut self, path: &str, headers: &[(&str, &str)], ics: &str) -> HttpResponse {
+    pub(super) async fn put(
+        &mut self,
+        path: &str,
+        headers: &[(&str, &str)],
+        ics: &str,
+    ) -> HttpResponse {
         let mut h = vec![("Content-Type", "text/calendar; charset=utf-8")];
         h.extend_from_slice(headers);
         self.send("PUT", path, &h, ics).await
     }
 
-    async fn report(&mut self, path: &str, body: &str) -> HttpResponse {
+    pub(super) async fn report(&mut self, path: &str, body: &str) -> HttpResponse {
         self.send("REPORT", path, &[("Depth", "1")], body).await
     }
 }
 
-const CAL: &str = "/dav/calendars/alice@example.test/work/";
+pub(super) const CAL: &str = "/dav/calendars/alice@example.test/work/";
 
-fn event(uid: &str, summary: &str, extra: &str) -> String {
+pub(super) fn event(uid: &str, summary: &str, extra: &str) -> String {
     format!(
         "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20260101T000000Z\r\n{extra}SUMMARY:{summary}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
     )
@@ -115,14 +120,14 @@ fn query(start: &str, end: &str) -> String {
     )
 }
 
-fn sync_body(token: &str) -> String {
+pub(super) fn sync_body(token: &str) -> String {
     format!(
         r#"<d:sync-collection xmlns:d="DAV:"><d:sync-token>{token}</d:sync-token><d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>"#
     )
 }
 
 /// The text of the first `<d:sync-token>` element.
-fn token_of(r: &HttpResponse) -> String {
+pub(super) fn token_of(r: &HttpResponse) -> String {
     let t = r.text();
     let start = t.find("<d:sync-token>").expect("a sync-token") + "<d:sync-token>".len();
     let end = t[start..].find('<').unwrap() + start;
