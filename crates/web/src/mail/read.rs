@@ -9,6 +9,7 @@ use postern_message::{Body, Message};
 use postern_store::{AccountId, Flag, FlagOp, Store, StoreError, StoreResult, Uid};
 
 use super::body::{self, parse_part, Attachment, Shown};
+use super::invite::{self, InvitationBox};
 use super::{
     address_line, blocking, folder_href, format_time, human_size, message_href, open, Frame,
 };
@@ -48,6 +49,8 @@ struct ReadPage<'a> {
     /// `/compose?folder=..&uid=..`, for reply, reply all, forward.
     compose_href: String,
     is_draft: bool,
+    /// The invitation the message carries (iMIP, RFC 6047).
+    invitation: Option<InvitationBox>,
 }
 
 /// An attachment as listed.
@@ -89,13 +92,14 @@ pub async fn message(
         Ok(o) => o,
         Err(r) => return r,
     };
+    let invitation = invite::on_open(&state, &session, &name, uid, &opened.raw).await;
     let page = read_page(
         &state.settings.hostname,
         Frame::new(&session, vec![]),
-        name,
-        uid,
+        (name, uid),
         opened,
         show_images,
+        invitation,
     );
     let mut response = render(&page);
     if show_images {
@@ -134,10 +138,10 @@ fn open_message(
 fn read_page<'a>(
     hostname: &'a str,
     mut frame: Frame,
-    folder: String,
-    uid: Uid,
+    (folder, uid): (String, Uid),
     o: Opened,
     show_images: bool,
+    invitation: Option<InvitationBox>,
 ) -> ReadPage<'a> {
     let msg = Message::parse(&o.raw);
     let href = message_href(&folder, uid.0);
@@ -181,6 +185,7 @@ fn read_page<'a>(
         is_draft: o.flags.contains(&Flag::Draft),
         targets,
         compose_href,
+        invitation,
     }
 }
 
