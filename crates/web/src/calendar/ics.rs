@@ -519,6 +519,18 @@ fn fragment(lines: &[String]) -> Result<(Vec<ICalendarEntry>, Vec<ICalendarCompo
 }
 
 impl Stored {
+    /// Whether its times name a zone (UTC or a TZID): floating times and
+    /// dates have none.
+    pub fn zoned(&self) -> bool {
+        self.date_zone.as_deref().is_some_and(|z| !z.is_empty())
+    }
+
+    /// Whether it recurs.
+    pub fn recurs(&self) -> bool {
+        let c = &self.cal.components[self.master];
+        c.has_property(&Prop::Rrule) || c.has_property(&Prop::Rdate)
+    }
+
     fn comp(&mut self) -> &mut ICalendarComponent {
         &mut self.cal.components[self.master]
     }
