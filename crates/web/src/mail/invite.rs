@@ -645,7 +645,6 @@ fn calendar_entity(out: &mut Vec<u8>, method: Method, ical: &str) {
     } else {
         out.extend_from_slice(b"Content-Transfer-Encoding: quoted-printable\r\n\r\n");
         out.extend_from_slice(quoted_printable(ical).as_bytes());
-        out.extend_from_slice(b"\r\n");
     }
 }
 
@@ -937,4 +936,110 @@ fn random_hex() -> String {
         return format!("{:x}.{:x}", now(), N.fetch_add(1, Ordering::Relaxed));
     }
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REQUEST: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nMETHOD:REQUEST\r\nBEGIN:VEVENT\r\nUID:u1\r\n\
+DTSTAMP:20261101T000000Z\r\nDTSTART:20261201T100000Z\r\nDTEND:20261201T110000Z\r\nSUMMARY:Caf\u{e9} planning\r\n\
+LOCATION:Room 4\r\nORGANIZER;CN=Alice:mailto:alice@example.test\r\n\
+ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:bob@example.test\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+
+    fn written(ical: &str) -> Vec<u8> {
+        let event = imip::read(ical.as_bytes()).unwrap();
+        let to = ["bob@example.test".to_owned()];
+        let mail = Mail {
+            from: "alice@example.test",
+            to: &to,
+            ical,
+            event: &event,
+            answer: None,
+        };
+        mail.write(1_795_000_000, "<id@example.test>", "=_b")
+    }
+
+    #[test]
+    fn the_mail_is_an_alternative_of_text_and_the_calendar_part() {
+        let raw = written(REQUEST);
+        let msg = Message::parse(&raw);
+        let Body::Multi { parts, subtype, .. } = msg.body() else {
+            panic!("not multipart: {}", String::from_utf8_lossy(&raw));
+        };
+        assert!(subtype.eq_ignore_ascii_case("alternative"));
+        assert_eq!(parts.len(), 2);
+        let text = msg.main_text().unwrap();
+        assert!(
+            text.contains("Alice <alice@example.test> invites you"),
+            "{text}"
+        );
+        assert!(
+            text.contains("When:  2026-12-01 10:00 – 11:00 UTC"),
+            "{text}"
+        );
+        assert!(text.contains("Where: Room 4"), "{text}");
+        assert_eq!(msg.header_text("Subject"), ["Invitation: Café planning"]);
+        let part = calendar_part(&msg).unwrap();
+        assert_eq!(part.method.as_deref(), Some("REQUEST"));
+        // Non-ASCII text travels quoted-printable and decodes as sent.
+        assert_eq!(String::from_utf8(part.data.clone()).unwrap(), REQUEST);
+        assert_eq!(read_part(&part).unwrap().method, Method::Request);
+        let head = String::from_utf8_lossy(&raw);
+        assert!(
+            head.contains("Content-Type: text/calendar; charset=UTF-8; method=REQUEST\r\n"),
+            "{head}"
+        );
+    }
+
+    #[test]
+    fn a_calendar_part_inside_a_forwarded_message_is_not_ours() {
+        let raw = format!(
+            "Content-Type: multipart/mixed; boundary=o\r\n\r\n--o\r\nContent-Type: text/plain\r\n\r\nFYI\r\n\
+--o\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\n\
+Content-Type: text/calendar; method=REQUEST\r\n\r\n{REQUEST}\r\n--o--\r\n"
+        );
+        assert!(calendar_part(&Message::parse(raw.as_bytes())).is_none());
+        // A message that is the calendar part alone is read.
+        let single = format!("Content-Type: text/calendar; method=REQUEST\r\n\r\n{REQUEST}");
+        let part = calendar_part(&Message::parse(single.as_bytes())).unwrap();
+        assert!(read_part(&part).is_ok());
+    }
+
+    #[test]
+    fn the_method_parameter_must_match_the_object() {
+        let part = CalendarPart {
+            data: REQUEST.as_bytes().to_vec(),
+            method: Some("CANCEL".into()),
+        };
+        assert!(read_part(&part).is_err());
+    }
+
+    #[test]
+    fn times_read_as_the_webmail_shows_them() {
+        let mut e = imip::read(REQUEST.as_bytes()).unwrap();
+        assert_eq!(when(&e), "2026-12-01 10:00 – 11:00 UTC");
+        e.end = Some(e.start.unwrap() + 86_400);
+        assert_eq!(when(&e), "2026-12-01 10:00 – 2026-12-02 10:00 UTC");
+        e.all_day = true;
+        e.start = Some(1_796_083_200);
+        e.end = Some(1_796_083_200 + 3 * 86_400);
+        e.recurring = true;
+        assert_eq!(when(&e), "2026-12-01 – 2026-12-03 (all day), repeating");
+        e.start = None;
+        assert_eq!(when(&e), "(no time given)");
+    }
+
+    #[test]
+    fn object_names_come_from_safe_uids_only() {
+        assert_eq!(
+            object_name("planning-1@example.test"),
+            "planning-1@example.test.ics"
+        );
+        let odd = object_name("a/b c");
+        assert!(
+            odd.ends_with(".ics") && !odd.contains('/') && odd.len() == 36,
+            "{odd}"
+        );
+    }
 }
