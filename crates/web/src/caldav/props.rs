@@ -41,9 +41,14 @@ pub(super) fn answer(href: &str, props: &Props, wanted: &Propfind) -> DavRespons
                 r.found(name.clone(), Value::Empty);
             }
         }
-        Propfind::AllProp { .. } => {
+        Propfind::AllProp { include } => {
+            // RFC 3744 §5: allprop need not carry the access control
+            // properties; the privilege set comes when named.
+            let privileges = privileges::name();
             for (name, value) in props {
-                r.found(name.clone(), value.clone());
+                if *name != privileges || include.contains(name) {
+                    r.found(name.clone(), value.clone());
+                }
             }
         }
         Propfind::Prop(names) => {

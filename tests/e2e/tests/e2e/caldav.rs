@@ -552,6 +552,14 @@ async fn privileges_say_what_the_user_may_do() {
     }
     assert!(object.contains(&privilege("write-content")), "{r}");
     assert!(!object.contains(&privilege("bind")), "{r}");
+    // RFC 3744 §5: allprop leaves it out unless it is included.
+    let allprop = r#"<d:propfind xmlns:d="DAV:"><d:allprop/></d:propfind>"#;
+    let r = c.send("PROPFIND", CAL, &[("Depth", "0")], allprop).await;
+    assert!(r.text().contains("<d:displayname>"), "{r}");
+    assert!(!r.text().contains("current-user-privilege-set"), "{r}");
+    let include = r#"<d:propfind xmlns:d="DAV:"><d:allprop/><d:include><d:current-user-privilege-set/></d:include></d:propfind>"#;
+    let r = c.send("PROPFIND", CAL, &[("Depth", "0")], include).await;
+    assert!(r.text().contains(&privilege("write")), "{r}");
 
     let home = "/dav/calendars/alice@example.test/";
     let r = c
