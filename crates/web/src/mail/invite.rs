@@ -157,7 +157,13 @@ pub(crate) async fn on_open(
         attendees: event
             .attendees
             .iter()
-            .map(|a| (a.display(), a.partstat.label()))
+            .map(|a| {
+                let said = match &looked.mine {
+                    Some((me, held)) if me.eq_ignore_ascii_case(&a.address) => *held,
+                    _ => a.partstat,
+                };
+                (a.display(), said.label())
+            })
             .collect(),
         status: looked.status,
         problem: looked.problem,
@@ -174,6 +180,9 @@ struct Looked {
     problem: Option<String>,
     answers: bool,
     remove: bool,
+    /// The user's own answer as their calendar holds it, shown in place
+    /// of the one the invitation carries.
+    mine: Option<(String, PartStat)>,
 }
 
 impl Looked {
@@ -251,6 +260,7 @@ fn look_request(
     Looked {
         status: Some(format!("In your calendar: you {}.", held.label())),
         answers: true,
+        mine: Some((me.address.clone(), held)),
         ..Looked::default()
     }
 }

@@ -175,11 +175,13 @@ async fn bob_accepts_and_alices_event_learns_it_when_she_opens_the_reply() {
         !ics.contains("METHOD"),
         "a stored object has no METHOD: {ics}"
     );
-    assert!(bob
-        .get(&page)
-        .await
-        .text()
-        .contains("In your calendar: you accepted."));
+    let after = bob.get(&page).await.text();
+    assert!(after.contains("In your calendar: you accepted."), "{after}");
+    // Bob's line shows his answer, not the invitation's NEEDS-ACTION.
+    assert!(
+        after.contains(&format!("{BOB} <span class=\"muted\">accepted</span>")),
+        "{after}"
+    );
 
     // The REPLY reaches alice (RFC 6047 §2.4).
     let arrived = eventually(Duration::from_secs(5), || srv.inbox(ALICE).len() == 1).await;
