@@ -555,7 +555,11 @@ pub async fn save(
     if object.meta.etag != form.etag {
         return again(form, CHANGED_ELSEWHERE.into(), StatusCode::CONFLICT);
     }
-    let ev = match form.check() {
+    let stored = match ics::read(&object.data, &zone.name) {
+        Ok(s) => s,
+        Err(e) => return again(form, e.to_string(), StatusCode::UNPROCESSABLE_ENTITY),
+    };
+    let ev = match form.check_keeping(Some(&stored.event.when.zone)) {
         Ok(ev) => ev,
         Err(e) => return again(form, e, StatusCode::BAD_REQUEST),
     };
@@ -567,9 +571,7 @@ pub async fn save(
         );
     };
     let before = String::from_utf8_lossy(&object.data).into_owned();
-    let text = match ics::read(&object.data, &zone.name)
-        .and_then(|stored| ics::edit(stored, &ev, &account.address, now()))
-    {
+    let text = match ics::edit(stored, &ev, &account.address, now()) {
         Ok(t) => t,
         Err(e) => return again(form, e.to_string(), StatusCode::UNPROCESSABLE_ENTITY),
     };

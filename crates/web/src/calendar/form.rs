@@ -138,6 +138,14 @@ impl EventForm {
 
     /// The checked event, or the sentence saying what to correct.
     pub fn check(&self) -> Result<Event, String> {
+        self.check_keeping(None)
+    }
+
+    /// [`EventForm::check`] for an edit: `shown_zone`, the zone the
+    /// stored event was shown in, is accepted even if it is no zone of the
+    /// list (a TZID another program made up), so that such an event can
+    /// still be edited without touching its times.
+    pub fn check_keeping(&self, shown_zone: Option<&str>) -> Result<Event, String> {
         let title = one_line(&self.title);
         if title.is_empty() {
             return Err("Give the event a title.".into());
@@ -157,7 +165,7 @@ impl EventForm {
                 "The description is longer than {MAX_DESCRIPTION} characters."
             ));
         }
-        let when = self.when()?;
+        let when = self.when(shown_zone)?;
         Ok(Event {
             title,
             location,
@@ -169,9 +177,9 @@ impl EventForm {
         })
     }
 
-    fn when(&self) -> Result<When, String> {
+    fn when(&self, shown_zone: Option<&str>) -> Result<When, String> {
         let zone = self.zone.trim();
-        if !known_zone(zone) {
+        if !known_zone(zone) && shown_zone != Some(zone) {
             return Err("Choose a time zone from the list.".into());
         }
         let start_date = grid::parse_date(&self.start_date)
@@ -490,6 +498,13 @@ mod tests {
         assert!(bad(|f| f.start_date = "24.11.2026".into()).contains("start date"));
         assert!(bad(|f| f.end_time = "11:00".into()).contains("ends before"));
         assert!(bad(|f| f.zone = "Mars/Olympus".into()).contains("time zone"));
+        // Unless it is the zone the stored event was shown in.
+        let mut f = form();
+        f.zone = "Custom Zone".into();
+        assert_eq!(
+            f.check_keeping(Some("Custom Zone")).unwrap().when.zone,
+            "Custom Zone"
+        );
         assert!(bad(|f| f.interval = "0".into()).contains("Every"));
         assert!(bad(|f| f.count = "x".into()).contains("times"));
         assert!(bad(|f| f.reminder = "-5".into()).contains("reminder"));

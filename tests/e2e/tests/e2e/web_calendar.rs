@@ -90,6 +90,24 @@ impl Dav {
             .unwrap()
     }
 
+    async fn mkcalendar(&mut self, name: &str) -> HttpResponse {
+        let path = format!("/dav/calendars/{}/{name}/", self.user);
+        let auth = self.auth.clone();
+        self.conn
+            .request("MKCALENDAR", &path, HOST, &[("Authorization", &auth)], b"")
+            .await
+            .unwrap()
+    }
+
+    async fn get_in(&mut self, calendar: &str, name: &str) -> HttpResponse {
+        let path = format!("/dav/calendars/{}/{calendar}/{name}", self.user);
+        let auth = self.auth.clone();
+        self.conn
+            .request("GET", &path, HOST, &[("Authorization", &auth)], b"")
+            .await
+            .unwrap()
+    }
+
     /// The home listing, which makes the `default` calendar.
     async fn discover(&mut self) {
         let path = format!("/dav/calendars/{}/", self.user);
@@ -543,4 +561,70 @@ async fn mistakes_come_back_with_the_typed_values() {
     assert_eq!(r.status, 400, "{r}");
     assert!(r.text().contains("Choose a calendar"));
     assert!(objects(&srv, ALICE).is_empty());
+}
+
+#[tokio::test]
+async fn an_event_moves_to_another_calendar_with_its_uid() {
+    let srv = server().await;
+    let mut dav = Dav::new(&srv, ALICE).await;
+    dav.discover().await;
+    let made = dav.mkcalendar("work").await;
+    assert_eq!(made.status, 201, "{made}");
+    assert_eq!(dav.put("dentist.ics", CLIENT_EVENT, &[]).await.status, 201);
+    let mut b = Browser::logged_in(&srv, ALICE, PASSWORD).await;
+    let form = b.get("/calendar/event/default/dentist.ics").await;
+    let page = form.text();
+    assert!(page.contains("<option value=\"work\""), "{page}");
+    let etag = field(&page, "etag");
+    let mut fields = event("Dentist", "2026-11-25");
+    fields.retain(|(k, _)| *k != "calendar");
+    fields.extend([("calendar", "work"), ("etag", &etag)]);
+    let r = b
+        .post_with_csrf(
+            "/calendar/event/default/dentist.ics",
+            &form.csrf_field(),
+            &fields,
+        )
+        .await;
+    assert_eq!(r.status, 303, "{r}");
+    assert_eq!(dav.get("dentist.ics").await.status, 404);
+    let moved = dav.get_in("work", "dentist.ics").await;
+    assert_eq!(moved.status, 200, "{moved}");
+    assert!(moved.text().contains("UID:client-event-1"));
+    assert!(b
+        .get("/calendar/week?date=2026-11-25")
+        .await
+        .text()
+        .contains("/calendar/event/work/dentist.ics"));
+}
+
+#[tokio::test]
+async fn attendees_make_the_user_the_organizer() {
+    let srv = server().await;
+    let mut b = Browser::logged_in(&srv, ALICE, PASSWORD).await;
+    let mut fields = event("Kick-off", "2026-11-24");
+    fields.retain(|(k, _)| *k != "attendees");
+    fields.push(("attendees", "Bob <bob@example.test>, carol@elsewhere.test"));
+    let r = b.submit("/calendar/new", "/calendar/new", &fields).await;
+    // The invitations' outcome is shown when they cannot be sent; the
+    // event is stored either way.
+    assert!(
+        r.status == 303 || (r.status == 200 && r.text().contains("Saved, but")),
+        "{r}"
+    );
+    let names = objects(&srv, ALICE);
+    assert_eq!(names.len(), 1);
+    let ics = Dav::new(&srv, ALICE)
+        .await
+        .get(&names[0])
+        .await
+        .text()
+        .replace("\r\n ", "");
+    for want in [
+        "ORGANIZER:mailto:alice@example.test",
+        "ATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:bob@example.test",
+        "ATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:carol@elsewhere.test",
+    ] {
+        assert!(ics.contains(want), "{want} missing: {ics}");
+    }
 }
