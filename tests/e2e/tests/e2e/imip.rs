@@ -347,3 +347,138 @@ async fn a_garbage_calendar_part_shows_no_box() {
         .await;
     assert_eq!(r.status, 400, "{r}");
 }
+
+/// The web calendar's event form for a one-hour UTC event, `attendees`
+/// invited.
+fn calendar_form<'a>(title: &'a str, attendees: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("title", title),
+        ("location", "Room 4"),
+        ("start_date", "2026-12-01"),
+        ("start_time", "10:00"),
+        ("end_date", "2026-12-01"),
+        ("end_time", "11:00"),
+        ("zone", "UTC"),
+        ("repeat", "none"),
+        ("interval", "1"),
+        ("ends", "never"),
+        ("reminder", "15"),
+        ("reminder_unit", "minutes"),
+        ("calendar", "default"),
+        ("attendees", attendees),
+        ("description", ""),
+    ]
+}
+
+/// A hidden field's value on a page.
+fn hidden(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {page}"))
+        + marker.len();
+    let end = page[start..].find('"').unwrap() + start;
+    page[start..end]
+        .replace("&#34;", "\"")
+        .replace("&quot;", "\"")
+}
+
+#[tokio::test]
+async fn the_organizers_calendar_sends_the_request_and_the_cancel() {
+    let srv = server().await;
+    let mut alice = Browser::logged_in(&srv, ALICE, PASSWORD).await;
+    let r = alice
+        .submit(
+            "/calendar/new",
+            "/calendar/new",
+            &calendar_form("Budget", BOB),
+        )
+        .await;
+    assert_eq!(
+        r.status, 303,
+        "the event is saved and the invitation sent: {r}"
+    );
+    assert!(eventually(Duration::from_secs(5), || srv.inbox(BOB).len() == 1).await);
+    let raw = srv.inbox(BOB).remove(0);
+    let msg = Message::parse(&raw);
+    assert_eq!(msg.header_text("Subject"), ["Invitation: Budget"]);
+    assert_eq!(msg.raw_field("From").as_deref(), Some(ALICE.as_bytes()));
+    assert!(msg
+        .main_text()
+        .unwrap()
+        .contains("When:  2026-12-01 10:00 – 11:00 UTC"));
+    let (method, request) = calendar_of(&raw);
+    assert_eq!(method, "REQUEST");
+    assert!(request.contains("METHOD:REQUEST"), "{request}");
+    assert!(
+        !request.contains("VALARM"),
+        "alice's reminder stays hers: {request}"
+    );
+
+    // Bob answers from the webmail; alice's event learns it.
+    let mut bob = Browser::logged_in(&srv, BOB, PASSWORD).await;
+    let r = bob
+        .submit(
+            "/mail/INBOX/1",
+            "/mail/INBOX/1/invitation",
+            &[("answer", "decline")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{r}");
+    assert!(eventually(Duration::from_secs(5), || srv.inbox(ALICE).len() == 1).await);
+    let shown = alice.get("/mail/INBOX/1").await.text();
+    assert!(
+        shown.contains("Your calendar was updated: bob@example.test declined."),
+        "{shown}"
+    );
+
+    // Deleting the event cancels it for bob, who removes it.
+    let store = srv.server().store().clone();
+    let account = store.account(ALICE).unwrap().unwrap();
+    let cal = store.calendar(account.id, "default").unwrap().unwrap();
+    let names: Vec<String> = store
+        .calendar_objects(cal.id)
+        .unwrap()
+        .into_iter()
+        .map(|o| o.name)
+        .collect();
+    assert_eq!(names.len(), 1);
+    let ics = store
+        .calendar_object(cal.id, &names[0])
+        .unwrap()
+        .unwrap()
+        .data;
+    assert_eq!(partstat(&String::from_utf8(ics).unwrap(), BOB), "DECLINED");
+    let delete = format!("/calendar/event/default/{}/delete", names[0]);
+    let page = alice.get(&delete).await;
+    assert_eq!(page.status, 200, "{page}");
+    let etag = hidden(&page.text(), "etag");
+    let r = alice
+        .post_with_csrf(
+            &delete,
+            &page.csrf_field(),
+            &[("etag", &etag), ("scope", "series")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{r}");
+    assert!(eventually(Duration::from_secs(5), || srv.inbox(BOB).len() == 2).await);
+    let (method, cancel) = calendar_of(&srv.inbox(BOB)[1]);
+    assert_eq!(method, "CANCEL");
+    assert!(cancel.contains("STATUS:CANCELLED"), "{cancel}");
+    let shown = bob.get("/mail/INBOX/2").await.text();
+    assert!(shown.contains("Cancellation: Budget"), "{shown}");
+    let r = bob
+        .submit(
+            "/mail/INBOX/2",
+            "/mail/INBOX/2/invitation",
+            &[("answer", "remove")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{r}");
+    let bob_id = store.account(BOB).unwrap().unwrap();
+    let bob_cal = store.calendar(bob_id.id, "default").unwrap().unwrap();
+    assert!(
+        store.calendar_objects(bob_cal.id).unwrap().is_empty(),
+        "removed from bob's calendar"
+    );
+}
