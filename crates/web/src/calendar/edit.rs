@@ -444,10 +444,23 @@ async fn load(
     obj: String,
 ) -> Result<(Calendar, CalendarObject, Vec<Calendar>), Response> {
     let account = session.account;
-    blocking(state, &session.address, move |s| {
-        load_in(s, account, &cal, &obj)
-    })
-    .await
+    let store = state.store.clone();
+    match tokio::task::spawn_blocking(move || load_in(store.as_ref(), account, &cal, &obj)).await {
+        Ok(Ok(found)) => Ok(found),
+        // The same answer for another account's event and for one that
+        // is gone: nothing tells a user what others have.
+        Ok(Err(StoreError::NotFound { .. } | StoreError::Invalid { .. })) => Err(pages::message(
+            state,
+            StatusCode::NOT_FOUND,
+            "No such event",
+            "There is no such event in your calendars. It may have been deleted in another window or by a calendar program; nothing was changed.",
+        )),
+        Ok(Err(e)) => Err(failure(state, &session.address, e).await),
+        Err(e) => {
+            tracing::error!(error = %e, "web calendar store task failed");
+            Err(pages::internal_error(state))
+        }
+    }
 }
 
 fn load_in(

@@ -151,7 +151,13 @@ fn expand(data: &[u8], href: &str, tz: Tz, start: i64, end: i64, out: &mut Vec<O
             None => href.to_owned(),
         };
         out.push(Occurrence {
-            title: i.summary.unwrap_or_else(|| ev.title.clone()),
+            title: i
+                .summary
+                .filter(|t| !t.trim().is_empty())
+                .unwrap_or_else(|| match ev.title.trim() {
+                    "" => "(no title)".to_owned(),
+                    t => t.to_owned(),
+                }),
             location: ev.location.clone(),
             start: s,
             end: e,

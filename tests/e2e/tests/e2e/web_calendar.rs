@@ -90,6 +90,15 @@ impl Dav {
             .unwrap()
     }
 
+    async fn delete(&mut self, name: &str) -> HttpResponse {
+        let path = self.path(name);
+        let auth = self.auth.clone();
+        self.conn
+            .request("DELETE", &path, HOST, &[("Authorization", &auth)], b"")
+            .await
+            .unwrap()
+    }
+
     async fn mkcalendar(&mut self, name: &str) -> HttpResponse {
         let path = format!("/dav/calendars/{}/{name}/", self.user);
         let auth = self.auth.clone();
@@ -407,6 +416,18 @@ async fn a_stale_form_never_overwrites_a_caldav_change() {
         .await;
     assert_eq!(r.status, 409, "{r}");
     assert_eq!(dav.get("dentist.ics").await.status, 200);
+    // Deleted by the phone: the form says so, and stores nothing.
+    assert_eq!(dav.delete("dentist.ics").await.status, 204);
+    let r = b
+        .post_with_csrf(
+            "/calendar/event/default/dentist.ics",
+            &form.csrf_field(),
+            &fields,
+        )
+        .await;
+    assert_eq!(r.status, 404, "{r}");
+    assert!(r.text().contains("deleted in another window"), "{r}");
+    assert!(objects(&srv, ALICE).is_empty());
 }
 
 #[tokio::test]
