@@ -105,6 +105,12 @@ fn date_lines(when: &When) -> Vec<String> {
 /// event and otherwise the end of the last day in UTC, as §3.3.10 asks
 /// when DTSTART has a TZID.
 pub fn rrule(rule: &Rule, when: &When) -> String {
+    rule_text(rule, when, false)
+}
+
+/// [`rrule`] for a DTSTART in floating time, whose UNTIL must be
+/// floating too (RFC 5545 §3.3.10).
+fn rule_text(rule: &Rule, when: &When, floating: bool) -> String {
     let mut out = format!("FREQ={}", rule.freq.as_str());
     if rule.interval > 1 {
         out.push_str(&format!(";INTERVAL={}", rule.interval));
@@ -114,6 +120,9 @@ pub fn rrule(rule: &Rule, when: &When) -> String {
         RepeatEnd::Count(n) => out.push_str(&format!(";COUNT={n}")),
         RepeatEnd::Until(day) if when.all_day => {
             out.push_str(&format!(";UNTIL={}", day.format("%Y%m%d")));
+        }
+        RepeatEnd::Until(day) if floating => {
+            out.push_str(&format!(";UNTIL={}T235959", day.format("%Y%m%d")));
         }
         RepeatEnd::Until(day) => {
             let last = day.and_time(NaiveTime::from_hms_opt(23, 59, 59).unwrap_or_default());
@@ -608,7 +617,10 @@ pub fn edit(
         }
         stored.remove(&[Prop::Rrule]);
         if let Repeat::Rule(rule) = &new.repeat {
-            stored.add(&[format!("RRULE:{}", rrule(rule, &new.when))])?;
+            // DTSTART kept in floating time keeps a floating UNTIL.
+            let floating = !when_changed && stored.date_zone.is_none();
+            let text = rule_text(rule, &new.when, floating);
+            stored.add(&[format!("RRULE:{text}")])?;
         }
     }
     if new.reminder != old.reminder {

@@ -299,3 +299,33 @@ fn an_all_day_occurrence_is_excluded_by_date() {
         2
     );
 }
+
+#[test]
+fn a_floating_event_keeps_a_floating_until() {
+    let ics = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:f\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20261124T080000\r\nDTEND:20261124T083000\r\nSUMMARY:Run\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    let stored = read(ics.as_bytes(), "Europe/Berlin").unwrap();
+    // Shown in the reader's zone, at its wall time.
+    assert_eq!(stored.event.when.start, t("2026-11-24 08:00"));
+    assert!(!stored.zoned());
+    let mut new = stored.event.clone();
+    new.repeat = Repeat::Rule(Rule {
+        freq: Freq::Daily,
+        interval: 1,
+        days: vec![],
+        end: RepeatEnd::Until(NaiveDate::from_ymd_opt(2026, 11, 30).unwrap()),
+    });
+    let out = edit(stored, &new, "a@x.test", NOW).unwrap();
+    let l = lines(&out);
+    assert!(l.contains(&"DTSTART:20261124T080000".to_owned()), "{out}");
+    assert!(
+        l.contains(&"RRULE:FREQ=DAILY;UNTIL=20261130T235959".to_owned()),
+        "{out}"
+    );
+    assert!(l.contains(&"SEQUENCE:1".to_owned()), "{out}");
+    assert_eq!(
+        postern_dav::ical::instances(out.as_bytes(), 0, i64::MAX / 2)
+            .unwrap()
+            .len(),
+        7
+    );
+}
