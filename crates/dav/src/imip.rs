@@ -768,6 +768,38 @@ pub fn attendee_copy(
     Ok(p.cal.to_string())
 }
 
+/// The stored object with the occurrences of `copy` (an attendee copy of
+/// a REQUEST for single occurrences, RFC 5546 §3.2.2.4) put in: each
+/// replaces the component with its RECURRENCE-ID, or joins the others.
+/// The rest of the stored object (the series) stays as it is.
+pub fn merge_occurrences(stored_object: &[u8], copy: &str) -> Result<String, ImipError> {
+    let mut p = stored(stored_object)?;
+    let c = stored(copy.as_bytes())?;
+    if p.uid != c.uid {
+        return Err(ImipError::OtherEvent);
+    }
+    let rids = |x: &Parsed| -> Vec<(usize, Option<i64>)> {
+        let tz = x.cal.build_tz_resolver().with_default(chrono_tz::UTC);
+        x.items
+            .iter()
+            .map(|&i| (i, recurrence_id(&x.cal.components[i], &tz)))
+            .collect()
+    };
+    let incoming = rids(&c);
+    let replaced: Vec<u32> = rids(&p)
+        .into_iter()
+        .filter(|(_, r)| r.is_some() && incoming.iter().any(|(_, x)| x == r))
+        .filter_map(|(i, _)| u32::try_from(i).ok())
+        .collect();
+    p.cal.remove_component_ids(&replaced);
+    for (i, rid) in incoming {
+        if rid.is_some() {
+            copy_tree(&mut p.cal, &c.cal, i);
+        }
+    }
+    Ok(p.cal.to_string())
+}
+
 /// Whether a received REQUEST or CANCEL may change (or remove) the
 /// stored object: the same event, the same organizer, not an older
 /// revision (RFC 5546 §2.1.5).
@@ -780,7 +812,13 @@ pub fn may_replace(stored_object: &[u8], received_msg: &Scheduling) -> Result<()
         Some(o) if same(&o.address, &received_msg.organizer.address) => {}
         _ => return Err(ImipError::OtherOrganizer),
     }
-    let have = p.sequence();
+    // A message about the whole event is weighed against the master's
+    // revision; one about single occurrences against every component's,
+    // as it may touch any.
+    let have = match received_msg.one_occurrence {
+        true => p.sequence(),
+        false => sequence(p.master()),
+    };
     if received_msg.sequence < have {
         return Err(ImipError::Outdated {
             stored: have,
@@ -1297,6 +1335,29 @@ SUMMARY:Planning\r\nLOCATION:Room 4\r\nORGANIZER;CN=Alice:mailto:{ALICE}\r\n{ext
         assert!(copy.contains("carol@else.test"), "{copy}");
         // Storable as CalDAV stores objects.
         crate::ical::analyze(copy.as_bytes()).unwrap();
+    }
+
+    #[test]
+    fn an_occurrence_joins_the_stored_series() {
+        let series = event(0, "RRULE:FREQ=DAILY;COUNT=5\r\n", &["bob@example.test"]);
+        let one = with_method(
+            &event(
+                1,
+                "RECURRENCE-ID:20261202T100000Z\r\n",
+                &["bob@example.test"],
+            )
+            .replace("SUMMARY:Planning", "SUMMARY:Planning (moved)"),
+            "REQUEST",
+        );
+        let copy = attendee_copy(one.as_bytes(), "bob@example.test", PartStat::Accepted).unwrap();
+        let merged = merge_occurrences(series.as_bytes(), &copy).unwrap();
+        assert!(merged.contains("RRULE:FREQ=DAILY;COUNT=5"), "{merged}");
+        assert!(merged.contains("SUMMARY:Planning (moved)"), "{merged}");
+        assert_eq!(merged.matches("BEGIN:VEVENT").count(), 2, "{merged}");
+        crate::ical::analyze(merged.as_bytes()).unwrap();
+        // The same occurrence again replaces the override.
+        let again = merge_occurrences(merged.as_bytes(), &copy).unwrap();
+        assert_eq!(again.matches("BEGIN:VEVENT").count(), 2, "{again}");
     }
 
     #[test]

@@ -481,11 +481,22 @@ fn store_copy(
         if let Err(e) = imip::may_replace(&obj.data, event) {
             return Ok(Err(refusal(&e)));
         }
+        // An update of single occurrences joins the series already held
+        // instead of replacing it.
+        let data = match event.one_occurrence {
+            true => match imip::merge_occurrences(&obj.data, copy) {
+                Ok(d) => d,
+                Err(e) => return Ok(Err(refusal(&e))),
+            },
+            false => copy.to_owned(),
+        };
         let pre = Precondition::EtagMatches(obj.meta.etag.clone());
-        return match store.put_calendar_object(cal.id, &object(&obj.meta.name, analyzed, copy), pre)
-        {
-            Ok(_) => Ok(Ok(())),
+        return match put(store, &cal, &obj.meta.name, &data, pre) {
+            Ok(()) => Ok(Ok(())),
             Err(StoreError::PreconditionFailed { .. }) => Ok(Err(CHANGED.into())),
+            Err(StoreError::Invalid { why, .. }) => Ok(Err(format!(
+                "The invitation's event cannot be stored: {why}."
+            ))),
             Err(e) => Err(e),
         };
     }
