@@ -12,6 +12,8 @@
 //! - [`http_lite`]: the redirector's and the metrics endpoint's HTTP.
 //! - [`web`]: the HTTPS listener: hyper over TLS, serving `postern-web`.
 //! - [`metrics`]: Prometheus counters.
+//! - [`mail_auth`]: SPF, DKIM, DMARC and ARC checks of mail received on the
+//!   MX, and the Authentication-Results header.
 //! - [`outbound`]: `[outbound]` to the queue workers' settings.
 //! - [`reload`]: SIGHUP and file-change certificate reload, expiry checks.
 //! - [`per_ip`]: connections per client address.
@@ -22,6 +24,7 @@ pub mod driver;
 pub mod http_lite;
 pub mod listener;
 pub mod mail;
+pub mod mail_auth;
 pub mod metrics;
 pub mod outbound;
 pub mod per_ip;
@@ -168,11 +171,13 @@ impl Server {
         let hostname = self.config.hostname.clone();
         match ctx.listener.service {
             Service::Smtp | Service::Submission => {
+                let checker = self.mail_checker(ctx.listener.service);
                 let factory = session::smtp::SmtpFactory::new(
                     hostname,
                     &ctx.listener,
                     self.config.smtp.clone(),
                     self.mail.clone(),
+                    checker,
                 );
                 self.spawn_accept(socket, factory, ctx);
             }
@@ -210,6 +215,16 @@ impl Server {
                 self.spawn_accept(socket, HttpFactory(role), ctx)
             }
         }
+    }
+
+    /// The checks of incoming mail for an MX listener, asking the
+    /// resolver the outbound side asks; none for submission or when
+    /// `[mail_auth] verify = false`.
+    fn mail_checker(&self, service: Service) -> Option<mail_auth::Checker> {
+        let c = &self.config;
+        (service == Service::Smtp && c.mail_auth.verify).then(|| {
+            mail_auth::Checker::new(c.hostname.clone(), c.mail_auth.clone(), c.outbound.resolver)
+        })
     }
 
     fn spawn_accept<F: SessionFactory>(

@@ -8,6 +8,7 @@
 
 pub mod ca;
 pub mod client;
+pub mod dns;
 pub mod http;
 pub mod server;
 

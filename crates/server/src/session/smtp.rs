@@ -8,6 +8,13 @@
 //! - `sender`: which addresses an authenticated user may send as.
 //! - `from_web`: the same submission path for messages written in the
 //!   webmail.
+//!
+//! On the MX, each message is authenticated at the end of DATA
+//! ([`crate::mail_auth`]): it gets an Authentication-Results header above
+//! our Received header, forged ones claiming to be ours are removed, and
+//! DMARC (or SPF) may send it to the Junk folder or refuse it. Submission
+//! is not checked: its users are authenticated, and their mail is signed
+//! on the way out instead.
 
 mod from_web;
 mod received;
@@ -16,6 +23,7 @@ mod transaction;
 
 pub use self::from_web::WebSubmission;
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -24,7 +32,7 @@ use std::time::Duration;
 use postern_config::{Listener, SmtpConfig};
 use postern_smtp_proto::cmd::{AuthMechanism, Command, HeloName, MailFrom, RcptTo};
 use postern_smtp_proto::{Event, Options, Server};
-use postern_store::{Account, StoreError};
+use postern_store::{Account, LocalFolder, StoreError};
 use postern_types::{Service, TlsInfo, TlsMode};
 use time::OffsetDateTime;
 
@@ -35,6 +43,7 @@ use super::sasl::{Exchange, Mechanism, Step};
 use crate::conn::SessionFactory;
 use crate::driver::{Control, Session};
 use crate::mail::Mail;
+use crate::mail_auth::{self, strip_forged, Checker, Disposition, Verdict};
 
 /// Creates SMTP sessions for one listener.
 #[derive(Debug, Clone)]
@@ -50,17 +59,29 @@ struct Shared {
     starttls: bool,
     limits: SmtpConfig,
     mail: Mail,
+    /// The MX's checks of incoming mail; `None` on submission, or when
+    /// `[mail_auth] verify = false`.
+    checker: Option<Checker>,
 }
 
 impl SmtpFactory {
-    pub fn new(hostname: String, listener: &Listener, limits: SmtpConfig, mail: Mail) -> Self {
+    /// `checker` is used on the MX only: submission never checks.
+    pub fn new(
+        hostname: String,
+        listener: &Listener,
+        limits: SmtpConfig,
+        mail: Mail,
+        checker: Option<Checker>,
+    ) -> Self {
+        let submission = listener.service == Service::Submission;
         Self {
             shared: Arc::new(Shared {
                 hostname,
-                submission: listener.service == Service::Submission,
+                submission,
                 starttls: listener.tls == TlsMode::StartTls,
                 limits,
                 mail,
+                checker: checker.filter(|_| !submission),
             }),
         }
     }
@@ -321,13 +342,28 @@ impl SmtpSession {
             return smtp.reply(553, Some("5.7.1"), &refusal);
         }
         let id = message_id();
-        let raw = self.with_trace(smtp, &txn, &id, body);
-        match txn.store(&self.shared.mail, raw).await {
+        let (body, checked) = self.authenticate(smtp, &txn, &id, body).await;
+        let folder = match checked.as_ref().map(|(v, _)| &v.disposition) {
+            Some(Disposition::Reject {
+                code,
+                enhanced,
+                text,
+            }) => {
+                tracing::info!(id, peer = %self.peer, from = %txn.mail_from(), reply = %text, "message refused by mail authentication");
+                return smtp.reply(*code, Some(enhanced), text);
+            }
+            Some(Disposition::Junk) => LocalFolder::Junk,
+            Some(Disposition::Inbox) | None => LocalFolder::Inbox,
+        };
+        let header = checked.as_ref().map(|(_, h)| h.as_str());
+        let raw = self.with_trace(smtp, &txn, &id, header, body);
+        match txn.store_into(&self.shared.mail, raw, folder).await {
             Ok(stored) => {
                 tracing::info!(
                     id, peer = %self.peer, from = %txn.mail_from(), local = stored.local,
                     remote = stored.remote, size = stored.size,
                     tls = smtp.tls_info().map_or("none", |t| t.version.as_str()),
+                    junk = folder == LocalFolder::Junk,
                     "message accepted"
                 );
                 smtp.accept_message(&id);
@@ -346,13 +382,65 @@ impl SmtpSession {
         }
     }
 
+    /// The MX's checks (SPF, DKIM, DMARC, ARC) on the message as it came,
+    /// then the message without forged Authentication-Results fields of
+    /// ours (RFC 8601 §5), with the verdict and our header field. Nothing
+    /// to do without a checker.
+    async fn authenticate(
+        &self,
+        smtp: &Server,
+        txn: &Transaction,
+        id: &str,
+        body: Vec<u8>,
+    ) -> (Vec<u8>, Option<(Verdict, String)>) {
+        let Some(checker) = &self.shared.checker else {
+            return (body, None);
+        };
+        let envelope = mail_auth::Envelope {
+            peer: self.peer.ip(),
+            helo: smtp.helo_name().map_or("", HeloName::as_str).to_owned(),
+            mail_from: txn.mail_from().to_owned(),
+        };
+        let shared = Arc::new(body);
+        let verdict = checker.check(envelope, shared.clone()).await;
+        // The check's task has ended and dropped its reference, unless it
+        // was abandoned at its deadline.
+        let body = Arc::try_unwrap(shared).unwrap_or_else(|b| (*b).clone());
+        let (stripped, removed) = match strip_forged(&body, checker.authserv_id()) {
+            (Cow::Owned(kept), n) => (Some(kept), n),
+            (Cow::Borrowed(_), n) => (None, n),
+        };
+        let body = stripped.unwrap_or(body);
+        if removed > 0 {
+            tracing::warn!(id, peer = %self.peer, removed, "removed Authentication-Results fields forged with our host name");
+        }
+        let r = &verdict.results;
+        tracing::info!(
+            id, peer = %self.peer, spf = r.spf.word(), dkim = %r.dkim_summary(),
+            dmarc = r.dmarc.outcome.word(), arc = r.arc.word(), "mail authentication"
+        );
+        let header = checker.header(r);
+        (body, Some((verdict, header)))
+    }
+
     /// Submission: the From header must be the user's too (see
     /// [`sender::check_header_from`]).
     fn check_header_from(&self, body: &[u8]) -> Option<String> {
         sender::check_header_from(self.senders.as_ref()?, body)
     }
 
-    fn with_trace(&self, smtp: &Server, txn: &Transaction, id: &str, body: Vec<u8>) -> Vec<u8> {
+    /// Our header fields on top: the Authentication-Results field (if the
+    /// message was checked; RFC 8601 §5 wants it above the fields it
+    /// received, where no sender can place one before ours), then the
+    /// Received field.
+    fn with_trace(
+        &self,
+        smtp: &Server,
+        txn: &Transaction,
+        id: &str,
+        auth_results: Option<&str>,
+        body: Vec<u8>,
+    ) -> Vec<u8> {
         let helo = smtp.helo_name().map_or("", HeloName::as_str).to_owned();
         let trace = Trace {
             helo: &helo,
@@ -366,8 +454,11 @@ impl SmtpSession {
             date: OffsetDateTime::now_utc(),
             via_web: false,
         };
-        let mut raw = trace.header().into_bytes();
-        raw.reserve(body.len());
+        let received = trace.header();
+        let auth_results = auth_results.unwrap_or_default();
+        let mut raw = Vec::with_capacity(auth_results.len() + received.len() + body.len());
+        raw.extend_from_slice(auth_results.as_bytes());
+        raw.extend_from_slice(received.as_bytes());
         raw.extend_from_slice(&body);
         raw
     }

@@ -5,7 +5,6 @@
 //! of one occurrence; another account's event is 404; forms need their
 //! CSRF token; mistakes come back with the typed values.
 
-use postern_store::Store;
 use postern_testkit::server::HOST;
 use postern_testkit::{Browser, HttpResponse, HttpsClient, TestServer};
 

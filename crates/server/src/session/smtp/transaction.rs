@@ -4,7 +4,8 @@
 
 use postern_smtp_proto::cmd::{Body, ForwardPath, MailFrom, Notify as RcptNotify, RcptTo, Ret};
 use postern_store::{
-    AccountId, DsnRet, Envelope, Incoming, Notify, RemoteRecipient, StoreError, StoreResult,
+    AccountId, DsnRet, Envelope, Incoming, LocalFolder, Notify, RemoteRecipient, StoreError,
+    StoreResult,
 };
 use time::OffsetDateTime;
 
@@ -228,6 +229,17 @@ impl Transaction {
 
     /// Stores the message for every recipient at once, durably.
     pub async fn store(&self, mail: &Mail, raw: Vec<u8>) -> StoreResult<Stored> {
+        self.store_into(mail, raw, LocalFolder::Inbox).await
+    }
+
+    /// [`Transaction::store`], with the local copies in `folder` (the Junk
+    /// folder for quarantined mail).
+    pub async fn store_into(
+        &self,
+        mail: &Mail,
+        raw: Vec<u8>,
+        folder: LocalFolder,
+    ) -> StoreResult<Stored> {
         let stored = Stored {
             local: self.local.len(),
             remote: self.remote.len(),
@@ -239,13 +251,14 @@ impl Transaction {
             self.envelope.clone(),
         );
         mail.with_store(move |s| {
-            s.accept(&Incoming {
+            let incoming = Incoming {
                 raw: &raw,
                 internal_date: OffsetDateTime::now_utc().unix_timestamp(),
                 local: &local,
                 envelope: &envelope,
                 remote: &remote,
-            })
+            };
+            s.accept_into(&incoming, folder)
         })
         .await?;
         Ok(stored)
