@@ -518,7 +518,10 @@ fn fragment(lines: &[String]) -> Result<(Vec<ICalendarEntry>, Vec<ICalendarCompo
         .first()
         .and_then(|r| r.component_ids.first())
         .ok_or_else(|| IcsError::Internal("no VEVENT".into()))?;
-    let event = &cal.components[*id as usize];
+    let event = cal
+        .components
+        .get(*id as usize)
+        .ok_or_else(|| IcsError::Internal("no VEVENT".into()))?;
     let children = event
         .component_ids
         .iter()
@@ -626,10 +629,8 @@ pub fn edit(
     if new.reminder != old.reminder {
         if let Some(id) = stored.alarm.take() {
             stored.cal.remove_component_ids(&[id as u32]);
-            // Indexes after `id` moved down by one.
-            if stored.master > id {
-                stored.master -= 1;
-            }
+            // Indexes after the removed ones moved down.
+            stored.master = master(&stored.cal).ok_or(IcsError::Unreadable)?;
         }
         if let Some(r) = new.reminder {
             stored.add(&alarm_lines(r, &new.title))?;
@@ -710,10 +711,9 @@ pub fn exclude(mut stored: Stored, at: i64, now: i64) -> Result<String, IcsError
     let overrides: Vec<u32> = overrides_at(&stored, at);
     stored.add(&[line])?;
     if !overrides.is_empty() {
-        let master = stored.master as u32;
+        // Their alarms go with them; the indexes after them move down.
         stored.cal.remove_component_ids(&overrides);
-        let below = overrides.iter().filter(|o| **o < master).count();
-        stored.master -= below;
+        stored.master = master(&stored.cal).ok_or(IcsError::Unreadable)?;
     }
     let stamp = utc_stamp(now);
     stored.remove(&[Prop::Dtstamp, Prop::LastModified]);

@@ -329,3 +329,27 @@ fn a_floating_event_keeps_a_floating_until() {
         7
     );
 }
+
+#[test]
+fn an_override_written_before_its_master_goes_with_its_alarm() {
+    let ics = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:o\r\nDTSTAMP:20260101T000000Z\r\nRECURRENCE-ID:20261125T090000Z\r\nDTSTART:20261125T120000Z\r\nDTEND:20261125T130000Z\r\nSUMMARY:Moved\r\nBEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:x\r\nTRIGGER:-PT5M\r\nEND:VALARM\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:o\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20261124T090000Z\r\nDTEND:20261124T100000Z\r\nRRULE:FREQ=DAILY;COUNT=3\r\nSUMMARY:Master\r\nX-KEEP:1\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    let stored = read(ics.as_bytes(), "UTC").unwrap();
+    assert_eq!(stored.event.title, "Master");
+    let at = t("2026-11-25 09:00").and_utc().timestamp();
+    let out = exclude(stored, at, NOW).unwrap();
+    let l = lines(&out);
+    assert!(!out.contains("Moved") && !out.contains("TRIGGER"), "{out}");
+    assert!(l.contains(&"EXDATE:20261125T090000Z".to_owned()), "{out}");
+    assert!(l.contains(&"X-KEEP:1".to_owned()), "{out}");
+    let master = out.split("BEGIN:VEVENT").nth(1).unwrap();
+    assert!(
+        master.contains("EXDATE") && master.contains("LAST-MODIFIED"),
+        "{out}"
+    );
+    assert_eq!(
+        postern_dav::ical::instances(out.as_bytes(), 0, i64::MAX / 2)
+            .unwrap()
+            .len(),
+        2
+    );
+}
