@@ -52,7 +52,8 @@ pub const TOTAL_BUDGET: Duration = Duration::from_secs(7);
 /// The checks of one MX listener's messages.
 #[derive(Clone)]
 pub struct Checker {
-    authenticator: MessageAuthenticator,
+    /// `None` when no resolver could be built (logged at start).
+    authenticator: Option<MessageAuthenticator>,
     txt: Arc<TxtCache>,
     /// Our host name: the authserv-id (RFC 8601 §2.5), and the receiving
     /// host of SPF's `%{r}` macro (RFC 7208 §7.3).
@@ -133,7 +134,19 @@ impl Checker {
     /// the connection.
     pub async fn check(&self, envelope: Envelope, message: Arc<Vec<u8>>) -> Verdict {
         let identity = envelope.spf_identity();
-        let this = self.clone();
+        let Some(authenticator) = self.authenticator.clone() else {
+            let results = Results::unfinished(identity);
+            let disposition = policy::decide(&self.config, &results);
+            return Verdict {
+                results,
+                disposition,
+            };
+        };
+        let this = Run {
+            authenticator,
+            txt: self.txt.clone(),
+            hostname: self.hostname.clone(),
+        };
         let task = tokio::spawn(async move { this.run(&envelope, &message).await });
         let abort = task.abort_handle();
         let results = match tokio::time::timeout(TOTAL_BUDGET, task).await {
@@ -155,6 +168,20 @@ impl Checker {
         }
     }
 
+    #[cfg(test)]
+    fn cache(&self) -> &TxtCache {
+        &self.txt
+    }
+}
+
+/// One message's checks, in their own task.
+struct Run {
+    authenticator: MessageAuthenticator,
+    txt: Arc<TxtCache>,
+    hostname: String,
+}
+
+impl Run {
     async fn run(&self, envelope: &Envelope, raw: &[u8]) -> Results {
         let message = AuthenticatedMessage::parse(raw);
         let (spf, dkim, arc) = tokio::join!(
@@ -233,16 +260,11 @@ impl Checker {
             ))),
         }
     }
-
-    #[cfg(test)]
-    fn cache(&self) -> &TxtCache {
-        &self.txt
-    }
 }
 
 /// mail-auth over hickory, asking `resolver` (UDP, then TCP for long
 /// answers) or the system's resolvers; without either, a local one.
-fn authenticator(resolver: Option<SocketAddr>) -> MessageAuthenticator {
+fn authenticator(resolver: Option<SocketAddr>) -> Option<MessageAuthenticator> {
     let (config, mut opts) = match resolver {
         Some(addr) => (one_server(addr), ResolverOpts::default()),
         None => hickory_resolver::system_conf::read_system_conf().unwrap_or_else(|e| {
@@ -259,23 +281,14 @@ fn authenticator(resolver: Option<SocketAddr>) -> MessageAuthenticator {
     )
     .with_options(opts)
     .build();
-    match resolver {
-        Ok(r) => MessageAuthenticator(r),
-        Err(e) => {
-            // Only a broken TLS set-up fails here, which plain UDP and TCP
-            // do not use; keep going with the bare defaults.
-            tracing::error!(error = %e, "cannot build the DNS resolver for mail authentication");
-            let fallback = hickory_resolver::TokioResolver::builder_with_config(
-                one_server(SocketAddr::from(([127, 0, 0, 1], 53))),
-                hickory_resolver::net::runtime::TokioRuntimeProvider::default(),
-            );
-            MessageAuthenticator(
-                fallback
-                    .build()
-                    .expect("a plain UDP resolver always builds"),
-            )
-        }
-    }
+    // Only hickory's TLS set-up can fail here (we ask over UDP and TCP):
+    // mail is then delivered with temperror results rather than refused.
+    resolver
+        .map(MessageAuthenticator)
+        .map_err(|e| {
+            tracing::error!(error = %e, "cannot build the DNS resolver for mail authentication; incoming mail is recorded as temperror until this is fixed");
+        })
+        .ok()
 }
 
 fn one_server(addr: SocketAddr) -> ResolverConfig {
