@@ -89,7 +89,7 @@ fn date_time_line(name: &str, t: NaiveDateTime, zone: &str) -> String {
 /// day (RFC 5545 §3.6.1: DTEND is exclusive).
 fn date_lines(when: &When) -> Vec<String> {
     if when.all_day {
-        let end = when.end.date() + Duration::days(1);
+        let end = when.end.date().succ_opt().unwrap_or(when.end.date());
         return vec![
             format!("DTSTART;VALUE=DATE:{}", when.start.format("%Y%m%d")),
             format!("DTEND;VALUE=DATE:{}", end.format("%Y%m%d")),
@@ -317,7 +317,8 @@ fn read_point(
         let offset =
             i64::from(dt.tz_hour.unwrap_or(0)) * 3600 + i64::from(dt.tz_minute.unwrap_or(0)) * 60;
         let offset = if dt.tz_minus { -offset } else { offset };
-        return Some((t - Duration::seconds(offset), Some("UTC".into()), false));
+        let utc = t.checked_sub_signed(Duration::seconds(offset))?;
+        return Some((utc, Some("UTC".into()), false));
     }
     match entry.tz_id() {
         Some(id) => {
@@ -355,14 +356,20 @@ fn read_when(
             .property(&Prop::Duration)
             .and_then(|e| e.values.first())
         {
-            Some(ICalendarValue::Duration(d)) => start + Duration::seconds(d.as_seconds()),
-            _ if all_day => start + Duration::days(1),
+            // Checked: a duration of years from a date near the end of
+            // the calendar must not overflow.
+            Some(ICalendarValue::Duration(d)) => start
+                .checked_add_signed(Duration::seconds(d.as_seconds()))
+                .unwrap_or(start),
+            _ if all_day => start.checked_add_signed(Duration::days(1)).unwrap_or(start),
             _ => start,
         },
     };
     let end = if all_day {
         // The form shows the last day, not the exclusive end.
-        (end - Duration::days(1)).max(start)
+        end.checked_sub_signed(Duration::days(1))
+            .unwrap_or(start)
+            .max(start)
     } else {
         end.max(start)
     };
