@@ -235,3 +235,24 @@ async fn incoming_results_claiming_our_name_are_removed() {
     assert!(results.contains("spf=none"), "{results}");
     assert!(results.contains("dmarc=none"), "{results}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_false_checks_nothing_and_adds_no_header() {
+    let dns = DnsStub::start(zone(None)).await;
+    let b = receiver(
+        &dns,
+        TestServerBuilder::new(),
+        "[mail_auth]\nverify = false",
+    )
+    .await;
+    // The forgery that is refused when checks run.
+    let mut c = mx_from(&b, "127.0.0.2").await;
+    let body = message(ALICE, "unchecked", "");
+    let reply = send_mail(&mut c, ALICE, &[BOB], &body).await;
+    assert!(reply.starts_with("250 2.0.0"), "{}", c.transcript());
+    let stored = &b.inbox(BOB)[0];
+    let text = String::from_utf8_lossy(stored);
+    assert!(text.starts_with("Received: "), "{text}");
+    assert!(!text.contains("Authentication-Results"), "{text}");
+    assert!(stored.ends_with(&body), "{text}");
+}
