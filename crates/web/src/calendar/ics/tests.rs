@@ -359,7 +359,7 @@ fn dates_at_the_end_of_the_calendar_do_not_overflow() {
     let ics = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:z\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:99991231T230000Z\r\nDURATION:P4000000000W\r\nSUMMARY:Far\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
     let s = read(ics.as_bytes(), "UTC").unwrap();
     assert_eq!(s.event.when.start, s.event.when.end);
-    let mut ev = s.event.clone();
+    let mut ev = s.event;
     ev.when.all_day = true;
     assert!(create(&ev, "z", "a@x.test", NOW).is_ok());
 }
