@@ -537,7 +537,7 @@ pub fn plan(
             out.push(Outgoing {
                 method: Method::Request,
                 recipients,
-                ical: request_of(after, now),
+                ical: request_of(after, now)?,
             });
         }
     }
@@ -558,7 +558,7 @@ pub fn plan(
             let seq = (before.sequence() + 1).max(after.as_ref().map_or(0, Parsed::sequence));
             out.push(Outgoing {
                 method: Method::Cancel,
-                ical: cancel_of(before, &removed, seq, now),
+                ical: cancel_of(before, &removed, seq, now)?,
                 recipients: removed,
             });
         }
@@ -652,17 +652,17 @@ fn signature(p: &Parsed) -> Vec<String> {
 pub fn request(stored_object: &[u8], now: i64) -> Result<String, ImipError> {
     let p = stored(stored_object)?;
     p.organizer()?.ok_or(ImipError::NoOrganizer)?;
-    Ok(request_of(&p, now))
+    request_of(&p, now)
 }
 
-fn request_of(p: &Parsed, now: i64) -> String {
+fn request_of(p: &Parsed, now: i64) -> Result<String, ImipError> {
     let items: Vec<ICalendarComponent> = p.items().cloned().collect();
     build(p, Method::Request, items, now)
 }
 
 /// METHOD:CANCEL (RFC 5546 §3.2.5) of the master (so the whole event,
 /// every occurrence) for `attendees`, at revision `seq`.
-fn cancel_of(p: &Parsed, attendees: &[String], seq: i64, now: i64) -> String {
+fn cancel_of(p: &Parsed, attendees: &[String], seq: i64, now: i64) -> Result<String, ImipError> {
     let mut comp = p.master().clone();
     comp.entries.retain(|e| {
         e.name != ICalendarProperty::Attendee
@@ -687,7 +687,7 @@ pub fn cancel(stored_object: &[u8], now: i64) -> Result<String, ImipError> {
     let p = stored(stored_object)?;
     p.organizer()?.ok_or(ImipError::NoOrganizer)?;
     let all: Vec<String> = p.attendees().into_iter().map(|a| a.address).collect();
-    Ok(cancel_of(&p, &all, p.sequence() + 1, now))
+    cancel_of(&p, &all, p.sequence() + 1, now)
 }
 
 // --- the attendee's side ---
@@ -723,7 +723,7 @@ pub fn reply(
         }
         items.push(comp);
     }
-    Ok(build(&p, Method::Reply, items, now))
+    build(&p, Method::Reply, items, now)
 }
 
 /// What a REPLY repeats of the request besides the attendee: what RFC
@@ -765,7 +765,7 @@ pub fn attendee_copy(
     if !invited {
         return Err(ImipError::NotAttendee(attendee.to_owned()));
     }
-    Ok(p.cal.to_string())
+    bounded(p.cal.to_string())
 }
 
 /// The stored object with the occurrences of `copy` (an attendee copy of
@@ -797,7 +797,7 @@ pub fn merge_occurrences(stored_object: &[u8], copy: &str) -> Result<String, Imi
             copy_tree(&mut p.cal, &c.cal, i);
         }
     }
-    Ok(p.cal.to_string())
+    bounded(p.cal.to_string())
 }
 
 /// Whether a received REQUEST or CANCEL may change (or remove) the
@@ -878,10 +878,11 @@ pub fn apply_reply(
     if !found {
         return Err(ImipError::NotAttendee(sender.to_owned()));
     }
-    Ok(Applied {
-        data: changed.then(|| p.cal.to_string()),
-        partstat,
-    })
+    let data = match changed {
+        true => Some(bounded(p.cal.to_string())?),
+        false => None,
+    };
+    Ok(Applied { data, partstat })
 }
 
 /// The ATTENDEE parameter in which an organizer's object keeps the
@@ -952,7 +953,12 @@ fn received(data: &[u8], method: Method) -> Result<Parsed, ImipError> {
 
 /// A new VCALENDAR with METHOD, the source's time zones and `items`
 /// (their sub-components, such as alarms, left out), each stamped now.
-fn build(src: &Parsed, method: Method, items: Vec<ICalendarComponent>, now: i64) -> String {
+fn build(
+    src: &Parsed,
+    method: Method,
+    items: Vec<ICalendarComponent>,
+    now: i64,
+) -> Result<String, ImipError> {
     let mut root = ICalendarComponent::new(ICalendarComponentType::VCalendar);
     root.add_property(
         ICalendarProperty::Prodid,
@@ -980,7 +986,23 @@ fn build(src: &Parsed, method: Method, items: Vec<ICalendarComponent>, now: i64)
         set(&mut item, ICalendarProperty::Dtstamp, stamp.clone());
         push_child(&mut cal, 0, item);
     }
-    cal.to_string()
+    bounded(cal.to_string())
+}
+
+/// What we build is never more than we would read: written out, an
+/// object can outgrow its source (time zones copied, text escaped).
+/// Nor is it anything we would not read back: input calcard took but
+/// writes differently (a stray parameter, say) is refused here rather
+/// than sent or stored.
+fn bounded(text: String) -> Result<String, ImipError> {
+    if text.len() > MAX_SIZE {
+        return Err(ImipError::TooLarge);
+    }
+    let again = parse(text.as_bytes())?;
+    if again.method.is_some() {
+        again.organizer()?.ok_or(ImipError::NoOrganizer)?;
+    }
+    Ok(text)
 }
 
 /// Copies component `id` of `src` with its descendants under the root.
@@ -1040,7 +1062,7 @@ fn person(e: &ICalendarEntry) -> Option<Person> {
     let value = e.values.first()?.as_text()?.trim();
     let (scheme, address) = value.split_once(':')?;
     let address = address.trim();
-    if !scheme.eq_ignore_ascii_case("mailto") || !address.contains('@') {
+    if !scheme.eq_ignore_ascii_case("mailto") || !is_address(address) {
         return None;
     }
     let name = e
@@ -1054,6 +1076,19 @@ fn person(e: &ICalendarEntry) -> Option<Person> {
             .parameter(&ICalendarParameterName::Partstat)
             .map_or(PartStat::NeedsAction, PartStat::from_param),
     })
+}
+
+/// `local@domain`, both parts present, nothing that could end a mail
+/// header or an SMTP path (the address becomes both), at most 254 octets
+/// (RFC 5321 §4.5.3.1.3).
+fn is_address(s: &str) -> bool {
+    let bad = |c: char| c.is_control() || c.is_whitespace() || "<>()[],;:\"\\".contains(c);
+    match s.rsplit_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty() && !domain.is_empty() && s.len() <= 254 && !s.chars().any(bad)
+        }
+        None => false,
+    }
 }
 
 fn same(a: &str, b: &str) -> bool {
