@@ -249,18 +249,27 @@ fn look_request(
     if let Err(e) = imip::may_replace(&obj.data, event) {
         return Looked::problem(&refusal(&e));
     }
-    let held = imip::read_stored(&obj.data)
-        .ok()
-        .and_then(|s| {
-            s.attendees
-                .into_iter()
-                .find(|a| a.address.eq_ignore_ascii_case(&me.address))
-        })
+    let Ok(stored) = imip::read_stored(&obj.data) else {
+        return Looked::problem("The event of this UID in your calendar cannot be read.");
+    };
+    let held = stored
+        .attendees
+        .iter()
+        .find(|a| a.address.eq_ignore_ascii_case(&me.address))
         .map_or(PartStat::NeedsAction, |a| a.partstat);
+    // RFC 5546 §2.1.5: a higher SEQUENCE is a new revision the calendar
+    // does not have yet; the answer given was to the older one.
+    let status = match event.sequence > stored.sequence {
+        true => format!(
+            "This updates the event in your calendar (you {} the earlier version); answer to take the update.",
+            held.label()
+        ),
+        false => format!("In your calendar: you {}.", held.label()),
+    };
     Looked {
-        status: Some(format!("In your calendar: you {}.", held.label())),
+        status: Some(status),
         answers: true,
-        mine: Some((me.address.clone(), held)),
+        mine: (event.sequence <= stored.sequence).then(|| (me.address.clone(), held)),
         ..Looked::default()
     }
 }

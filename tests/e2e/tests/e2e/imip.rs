@@ -482,3 +482,65 @@ async fn the_organizers_calendar_sends_the_request_and_the_cancel() {
         "removed from bob's calendar"
     );
 }
+
+#[tokio::test]
+async fn an_update_replaces_the_accepted_event_and_an_old_one_cannot() {
+    let srv = server().await;
+    let uid = alice_invites_bob(&srv).await;
+    let mut bob = Browser::logged_in(&srv, BOB, PASSWORD).await;
+    let page = format!("/mail/INBOX/{uid}");
+    let r = bob
+        .submit(
+            &page,
+            &format!("{page}/invitation"),
+            &[("answer", "accept")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{r}");
+    // Alice moves the meeting: SEQUENCE 1 (RFC 5546 §2.1.4).
+    let moved = event(1, "REQUEST")
+        .replace("T100000Z", "T150000Z")
+        .replace("T110000Z", "T160000Z");
+    submit(
+        &srv,
+        ALICE,
+        BOB,
+        &imip_mail(ALICE, BOB, "Invitation: Planning", "REQUEST", &moved),
+    )
+    .await;
+    assert!(eventually(Duration::from_secs(5), || srv.inbox(BOB).len() == 2).await);
+    let shown = bob.get("/mail/INBOX/2").await.text();
+    assert!(
+        shown
+            .contains("This updates the event in your calendar (you accepted the earlier version)"),
+        "{shown}"
+    );
+    let r = bob
+        .submit(
+            "/mail/INBOX/2",
+            "/mail/INBOX/2/invitation",
+            &[("answer", "accept")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{r}");
+    let ics = dav(&srv, BOB, "GET", BOB_EVENT, "").await.text();
+    assert!(ics.contains("DTSTART:20261201T150000Z"), "{ics}");
+    assert!(ics.contains("SEQUENCE:1"), "{ics}");
+    // The first invitation is now out of date: no buttons, and a forced
+    // answer changes nothing.
+    let old = bob.get(&page).await.text();
+    assert!(old.contains("newer version of this event"), "{old}");
+    assert!(!old.contains("value=\"accept\""), "{old}");
+    let token = bob.form_token("/mail/INBOX/2").await;
+    let r = bob
+        .post_with_csrf(
+            &format!("{page}/invitation"),
+            &token,
+            &[("answer", "decline")],
+        )
+        .await;
+    assert_eq!(r.status, 409, "{r}");
+    let ics = dav(&srv, BOB, "GET", BOB_EVENT, "").await.text();
+    assert!(ics.contains("DTSTART:20261201T150000Z"), "{ics}");
+    assert_eq!(partstat(&ics, BOB), "ACCEPTED");
+}
