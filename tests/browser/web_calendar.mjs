@@ -1,10 +1,10 @@
 // Drives the web calendar in Debian's headless Chromium (Playwright's
 // playwright-core, no browser download) as a person would: the links and
-// fields by their visible names, real clicks. calendar.py starts the
+// fields by their visible names, real clicks. web_calendar.py starts the
 // server and checks every outcome over CalDAV; this script only works the
 // pages.
 //
-//   CALENDAR_PASSWORD=... node calendar.mjs --url https://localhost:PORT \
+//   CALENDAR_PASSWORD=... node web_calendar.mjs --url https://localhost:PORT \
 //       --user alice@example.test --ca certs/main.crt.pem --zone Europe/Berlin \
 //       --artifacts target/browser-artifacts --name TEST 'STEP-JSON'...
 //
