@@ -38,6 +38,7 @@
 #   BENCH_ROUNDS        query and put runs per server         (default 2)
 #   RADICALE_HASH       plain or bcrypt: the htpasswd entries  (default plain)
 #   SKIP_RADICALE=1     measure Postern only
+#   SKIP_BUILD=1        use target/release's binaries as they are
 #   KEEP_TMP=1          keep the temporary directory (logs, configs, results)
 #   BENCH_NICE=-10      run both servers and the load generator at this nice
 #                       level (both alike)
@@ -146,8 +147,12 @@ bench() {
 
 # ---- build ------------------------------------------------------------------
 
-log "building postern and postern-bench (release)"
-(cd "$ROOT" && nice cargo build --release --locked -p postern -p postern-bench) >&2
+if [ "${SKIP_BUILD:-0}" = 1 ]; then
+    log "SKIP_BUILD=1: the release binaries as they are"
+else
+    log "building postern and postern-bench (release)"
+    (cd "$ROOT" && nice cargo build --release --locked -p postern -p postern-bench) >&2
+fi
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 POSTERN=$TARGET_DIR/release/postern
 BENCH=$TARGET_DIR/release/postern-bench
