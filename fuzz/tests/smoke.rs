@@ -143,3 +143,8 @@ fn dav_xml() {
 fn dav_ical() {
     fuzz("dav_ical");
 }
+
+#[test]
+fn dav_imip() {
+    fuzz("dav_imip");
+}

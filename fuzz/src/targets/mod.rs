@@ -13,12 +13,14 @@
 //! - `outbound`: the SMTP client's replies, MTA-STS TXT, HTTP and policy.
 //! - `web`: the compose form's multipart bodies and the message writer.
 //! - `dav`: CalDAV request bodies and iCalendar objects (`postern-dav`).
+//! - `imip`: invitations by mail, read and answered (`postern-dav`).
 
 mod config;
 mod dav;
 mod http;
 mod imap;
 mod imap_message;
+mod imip;
 mod outbound;
 mod pop3;
 mod session;
@@ -73,6 +75,7 @@ pub const ALL: &[Target] = &[
     web::WRITE,
     dav::XML,
     dav::ICAL,
+    imip::TARGET,
 ];
 
 /// The target called `name`.

@@ -89,7 +89,11 @@ fn date_time_line(name: &str, t: NaiveDateTime, zone: &str) -> String {
 /// day (RFC 5545 §3.6.1: DTEND is exclusive).
 fn date_lines(when: &When) -> Vec<String> {
     if when.all_day {
-        let end = when.end.date().succ_opt().unwrap_or_else(|| when.end.date());
+        let end = when
+            .end
+            .date()
+            .succ_opt()
+            .unwrap_or_else(|| when.end.date());
         return vec![
             format!("DTSTART;VALUE=DATE:{}", when.start.format("%Y%m%d")),
             format!("DTEND;VALUE=DATE:{}", end.format("%Y%m%d")),

@@ -1,6 +1,4 @@
-//! Fuzzes the iMIP reader and builders (`postern_dav::imip`) with the
-//! stable engine of this crate, inside `cargo test` (about 2 s;
-//! `POSTERN_FUZZ_SECONDS` for longer). The input is a received
+//! Invitations by mail (`postern_dav::imip`): the input is a received
 //! scheduling message.
 //!
 //! Invariants, on every input:
@@ -9,15 +7,24 @@
 //! - for an accepted REQUEST and each of its attendees: the REPLY built
 //!   reads back as a REPLY of the same UID and SEQUENCE naming that
 //!   attendee alone, with the answer given; the attendee's copy (unless
-//!   over the size limit once written) is a stored object (no METHOD) of the same UID; applied to that copy, the
-//!   reply is refused when another address sent it;
+//!   over the size limit once written) is a stored object (no METHOD) of
+//!   the same UID; applied to that copy, the reply is refused when
+//!   another address sent it;
 //! - the organizer's plan for that copy sends only to attendees, never
 //!   to the organizer, and every message it builds reads back with the
 //!   method it claims.
 
 use postern_dav::ical::MAX_UID;
 use postern_dav::imip::{self, ImipError, Method, PartStat};
-use postern_fuzz::{run, Budget};
+
+use super::Target;
+
+pub(super) const TARGET: Target = Target {
+    name: "dav_imip",
+    about: "iMIP scheduling messages: read, REPLY, the attendee's copy, the organizer's plan",
+    run: target,
+    seeds,
+};
 
 fn target(input: &[u8]) {
     let Ok(msg) = imip::read(input) else {
@@ -108,15 +115,4 @@ ORGANIZER:mailto:a@x.test\r\nATTENDEE:mailto:b@x.test\r\nEND:VTODO\r\nEND:VCALEN
     [request, reply, cancel]
         .map(|s| s.as_bytes().to_vec())
         .to_vec()
-}
-
-#[test]
-fn dav_imip() {
-    let seeds = seeds();
-    let seeds: Vec<&[u8]> = seeds.iter().map(Vec::as_slice).collect();
-    let budget = Budget::from_env().unwrap_or_else(|e| panic!("{e}"));
-    match run("dav_imip", &target, &seeds, budget) {
-        Ok(stats) => eprintln!("{stats}"),
-        Err(failure) => panic!("\n{failure}"),
-    }
 }
