@@ -19,31 +19,26 @@ POSTERN_BIN overrides the binary, CHROMIUM the browser.
 import os
 import sys
 
-# Python puts this script's folder first on the module path; a test
-# script there named like a standard module (calendar.py) would shadow
-# it for every import below.
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
-
-import base64  # noqa: E402
-import email  # noqa: E402
-import email.policy  # noqa: E402
-import http.client  # noqa: E402
-import imaplib  # noqa: E402
-import json  # noqa: E402
-import re  # noqa: E402
-import shutil  # noqa: E402
-import smtplib  # noqa: E402
-import subprocess  # noqa: E402
-import time  # noqa: E402
-import unittest  # noqa: E402
-import uuid  # noqa: E402
-from email.message import EmailMessage  # noqa: E402
-from email.utils import formatdate, make_msgid  # noqa: E402
+import base64
+import email
+import email.policy
+import http.client
+import imaplib
+import json
+import re
+import shutil
+import smtplib
+import subprocess
+import time
+import unittest
+import uuid
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "interop"))
-from smtp_support import DOMAIN, PASSWORD, Postern  # noqa: E402
+from smtp_support import DOMAIN, PASSWORD, Postern
 
 ALICE = f"alice@{DOMAIN}"
 BOB = f"bob@{DOMAIN}"
