@@ -85,6 +85,21 @@ max_recipients = 100
 # refused (many spam senders do). "0s" turns it off; "3s" is a common choice.
 greeting_delay = "0s"
 
+[mail_auth]
+# Mail arriving on the MX is checked (SPF, DKIM, DMARC, ARC) and gets an
+# Authentication-Results header. What to do when DMARC fails, as the sending
+# domain asks: "reject" (refused, nothing stored), "quarantine" (to Junk) or
+# "accept" (delivered, the header tells).
+verify = true
+dmarc_reject = "reject"
+dmarc_quarantine = "quarantine"
+# SPF failed and DMARC did not decide; forwarding breaks SPF, so only report.
+spf_fail = "accept"
+
+[caldav]
+# The largest CalDAV request (an event with its time zones, a REPORT), in octets.
+max_request_size = 10485760
+
 [outbound]
 # Mail for other domains leaves through the queue: MX lookup, STARTTLS, and
 # verified TLS where the recipient domain asks for it (MTA-STS, DANE).
