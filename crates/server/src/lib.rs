@@ -18,6 +18,7 @@
 //! - [`reload`]: SIGHUP and file-change certificate reload, expiry checks.
 //! - [`per_ip`]: connections per client address.
 
+pub mod acme_http;
 pub mod compress;
 pub mod conn;
 pub mod driver;
@@ -195,7 +196,11 @@ impl Server {
                     hostname,
                     https_port,
                 };
-                self.spawn_accept(socket, HttpFactory(role), ctx)
+                let factory = acme_http::ChallengeFactory {
+                    dir: acme_http::challenge_dir(&self.config.data_dir),
+                    redirect: HttpFactory(role),
+                };
+                self.spawn_accept(socket, factory, ctx)
             }
             Service::Https => {
                 let fut = web::accept_loop(

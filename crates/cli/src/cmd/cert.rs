@@ -78,6 +78,8 @@ pub enum CertCommand {
         #[arg(long)]
         cert_name: Option<String>,
     },
+    /// Obtain a certificate from an ACME CA (RFC 8555) and install it.
+    Acme(crate::cmd::acme::AcmeArgs),
     /// List the configured certificates: names, issuer, dates, key, chain, listeners.
     Show,
     /// Check the certificates; exit 1 on errors, 3 when only warnings (e.g. expiring within 30 days).
@@ -152,6 +154,7 @@ pub fn run(loc: &Location, cmd: CertCommand) -> anyhow::Result<ExitCode> {
             )
             .with_context(|| format!("importing {}", file.display()))
         }
+        CertCommand::Acme(args) => crate::cmd::acme::run(loc, args),
         CertCommand::Show => show(&loc.load()?),
         CertCommand::Check { host } => check(&loc.load()?, &host),
     }

@@ -1,6 +1,7 @@
 //! One module per subcommand family.
 
 pub mod accounts;
+pub mod acme;
 pub mod cert;
 pub mod check;
 pub mod deliver;

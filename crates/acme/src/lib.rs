@@ -1,0 +1,212 @@
+//! ACME (RFC 8555) for Postern: obtain a certificate from a CA such as
+//! Let's Encrypt, proving control of each name with http-01 (§8.3).
+//!
+//! This crate talks to the CA and answers the challenge; it writes nothing
+//! but the account file and the challenge answers. Installing the result
+//! (checks, atomic replace, hot reload) is the caller's job, through the
+//! same path as `postern cert import`, so a failed order never touches the
+//! certificate being served.
+//!
+//! A separate crate keeps the ACME client's dependencies out of the server:
+//! the running server only reads challenge answers from a directory.
+
+#![forbid(unsafe_code)]
+
+mod account;
+pub mod http;
+pub mod http01;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use instant_acme::{
+    AuthorizationStatus, ChallengeType, Identifier, NewOrder, Order, OrderStatus, RetryPolicy,
+};
+use postern_tls::tooling::{generate_key, KeyType};
+
+pub use http::TlsHttpClient;
+pub use http01::Http01;
+
+/// How long the CA may take to validate every name, then to issue.
+const VALIDATION_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// What to ask for, and where.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The CA's directory URL (RFC 8555 §7.1.1).
+    pub directory: String,
+    /// DNS names; the first is also the subject's CN.
+    pub names: Vec<String>,
+    /// Contact URLs for the account (`mailto:...`), RFC 8555 §7.3.
+    pub contact: Vec<String>,
+    /// Which CAs the HTTPS client trusts.
+    pub tls: Arc<rustls::ClientConfig>,
+    /// Where the account keys live (one file per directory URL, 0600).
+    pub account_dir: PathBuf,
+    /// Where http-01 answers are published (the running server reads it).
+    pub http01_dir: PathBuf,
+    /// The address the CA's port-80 requests reach.
+    pub http_listen: SocketAddr,
+    /// The certificate's key type.
+    pub key: KeyType,
+}
+
+/// A certificate chain (leaf first, PEM) and its new key (PEM).
+#[derive(Debug)]
+pub struct Issued {
+    pub chain_pem: String,
+    pub key_pem: String,
+}
+
+/// Why no certificate was obtained. Nothing served has changed.
+#[derive(Debug, thiserror::Error)]
+pub enum AcmeError {
+    #[error("{}: {source}; check the data directory's permissions", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the ACME account file {} is unreadable ({why}); move it away to register a new account", path.display())]
+    AccountFile { path: PathBuf, why: String },
+    #[error("cannot use the ACME directory {url}: {source}; check the URL, that this machine reaches it over HTTPS, and for a private CA give its root with --ca-bundle")]
+    Directory {
+        url: String,
+        source: instant_acme::Error,
+    },
+    #[error("the ACME CA refused to {step}: {source}")]
+    Ca {
+        step: &'static str,
+        source: instant_acme::Error,
+    },
+    #[error("the CA offers no http-01 challenge for {0}; use --challenge with a type it offers")]
+    NoHttp01(String),
+    #[error("cannot listen on {addr} for the http-01 challenge: {source}; run as a user allowed to bind it, or give --http-listen with an address the CA's port-80 requests reach")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("the CA sent a token that is not base64url ({0:?}); refusing to publish it")]
+    BadToken(String),
+    #[error("the http-01 answer is not served on {addr}: {why}; if another program holds that port stop it, or start `postern serve` (its port-80 listener answers challenges)")]
+    SelfCheck { addr: SocketAddr, why: String },
+    #[error("the CA could not validate {}; check that DNS for each name points to this machine and that port 80 reaches it (firewall, NAT, --http-listen)", .0.join("; "))]
+    Validation(Vec<String>),
+    #[error("the order ended in state {0:?}; try again later")]
+    Order(OrderStatus),
+    #[error("cannot make the certificate key or request: {0}")]
+    Key(String),
+}
+
+impl AcmeError {
+    fn io(path: &Path, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.to_owned(),
+            source,
+        }
+    }
+
+    fn ca(step: &'static str) -> impl FnOnce(instant_acme::Error) -> Self {
+        move |source| Self::Ca { step, source }
+    }
+}
+
+/// Runs one order to the end: account, challenges, CSR, certificate.
+pub async fn obtain(s: &Settings) -> Result<Issued, AcmeError> {
+    let http = TlsHttpClient::new(s.tls.clone());
+    let account = account::load_or_create(http, s).await?;
+    let ids: Vec<Identifier> = s.names.iter().cloned().map(Identifier::Dns).collect();
+    let mut order = account
+        .new_order(&NewOrder::new(&ids))
+        .await
+        .map_err(AcmeError::ca("create an order"))?;
+    let http01 = Http01::start(&s.http01_dir, s.http_listen).await?;
+    answer_challenges(&mut order, http01).await?;
+    let (key_pem, csr_der) = csr(&s.names, s.key)?;
+    order
+        .finalize_csr(&csr_der)
+        .await
+        .map_err(AcmeError::ca("sign the certificate request"))?;
+    let policy = RetryPolicy::new().timeout(VALIDATION_TIMEOUT);
+    let chain_pem = order
+        .poll_certificate(&policy)
+        .await
+        .map_err(AcmeError::ca("issue the certificate"))?;
+    Ok(Issued { chain_pem, key_pem })
+}
+
+/// Publishes every pending authorization's http-01 answer, tells the CA
+/// it is ready (RFC 8555 §7.5.1) and waits for the order to be ready.
+async fn answer_challenges(order: &mut Order, mut http01: Http01) -> Result<(), AcmeError> {
+    let mut authzs = order.authorizations();
+    while let Some(authz) = authzs.next().await {
+        let mut authz = authz.map_err(AcmeError::ca("show an authorization"))?;
+        if authz.status != AuthorizationStatus::Pending {
+            continue;
+        }
+        let name = authz.identifier().to_string();
+        let mut challenge = authz
+            .challenge(ChallengeType::Http01)
+            .ok_or(AcmeError::NoHttp01(name))?;
+        let key_auth = challenge.key_authorization();
+        http01.publish(&challenge.token, key_auth.as_str())?;
+        http01
+            .self_check(&challenge.token, key_auth.as_str())
+            .await?;
+        challenge
+            .set_ready()
+            .await
+            .map_err(AcmeError::ca("start validating"))?;
+    }
+    let policy = RetryPolicy::new().timeout(VALIDATION_TIMEOUT);
+    // A failed validation shows as an invalid order, or as an order
+    // carrying an error document (RFC 8555 §7.1.3): either way the reason
+    // is in the failed challenge of each authorization.
+    match order.poll_ready(&policy).await {
+        Ok(OrderStatus::Ready) => Ok(()),
+        Ok(OrderStatus::Invalid) | Err(instant_acme::Error::Api(_)) => {
+            Err(AcmeError::Validation(failures(order).await))
+        }
+        Ok(other) => Err(AcmeError::Order(other)),
+        Err(e) => Err(AcmeError::ca("validate the names")(e)),
+    }
+}
+
+/// What the CA said about each failed authorization (RFC 8555 §7.1.4:
+/// the failed challenge carries an error problem document).
+async fn failures(order: &mut Order) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut authzs = order.authorizations();
+    while let Some(Ok(mut authz)) = authzs.next().await {
+        let Ok(state) = authz.refresh().await else {
+            continue;
+        };
+        let name = state.identifier().to_string();
+        for c in &state.challenges {
+            if let Some(e) = &c.error {
+                out.push(format!("{name}: {e}"));
+            }
+        }
+    }
+    if out.is_empty() {
+        out.push("the names (the CA gave no reason)".into());
+    }
+    out
+}
+
+/// A fresh key and a CSR for the names (RFC 8555 §7.4: the CSR carries
+/// the names as subjectAltName; the CN is the first name).
+fn csr(names: &[String], key: KeyType) -> Result<(String, Vec<u8>), AcmeError> {
+    let err = |e: &dyn std::fmt::Display| AcmeError::Key(e.to_string());
+    let key = generate_key(key).map_err(|e| err(&e))?;
+    let mut params = rcgen::CertificateParams::new(names.to_vec()).map_err(|e| err(&e))?;
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    if let Some(first) = names.first() {
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, first.as_str());
+    }
+    let req = params.serialize_request(&key).map_err(|e| err(&e))?;
+    Ok((key.serialize_pem(), req.der().to_vec()))
+}

@@ -1,0 +1,195 @@
+//! `postern cert acme`: obtain a certificate from an ACME CA (RFC 8555)
+//! and install it the way `postern cert import` does, so a running server
+//! picks it up without a restart and any failure leaves the certificate
+//! being served untouched.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use postern_config::{CertSource, CertificateConfig, Config};
+use postern_outbound::tls::{Check, Trust};
+use postern_tls::inspect::format_time;
+use postern_tls::tooling::{self, prepare_import, ImportRequest, ImportSource, KeyType};
+use postern_types::Service;
+use time::OffsetDateTime;
+
+use crate::cmd::check::required_hosts;
+use crate::paths::Location;
+
+/// Where the port-80 answers go when no `http` listener is configured.
+const DEFAULT_HTTP_LISTEN: &str = "0.0.0.0:80";
+
+/// `postern cert acme ...`
+#[derive(Debug, clap::Args)]
+pub struct AcmeArgs {
+    /// The CA's ACME directory URL (e.g. Let's Encrypt's
+    /// https://acme-v02.api.letsencrypt.org/directory).
+    #[arg(long)]
+    directory: String,
+    /// Extra trusted roots (PEM) for the CA's HTTPS server: a private or test CA.
+    #[arg(long)]
+    ca_bundle: Option<PathBuf>,
+    /// A DNS name; repeat for more. Each must resolve to this machine.
+    #[arg(long = "name", required = true)]
+    names: Vec<String>,
+    /// How to prove control of the names: http-01 (port 80).
+    #[arg(long, default_value = "http-01", value_parser = ["http-01"])]
+    challenge: String,
+    /// Where the CA's port-80 requests arrive (default: the `http`
+    /// listener's address, else 0.0.0.0:80). A running server on it answers
+    /// the challenge; otherwise this command listens there itself.
+    #[arg(long)]
+    http_listen: Option<SocketAddr>,
+    /// A contact URL for the account, e.g. mailto:postmaster@example.org; repeatable.
+    #[arg(long)]
+    contact: Vec<String>,
+    /// ecdsa-p256 (default), ecdsa-p384, rsa2048, rsa3072, rsa4096.
+    #[arg(long, default_value = "ecdsa-p256")]
+    key: KeyType,
+    /// Which configured [[certificate]] to replace (default: the default one).
+    #[arg(long)]
+    cert_name: Option<String>,
+}
+
+pub fn run(loc: &Location, args: AcmeArgs) -> anyhow::Result<ExitCode> {
+    let config = loc.load()?;
+    let target = target(&config, args.cert_name.as_deref())?;
+    let (cert_path, key_path) = pem_paths(target)?;
+    let settings = settings(&config, &args)?;
+    eprintln!(
+        "Asking {} for {} (http-01 answered on {})...",
+        settings.directory,
+        settings.names.join(", "),
+        settings.http_listen
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let issued = runtime
+        .block_on(postern_acme::obtain(&settings))
+        .context("no certificate was obtained; the installed one is unchanged")?;
+    install(&config, target, cert_path, key_path, issued)
+}
+
+fn settings(config: &Config, args: &AcmeArgs) -> anyhow::Result<postern_acme::Settings> {
+    for c in &args.contact {
+        if !c.starts_with("mailto:") {
+            anyhow::bail!("--contact {c}: give a mailto: URL, e.g. mailto:postmaster@example.org (RFC 8555 §7.3)");
+        }
+    }
+    let acme_dir = config.data_dir.join("acme");
+    Ok(postern_acme::Settings {
+        directory: args.directory.clone(),
+        names: args.names.clone(),
+        contact: args.contact.clone(),
+        tls: client_tls(args.ca_bundle.as_deref())?,
+        account_dir: acme_dir,
+        http01_dir: postern_server::acme_http::challenge_dir(&config.data_dir),
+        http_listen: args.http_listen.map_or_else(|| http_listen(config), Ok)?,
+        key: args.key,
+    })
+}
+
+/// The TLS client for the CA: the system's roots, as outbound mail uses,
+/// plus `--ca-bundle`; the CA's certificate is always verified.
+fn client_tls(
+    ca_bundle: Option<&Path>,
+) -> anyhow::Result<std::sync::Arc<postern_tls::rustls::ClientConfig>> {
+    let extra = match ca_bundle {
+        Some(b) => {
+            let pem = std::fs::read(b).with_context(|| format!("reading {}", b.display()))?;
+            postern_tls::load::parse_certificates_pem(&b.display().to_string(), &pem)?
+        }
+        None => Vec::new(),
+    };
+    let trust = Trust::new(true, &extra).map_err(|e| anyhow::anyhow!("--ca-bundle: {e}"))?;
+    if trust.anchors == 0 {
+        anyhow::bail!("no trusted CA roots: install the system's CA bundle (ca-certificates), or give the CA's root with --ca-bundle FILE");
+    }
+    let (tls, _) = trust.client_config(Check::Pkix { enforce: true }, &[b"http/1.1"]);
+    Ok(tls)
+}
+
+/// The configured `http` listener's first address, where the CA's
+/// requests to port 80 are expected to arrive.
+fn http_listen(config: &Config) -> anyhow::Result<SocketAddr> {
+    let configured = config
+        .enabled_listeners()
+        .find(|l| l.service == Service::Http)
+        .and_then(|l| l.bind.first().copied());
+    match configured {
+        Some(a) => Ok(a),
+        None => Ok(DEFAULT_HTTP_LISTEN.parse()?),
+    }
+}
+
+/// Checks the chain like `postern cert import` (key match, chain order,
+/// dates, every listener name covered) and replaces the files atomically.
+fn install(
+    config: &Config,
+    target: &CertificateConfig,
+    cert_path: &Path,
+    key_path: &Path,
+    issued: postern_acme::Issued,
+) -> anyhow::Result<ExitCode> {
+    let key = postern_tls::load::parse_key_pem("the new ACME key", issued.key_pem.as_bytes())?;
+    let prepared = prepare_import(ImportRequest {
+        source: ImportSource::Pem {
+            cert_pem: issued.chain_pem.into_bytes(),
+            chain_pem: None,
+        },
+        key: Some(key),
+        pending_dir: None,
+        required_names: required_hosts(config, &target.name),
+        trust_anchors: Vec::new(),
+        now: OffsetDateTime::now_utc(),
+    })
+    .context("the CA's certificate was refused; the installed one is unchanged")?;
+    for w in &prepared.warnings {
+        eprintln!("warning: {w}");
+    }
+    tooling::install(&prepared, cert_path, key_path)?;
+    let s = &prepared.summary;
+    println!(
+        "Installed \"{}\": {} issued by {}, valid until {} ({} days).",
+        target.name,
+        s.all_names().join(", "),
+        s.issuer,
+        format_time(s.not_after),
+        s.days_left(OffsetDateTime::now_utc())
+    );
+    println!("A running server picks it up within 2 seconds, without a restart.");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The configured certificate this command replaces.
+fn target<'c>(config: &'c Config, name: Option<&str>) -> anyhow::Result<&'c CertificateConfig> {
+    let found = match name {
+        Some(n) => config.certificates.iter().find(|c| c.name == n),
+        None => config.default_certificate(),
+    };
+    found.with_context(|| match name {
+        Some(n) => format!(
+            "no [[certificate]] named \"{n}\" in {}",
+            config.path.display()
+        ),
+        None => format!(
+            "{} has no default [[certificate]]; add one or name it with --cert-name",
+            config.path.display()
+        ),
+    })
+}
+
+fn pem_paths(target: &CertificateConfig) -> anyhow::Result<(&Path, &Path)> {
+    match &target.source {
+        CertSource::Pem { cert, key } => Ok((cert, key)),
+        CertSource::Pkcs12 { path, .. } => anyhow::bail!(
+            "certificate \"{}\" is a PKCS#12 keystore ({}); point the entry at PEM files (cert = ..., key = ...) for ACME to install there",
+            target.name,
+            path.display()
+        ),
+    }
+}
