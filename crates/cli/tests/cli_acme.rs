@@ -244,7 +244,7 @@ fn http01_issues_a_certificate_the_running_server_then_serves() {
 }
 
 #[test]
-fn a_failed_challenge_keeps_the_old_certificate_and_says_why() {
+fn a_failed_challenge_keeps_the_old_certificate_then_a_temporary_listener_succeeds() {
     if !require_pebble() {
         return;
     }
@@ -287,4 +287,23 @@ fn a_failed_challenge_keeps_the_old_certificate_and_says_why() {
         ])
         .failed();
     run.stderr_has("--ca-bundle");
+
+    // With no server running, the command answers on the configured
+    // `http` listener's address itself, and the order goes through.
+    d.run(&[
+        "cert",
+        "acme",
+        "--directory",
+        &pebble.directory,
+        "--ca-bundle",
+        &pebble.ca_bundle,
+        "--name",
+        NAME,
+    ])
+    .ok();
+    let installed = cert_facts(&read_bytes(&d.cert()));
+    assert!(
+        installed.issuer.contains("Pebble Intermediate CA"),
+        "{installed:?}"
+    );
 }
