@@ -1,5 +1,6 @@
 //! ACME (RFC 8555) for Postern: obtain a certificate from a CA such as
-//! Let's Encrypt, proving control of each name with http-01 (§8.3).
+//! Let's Encrypt, proving control of each name with http-01 (§8.3) or
+//! tls-alpn-01 (RFC 8737).
 //!
 //! This crate talks to the CA and answers the challenge; it writes nothing
 //! but the account file and the challenge answers. Installing the result
@@ -15,6 +16,7 @@
 mod account;
 pub mod http;
 pub mod http01;
+pub mod tls_alpn01;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -28,6 +30,7 @@ use postern_tls::tooling::{generate_key, KeyType};
 
 pub use http::TlsHttpClient;
 pub use http01::Http01;
+pub use tls_alpn01::TlsAlpn01;
 
 /// How long the CA may take to validate every name, then to issue.
 const VALIDATION_TIMEOUT: Duration = Duration::from_secs(120);
@@ -47,10 +50,23 @@ pub struct Settings {
     pub account_dir: PathBuf,
     /// Where http-01 answers are published (the running server reads it).
     pub http01_dir: PathBuf,
-    /// The address the CA's port-80 requests reach.
+    /// How control of the names is proven.
+    pub challenge: Challenge,
+    /// The address the CA's port-80 requests reach (http-01).
     pub http_listen: SocketAddr,
+    /// The address the CA's port-443 connections reach (tls-alpn-01).
+    pub tls_listen: SocketAddr,
     /// The certificate's key type.
     pub key: KeyType,
+}
+
+/// The challenge types answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Challenge {
+    /// RFC 8555 §8.3: a file over HTTP on port 80.
+    Http01,
+    /// RFC 8737: a special certificate over TLS on port 443.
+    TlsAlpn01,
 }
 
 /// A certificate chain (leaf first, PEM) and its new key (PEM).
@@ -80,8 +96,10 @@ pub enum AcmeError {
         step: &'static str,
         source: instant_acme::Error,
     },
-    #[error("the CA offers no http-01 challenge for {0}; use --challenge with a type it offers")]
-    NoHttp01(String),
+    #[error("the CA offers no {kind} challenge for {name}; use --challenge with a type it offers")]
+    NotOffered { name: String, kind: &'static str },
+    #[error("{0} is in use (a running server?); tls-alpn-01 needs that address for the length of the order: stop the server for a moment, or use --challenge http-01, which a running server answers")]
+    TlsAlpnBusy(SocketAddr),
     #[error("cannot listen on {addr} for the http-01 challenge: {source}; run as a user allowed to bind it, or give --http-listen with an address the CA's port-80 requests reach")]
     Listen {
         addr: SocketAddr,
@@ -121,8 +139,11 @@ pub async fn obtain(s: &Settings) -> Result<Issued, AcmeError> {
         .new_order(&NewOrder::new(&ids))
         .await
         .map_err(AcmeError::ca("create an order"))?;
-    let http01 = Http01::start(&s.http01_dir, s.http_listen).await?;
-    answer_challenges(&mut order, http01).await?;
+    let responder = match s.challenge {
+        Challenge::Http01 => Responder::Http(Http01::start(&s.http01_dir, s.http_listen).await?),
+        Challenge::TlsAlpn01 => Responder::Tls(TlsAlpn01::start(s.tls_listen).await?),
+    };
+    answer_challenges(&mut order, responder).await?;
     let (key_pem, csr_der) = csr(&s.names, s.key)?;
     order
         .finalize_csr(&csr_der)
@@ -136,9 +157,25 @@ pub async fn obtain(s: &Settings) -> Result<Issued, AcmeError> {
     Ok(Issued { chain_pem, key_pem })
 }
 
-/// Publishes every pending authorization's http-01 answer, tells the CA
-/// it is ready (RFC 8555 §7.5.1) and waits for the order to be ready.
-async fn answer_challenges(order: &mut Order, mut http01: Http01) -> Result<(), AcmeError> {
+/// What answers the CA's validation requests for the length of an order.
+enum Responder {
+    Http(Http01),
+    Tls(TlsAlpn01),
+}
+
+impl Responder {
+    fn kind(&self) -> (ChallengeType, &'static str) {
+        match self {
+            Self::Http(_) => (ChallengeType::Http01, "http-01"),
+            Self::Tls(_) => (ChallengeType::TlsAlpn01, "tls-alpn-01"),
+        }
+    }
+}
+
+/// Publishes every pending authorization's answer, tells the CA it is
+/// ready (RFC 8555 §7.5.1) and waits for the order to be ready.
+async fn answer_challenges(order: &mut Order, mut responder: Responder) -> Result<(), AcmeError> {
+    let (kind, kind_name) = responder.kind();
     let mut authzs = order.authorizations();
     while let Some(authz) = authzs.next().await {
         let mut authz = authz.map_err(AcmeError::ca("show an authorization"))?;
@@ -146,14 +183,18 @@ async fn answer_challenges(order: &mut Order, mut http01: Http01) -> Result<(), 
             continue;
         }
         let name = authz.identifier().to_string();
-        let mut challenge = authz
-            .challenge(ChallengeType::Http01)
-            .ok_or(AcmeError::NoHttp01(name))?;
+        let mut challenge = authz.challenge(kind.clone()).ok_or(AcmeError::NotOffered {
+            name: name.clone(),
+            kind: kind_name,
+        })?;
         let key_auth = challenge.key_authorization();
-        http01.publish(&challenge.token, key_auth.as_str())?;
-        http01
-            .self_check(&challenge.token, key_auth.as_str())
-            .await?;
+        match &mut responder {
+            Responder::Http(h) => {
+                h.publish(&challenge.token, key_auth.as_str())?;
+                h.self_check(&challenge.token, key_auth.as_str()).await?;
+            }
+            Responder::Tls(t) => t.publish(&name, key_auth.digest().as_ref())?,
+        }
         challenge
             .set_ready()
             .await

@@ -86,10 +86,11 @@ fn wait_for(port: u16, what: &str, log: &Path) {
     }
 }
 
-/// Starts Pebble validating http-01 on 127.0.0.1:`http_port`.
-fn start_pebble(dir: &Path, http_port: u16) -> Pebble {
+/// Starts Pebble validating http-01 on 127.0.0.1:`http_port` and
+/// tls-alpn-01 on 127.0.0.1:`tls_port`.
+fn start_pebble(dir: &Path, http_port: u16, tls_port: u16) -> Pebble {
     pebble_tls(dir);
-    let [acme, mgmt, dns, tls_port, cts_mgmt] = free_ports(5)[..] else {
+    let [acme, mgmt, dns, cts_mgmt] = free_ports(4)[..] else {
         unreachable!()
     };
     let config = format!(
@@ -164,7 +165,7 @@ fn http01_issues_a_certificate_the_running_server_then_serves() {
         return;
     }
     let (d, ports) = acme_dir();
-    let pebble = start_pebble(&d.scratch(), ports.get("http"));
+    let pebble = start_pebble(&d.scratch(), ports.get("http"), ports.get("https"));
     let mut server = ServerProcess::start(&d.path, &d.scratch());
     server.wait_for_port(ports.get("https"));
     let before = served_cert(ports.get("https")).expect("a certificate before");
@@ -251,7 +252,7 @@ fn a_failed_challenge_keeps_the_old_certificate_then_a_temporary_listener_succee
     let (d, ports) = acme_dir();
     // Pebble validates on the configured http port, but this command
     // answers on another one (as when port 80 is forwarded elsewhere).
-    let pebble = start_pebble(&d.scratch(), ports.get("http"));
+    let pebble = start_pebble(&d.scratch(), ports.get("http"), ports.get("https"));
     let elsewhere = format!("127.0.0.1:{}", free_ports(1)[0]);
     let before = d.snapshot();
     let run = d.run(&[
@@ -306,4 +307,44 @@ fn a_failed_challenge_keeps_the_old_certificate_then_a_temporary_listener_succee
         installed.issuer.contains("Pebble Intermediate CA"),
         "{installed:?}"
     );
+}
+
+#[test]
+fn tls_alpn01_issues_on_a_temporary_listener_and_refuses_a_busy_port() {
+    if !require_pebble() {
+        return;
+    }
+    let (d, ports) = acme_dir();
+    let tls_port = free_ports(1)[0];
+    let pebble = start_pebble(&d.scratch(), ports.get("http"), tls_port);
+    let acme = |tls_listen: &str| {
+        d.run(&[
+            "cert",
+            "acme",
+            "--directory",
+            &pebble.directory,
+            "--ca-bundle",
+            &pebble.ca_bundle,
+            "--name",
+            NAME,
+            "--challenge",
+            "tls-alpn-01",
+            "--tls-listen",
+            tls_listen,
+        ])
+    };
+    acme(&format!("127.0.0.1:{tls_port}")).ok();
+    let installed = read_bytes(&d.cert());
+    let facts = cert_facts(&installed);
+    assert!(facts.issuer.contains("Pebble Intermediate CA"), "{facts:?}");
+    assert_eq!(facts.dns_names, vec![NAME.to_owned()]);
+
+    // A running server holds its HTTPS address: the command says so and
+    // the installed certificate stays.
+    let mut server = ServerProcess::start(&d.path, &d.scratch());
+    server.wait_for_port(ports.get("https"));
+    let run = acme(&format!("127.0.0.1:{}", ports.get("https"))).failed();
+    run.stderr_has("is in use");
+    run.stderr_has("--challenge http-01");
+    assert_eq!(read_bytes(&d.cert()), installed);
 }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use postern_acme::Challenge;
 use postern_config::{CertSource, CertificateConfig, Config};
 use postern_outbound::tls::{Check, Trust};
 use postern_tls::inspect::format_time;
@@ -20,6 +21,8 @@ use crate::paths::Location;
 
 /// Where the port-80 answers go when no `http` listener is configured.
 const DEFAULT_HTTP_LISTEN: &str = "0.0.0.0:80";
+/// Where tls-alpn-01 is answered when no `https` listener is configured.
+const DEFAULT_TLS_LISTEN: &str = "0.0.0.0:443";
 
 /// `postern cert acme ...`
 #[derive(Debug, clap::Args)]
@@ -34,14 +37,20 @@ pub struct AcmeArgs {
     /// A DNS name; repeat for more. Each must resolve to this machine.
     #[arg(long = "name", required = true)]
     names: Vec<String>,
-    /// How to prove control of the names: http-01 (port 80).
-    #[arg(long, default_value = "http-01", value_parser = ["http-01"])]
+    /// How to prove control of the names: http-01 (port 80; a running
+    /// server answers it) or tls-alpn-01 (port 443, which must be free
+    /// while the command runs).
+    #[arg(long, default_value = "http-01", value_parser = ["http-01", "tls-alpn-01"])]
     challenge: String,
     /// Where the CA's port-80 requests arrive (default: the `http`
     /// listener's address, else 0.0.0.0:80). A running server on it answers
     /// the challenge; otherwise this command listens there itself.
     #[arg(long)]
     http_listen: Option<SocketAddr>,
+    /// Where the CA's port-443 connections arrive for tls-alpn-01 (default:
+    /// the `https` listener's address, else 0.0.0.0:443).
+    #[arg(long)]
+    tls_listen: Option<SocketAddr>,
     /// A contact URL for the account, e.g. mailto:postmaster@example.org; repeatable.
     #[arg(long)]
     contact: Vec<String>,
@@ -58,11 +67,15 @@ pub fn run(loc: &Location, args: AcmeArgs) -> anyhow::Result<ExitCode> {
     let target = target(&config, args.cert_name.as_deref())?;
     let (cert_path, key_path) = pem_paths(target)?;
     let settings = settings(&config, &args)?;
+    let answered_on = match settings.challenge {
+        Challenge::Http01 => settings.http_listen,
+        Challenge::TlsAlpn01 => settings.tls_listen,
+    };
     eprintln!(
-        "Asking {} for {} (http-01 answered on {})...",
+        "Asking {} for {} ({} answered on {answered_on})...",
         settings.directory,
         settings.names.join(", "),
-        settings.http_listen
+        args.challenge,
     );
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -88,7 +101,18 @@ fn settings(config: &Config, args: &AcmeArgs) -> anyhow::Result<postern_acme::Se
         tls: client_tls(args.ca_bundle.as_deref())?,
         account_dir: acme_dir,
         http01_dir: postern_server::acme_http::challenge_dir(&config.data_dir),
-        http_listen: args.http_listen.map_or_else(|| http_listen(config), Ok)?,
+        challenge: match args.challenge.as_str() {
+            "tls-alpn-01" => Challenge::TlsAlpn01,
+            _ => Challenge::Http01,
+        },
+        http_listen: match args.http_listen {
+            Some(a) => a,
+            None => listen(config, Service::Http, DEFAULT_HTTP_LISTEN)?,
+        },
+        tls_listen: match args.tls_listen {
+            Some(a) => a,
+            None => listen(config, Service::Https, DEFAULT_TLS_LISTEN)?,
+        },
         key: args.key,
     })
 }
@@ -113,16 +137,16 @@ fn client_tls(
     Ok(tls)
 }
 
-/// The configured `http` listener's first address, where the CA's
-/// requests to port 80 are expected to arrive.
-fn http_listen(config: &Config) -> anyhow::Result<SocketAddr> {
+/// The first address of the configured listener of `service`, where the
+/// CA's validation requests are expected to arrive.
+fn listen(config: &Config, service: Service, default: &str) -> anyhow::Result<SocketAddr> {
     let configured = config
         .enabled_listeners()
-        .find(|l| l.service == Service::Http)
+        .find(|l| l.service == service)
         .and_then(|l| l.bind.first().copied());
     match configured {
         Some(a) => Ok(a),
-        None => Ok(DEFAULT_HTTP_LISTEN.parse()?),
+        None => Ok(default.parse()?),
     }
 }
 
