@@ -10,10 +10,12 @@
 use std::io::ErrorKind;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio::time::timeout;
 
@@ -23,6 +25,8 @@ use crate::AcmeError;
 pub const PREFIX: &str = "/.well-known/acme-challenge/";
 /// How long one challenge request may take to arrive.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Validation connections served at once.
+const MAX_CONNECTIONS: usize = 32;
 /// The longest request head read (a CA's GET is a few hundred bytes).
 const MAX_HEAD: usize = 8 * 1024;
 
@@ -130,12 +134,25 @@ fn loopback_for(addr: SocketAddr) -> SocketAddr {
 }
 
 async fn serve(listener: TcpListener, dir: PathBuf) {
+    // A CA makes a few validation connections; more at once is someone
+    // else, who need not get a task each (STYLE: a semaphore before accept).
+    let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
-        let Ok((stream, peer)) = listener.accept().await else {
-            continue;
+        let Ok(permit) = limit.clone().acquire_owned().await else {
+            return;
+        };
+        let (stream, peer) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                // Out of descriptors, say: wait instead of spinning.
+                tracing::warn!(error = %e, "accepting a challenge connection");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
         };
         let dir = dir.clone();
         tokio::spawn(async move {
+            let _permit = permit;
             if timeout(REQUEST_TIMEOUT, answer(stream, &dir))
                 .await
                 .is_err()

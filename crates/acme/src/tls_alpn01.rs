@@ -22,6 +22,7 @@ use rustls::ServerConfig;
 use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio::time::timeout;
 use tokio_rustls::TlsAcceptor;
@@ -30,6 +31,8 @@ use crate::AcmeError;
 
 /// The ALPN protocol of RFC 8737 §6.2.
 pub const ACME_TLS_ALPN: &[u8] = b"acme-tls/1";
+/// Validation connections served at once.
+const MAX_CONNECTIONS: usize = 32;
 /// How long one validation handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -145,12 +148,25 @@ impl ResolvesServerCert for Resolver {
 }
 
 async fn serve(listener: TcpListener, acceptor: TlsAcceptor) {
+    // A CA makes a few validation connections; more at once is someone
+    // else, who need not get a task each (STYLE: a semaphore before accept).
+    let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
-        let Ok((tcp, peer)) = listener.accept().await else {
-            continue;
+        let Ok(permit) = limit.clone().acquire_owned().await else {
+            return;
+        };
+        let (tcp, peer) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                // Out of descriptors, say: wait instead of spinning.
+                tracing::warn!(error = %e, "accepting a challenge connection");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
         };
         let acceptor = acceptor.clone();
         tokio::spawn(async move {
+            let _permit = permit;
             match timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                 Ok(Ok(mut tls)) => {
                     tracing::info!(%peer, "tls-alpn-01 handshake done");

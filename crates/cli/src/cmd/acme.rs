@@ -64,6 +64,9 @@ pub struct AcmeArgs {
 
 pub fn run(loc: &Location, args: AcmeArgs) -> anyhow::Result<ExitCode> {
     let config = loc.load()?;
+    // The steps of an order (account registered or reused, which listener
+    // answers) are logged, so an administrator can follow a slow CA.
+    crate::logging::init(&config.log);
     let target = target(&config, args.cert_name.as_deref())?;
     let (cert_path, key_path) = pem_paths(target)?;
     let settings = settings(&config, &args)?;
