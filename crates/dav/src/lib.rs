@@ -9,9 +9,10 @@
 //! # Layout
 //! - `xml` (private): the bounded XML reader (no DOCTYPE, depth and
 //!   element limits, namespaces resolved) and the text escaper.
-//! - `request`: PROPFIND, PROPPATCH, MKCALENDAR and REPORT bodies.
+//! - `request`: PROPFIND, PROPPATCH, MKCALENDAR, MKCOL and REPORT bodies.
 //! - `filter`: the calendar-query filter tree (RFC 4791 §9.7).
-//! - `multistatus`: the 207 body and the precondition `error` body.
+//! - `multistatus`: the 207 body, the precondition `error` body and the
+//!   extended MKCOL's `mkcol-response`.
 //! - `ical`: iCalendar objects (RFC 4791 §4.1 checks, instances, filters).
 //! - `imip`: scheduling messages by mail (iTIP RFC 5546, iMIP RFC 6047).
 //! - `error`: [`DavError`], the reason a body was refused.
@@ -30,10 +31,12 @@ use std::fmt;
 
 pub use error::DavError;
 pub use filter::{Collation, CompFilter, Filter, ParamFilter, PropFilter, TextMatch, TimeRange};
-pub use multistatus::{encode_path, Condition, Multistatus, Response, Value};
+pub use multistatus::{
+    encode_path, Condition, MkcolResponse, Multistatus, Privilege, Response, Value,
+};
 pub use request::{
-    parse_mkcalendar, parse_propfind, parse_proppatch, parse_report, CalendarQuery, Multiget,
-    Patch, PropValue, Propfind, Report, SyncCollection, SyncLevel,
+    parse_mkcalendar, parse_mkcol, parse_propfind, parse_proppatch, parse_report, CalendarQuery,
+    Multiget, Patch, PropValue, Propfind, Report, SyncCollection, SyncLevel,
 };
 pub use xml::{MAX_DEPTH, MAX_ELEMENTS};
 

@@ -32,6 +32,55 @@ pub enum Value {
     CalendarData(String),
     /// `DAV:supported-report-set`: the reports, by name.
     ReportSet(Vec<PropName>),
+    /// `DAV:current-user-privilege-set` (RFC 3744 §5.4): one
+    /// `<d:privilege>` per entry.
+    Privileges(Vec<Privilege>),
+}
+
+/// A privilege of RFC 3744 §3, all in the `DAV:` namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Privilege {
+    /// §3.1: read the content and properties.
+    Read,
+    /// §3.2: aggregates write-properties, write-content, bind and unbind.
+    Write,
+    /// §3.3: PROPPATCH.
+    WriteProperties,
+    /// §3.4: replace the content (PUT on an existing resource).
+    WriteContent,
+    /// §3.5: unlock.
+    Unlock,
+    /// §3.6: read the ACL.
+    ReadAcl,
+    /// §3.7: read this very property.
+    ReadCurrentUserPrivilegeSet,
+    /// §3.8: change the ACL.
+    WriteAcl,
+    /// §3.9: add members to a collection.
+    Bind,
+    /// §3.10: remove members from a collection.
+    Unbind,
+    /// §3.11: every privilege.
+    All,
+}
+
+impl Privilege {
+    /// The element's local name in `DAV:`.
+    pub const fn local(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Write => "write",
+            Self::WriteProperties => "write-properties",
+            Self::WriteContent => "write-content",
+            Self::Unlock => "unlock",
+            Self::ReadAcl => "read-acl",
+            Self::ReadCurrentUserPrivilegeSet => "read-current-user-privilege-set",
+            Self::WriteAcl => "write-acl",
+            Self::Bind => "bind",
+            Self::Unbind => "unbind",
+            Self::All => "all",
+        }
+    }
 }
 
 /// One `DAV:response`.
@@ -39,7 +88,7 @@ pub enum Value {
 pub struct Response {
     href: String,
     status: Option<u16>,
-    propstats: Vec<(u16, Vec<(PropName, Value)>)>,
+    propstats: Vec<Propstat>,
 }
 
 impl Response {
@@ -74,10 +123,7 @@ impl Response {
     /// Adds a property under any status (e.g. 403 or 424 in a PROPPATCH
     /// answer, RFC 4918 §9.2.1); properties are grouped by status.
     pub fn prop_status(&mut self, name: PropName, value: Value, status: u16) -> &mut Self {
-        match self.propstats.iter_mut().find(|(s, _)| *s == status) {
-            Some((_, props)) => props.push((name, value)),
-            None => self.propstats.push((status, vec![(name, value)])),
-        }
+        add_prop(&mut self.propstats, name, value, status);
         self
     }
 
@@ -88,16 +134,77 @@ impl Response {
         if let Some(status) = self.status {
             write_status(out, status);
         }
-        for (status, props) in &self.propstats {
-            out.push_str("<d:propstat><d:prop>");
-            for (name, value) in props {
-                write_prop(out, name, value);
-            }
-            out.push_str("</d:prop>");
-            write_status(out, *status);
-            out.push_str("</d:propstat>");
-        }
+        write_propstats(out, &self.propstats, None);
         out.push_str("</d:response>");
+    }
+}
+
+/// The properties in groups of one status, each group a `DAV:propstat`;
+/// `description` goes into the groups of the properties at fault (not
+/// 2xx, not 424, which only says another property failed).
+fn write_propstats(out: &mut String, propstats: &[Propstat], description: Option<&str>) {
+    for (status, props) in propstats {
+        out.push_str("<d:propstat><d:prop>");
+        for (name, value) in props {
+            write_prop(out, name, value);
+        }
+        out.push_str("</d:prop>");
+        write_status(out, *status);
+        if let Some(d) = description.filter(|_| *status != 424 && !(200..300).contains(status)) {
+            out.push_str("<d:responsedescription>");
+            out.push_str(&escape(d));
+            out.push_str("</d:responsedescription>");
+        }
+        out.push_str("</d:propstat>");
+    }
+}
+
+/// Properties grouped under one status.
+type Propstat = (u16, Vec<(PropName, Value)>);
+
+fn add_prop(propstats: &mut Vec<Propstat>, name: PropName, value: Value, status: u16) {
+    match propstats.iter_mut().find(|(s, _)| *s == status) {
+        Some((_, props)) => props.push((name, value)),
+        None => propstats.push((status, vec![(name, value)])),
+    }
+}
+
+/// The `DAV:mkcol-response` body of an extended MKCOL (RFC 5689 §3.3,
+/// §5.2): the status of each property the request set, with no href.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MkcolResponse {
+    propstats: Vec<Propstat>,
+    description: Option<String>,
+}
+
+impl MkcolResponse {
+    /// An empty body.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a property with its status: 403 for the one refused, 424
+    /// (Failed Dependency) for the others (RFC 5689 §3).
+    pub fn prop_status(&mut self, name: PropName, status: u16) -> &mut Self {
+        add_prop(&mut self.propstats, name, Value::Empty, status);
+        self
+    }
+
+    /// A text for people, written as `DAV:responsedescription` in each
+    /// failed group (RFC 4918 §14.25).
+    pub fn description(&mut self, text: &str) -> &mut Self {
+        self.description = Some(text.to_owned());
+        self
+    }
+
+    /// The XML body.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<d:mkcol-response");
+        declare_namespaces(&mut out);
+        out.push('>');
+        write_propstats(&mut out, &self.propstats, self.description.as_deref());
+        out.push_str("</d:mkcol-response>\n");
+        out.into_bytes()
     }
 }
 
@@ -311,6 +418,10 @@ fn value_xml(value: &Value) -> String {
                 s
             })
             .collect(),
+        Value::Privileges(privileges) => privileges
+            .iter()
+            .map(|p| format!("<d:privilege><d:{}/></d:privilege>", p.local()))
+            .collect(),
     }
 }
 
@@ -432,6 +543,57 @@ xmlns:cs=\"http://calendarserver.org/ns/\" xmlns:ic=\"http://apple.com/ns/ical/\
         );
         assert!(text(Condition::SupportedReport.to_bytes()).contains("<d:supported-report/>"));
         assert!(text(Condition::ValidCalendarData.to_bytes()).contains("<c:valid-calendar-data/>"));
+    }
+
+    #[test]
+    fn privileges_are_elements() {
+        let mut r = Response::new("/cal/");
+        r.found(
+            PropName::dav("current-user-privilege-set"),
+            Value::Privileges(vec![
+                Privilege::Read,
+                Privilege::ReadCurrentUserPrivilegeSet,
+            ]),
+        )
+        .found(
+            PropName::dav("current-user-privilege-set"),
+            Value::Privileges(vec![]),
+        );
+        let mut ms = Multistatus::new();
+        ms.push(r);
+        let body = text(ms.to_bytes());
+        assert!(
+            body.contains(
+                "<d:current-user-privilege-set><d:privilege><d:read/></d:privilege>\
+<d:privilege><d:read-current-user-privilege-set/></d:privilege></d:current-user-privilege-set>\
+<d:current-user-privilege-set/>"
+            ),
+            "{body}"
+        );
+        let root = crate::xml::parse(body.as_bytes()).unwrap().unwrap();
+        let set = &root.children[0].children[1].children[0].children[0];
+        assert_eq!(
+            set.children[1].children[0].name,
+            PropName::dav("read-current-user-privilege-set")
+        );
+    }
+
+    #[test]
+    fn mkcol_response_names_the_refused_property() {
+        let mut m = MkcolResponse::new();
+        m.prop_status(PropName::dav("resourcetype"), 403)
+            .prop_status(PropName::dav("displayname"), 424)
+            .description("only calendars <here>");
+        let body = text(m.to_bytes());
+        assert!(
+            body.contains("<d:mkcol-response xmlns:d=\"DAV:\""),
+            "{body}"
+        );
+        assert!(body.contains("<d:propstat><d:prop><d:resourcetype/></d:prop><d:status>HTTP/1.1 403 Forbidden</d:status>\
+<d:responsedescription>only calendars &lt;here&gt;</d:responsedescription></d:propstat>\
+<d:propstat><d:prop><d:displayname/></d:prop><d:status>HTTP/1.1 424 Failed Dependency</d:status>"), "{body}");
+        assert!(body.ends_with("</d:mkcol-response>\n"));
+        assert!(crate::xml::parse(body.as_bytes()).unwrap().is_some());
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Request bodies: PROPFIND (RFC 4918 §9.1), PROPPATCH (§9.2), MKCALENDAR
-//! (RFC 4791 §5.3.1) and REPORT (calendar-query and calendar-multiget,
+//! (RFC 4791 §5.3.1), extended MKCOL (RFC 5689 §3) and REPORT (calendar-query and calendar-multiget,
 //! RFC 4791 §7.8-7.9; sync-collection, RFC 6578 §3.2).
 
 use crate::error::{excerpt, DavError};
@@ -29,8 +29,14 @@ pub enum PropValue {
     /// `calendar-timezone`, whose text is a VCALENDAR).
     Text(String),
     /// Element content kept as an XML fragment with its namespaces
-    /// declared (e.g. `supported-calendar-component-set`).
+    /// declared (a property we do not know the shape of).
     Xml(String),
+    /// `CALDAV:supported-calendar-component-set` (RFC 4791 §5.2.3): the
+    /// `name` of each `CALDAV:comp`, as sent; empty for an empty set.
+    Components(Vec<String>),
+    /// `DAV:resourcetype` (RFC 4918 §15.9), as an extended MKCOL sets it
+    /// (RFC 5689 §3): the names of its child elements.
+    ResourceType(Vec<PropName>),
 }
 
 /// One PROPPATCH instruction; the list keeps document order, which is the
@@ -118,7 +124,7 @@ pub fn parse_proppatch(body: &[u8]) -> Result<Vec<Patch>, DavError> {
         for prop in op.all(DAV, "prop") {
             for p in &prop.children {
                 out.push(if set {
-                    Patch::Set(p.name.clone(), value_of(p))
+                    Patch::Set(p.name.clone(), value_of(p)?)
                 } else {
                     Patch::Remove(p.name.clone())
                 });
@@ -135,13 +141,27 @@ pub fn parse_mkcalendar(body: &[u8]) -> Result<Vec<(PropName, PropValue)>, DavEr
         return Ok(Vec::new());
     };
     expect_root(&root, CALDAV, "mkcalendar", "CALDAV:mkcalendar")?;
-    let props = root
-        .all(DAV, "set")
+    set_props(&root)
+}
+
+/// Parses an extended MKCOL body (RFC 5689 §5.1 `DAV:mkcol`): the
+/// properties to set on the new collection, `DAV:resourcetype` among
+/// them. An empty body is a plain MKCOL (RFC 4918 §9.3): no property.
+pub fn parse_mkcol(body: &[u8]) -> Result<Vec<(PropName, PropValue)>, DavError> {
+    let Some(root) = xml::parse(body)? else {
+        return Ok(Vec::new());
+    };
+    expect_root(&root, DAV, "mkcol", "DAV:mkcol")?;
+    set_props(&root)
+}
+
+/// The properties of every `DAV:set/DAV:prop` under `root`.
+fn set_props(root: &Element) -> Result<Vec<(PropName, PropValue)>, DavError> {
+    root.all(DAV, "set")
         .flat_map(|s| s.all(DAV, "prop"))
         .flat_map(|p| p.children.iter())
-        .map(|p| (p.name.clone(), value_of(p)))
-        .collect();
-    Ok(props)
+        .map(|p| Ok((p.name.clone(), value_of(p)?)))
+        .collect()
 }
 
 /// Parses a REPORT body. A report we do not know is
@@ -262,13 +282,34 @@ fn props_or_all(parent: &Element) -> Result<Propfind, DavError> {
     }))
 }
 
-/// A property's value: element content as an XML fragment, else its text.
-fn value_of(p: &Element) -> PropValue {
-    if p.children.is_empty() {
+/// A property's value: typed for the properties whose content is
+/// elements we know, else element content as an XML fragment, else text.
+fn value_of(p: &Element) -> Result<PropValue, DavError> {
+    if p.is(CALDAV, "supported-calendar-component-set") {
+        return components(p).map(PropValue::Components);
+    }
+    if p.is(DAV, "resourcetype") {
+        let kinds = p.children.iter().map(|c| c.name.clone()).collect();
+        return Ok(PropValue::ResourceType(kinds));
+    }
+    Ok(if p.children.is_empty() {
         PropValue::Text(p.text.clone())
     } else {
         PropValue::Xml(p.inner_xml())
-    }
+    })
+}
+
+/// RFC 4791 §9.6.1 `<!ELEMENT comp ...> <!ATTLIST comp name CDATA
+/// #REQUIRED>`: each `CALDAV:comp`'s name; elements of other namespaces
+/// are not ours to read and are passed over.
+fn components(set: &Element) -> Result<Vec<String>, DavError> {
+    set.all(CALDAV, "comp")
+        .map(|c| {
+            c.attr("name")
+                .map(str::to_owned)
+                .ok_or(DavError::Missing("the name attribute of CALDAV:comp"))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -333,9 +374,7 @@ mod tests {
                 Patch::Remove(PropName::caldav("calendar-description")),
                 Patch::Set(
                     PropName::caldav("supported-calendar-component-set"),
-                    PropValue::Xml(
-                        "<comp xmlns=\"urn:ietf:params:xml:ns:caldav\" name=\"VEVENT\"/>".into()
-                    )
+                    PropValue::Components(vec!["VEVENT".into()])
                 ),
             ]
         );
@@ -361,6 +400,81 @@ mod tests {
                 ),
             ])
         );
+    }
+
+    fn components_of(body: &str) -> Result<Vec<(PropName, PropValue)>, DavError> {
+        parse_mkcalendar(body.as_bytes())
+    }
+
+    #[test]
+    fn mkcalendar_component_set_is_typed() {
+        let set = |names: Vec<&str>| {
+            Ok(vec![(
+                PropName::caldav("supported-calendar-component-set"),
+                PropValue::Components(names.into_iter().map(String::from).collect()),
+            )])
+        };
+        // Prefixes of any spelling, a default namespace, attributes in
+        // any order, an element of another namespace passed over.
+        let body = r#"<cal:mkcalendar xmlns:cal="urn:ietf:params:xml:ns:caldav" xmlns:x="DAV:"><x:set><x:prop>
+<cal:supported-calendar-component-set><cal:comp other="1" name="VEVENT"/><cal:comp name="vtodo" other='2'></cal:comp>
+<y:comp xmlns:y="urn:y" name="VJOURNAL"/></cal:supported-calendar-component-set></x:prop></x:set></cal:mkcalendar>"#;
+        assert_eq!(components_of(body), set(vec!["VEVENT", "vtodo"]));
+        let body = r#"<mkcalendar xmlns="urn:ietf:params:xml:ns:caldav"><set xmlns="DAV:"><prop>
+<supported-calendar-component-set xmlns="urn:ietf:params:xml:ns:caldav"><comp name="VTODO"/></supported-calendar-component-set>
+</prop></set></mkcalendar>"#;
+        assert_eq!(components_of(body), set(vec!["VTODO"]));
+        let empty = r#"<C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop>
+<C:supported-calendar-component-set/></D:prop></D:set></C:mkcalendar>"#;
+        assert_eq!(components_of(empty), set(vec![]));
+        let nameless = r#"<C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop>
+<C:supported-calendar-component-set><C:comp/></C:supported-calendar-component-set></D:prop></D:set></C:mkcalendar>"#;
+        assert_eq!(
+            components_of(nameless),
+            Err(DavError::Missing("the name attribute of CALDAV:comp"))
+        );
+    }
+
+    #[test]
+    fn extended_mkcol_gives_the_resource_type() {
+        assert_eq!(parse_mkcol(b"  "), Ok(vec![]));
+        let body = br#"<?xml version="1.0" encoding="utf-8"?>
+<D:mkcol xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop>
+<D:resourcetype><D:collection/><C:calendar/></D:resourcetype><D:displayname>Work</D:displayname>
+<C:supported-calendar-component-set><C:comp name="VEVENT"/></C:supported-calendar-component-set>
+</D:prop></D:set></D:mkcol>"#;
+        assert_eq!(
+            parse_mkcol(body),
+            Ok(vec![
+                (
+                    PropName::dav("resourcetype"),
+                    PropValue::ResourceType(vec![
+                        PropName::dav("collection"),
+                        PropName::caldav("calendar")
+                    ])
+                ),
+                (PropName::dav("displayname"), PropValue::Text("Work".into())),
+                (
+                    PropName::caldav("supported-calendar-component-set"),
+                    PropValue::Components(vec!["VEVENT".into()])
+                ),
+            ])
+        );
+        assert!(matches!(
+            parse_mkcol(b"<C:mkcalendar xmlns:C=\"urn:ietf:params:xml:ns:caldav\"/>"),
+            Err(DavError::UnexpectedRoot { .. })
+        ));
+        // The reader's limits hold here too.
+        assert_eq!(
+            parse_mkcol(b"<!DOCTYPE mkcol [<!ENTITY x \"y\">]><mkcol xmlns=\"DAV:\"/>"),
+            Err(DavError::Doctype)
+        );
+        let deep = format!(
+            "<mkcol xmlns=\"DAV:\">{}{}</mkcol>",
+            "<set>".repeat(crate::MAX_DEPTH),
+            "</set>".repeat(crate::MAX_DEPTH)
+        );
+        assert_eq!(parse_mkcol(deep.as_bytes()), Err(DavError::TooDeep));
     }
 
     #[test]

@@ -456,6 +456,25 @@ pub trait Store: Send + Sync + 'static {
         name: &str,
         display_name: &str,
         components: &[ComponentKind],
+    ) -> StoreResult<Calendar> {
+        let props = CalendarProps {
+            display_name: Some(display_name.to_owned()),
+            ..CalendarProps::default()
+        };
+        self.create_calendar_with(account, name, components, &props)
+    }
+    /// Like [`Store::create_calendar`], with the initial properties set
+    /// in the same transaction (no display name: empty): a value the
+    /// store refuses (`Invalid`, as [`Store::update_calendar`] says)
+    /// creates nothing, and no reader ever sees the calendar without its
+    /// properties (RFC 4791 §5.3.1 MKCALENDAR, RFC 5689 §3 MKCOL: all or
+    /// nothing).
+    fn create_calendar_with(
+        &self,
+        account: AccountId,
+        name: &str,
+        components: &[ComponentKind],
+        props: &CalendarProps,
     ) -> StoreResult<Calendar>;
     /// The account's calendars, sorted by name; `NotFound` for an unknown
     /// account.

@@ -712,14 +712,18 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn create_calendar(
+    fn create_calendar_with(
         &self,
         account: AccountId,
         name: &str,
-        display_name: &str,
         components: &[ComponentKind],
+        props: &CalendarProps,
     ) -> StoreResult<Calendar> {
-        self.write(|tx, _| calendars::create(tx, account, name, display_name, components))
+        // An error in `update` rolls the whole transaction back.
+        self.write(|tx, _| {
+            let cal = calendars::create(tx, account, name, "", components)?;
+            calendars::update(tx, cal.id, props)
+        })
     }
 
     fn calendars(&self, account: AccountId) -> StoreResult<Vec<Calendar>> {

@@ -132,6 +132,53 @@ pub fn calendars_crud(fx: &impl Fixture) {
     assert!(again.id > tasks.id, "calendar ids are never reused");
 }
 
+/// A calendar made with its properties has them from the start; one with
+/// a property refused is not made at all (one transaction).
+pub fn calendars_created_with_properties(fx: &impl Fixture) {
+    let s = fx.open();
+    let alice = with_alice(&s);
+    let props = CalendarProps {
+        display_name: Some("Work".into()),
+        description: Some("Meetings".into()),
+        color: Some("#00ff00".into()),
+        timezone: None,
+    };
+    let todo = [ComponentKind::Todo];
+    let cal = ok(
+        s.create_calendar_with(alice.id, "work", &todo, &props),
+        "create with properties",
+    );
+    assert_eq!(cal.display_name, "Work");
+    assert_eq!(cal.description.as_deref(), Some("Meetings"));
+    assert_eq!(cal.color.as_deref(), Some("#00ff00"));
+    assert_eq!(cal.components, todo);
+    assert_eq!(ok(s.calendar(alice.id, "work"), "look up"), Some(cal));
+    let plain = ok(
+        s.create_calendar_with(alice.id, "plain", &[], &CalendarProps::default()),
+        "create without properties",
+    );
+    assert_eq!((plain.display_name.as_str(), plain.color), ("", None));
+    let bad = CalendarProps {
+        color: Some("red\u{7}".into()),
+        ..props
+    };
+    fails(
+        s.create_calendar_with(alice.id, "refused", &[], &bad),
+        "control character",
+        invalid,
+    );
+    assert_eq!(
+        ok(s.calendar(alice.id, "refused"), "after the refusal"),
+        None,
+        "a refused property leaves no calendar behind"
+    );
+    fails(
+        s.create_calendar_with(alice.id, "work", &[], &CalendarProps::default()),
+        "duplicate",
+        |e| matches!(e, StoreError::AlreadyExists { .. }),
+    );
+}
+
 /// Malformed calendar names, resource names, UIDs and bounds are refused.
 pub fn calendar_names_refused(fx: &impl Fixture) {
     let s = fx.open();

@@ -84,6 +84,7 @@ macro_rules! store_suite {
             queue::delete_frees_unreferenced_blobs,
             queue::queue_survives_reopen,
             calendars::calendars_crud,
+            calendars::calendars_created_with_properties,
             calendars::calendar_names_refused,
             calendars::etags_follow_content,
             calendars::preconditions_guard_writes,

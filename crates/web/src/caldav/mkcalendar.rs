@@ -1,14 +1,18 @@
-//! MKCALENDAR (RFC 4791 §5.3.1): a new calendar collection, with the
-//! properties the body sets, among them the component kinds it takes
-//! (`supported-calendar-component-set`, §5.2.3).
+//! MKCALENDAR (RFC 4791 §5.3.1) and extended MKCOL (RFC 5689 §3): a new
+//! calendar collection, with the properties the body sets, among them
+//! the component kinds it takes (`supported-calendar-component-set`,
+//! RFC 4791 §5.2.3). A MKCOL must ask for a calendar in its
+//! `DAV:resourcetype`: calendars are the only collections we hold.
 
 use axum::http::StatusCode;
 use axum::response::Response;
-use postern_dav::{parse_mkcalendar, Condition, PropName, PropValue, CALDAV};
+use postern_dav::{
+    parse_mkcalendar, parse_mkcol, Condition, MkcolResponse, PropName, PropValue, CALDAV, DAV,
+};
 use postern_store::{CalendarProps, ComponentKind, StoreError};
 
 use super::props::{bad_xml, settable};
-use super::{call, condition, failure, status, text, Dav, Target};
+use super::{call, condition, failure, status, text, xml, Dav, Target};
 
 /// What the body asks for, as the store takes it.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -20,48 +24,102 @@ struct Asked {
 
 pub(super) async fn mkcalendar(req: Dav) -> Response {
     let Target::Calendar(_, name) = req.target.clone() else {
-        return condition(
-            StatusCode::FORBIDDEN,
-            &Condition::CalendarCollectionLocationOk,
-        );
+        return location();
     };
     let set = match parse_mkcalendar(&req.body) {
         Ok(s) => s,
         Err(e) => return bad_xml(&e),
     };
-    let Some(mut asked) = asked(set) else {
+    let Some(asked) = asked(set) else {
         return unsupported();
     };
+    create(req, name, asked).await
+}
+
+/// Extended MKCOL (RFC 5689 §3). A property we refuse fails the whole
+/// request with 403 and a `mkcol-response` naming it (§3.3); a plain
+/// MKCOL (no body) would make a collection that is not a calendar.
+pub(super) async fn mkcol(req: Dav) -> Response {
+    let Target::Calendar(_, name) = req.target.clone() else {
+        return location();
+    };
+    let set = match parse_mkcol(&req.body) {
+        Ok(s) => s,
+        Err(e) => return bad_xml(&e),
+    };
+    if set.is_empty() {
+        return text(StatusCode::FORBIDDEN, format!("{ONLY_CALENDARS}\n"));
+    }
+    let resourcetype = PropName::dav("resourcetype");
+    if !asks_for_calendar(&set) {
+        return refused(&set, &resourcetype, ONLY_CALENDARS);
+    }
+    let Some(asked) = asked(set.clone()) else {
+        let components = PropName::caldav("supported-calendar-component-set");
+        return refused(&set, &components, UNSUPPORTED_KINDS);
+    };
+    create(req, name, asked).await
+}
+
+const ONLY_CALENDARS: &str = "this server holds calendar collections only: \
+MKCOL must set DAV:resourcetype to <DAV:collection/><CALDAV:calendar/> (RFC 5689), or use MKCALENDAR";
+
+const UNSUPPORTED_KINDS: &str =
+    "a calendar here takes VEVENT and VTODO components; name one or both of them";
+
+/// Whether the body's `DAV:resourcetype` is a calendar collection and
+/// nothing else we would have to be (an address book, say).
+fn asks_for_calendar(set: &[(PropName, PropValue)]) -> bool {
+    set.iter().any(|(n, v)| match v {
+        PropValue::ResourceType(kinds) if n.is(DAV, "resourcetype") => {
+            kinds.iter().any(|k| k.is(CALDAV, "calendar"))
+                && kinds
+                    .iter()
+                    .all(|k| k.is(CALDAV, "calendar") || k.is(DAV, "collection"))
+        }
+        _ => false,
+    })
+}
+
+/// RFC 5689 §3: 403 for the property at fault, 424 for the others.
+fn refused(set: &[(PropName, PropValue)], at_fault: &PropName, why: &str) -> Response {
+    xml(StatusCode::FORBIDDEN, refusal(set, at_fault, why))
+}
+
+/// The `mkcol-response` body of [`refused`].
+fn refusal(set: &[(PropName, PropValue)], at_fault: &PropName, why: &str) -> Vec<u8> {
+    let mut body = MkcolResponse::new();
+    for (n, _) in set {
+        body.prop_status(n.clone(), if n == at_fault { 403 } else { 424 });
+    }
+    if !set.iter().any(|(n, _)| n == at_fault) {
+        body.prop_status(at_fault.clone(), 403);
+    }
+    body.description(why);
+    body.to_bytes()
+}
+
+/// RFC 4791 §5.3.1.1: a calendar is made only right in the home.
+fn location() -> Response {
+    condition(
+        StatusCode::FORBIDDEN,
+        &Condition::CalendarCollectionLocationOk,
+    )
+}
+
+/// Makes the calendar with its properties in one store transaction, so
+/// that a refused property leaves nothing behind and no other client
+/// sees the calendar without them (RFC 4791 §5.3.1: all or nothing).
+async fn create(req: Dav, name: String, mut asked: Asked) -> Response {
     let id = req.account.id;
-    let display = asked
-        .props
-        .display_name
-        .take()
-        .unwrap_or_else(|| name.clone());
+    asked.props.display_name.get_or_insert_with(|| name.clone());
     let result = call(&req.state, move |s| {
-        let cal = s.create_calendar(id, &name, &display, &asked.components)?;
-        if asked.props == CalendarProps::default() {
-            return Ok(());
-        }
-        // The store sets the other properties in a second call: if they
-        // are refused, the calendar goes again, so that a failed
-        // MKCALENDAR leaves nothing behind (RFC 4791 §5.3.1: all or
-        // nothing).
-        match s.update_calendar(cal.id, &asked.props) {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                if let Err(undo) = s.delete_calendar(cal.id) {
-                    tracing::error!(error = %undo, calendar = %cal.name,
-                        "a calendar whose properties were refused could not be removed again; delete it with the client");
-                }
-                Err(e)
-            }
-        }
+        s.create_calendar_with(id, &name, &asked.components, &asked.props)
     })
     .await;
     match result {
-        Ok(()) => status(StatusCode::CREATED),
-        // RFC 4791 §5.3.1: MKCALENDAR on an existing resource.
+        Ok(_) => status(StatusCode::CREATED),
+        // RFC 4791 §5.3.1, RFC 4918 §9.3.1: on an existing resource.
         Err(StoreError::AlreadyExists { .. }) => status(StatusCode::METHOD_NOT_ALLOWED),
         Err(e @ StoreError::Invalid { .. }) => text(StatusCode::FORBIDDEN, format!("{e}\n")),
         Err(e) => failure(&req.account, e),
@@ -76,15 +134,12 @@ pub(super) async fn mkcalendar(req: Dav) -> Response {
 fn asked(set: Vec<(PropName, PropValue)>) -> Option<Asked> {
     let mut asked = Asked::default();
     for (n, v) in set {
-        if n.is(CALDAV, "supported-calendar-component-set") {
-            let fragment = match v {
-                PropValue::Xml(x) => x,
-                // An empty element: no component at all.
-                PropValue::Text(t) => t,
-            };
-            asked.components = components(&fragment)?;
-        } else if let PropValue::Text(t) = v {
-            settable(&mut asked.props, &n, t);
+        match v {
+            PropValue::Components(names) => asked.components = components(&names)?,
+            PropValue::Text(t) => {
+                settable(&mut asked.props, &n, t);
+            }
+            PropValue::Xml(_) | PropValue::ResourceType(_) => {}
         }
     }
     Some(asked)
@@ -100,37 +155,19 @@ fn unsupported() -> Response {
 }
 
 /// The kinds a `supported-calendar-component-set` names (RFC 4791
-/// §5.2.3: `<C:comp name="VTODO"/>`...); `None` when it names none, or
-/// one we do not store (VJOURNAL, say).
-///
-/// The fragment is the dav crate's re-serialisation of the element's
-/// children, so its form is fixed: each top-level element declares its
-/// namespace (`<comp xmlns="urn:ietf:params:xml:ns:caldav" name="VTODO"/>`)
-/// and attribute values are double-quoted with `<`, `>`, `"` escaped.
-/// Splitting at `<` and `>` therefore finds exactly the tags.
-fn components(fragment: &str) -> Option<Vec<ComponentKind>> {
+/// §5.2.3, case-insensitively as iCalendar names are, RFC 5545 §2);
+/// `None` when it names none, or one we do not store (VJOURNAL, say).
+fn components(names: &[String]) -> Option<Vec<ComponentKind>> {
     let mut kinds = Vec::new();
-    for tag in fragment.split('<').skip(1) {
-        let tag = tag.split('>').next().unwrap_or_default();
-        let local = tag.split([' ', '/']).next().unwrap_or_default();
-        if local != "comp" || attr(tag, "xmlns").is_some_and(|ns| ns != CALDAV) {
-            continue;
-        }
+    for name in names {
         let kind = ComponentKind::ALL
             .into_iter()
-            .find(|k| attr(tag, "name").is_some_and(|n| n.eq_ignore_ascii_case(k.as_str())))?;
+            .find(|k| name.eq_ignore_ascii_case(k.as_str()))?;
         if !kinds.contains(&kind) {
             kinds.push(kind);
         }
     }
     (!kinds.is_empty()).then_some(kinds)
-}
-
-/// The value of attribute `name` in a start tag written as above.
-fn attr<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
-    let start = tag.find(&format!(" {name}=\""))? + name.len() + 3;
-    let rest = &tag[start..];
-    Some(&rest[..rest.find('"')?])
 }
 
 #[cfg(test)]
@@ -179,6 +216,60 @@ mod tests {
         ] {
             assert_eq!(parsed(&body(set)), None, "{set}");
         }
+    }
+
+    fn mkcol(props: &str) -> Vec<(PropName, PropValue)> {
+        let body = format!(
+            r#"<D:mkcol xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop>{props}</D:prop></D:set></D:mkcol>"#
+        );
+        parse_mkcol(body.as_bytes()).expect("well-formed")
+    }
+
+    #[test]
+    fn mkcol_must_ask_for_a_calendar_and_nothing_else() {
+        let calendar = "<D:resourcetype><D:collection/><C:calendar/></D:resourcetype>";
+        assert!(asks_for_calendar(&mkcol(calendar)));
+        assert!(asks_for_calendar(&mkcol(
+            "<D:resourcetype><C:calendar/></D:resourcetype>"
+        )));
+        for other in [
+            "<D:resourcetype><D:collection/></D:resourcetype>",
+            "<D:resourcetype/>",
+            r#"<D:resourcetype><D:collection/><C:calendar/><A:addressbook xmlns:A="urn:ietf:params:xml:ns:carddav"/></D:resourcetype>"#,
+            "<D:displayname>no type</D:displayname>",
+            // The CalDAV name in the DAV: namespace is not a calendar.
+            "<D:resourcetype><D:collection/><D:calendar/></D:resourcetype>",
+        ] {
+            assert!(!asks_for_calendar(&mkcol(other)), "{other}");
+        }
+    }
+
+    #[test]
+    fn a_refused_mkcol_names_the_property_at_fault() {
+        let set = mkcol(
+            "<D:resourcetype><D:collection/></D:resourcetype><D:displayname>x</D:displayname>",
+        );
+        let body = |at_fault: &PropName| {
+            String::from_utf8(refusal(&set, at_fault, ONLY_CALENDARS)).unwrap()
+        };
+        let text = body(&PropName::dav("resourcetype"));
+        assert!(
+            text.contains(
+                "<d:prop><d:resourcetype/></d:prop><d:status>HTTP/1.1 403 Forbidden</d:status>"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("<d:prop><d:displayname/></d:prop><d:status>HTTP/1.1 424 Failed Dependency</d:status>"), "{text}");
+        assert!(text.contains("calendar collections only"), "{text}");
+        // A property the body did not set is named all the same.
+        let text = body(&PropName::caldav("supported-calendar-component-set"));
+        assert!(text.contains("<d:prop><c:supported-calendar-component-set/></d:prop><d:status>HTTP/1.1 403 Forbidden"), "{text}");
+        assert!(
+            text.contains(
+                "<d:prop><d:resourcetype/><d:displayname/></d:prop><d:status>HTTP/1.1 424"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

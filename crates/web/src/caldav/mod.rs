@@ -26,7 +26,8 @@
 //! # Layout
 //! - this file: routing, login, path parsing, shared answers.
 //! - `props`: PROPFIND, PROPPATCH, DELETE of a calendar.
-//! - `mkcalendar`: MKCALENDAR, with the components the calendar takes.
+//! - `mkcalendar`: MKCALENDAR and extended MKCOL (RFC 5689), with the
+//!   components the calendar takes.
 //! - `privileges`: what the user may do (`current-user-privilege-set`).
 //! - `object`: GET, HEAD, PUT, DELETE of a calendar object.
 //! - `report`: calendar-query, calendar-multiget, sync-collection.
@@ -55,7 +56,8 @@ const ROOT: &str = "/dav/";
 /// What `DAV:` compliance classes and methods we offer (RFC 4918 §10.1,
 /// RFC 4791 §5.1): class 1 and 3 (no locks, so not 2), calendar-access.
 const DAV_CLASSES: &str = "1, 3, calendar-access";
-const ALLOW: &str = "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCALENDAR, REPORT";
+const ALLOW: &str =
+    "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCALENDAR, MKCOL, REPORT";
 
 const XML: &str = "application/xml; charset=utf-8";
 
@@ -268,6 +270,7 @@ async fn dispatch(method: &str, req: Dav) -> Response {
         "PROPFIND" => props::propfind(req).await,
         "PROPPATCH" => props::proppatch(req).await,
         "MKCALENDAR" => mkcalendar::mkcalendar(req).await,
+        "MKCOL" => mkcalendar::mkcol(req).await,
         "REPORT" => report::report(req).await,
         "GET" | "HEAD" => object::get(req).await,
         "PUT" => object::put(req).await,

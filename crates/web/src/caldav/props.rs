@@ -252,7 +252,7 @@ pub(super) async fn propfind(req: Dav) -> Response {
         Target::Object(_, cal, name) => object(&req, &cal, &name, &mut ms, &wanted).await,
     };
     match result {
-        Ok(()) => xml(StatusCode::MULTI_STATUS, privileges::to_bytes(&ms)),
+        Ok(()) => xml(StatusCode::MULTI_STATUS, ms.to_bytes()),
         Err(r) => r,
     }
 }
@@ -387,7 +387,9 @@ pub(super) async fn proppatch(req: Dav) -> Response {
     for patch in patches {
         let (name, value) = match patch {
             Patch::Set(n, PropValue::Text(t)) => (n, t),
-            Patch::Set(n, PropValue::Xml(_)) => {
+            // Element content: the component set and resource type are
+            // fixed at creation (RFC 4791 §5.2.3), the rest not ours.
+            Patch::Set(n, _) => {
                 refused.push(n);
                 continue;
             }

@@ -9,7 +9,6 @@ use postern_dav::{
 };
 use postern_store::{Calendar, CalendarObject, StoreError};
 
-use super::privileges;
 use super::props::{answer, bad_xml, object_props, parse_sync_token, sync_token};
 use super::{
     calendar_path, call, condition, decode_segment, failure, object_path, own_calendar, xml, Dav,
@@ -40,7 +39,7 @@ pub(super) async fn report(req: Dav) -> Response {
         Report::SyncCollection(s) => sync(&req, &cal, s).await,
     };
     match result {
-        Ok(ms) => xml(StatusCode::MULTI_STATUS, privileges::to_bytes(&ms)),
+        Ok(ms) => xml(StatusCode::MULTI_STATUS, ms.to_bytes()),
         Err(r) => r,
     }
 }

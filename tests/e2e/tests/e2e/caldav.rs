@@ -637,3 +637,72 @@ async fn a_mkcalendar_with_a_refused_property_makes_nothing() {
     let r = c.propfind(CAL, "0", "<ic:calendar-color/>").await;
     assert!(r.text().contains("#FF0000FF"), "{r}");
 }
+
+/// RFC 5689: an extended MKCOL asking for a calendar makes one, with its
+/// properties and component kinds, as vdirsyncer and others do; a MKCOL
+/// for any other collection is refused with the reason (we hold
+/// calendars only) and makes nothing; OPTIONS lists the method.
+#[tokio::test]
+async fn extended_mkcol_makes_calendars_and_nothing_else() {
+    let srv = server().await;
+    let mut c = Client::new(&srv, Some((ALICE, PASSWORD))).await;
+    let r = c.send("OPTIONS", CAL, &[], "").await;
+    let allow = r.header("allow").unwrap_or_default().to_owned();
+    assert!(allow.split(", ").any(|m| m == "MKCOL"), "{r}");
+
+    let mkcol = |resourcetype: &str, more: &str| {
+        format!(
+            r#"<?xml version="1.0" encoding="utf-8"?><D:mkcol xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop><D:resourcetype>{resourcetype}</D:resourcetype>{more}</D:prop></D:set></D:mkcol>"#
+        )
+    };
+    let calendar = "<D:collection/><C:calendar/>";
+    let tasks = "<D:displayname>Tasks</D:displayname><C:supported-calendar-component-set><C:comp name=\"VTODO\"/></C:supported-calendar-component-set>";
+    let r = c.send("MKCOL", CAL, &[], &mkcol(calendar, tasks)).await;
+    assert_eq!(r.status, 201, "{r}");
+    let r = c
+        .propfind(
+            CAL,
+            "0",
+            "<d:resourcetype/><d:displayname/><c:supported-calendar-component-set/>",
+        )
+        .await;
+    let t = r.text();
+    assert!(t.contains("<c:calendar/>") && t.contains(">Tasks<"), "{r}");
+    assert!(t.contains("name=\"VTODO\"") && !t.contains("VEVENT"), "{r}");
+    // RFC 4918 §9.3.1: on an existing resource.
+    let r = c.send("MKCOL", CAL, &[], &mkcol(calendar, "")).await;
+    assert_eq!(r.status, 405, "{r}");
+
+    // A plain collection, with or without a body: refused, nothing made.
+    let other = "/dav/calendars/alice@example.test/files/";
+    let r = c
+        .send("MKCOL", other, &[], &mkcol("<D:collection/>", tasks))
+        .await;
+    assert_eq!(r.status, 403, "{r}");
+    let t = r.text();
+    assert!(t.contains("<d:mkcol-response"), "{r}");
+    assert!(
+        t.contains("<d:resourcetype/></d:prop><d:status>HTTP/1.1 403 Forbidden"),
+        "{r}"
+    );
+    assert!(t.contains("calendar collections only"), "{r}");
+    let r = c.send("MKCOL", other, &[], "").await;
+    assert_eq!(r.status, 403, "{r}");
+    assert!(r.text().contains("calendar collections only"), "{r}");
+    // A kind we do not store: the component set is at fault.
+    let journal = tasks.replace("VTODO", "VJOURNAL");
+    let r = c
+        .send("MKCOL", other, &[], &mkcol(calendar, &journal))
+        .await;
+    assert_eq!(r.status, 403, "{r}");
+    assert!(
+        r.text()
+            .contains("<c:supported-calendar-component-set/></d:prop><d:status>HTTP/1.1 403"),
+        "{r}"
+    );
+    assert_eq!(c.propfind(other, "0", "<d:getetag/>").await.status, 404);
+    // Nowhere but right in the home (RFC 4791 §5.3.1.1 likewise).
+    let nested = format!("{CAL}inner/");
+    let r = c.send("MKCOL", &nested, &[], &mkcol(calendar, "")).await;
+    assert_ne!(r.status, 201, "{r}");
+}
