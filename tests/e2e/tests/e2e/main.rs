@@ -1,5 +1,6 @@
 //! One test binary, a module per concern.
 
+mod acme;
 mod bad_input;
 mod caldav;
 mod caldav_load;
