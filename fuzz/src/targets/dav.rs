@@ -1,7 +1,7 @@
 //! The CalDAV core (`postern-dav`): request bodies and iCalendar objects.
 //!
 //! Invariants of `dav_xml` (the first octet picks the method: PROPFIND,
-//! PROPPATCH, MKCALENDAR, REPORT; the rest is the body):
+//! PROPPATCH, MKCALENDAR, REPORT, MKCOL; the rest is the body):
 //! - a DOCTYPE is always refused: the body behind one (with an internal
 //!   subset declaring entities) is `Doctype` or `NotUtf8`, never parsed;
 //! - the limits hold: the body nested inside `MAX_DEPTH` more elements,
@@ -20,8 +20,8 @@
 
 use postern_dav::ical::{self, MAX_INSTANCES, MAX_UID};
 use postern_dav::{
-    parse_mkcalendar, parse_propfind, parse_proppatch, parse_report, DavError, Multistatus,
-    PropName, Propfind, Report, Response, Value, MAX_DEPTH, MAX_ELEMENTS,
+    parse_mkcalendar, parse_mkcol, parse_propfind, parse_proppatch, parse_report, DavError,
+    Multistatus, PropName, Propfind, Report, Response, Value, MAX_DEPTH, MAX_ELEMENTS,
 };
 
 use super::session::excerpt;
@@ -29,7 +29,7 @@ use super::Target;
 
 pub(super) const XML: Target = Target {
     name: "dav_xml",
-    about: "WebDAV/CalDAV request bodies (PROPFIND, PROPPATCH, MKCALENDAR, REPORT)",
+    about: "WebDAV/CalDAV request bodies (PROPFIND, PROPPATCH, MKCALENDAR, REPORT, MKCOL)",
     run: fuzz_xml,
     seeds: xml_seeds,
 };
@@ -41,13 +41,17 @@ pub(super) const ICAL: Target = Target {
     seeds: ical_seeds,
 };
 
+/// How many methods the first octet chooses among.
+const METHODS: u8 = 5;
+
 /// Parses `body` as method `m`, only for success or the error.
 fn parse(m: u8, body: &[u8]) -> Result<(), DavError> {
-    match m % 4 {
+    match m % METHODS {
         0 => parse_propfind(body).map(drop),
         1 => parse_proppatch(body).map(drop),
         2 => parse_mkcalendar(body).map(drop),
-        _ => parse_report(body).map(drop),
+        3 => parse_report(body).map(drop),
+        _ => parse_mkcol(body).map(drop),
     }
 }
 
@@ -85,7 +89,7 @@ fn fuzz_xml(input: &[u8]) {
         assert!(parse(m, &many).is_err(), "element limit: {}", excerpt(body));
     }
 
-    if let (0, Ok(Propfind::Prop(names))) = (m % 4, parse_propfind(body)) {
+    if let (0, Ok(Propfind::Prop(names))) = (m % METHODS, parse_propfind(body)) {
         assert!(result.is_ok());
         // Short text and few names: the check is about escaping, and a
         // body's worth of text per property would be quadratic.
@@ -117,7 +121,8 @@ fn xml_seeds() -> Vec<Vec<u8>> {
         with(1, "<d:propertyupdate xmlns:d=\"DAV:\" xmlns:c=\"urn:ietf:params:xml:ns:caldav\"><d:set><d:prop><d:displayname>A &amp; B</d:displayname><c:supported-calendar-component-set><c:comp name=\"VEVENT\"/></c:supported-calendar-component-set></d:prop></d:set><d:remove><d:prop><c:calendar-description/></d:prop></d:remove></d:propertyupdate>"),
         with(2, "<C:mkcalendar xmlns:D=\"DAV:\" xmlns:C=\"urn:ietf:params:xml:ns:caldav\"><D:set><D:prop><C:calendar-timezone><![CDATA[BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n]]></C:calendar-timezone></D:prop></D:set></C:mkcalendar>"),
         with(3, "<C:calendar-query xmlns:D=\"DAV:\" xmlns:C=\"urn:ietf:params:xml:ns:caldav\"><D:prop><D:getetag/></D:prop><C:filter><C:comp-filter name=\"VCALENDAR\"><C:comp-filter name=\"VEVENT\"><C:time-range start=\"20060104T000000Z\" end=\"20060105T000000Z\"/><C:prop-filter name=\"ATTENDEE\"><C:text-match collation=\"i;octet\" negate-condition=\"yes\">x</C:text-match><C:param-filter name=\"PARTSTAT\"><C:is-not-defined/></C:param-filter></C:prop-filter></C:comp-filter></C:comp-filter></C:filter></C:calendar-query>"),
-        with(7, "<C:calendar-multiget xmlns:D=\"DAV:\" xmlns:C=\"urn:ietf:params:xml:ns:caldav\"><D:prop><C:calendar-data/></D:prop><D:href>/a%20b.ics</D:href></C:calendar-multiget>"),
+        with(8, "<C:calendar-multiget xmlns:D=\"DAV:\" xmlns:C=\"urn:ietf:params:xml:ns:caldav\"><D:prop><C:calendar-data/></D:prop><D:href>/a%20b.ics</D:href></C:calendar-multiget>"),
+        with(4, "<D:mkcol xmlns:D=\"DAV:\" xmlns:C=\"urn:ietf:params:xml:ns:caldav\"><D:set><D:prop><D:resourcetype><D:collection/><C:calendar/></D:resourcetype><D:displayname>W</D:displayname><C:supported-calendar-component-set><C:comp name=\"VEVENT\"/><C:comp/></C:supported-calendar-component-set></D:prop></D:set></D:mkcol>"),
         with(0xf3, "<sync-collection xmlns=\"DAV:\"><sync-token>t&#x31;</sync-token><sync-level>1</sync-level><limit><nresults>10</nresults></limit><prop><getetag/></prop></sync-collection>"),
     ]
 }
