@@ -6,6 +6,8 @@ calendar-home-set), uploads events (one recurring, with its VTIMEZONE)
 and to-dos (into a calendar made for VTODO only), downloads a change
 made on the server by a plain HTTP PUT, carries deletions both ways, and
 resolves a change made on both sides as its `conflict_resolution` says.
+A calendar that exists only locally is made on the server by vdirsyncer
+itself, with an extended MKCOL (RFC 5689).
 After each sync both sides are compared item by item.
 
 Locally:
@@ -286,6 +288,22 @@ verify = "{self.server.ca}"
         self.vdirsyncer("sync")
         self.assert_same_both_sides("events", {"weekly@example.test": "Team meeting (room 2)"})
         self.assert_same_both_sides("tasks", {"tax@example.test": "File taxes"})
+
+    def test_a_local_calendar_is_made_on_the_server(self):
+        # Only the local side has "travel": `collections = ["from a"]`
+        # makes vdirsyncer create it on the server (extended MKCOL with
+        # a calendar resourcetype) once `discover` is answered yes.
+        os.makedirs(os.path.join(self.local, "travel"))
+        self.write_local("travel", "flight.ics", event("flight@example.test", "Flight"))
+        self.configure(["from a"])
+        self.vdirsyncer("discover")
+        body = (b'<d:propfind xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop>'
+                b"<d:resourcetype/></d:prop></d:propfind>")
+        status, _, text = self.dav.request("PROPFIND", f"{HOME}travel/", body, {"Depth": "0"})
+        self.assertEqual(status, 207, text)
+        self.assertIn(b"<c:calendar/>", text)
+        self.vdirsyncer("sync")
+        self.assert_same_both_sides("travel", {"flight@example.test": "Flight"})
 
     def test_a_change_on_both_sides_resolves_as_configured(self):
         self.dav.mkcalendar("both")
