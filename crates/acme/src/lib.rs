@@ -100,7 +100,7 @@ pub enum AcmeError {
     NotOffered { name: String, kind: &'static str },
     #[error("{0} is in use (a running server?); tls-alpn-01 needs that address for the length of the order: stop the server for a moment, or use --challenge http-01, which a running server answers")]
     TlsAlpnBusy(SocketAddr),
-    #[error("cannot listen on {addr} for the http-01 challenge: {source}; run as a user allowed to bind it, or give --http-listen with an address the CA's port-80 requests reach")]
+    #[error("cannot listen on {addr} for the challenge: {source}; run as a user allowed to bind it (or give the binary CAP_NET_BIND_SERVICE), or give --http-listen / --tls-listen with an address the CA's requests reach")]
     Listen {
         addr: SocketAddr,
         source: std::io::Error,
@@ -109,7 +109,7 @@ pub enum AcmeError {
     BadToken(String),
     #[error("the http-01 answer is not served on {addr}: {why}; if another program holds that port stop it, or start `postern serve` (its port-80 listener answers challenges)")]
     SelfCheck { addr: SocketAddr, why: String },
-    #[error("the CA could not validate {}; check that DNS for each name points to this machine and that port 80 reaches it (firewall, NAT, --http-listen)", .0.join("; "))]
+    #[error("the CA could not validate {}; check that DNS for each name points to this machine and that the CA reaches it on port 80 for http-01, port 443 for tls-alpn-01 (firewall, NAT, --http-listen, --tls-listen)", .0.join("; "))]
     Validation(Vec<String>),
     #[error("the order ended in state {0:?}; try again later")]
     Order(OrderStatus),
