@@ -9,7 +9,6 @@
 use std::time::Duration;
 
 use postern_message::Message;
-use postern_store::Store;
 use postern_testkit::server::HOST;
 use postern_testkit::{Browser, HttpResponse, HttpsClient, TestServer};
 
