@@ -24,6 +24,9 @@ FORBIDDEN = {
     "postern-outbound": {"postern", "postern-server", "postern-config", "postern-smtp-proto", "postern-imap-proto", "postern-pop3-proto", "postern-auth"},
     "postern-web": {"postern", "postern-server", "postern-smtp-proto", "postern-imap-proto", "postern-pop3-proto", "postern-tls", "rustls"},
     "postern-dav": {"tokio", "rustls", "mio", "socket2", "postern-store", "postern-server", "postern-web", "axum", "postern-tls", "postern-config"},
+    # The ACME client issues certificates; it never reaches the mail, the
+    # accounts or the web application.
+    "postern-acme": {"postern", "postern-server", "postern-store", "postern-web", "postern-auth", "postern-outbound"},
     "postern-server": {"postern"},
 }
 # workspace crates each crate may name directly
@@ -40,6 +43,7 @@ ALLOWED_WORKSPACE_DEPS = {
     "postern-outbound": {"postern-types", "postern-store", "postern-tls"},
     "postern-web": {"postern-types", "postern-store", "postern-auth", "postern-message", "postern-config", "postern-dav"},
     "postern-dav": {"postern-types"},
+    "postern-acme": {"postern-tls"},
 }
 
 

@@ -9,13 +9,14 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use postern_acme::Challenge;
-use postern_config::{CertSource, CertificateConfig, Config};
+use postern_config::{CertificateConfig, Config};
 use postern_outbound::tls::{Check, Trust};
 use postern_tls::inspect::format_time;
 use postern_tls::tooling::{self, prepare_import, ImportRequest, ImportSource, KeyType};
 use postern_types::Service;
 use time::OffsetDateTime;
 
+use crate::cmd::cert::{pem_paths, target};
 use crate::cmd::check::required_hosts;
 use crate::paths::Location;
 
@@ -190,33 +191,4 @@ fn install(
     );
     println!("A running server picks it up within 2 seconds, without a restart.");
     Ok(ExitCode::SUCCESS)
-}
-
-/// The configured certificate this command replaces.
-fn target<'c>(config: &'c Config, name: Option<&str>) -> anyhow::Result<&'c CertificateConfig> {
-    let found = match name {
-        Some(n) => config.certificates.iter().find(|c| c.name == n),
-        None => config.default_certificate(),
-    };
-    found.with_context(|| match name {
-        Some(n) => format!(
-            "no [[certificate]] named \"{n}\" in {}",
-            config.path.display()
-        ),
-        None => format!(
-            "{} has no default [[certificate]]; add one or name it with --cert-name",
-            config.path.display()
-        ),
-    })
-}
-
-fn pem_paths(target: &CertificateConfig) -> anyhow::Result<(&Path, &Path)> {
-    match &target.source {
-        CertSource::Pem { cert, key } => Ok((cert, key)),
-        CertSource::Pkcs12 { path, .. } => anyhow::bail!(
-            "certificate \"{}\" is a PKCS#12 keystore ({}); point the entry at PEM files (cert = ..., key = ...) for ACME to install there",
-            target.name,
-            path.display()
-        ),
-    }
 }

@@ -161,7 +161,10 @@ pub fn run(loc: &Location, cmd: CertCommand) -> anyhow::Result<ExitCode> {
 }
 
 /// The configured certificate a command replaces.
-fn target<'c>(config: &'c Config, name: Option<&str>) -> anyhow::Result<&'c CertificateConfig> {
+pub(crate) fn target<'c>(
+    config: &'c Config,
+    name: Option<&str>,
+) -> anyhow::Result<&'c CertificateConfig> {
     let found = match name {
         Some(n) => config.certificates.iter().find(|c| c.name == n),
         None => config.default_certificate(),
@@ -178,11 +181,11 @@ fn target<'c>(config: &'c Config, name: Option<&str>) -> anyhow::Result<&'c Cert
     })
 }
 
-fn pem_paths(target: &CertificateConfig) -> anyhow::Result<(&Path, &Path)> {
+pub(crate) fn pem_paths(target: &CertificateConfig) -> anyhow::Result<(&Path, &Path)> {
     match &target.source {
         CertSource::Pem { cert, key } => Ok((cert, key)),
         CertSource::Pkcs12 { path, .. } => anyhow::bail!(
-            "certificate \"{}\" is a PKCS#12 keystore ({}); replace that file, or point the entry at PEM files (cert = ..., key = ...) to install here",
+            "certificate \"{}\" is a PKCS#12 keystore ({}); replace that file, or point the entry at PEM files (cert = ..., key = ...) to install a new certificate there",
             target.name,
             path.display()
         ),
