@@ -140,12 +140,12 @@ impl fmt::Display for IcalError {
 impl std::error::Error for IcalError {}
 
 /// A checked object.
-struct Object {
-    cal: ICalendar,
+pub(crate) struct Object {
+    pub(crate) cal: ICalendar,
     uid: String,
     component: Component,
     /// The index of the component without RECURRENCE-ID, if any.
-    master: Option<usize>,
+    pub(crate) master: Option<usize>,
 }
 
 /// Checks an object for PUT (RFC 4791 §4.1) and gives what the store
@@ -158,10 +158,10 @@ pub fn analyze(data: &[u8]) -> Result<Analyzed, IcalError> {
         true => expand(&obj, 64).map(|(all, t, _)| (all, t))?,
         false => expand_until(&obj, None)?,
     };
-    let first_start = all.iter().map(|i| i.start).min();
+    let first_start = all.iter().map(|(_, i)| i.start).min();
     let last_end = match truncated {
         true => None,
-        false => all.iter().map(|i| i.end).max(),
+        false => all.iter().map(|(_, i)| i.end).max(),
     };
     Ok(Analyzed {
         uid: obj.uid,
@@ -179,7 +179,8 @@ pub fn instances(data: &[u8], start: i64, end: i64) -> Result<Vec<Instance>, Ica
         start: Some(start),
         end: Some(end),
     };
-    let (mut all, _) = expand_until(&obj, Some(end))?;
+    let (all, _) = expand_until(&obj, Some(end))?;
+    let mut all: Vec<Instance> = all.into_iter().map(|(_, i)| i).collect();
     all.retain(|i| range.overlaps(i.start, i.end));
     all.sort_by_key(|i| (i.start, i.end));
     all.truncate(MAX_INSTANCES);
@@ -199,7 +200,7 @@ pub fn matches(data: &[u8], filter: &CompFilter) -> bool {
     component_matches(&obj, root, filter)
 }
 
-fn parse(data: &[u8]) -> Result<Object, IcalError> {
+pub(crate) fn parse(data: &[u8]) -> Result<Object, IcalError> {
     let text = std::str::from_utf8(data).map_err(|_| IcalError::NotUtf8)?;
     // calcard takes an object cut short as whole; RFC 5545 §3.4 ends one
     // with END:VCALENDAR, and a PUT cut in transit must not be stored.
@@ -306,11 +307,15 @@ fn rrule(obj: &Object) -> Option<&calcard::icalendar::ICalendarRecurrenceRule> {
         })
 }
 
-/// Every instance starting before `end`, unsorted, and whether the walk
-/// of the rule stopped early (so later ones may exist). The walk is
+/// Every instance starting before `end` with the index of the component
+/// it comes from, unsorted, and whether the walk of the rule stopped
+/// early (so later ones may exist). The walk is
 /// short first and longer only while it stops before `end`, so an
 /// endless rule costs what the window needs, not [`MAX_EXPANSION`].
-fn expand_until(obj: &Object, end: Option<i64>) -> Result<(Vec<Instance>, bool), IcalError> {
+pub(crate) fn expand_until(
+    obj: &Object,
+    end: Option<i64>,
+) -> Result<(Vec<(usize, Instance)>, bool), IcalError> {
     let mut limit = 64;
     loop {
         let (all, truncated, latest) = expand(obj, limit)?;
@@ -322,10 +327,15 @@ fn expand_until(obj: &Object, end: Option<i64>) -> Result<(Vec<Instance>, bool),
     }
 }
 
-/// Every instance, unsorted; whether the walk of the rule stopped at
-/// `limit` (so later ones may exist); the latest start of an instance
-/// of the master.
-fn expand(obj: &Object, limit: usize) -> Result<(Vec<Instance>, bool, Option<i64>), IcalError> {
+/// Every instance with the index of its component (the expansion
+/// writes each instance from the component it comes from), unsorted;
+/// whether the walk of the rule stopped at `limit` (so later ones may
+/// exist); the latest start of an instance of the master.
+#[allow(clippy::type_complexity)]
+fn expand(
+    obj: &Object,
+    limit: usize,
+) -> Result<(Vec<(usize, Instance)>, bool, Option<i64>), IcalError> {
     let expanded = obj.cal.expand_dates(chrono_tz::UTC, limit);
     if let Some(e) = expanded.errors.first() {
         return Err(IcalError::Dates(e.error.to_string()));
@@ -352,16 +362,19 @@ fn expand(obj: &Object, limit: usize) -> Result<(Vec<Instance>, bool, Option<i64
             Some(rid) => timestamp(rid, &tz),
             None => master_recurs.then_some(start),
         };
-        out.push(Instance {
-            start,
-            end,
-            recurrence_id,
-            summary: comp
-                .property(&ICalendarProperty::Summary)
-                .and_then(|s| s.values.first())
-                .and_then(|v| v.as_text())
-                .map(str::to_owned),
-        });
+        out.push((
+            ev.comp_id as usize,
+            Instance {
+                start,
+                end,
+                recurrence_id,
+                summary: comp
+                    .property(&ICalendarProperty::Summary)
+                    .and_then(|s| s.values.first())
+                    .and_then(|v| v.as_text())
+                    .map(str::to_owned),
+            },
+        ));
     }
     // Each step of the rule gives an instance or skips an EXDATE, so a
     // walk that reached `limit` has at least that many of both together.
@@ -380,7 +393,7 @@ fn expand(obj: &Object, limit: usize) -> Result<(Vec<Instance>, bool, Option<i64
 /// takes no time (RFC 5545 §3.6.1), and so does a VTODO with only a DUE
 /// (RFC 4791 §9.9's table compares DUE alone); calcard would stretch
 /// both to the end of the day.
-fn is_instant(comp: &ICalendarComponent) -> bool {
+pub(crate) fn is_instant(comp: &ICalendarComponent) -> bool {
     let has = |p: ICalendarProperty| comp.has_property(&p);
     match comp.component_type {
         ICalendarComponentType::VEvent => {
@@ -403,7 +416,7 @@ fn is_instant(comp: &ICalendarComponent) -> bool {
 }
 
 /// A date or date-time property's first value as Unix seconds.
-fn timestamp(
+pub(crate) fn timestamp(
     entry: &ICalendarEntry,
     tz: &calcard::icalendar::timezone::TzResolver<&str>,
 ) -> Option<i64> {
@@ -457,7 +470,7 @@ fn time_range_matches(obj: &Object, comp: &ICalendarComponent, range: TimeRange)
     if all.is_empty() && obj.component == Component::Todo {
         return true;
     }
-    all.iter().any(|i| range.overlaps(i.start, i.end))
+    all.iter().any(|(_, i)| range.overlaps(i.start, i.end))
 }
 
 /// RFC 4791 §9.7.2.
