@@ -14,12 +14,15 @@
 //! - `multistatus`: the 207 body, the precondition `error` body and the
 //!   extended MKCOL's `mkcol-response`.
 //! - `ical`: iCalendar objects (RFC 4791 §4.1 checks, instances, filters).
+//! - `expand`: `<C:expand>`, a recurring object spelled out as instances in
+//!   UTC (RFC 4791 §9.6.5).
 //! - `imip`: scheduling messages by mail (iTIP RFC 5546, iMIP RFC 6047).
 //! - `error`: [`DavError`], the reason a body was refused.
 
 #![forbid(unsafe_code)]
 
 mod error;
+pub mod expand;
 pub mod filter;
 pub mod ical;
 pub mod imip;
@@ -36,7 +39,7 @@ pub use multistatus::{
 };
 pub use request::{
     parse_mkcalendar, parse_mkcol, parse_propfind, parse_proppatch, parse_report, CalendarQuery,
-    Multiget, Patch, PropValue, Propfind, Report, SyncCollection, SyncLevel,
+    Expand, Multiget, Patch, PropValue, Propfind, Report, SyncCollection, SyncLevel,
 };
 pub use xml::{MAX_DEPTH, MAX_ELEMENTS};
 

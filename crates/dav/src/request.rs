@@ -3,7 +3,7 @@
 //! RFC 4791 §7.8-7.9; sync-collection, RFC 6578 §3.2).
 
 use crate::error::{excerpt, DavError};
-use crate::filter::{parse_filter, Filter};
+use crate::filter::{parse_filter, utc_seconds, Filter};
 use crate::xml::{self, Element};
 use crate::{PropName, CALDAV, DAV};
 
@@ -67,6 +67,16 @@ pub struct CalendarQuery {
     pub props: Propfind,
     /// The filter.
     pub filter: Filter,
+    /// `CALDAV:expand` in the requested `calendar-data`.
+    pub expand: Option<Expand>,
+}
+
+/// RFC 4791 §9.6.5: the answers' calendar data with every recurrence
+/// expanded over this range (Unix seconds; both bounds are required).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expand {
+    pub start: i64,
+    pub end: i64,
 }
 
 /// RFC 4791 §9.10: properties of the resources named.
@@ -76,6 +86,8 @@ pub struct Multiget {
     pub props: Propfind,
     /// The hrefs, as sent (percent-encoded).
     pub hrefs: Vec<String>,
+    /// `CALDAV:expand` in the requested `calendar-data`.
+    pub expand: Option<Expand>,
 }
 
 /// RFC 6578 §6.1: the changes since a token.
@@ -175,6 +187,7 @@ pub fn parse_report(body: &[u8]) -> Result<Report, DavError> {
         return Ok(Report::CalendarQuery(CalendarQuery {
             props: props_or_all(&root)?,
             filter: parse_filter(filter)?,
+            expand: expand_of(&root)?,
         }));
     }
     if root.is(CALDAV, "calendar-multiget") {
@@ -188,12 +201,42 @@ pub fn parse_report(body: &[u8]) -> Result<Report, DavError> {
         return Ok(Report::CalendarMultiget(Multiget {
             props: props_or_all(&root)?,
             hrefs,
+            expand: expand_of(&root)?,
         }));
     }
     if root.is(DAV, "sync-collection") {
         return parse_sync(&root).map(Report::SyncCollection);
     }
     Err(DavError::UnsupportedReport(root.name))
+}
+
+/// `<C:calendar-data><C:expand start=".." end=".."/></C:calendar-data>`
+/// among a REPORT's requested properties (RFC 4791 §9.6.5).
+fn expand_of(root: &Element) -> Result<Option<Expand>, DavError> {
+    let Some(el) = root
+        .child(DAV, "prop")
+        .and_then(|p| p.child(CALDAV, "calendar-data"))
+        .and_then(|d| d.child(CALDAV, "expand"))
+    else {
+        return Ok(None);
+    };
+    let bound = |name: &'static str| {
+        let v = el
+            .attr(name)
+            .ok_or(DavError::Missing("the start and end of CALDAV:expand"))?;
+        utc_seconds(v).ok_or_else(|| DavError::Invalid {
+            what: "CALDAV:expand",
+            value: excerpt(v),
+        })
+    };
+    let (start, end) = (bound("start")?, bound("end")?);
+    if end <= start {
+        return Err(DavError::Invalid {
+            what: "CALDAV:expand (end not after start)",
+            value: format!("{start}..{end}"),
+        });
+    }
+    Ok(Some(Expand { start, end }))
 }
 
 fn parse_sync(root: &Element) -> Result<SyncCollection, DavError> {
@@ -517,6 +560,59 @@ mod tests {
         );
         let bad = b"<sync-collection xmlns=\"DAV:\"><sync-token/><sync-level>2</sync-level><prop/></sync-collection>";
         assert!(matches!(parse_report(bad), Err(DavError::Invalid { .. })));
+    }
+
+    #[test]
+    fn expand_is_read_from_the_requested_calendar_data() {
+        // RFC 4791 §7.8.3's example: June 2006, recurrences expanded.
+        let body = br#"<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">
+<D:prop><C:calendar-data><C:expand start="20060103T000000Z" end="20060105T000000Z"/></C:calendar-data></D:prop>
+<C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT">
+<C:time-range start="20060103T000000Z" end="20060105T000000Z"/></C:comp-filter></C:comp-filter></C:filter>
+</C:calendar-query>"#;
+        let Ok(Report::CalendarQuery(q)) = parse_report(body) else {
+            panic!("not a calendar-query");
+        };
+        assert_eq!(
+            q.expand,
+            Some(Expand {
+                start: 1_136_246_400,
+                end: 1_136_419_200
+            })
+        );
+        let multiget = br#"<C:calendar-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">
+<D:prop><D:getetag/><C:calendar-data><C:expand start="20060103T000000Z" end="20060104T000000Z"/></C:calendar-data></D:prop>
+<D:href>/a.ics</D:href></C:calendar-multiget>"#;
+        let Ok(Report::CalendarMultiget(m)) = parse_report(multiget) else {
+            panic!("not a multiget");
+        };
+        assert_eq!(m.expand.map(|e| e.end - e.start), Some(86_400));
+
+        let plain =
+            br#"<C:calendar-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">
+<D:prop><C:calendar-data/></D:prop><D:href>/a.ics</D:href></C:calendar-multiget>"#;
+        let Ok(Report::CalendarMultiget(m)) = parse_report(plain) else {
+            panic!("not a multiget");
+        };
+        assert_eq!(m.expand, None);
+
+        for bad in [
+            r#"<C:expand start="20060103T000000Z"/>"#,
+            r#"<C:expand start="20060103" end="20060104T000000Z"/>"#,
+            r#"<C:expand start="20060104T000000Z" end="20060103T000000Z"/>"#,
+        ] {
+            let body = format!(
+                r#"<C:calendar-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">
+<D:prop><C:calendar-data>{bad}</C:calendar-data></D:prop><D:href>/a.ics</D:href></C:calendar-multiget>"#
+            );
+            assert!(
+                matches!(
+                    parse_report(body.as_bytes()),
+                    Err(DavError::Missing(_) | DavError::Invalid { .. })
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -4,8 +4,8 @@
 use axum::http::StatusCode;
 use axum::response::Response;
 use postern_dav::{
-    ical, parse_report, CalendarQuery, Condition, DavError, Multiget, Multistatus, Propfind,
-    Report, Response as DavResponse, SyncCollection, TimeRange,
+    ical, parse_report, CalendarQuery, Condition, DavError, Expand, Multiget, Multistatus,
+    Propfind, Report, Response as DavResponse, SyncCollection, TimeRange,
 };
 use postern_store::{Calendar, CalendarObject, StoreError};
 
@@ -44,15 +44,30 @@ pub(super) async fn report(req: Dav) -> Response {
     }
 }
 
-/// The answer for one object with its data.
+/// The answer for one object with its data: as stored, or with its
+/// recurrences expanded over the range the client asked for (RFC 4791
+/// §9.6.5; the ETag stays the stored object's).
 fn object_answer(
     req: &Dav,
     cal: &Calendar,
     obj: &CalendarObject,
     wanted: &Propfind,
+    expand: Option<Expand>,
 ) -> DavResponse {
     let href = object_path(&req.account.address, &cal.name, &obj.meta.name);
-    answer(&href, &object_props(&obj.meta, Some(&obj.data)), wanted)
+    let expanded = expand.map(|e| postern_dav::expand::expand(&obj.data, e.start, e.end));
+    let data = match &expanded {
+        None => obj.data.as_slice(),
+        Some(Ok(text)) => text.as_bytes(),
+        Some(Err(e)) => {
+            // Stored objects passed the same checks when they were put;
+            // one that cannot be expanded now is a server fault, not the
+            // client's, and its stored form is still the truth.
+            tracing::warn!(object = %href, error = %e, "cannot expand a stored calendar object");
+            obj.data.as_slice()
+        }
+    };
+    answer(&href, &object_props(&obj.meta, Some(data)), wanted)
 }
 
 /// The time range of the query's component filter, if it has one: the
@@ -85,7 +100,7 @@ async fn query(req: &Dav, cal: &Calendar, q: CalendarQuery) -> Result<Multistatu
         .iter()
         .filter(|o| ical::matches(&o.data, &q.filter))
     {
-        ms.push(object_answer(req, cal, obj, &q.props));
+        ms.push(object_answer(req, cal, obj, &q.props, q.expand));
     }
     Ok(ms)
 }
@@ -118,7 +133,7 @@ async fn multiget(req: &Dav, cal: &Calendar, m: Multiget) -> Result<Multistatus,
     let mut ms = Multistatus::new();
     for (href, name) in m.hrefs.iter().zip(names) {
         match name.and_then(|n| found.iter().find(|o| o.meta.name == n)) {
-            Some(obj) => ms.push(object_answer(req, cal, obj, &m.props)),
+            Some(obj) => ms.push(object_answer(req, cal, obj, &m.props, m.expand)),
             // RFC 4791 §7.9: an href that names nothing is a 404 response.
             None => ms.push(DavResponse::with_status(&decoded(href), 404)),
         };
@@ -160,7 +175,7 @@ async fn sync(req: &Dav, cal: &Calendar, s: SyncCollection) -> Result<Multistatu
     let wanted = Propfind::Prop(s.props);
     let mut ms = Multistatus::new();
     for obj in &objects {
-        ms.push(object_answer(req, cal, obj, &wanted));
+        ms.push(object_answer(req, cal, obj, &wanted, None));
     }
     for name in &changes.deleted {
         let href = object_path(&req.account.address, &cal.name, name);

@@ -706,3 +706,71 @@ async fn extended_mkcol_makes_calendars_and_nothing_else() {
     let r = c.send("MKCOL", &nested, &[], &mkcol(calendar, "")).await;
     assert_ne!(r.status, 201, "{r}");
 }
+
+/// RFC 4791 §9.6.5: with `<c:expand>`, each answer's calendar data is the
+/// recurrence spelled out over the range, in UTC, one component per
+/// instance with its RECURRENCE-ID; the ETag stays the stored object's.
+#[tokio::test]
+async fn expand_spells_out_the_instances_in_utc() {
+    let srv = server().await;
+    let mut c = Client::new(&srv, Some((ALICE, PASSWORD))).await;
+    assert_eq!(c.send("MKCALENDAR", CAL, &[], "").await.status, 201);
+    // Weekly in Berlin over the spring change of offset (29 March 2026),
+    // one week excluded, one moved: 16, 23 March at 09:00Z, 30 March at
+    // 08:00Z moved to 31 March 12:00Z, 6 April excluded, 13 April 08:00Z.
+    let ics = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n\
+BEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\n\
+BEGIN:DAYLIGHT\r\nDTSTART:19700329T020000\r\nTZOFFSETFROM:+0100\r\nTZOFFSETTO:+0200\r\nRRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU\r\nEND:DAYLIGHT\r\n\
+BEGIN:STANDARD\r\nDTSTART:19701025T030000\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nRRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n\
+BEGIN:VEVENT\r\nUID:berlin@test\r\nDTSTAMP:20260101T000000Z\r\nDTSTART;TZID=Europe/Berlin:20260316T100000\r\n\
+DTEND;TZID=Europe/Berlin:20260316T110000\r\nRRULE:FREQ=WEEKLY;COUNT=5\r\nEXDATE;TZID=Europe/Berlin:20260406T100000\r\nSUMMARY:Review\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:berlin@test\r\nDTSTAMP:20260101T000000Z\r\nRECURRENCE-ID;TZID=Europe/Berlin:20260330T100000\r\n\
+DTSTART;TZID=Europe/Berlin:20260331T140000\r\nDTEND;TZID=Europe/Berlin:20260331T150000\r\nSUMMARY:Review (moved)\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    let put = c.put(&format!("{CAL}berlin.ics"), &[], ics).await;
+    assert_eq!(put.status, 201, "{put}");
+    let etag = put.header("etag").expect("an ETag").to_owned();
+
+    let body = r#"<c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop><d:getetag/><c:calendar-data><c:expand start="20260301T000000Z" end="20260501T000000Z"/></c:calendar-data></d:prop><c:filter><c:comp-filter name="VCALENDAR"><c:comp-filter name="VEVENT"><c:time-range start="20260301T000000Z" end="20260501T000000Z"/></c:comp-filter></c:comp-filter></c:filter></c:calendar-query>"#;
+    let r = c.report(CAL, body).await;
+    assert_eq!(r.status, 207, "{r}");
+    let t = r.text().replace("&#13;", "");
+    assert!(
+        t.contains(&etag.replace('"', "&quot;")) || t.contains(&etag),
+        "{r}"
+    );
+    let starts: Vec<&str> = t
+        .lines()
+        .filter_map(|l| l.strip_prefix("DTSTART:"))
+        .collect();
+    assert_eq!(
+        starts,
+        [
+            "20260316T090000Z",
+            "20260323T090000Z",
+            "20260331T120000Z",
+            "20260413T080000Z"
+        ],
+        "{t}"
+    );
+    assert_eq!(t.matches("RECURRENCE-ID").count(), 4, "{t}");
+    assert!(t.contains("RECURRENCE-ID:20260330T080000Z"), "{t}");
+    assert!(t.contains("SUMMARY:Review (moved)"), "{t}");
+    for gone in ["RRULE", "EXDATE", "VTIMEZONE", "TZID"] {
+        assert!(!t.contains(gone), "{gone} left in {t}");
+    }
+
+    // The same through a multiget, over one month: only the March ones.
+    let body = format!(
+        r#"<c:calendar-multiget xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop><c:calendar-data><c:expand start="20260301T000000Z" end="20260401T000000Z"/></c:calendar-data></d:prop><d:href>{CAL}berlin.ics</d:href></c:calendar-multiget>"#
+    );
+    let r = c.report(CAL, &body).await;
+    assert_eq!(r.status, 207, "{r}");
+    assert_eq!(r.text().matches("BEGIN:VEVENT").count(), 3, "{r}");
+
+    // Without expand the stored object comes back as it is.
+    let body = format!(
+        r#"<c:calendar-multiget xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop><c:calendar-data/></d:prop><d:href>{CAL}berlin.ics</d:href></c:calendar-multiget>"#
+    );
+    let r = c.report(CAL, &body).await;
+    assert!(r.text().contains("RRULE:FREQ=WEEKLY;COUNT=5"), "{r}");
+}
