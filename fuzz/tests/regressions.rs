@@ -231,3 +231,17 @@ fn mta_sts_http_1_a_chunk_size_of_usize_max() {
     assert!(postern_outbound::mta_sts::parse_response(&input).is_err());
     (targets::find("mta_sts_http").expect("target").run)(&input);
 }
+
+/// A VTODO left open, with a VEVENT after it that a lenient parse reads as
+/// its child: the expansion wrote that VEVENT both as an instance of its
+/// own and inside the VTODO, an object mixing VEVENT and VTODO.
+#[test]
+fn dav_ical_1_an_event_nested_in_a_todo_is_not_an_instance() {
+    let input = input("dav_ical-1.bin");
+    let analyzed = postern_dav::ical::analyze(&input).expect("accepted as it was then");
+    let expanded = postern_dav::expand::expand(&input, 0, 4_102_444_800).expect("expanded");
+    assert!(!expanded.contains("BEGIN:VEVENT"), "{expanded}");
+    let back = postern_dav::ical::analyze(expanded.as_bytes()).expect("the expansion is valid");
+    assert_eq!(back.uid, analyzed.uid);
+    (targets::find("dav_ical").expect("the target").run)(&input);
+}

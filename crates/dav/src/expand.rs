@@ -46,9 +46,17 @@ pub fn expand(data: &[u8], start: i64, end: i64) -> Result<String, IcalError> {
     };
     let (all, _) = ical::expand_until(&obj, Some(end))?;
     let dated: HashSet<usize> = all.iter().map(|(comp, _)| *comp).collect();
+    // Only the VCALENDAR's own components give instances: a VEVENT that a
+    // lenient parse found nested inside another component is not one of
+    // the object's events (the fuzzer found such an input).
+    let top: HashSet<usize> = obj.cal.components[0]
+        .component_ids
+        .iter()
+        .map(|&id| id as usize)
+        .collect();
     let mut chosen: Vec<&(usize, Instance)> = all
         .iter()
-        .filter(|(_, i)| range.overlaps(i.start, i.end))
+        .filter(|(comp, i)| top.contains(comp) && range.overlaps(i.start, i.end))
         .collect();
     chosen.sort_by_key(|(comp, i)| (i.start, i.end, *comp));
     chosen.truncate(MAX_INSTANCES);
@@ -124,6 +132,20 @@ fn keeps_as_is(comp: &ICalendarComponent, undated: bool) -> bool {
     }
 }
 
+/// A component that may only stand at the top of a VCALENDAR (RFC 5545
+/// §3.6); found inside another one, it is dropped rather than copied
+/// into every instance.
+fn is_calendar_component(comp: &ICalendarComponent) -> bool {
+    matches!(
+        comp.component_type,
+        ICalendarComponentType::VEvent
+            | ICalendarComponentType::VTodo
+            | ICalendarComponentType::VJournal
+            | ICalendarComponentType::VFreebusy
+            | ICalendarComponentType::VTimezone
+    )
+}
+
 /// A VEVENT or VTODO with no date to place it in time.
 fn is_dateless(comp: &ICalendarComponent) -> bool {
     ![
@@ -192,8 +214,9 @@ fn write_instance(
         rid_entry(rid, all_day).write_to(out)?;
     }
     for &id in &comp.component_ids {
-        if let Some(child) = cal.components.get(id as usize) {
-            write_component(out, cal, child, tz)?;
+        match cal.components.get(id as usize) {
+            Some(child) if !is_calendar_component(child) => write_component(out, cal, child, tz)?,
+            _ => {}
         }
     }
     out.write_str("END:")?;
@@ -227,8 +250,9 @@ fn write_component(
         to_utc(entry, tz).write_to(out)?;
     }
     for &id in &comp.component_ids {
-        if let Some(child) = cal.components.get(id as usize) {
-            write_component(out, cal, child, tz)?;
+        match cal.components.get(id as usize) {
+            Some(child) if !is_calendar_component(child) => write_component(out, cal, child, tz)?,
+            _ => {}
         }
     }
     out.write_str("END:")?;

@@ -15,6 +15,8 @@
 //!   start is not after its last end;
 //! - its instances over the whole range it spans are at most
 //!   `MAX_INSTANCES`, each ending no earlier than it starts, in order;
+//! - its `<C:expand>` over that span does not panic, and an expanded
+//!   answer holding a component is an accepted object of the same UID;
 //! - a calendar-query filter with a time range and a text match runs
 //!   on it without panicking.
 
@@ -153,6 +155,15 @@ fn fuzz_ical(input: &[u8]) {
     }
     for i in &all {
         assert!(i.start <= i.end, "{i:?}: {}", excerpt(input));
+    }
+    // `<C:expand>` over the same span: no panic, and an answer holding a
+    // component is itself an accepted object of the same UID.
+    let expanded =
+        postern_dav::expand::expand(input, from, to).expect("accepted once, expanded too");
+    if expanded.contains("BEGIN:VEVENT") || expanded.contains("BEGIN:VTODO") {
+        let back = ical::analyze(expanded.as_bytes())
+            .unwrap_or_else(|e| panic!("expanded output refused ({e}):\n{expanded}"));
+        assert_eq!(back.uid, a.uid, "{expanded}");
     }
     let query = b"<C:calendar-query xmlns:C=\"urn:ietf:params:xml:ns:caldav\"><C:filter><C:comp-filter name=\"VCALENDAR\">\
 <C:comp-filter name=\"VEVENT\"><C:time-range start=\"20260101T000000Z\"/><C:prop-filter name=\"SUMMARY\"><C:text-match>a</C:text-match></C:prop-filter></C:comp-filter>\
