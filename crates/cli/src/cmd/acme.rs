@@ -11,12 +11,11 @@ use anyhow::Context as _;
 use postern_acme::Challenge;
 use postern_config::{CertificateConfig, Config};
 use postern_outbound::tls::{Check, Trust};
-use postern_tls::inspect::format_time;
-use postern_tls::tooling::{self, prepare_import, ImportRequest, ImportSource, KeyType};
+use postern_tls::tooling::{prepare_import, ImportRequest, ImportSource, KeyType};
 use postern_types::Service;
 use time::OffsetDateTime;
 
-use crate::cmd::cert::{pem_paths, target};
+use crate::cmd::cert::{install_checked, pem_paths, target};
 use crate::cmd::check::required_hosts;
 use crate::paths::Location;
 
@@ -176,19 +175,5 @@ fn install(
         now: OffsetDateTime::now_utc(),
     })
     .context("the CA's certificate was refused; the installed one is unchanged")?;
-    for w in &prepared.warnings {
-        eprintln!("warning: {w}");
-    }
-    tooling::install(&prepared, cert_path, key_path)?;
-    let s = &prepared.summary;
-    println!(
-        "Installed \"{}\": {} issued by {}, valid until {} ({} days).",
-        target.name,
-        s.all_names().join(", "),
-        s.issuer,
-        format_time(s.not_after),
-        s.days_left(OffsetDateTime::now_utc())
-    );
-    println!("A running server picks it up within 2 seconds, without a restart.");
-    Ok(ExitCode::SUCCESS)
+    install_checked(&prepared, target, cert_path, key_path)
 }

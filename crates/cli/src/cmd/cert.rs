@@ -10,7 +10,7 @@ use postern_config::{CertSource, CertificateConfig, Config};
 use postern_tls::inspect::{format_time, CertSummary};
 use postern_tls::tooling::{
     self, certificate_request, check_cert_key, prepare_import, self_signed, ImportRequest,
-    ImportSource, KeyType, RequestParams, SelfSignedParams, Severity,
+    ImportSource, ImportedCert, KeyType, RequestParams, SelfSignedParams, Severity,
 };
 use time::OffsetDateTime;
 
@@ -273,10 +273,22 @@ fn import(
         trust_anchors,
         now: OffsetDateTime::now_utc(),
     })?;
+    install_checked(&prepared, target, cert_path, key_path)
+}
+
+/// Installs a certificate that passed `prepare_import`'s checks where the
+/// configured entry's files are (the running server reloads them) and
+/// says what is now served.
+pub(crate) fn install_checked(
+    prepared: &ImportedCert,
+    target: &CertificateConfig,
+    cert_path: &Path,
+    key_path: &Path,
+) -> anyhow::Result<ExitCode> {
     for w in &prepared.warnings {
         eprintln!("warning: {w}");
     }
-    tooling::install(&prepared, cert_path, key_path)?;
+    tooling::install(prepared, cert_path, key_path)?;
     let s = &prepared.summary;
     println!(
         "Installed \"{}\": {} issued by {}, valid until {} ({} days).",
