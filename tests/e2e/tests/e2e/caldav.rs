@@ -7,32 +7,12 @@
 use postern_testkit::server::HOST;
 use postern_testkit::{HttpResponse, HttpsClient, TestServer};
 
+use crate::smtp::b64;
+
 pub(super) const ALICE: &str = "alice@example.test";
 const BOB: &str = "bob@example.test";
 pub(super) const PASSWORD: &str = "correct horse battery";
 const BOB_PASSWORD: &str = "battery staple horse";
-
-/// RFC 4648 §4 base64, for the Basic credentials.
-fn base64(input: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in input.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
 
 pub(super) struct Client {
     pub(super) conn: HttpsClient,
@@ -44,7 +24,7 @@ impl Client {
         let conn = HttpsClient::connect(srv.addr("https"), HOST, srv.client_config(&[b"http/1.1"]))
             .await
             .unwrap();
-        let auth = creds.map(|(u, p)| format!("Basic {}", base64(format!("{u}:{p}").as_bytes())));
+        let auth = creds.map(|(u, p)| format!("Basic {}", b64(format!("{u}:{p}").as_bytes())));
         Self { conn, auth }
     }
 

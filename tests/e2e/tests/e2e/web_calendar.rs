@@ -8,6 +8,8 @@
 use postern_testkit::server::HOST;
 use postern_testkit::{Browser, HttpResponse, HttpsClient, TestServer};
 
+use crate::smtp::b64;
+
 const ALICE: &str = "alice@example.test";
 const BOB: &str = "bob@example.test";
 const PASSWORD: &str = "correct horse battery";
@@ -18,28 +20,6 @@ async fn server() -> TestServer {
         srv.add_user(user, PASSWORD);
     }
     srv
-}
-
-/// RFC 4648 §4 base64, for the CalDAV client's Basic credentials.
-fn base64(input: &[u8]) -> String {
-    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in input.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ABC[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// A CalDAV client of `user`.
@@ -54,7 +34,7 @@ impl Dav {
         let conn = HttpsClient::connect(srv.addr("https"), HOST, srv.client_config(&[b"http/1.1"]))
             .await
             .unwrap();
-        let auth = format!("Basic {}", base64(format!("{user}:{PASSWORD}").as_bytes()));
+        let auth = format!("Basic {}", b64(format!("{user}:{PASSWORD}").as_bytes()));
         Self {
             conn,
             auth,
