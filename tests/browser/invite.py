@@ -14,49 +14,25 @@ Locally:
 Without Chromium, Node.js or tests/browser/node_modules the tests are
 skipped, except under CI=true, where they fail. Screenshots of every step
 go to target/browser-artifacts/ (BROWSER_ARTIFACTS overrides);
-POSTERN_BIN overrides the binary, CHROMIUM the browser.
+POSTERN_BIN overrides the binary, CHROMIUM the browser. What the three
+browser suites share is in browser_support.py and browser.mjs.
 """
-import os
-import sys
-
 import base64
 import email
 import email.policy
 import http.client
 import imaplib
-import json
 import re
-import shutil
 import smtplib
-import subprocess
-import time
 import unittest
 import uuid
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(ROOT, "tests", "interop"))
-from smtp_support import DOMAIN, PASSWORD, Postern
+from browser_support import DEV_HTTPS, DEV_IMAPS, DOMAIN, PASSWORD, BrowserSuite
 
 ALICE = f"alice@{DOMAIN}"
 BOB = f"bob@{DOMAIN}"
-DEV_HTTPS, DEV_IMAPS = 8443, 2993
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = os.environ.get("BROWSER_ARTIFACTS", os.path.join(ROOT, "target", "browser-artifacts"))
-
-
-def missing_tools():
-    """What the browser tests need and this machine lacks."""
-    missing = []
-    if not os.access(CHROMIUM, os.X_OK):
-        missing.append(f"{CHROMIUM} (apt-get install chromium)")
-    if shutil.which("node") is None:
-        missing.append("node (apt-get install nodejs)")
-    if not os.path.isdir(os.path.join(HERE, "node_modules", "playwright-core")):
-        missing.append("tests/browser/node_modules (npm ci --prefix tests/browser)")
-    return missing
 
 
 def event(uid, summary, method=None):
@@ -85,24 +61,10 @@ def partstat(ical, who):
     raise AssertionError(f"no ATTENDEE {who} in\n{ical}")
 
 
-class Invitations(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        missing = missing_tools()
-        if missing:
-            if os.environ.get("CI") == "true":
-                raise AssertionError("browser tests need, under CI=true: " + ", ".join(missing))
-            raise unittest.SkipTest("browser tests need: " + ", ".join(missing))
-        cls.server = Postern(users=[ALICE, BOB])
-        cls.https = cls.server.ports[DEV_HTTPS]
-        cls.imaps = cls.server.ports[DEV_IMAPS]
-        cls.server.wait_for(cls.https)
-        cls.server.wait_for(cls.imaps)
-        os.makedirs(ARTIFACTS, exist_ok=True)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
+class Invitations(BrowserSuite, unittest.TestCase):
+    script = "invite.mjs"
+    users = (ALICE, BOB)
+    services = (DEV_HTTPS, DEV_IMAPS)
 
     # --- the outside world: CalDAV, SMTP, IMAP ---
 
@@ -152,37 +114,11 @@ class Invitations(unittest.TestCase):
         finally:
             conn.logout()
 
-    def eventually(self, check, what, timeout=15):
-        deadline = time.time() + timeout
-        while True:
-            result = check()
-            if result or time.time() > deadline:
-                self.assertTrue(result, what)
-                return result
-            time.sleep(0.2)
-
     # --- the browser ---
 
     def browse(self, user, *steps):
-        name = self.id().rsplit(".", 1)[-1] + "-" + user.split("@")[0]
-        cmd = [
-            "node", os.path.join(HERE, "invite.mjs"),
-            "--url", f"https://localhost:{self.https}",
-            "--user", user,
-            "--ca", self.server.ca,
-            "--artifacts", ARTIFACTS,
-            "--name", name,
-            json.dumps({"do": "login"}),
-            *(json.dumps(s) for s in steps),
-        ]
-        env = dict(os.environ, WEBMAIL_PASSWORD=PASSWORD, CHROMIUM=CHROMIUM)
-        result = subprocess.run(cmd, cwd=HERE, env=env, capture_output=True, text=True, timeout=300)
-        if result.returncode != 0:
-            self.fail(
-                f"browser run failed (exit {result.returncode}); screenshots in {ARTIFACTS}\n"
-                f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}\nserver log (end):\n"
-                f"{self.server.log_text()[-3000:]}"
-            )
+        """Runs invite.mjs through the steps, logged in as `user`."""
+        self.run_browser(user, f"{self.method_name()}-{user.split('@')[0]}", steps)
 
     # --- the test ---
 

@@ -12,94 +12,36 @@
 // {"do": "create_in_week", date, day_label, title, location} (the "+" of
 // 10:00 on that day in the week view, the form, Save) | {"do":
 // "see_in_week", date, title, time}. The browser runs in --zone, which
-// the calendar's own script picks up on the first calendar page. A
-// screenshot of every step goes to the artifacts folder; on a failure the
-// page's screenshot and HTML go there too and the exit status is 1.
+// the calendar's own script picks up on the first calendar page.
+// browser.mjs launches the browser, runs the steps and keeps a screenshot
+// of each (and the page, on a failure) in the artifacts folder; a failed
+// step makes the exit status 1.
 
-import { createHash, X509Certificate } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { parseArgs } from "node:util";
-import { chromium } from "playwright-core";
+import { commandLine, drive, Run } from "./browser.mjs";
 
-const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+const { opts, args } = commandLine("calendar", { zone: { type: "string", default: "Europe/Berlin" } });
 
-// Chromium's own background connections go nowhere on a closed network.
-const QUIET_CHROMIUM = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-
-const { values: opts, positionals } = parseArgs({
-  options: {
-    url: { type: "string" },
-    user: { type: "string" },
-    ca: { type: "string" },
-    zone: { type: "string", default: "Europe/Berlin" },
-    artifacts: { type: "string", default: "target/browser-artifacts" },
-    name: { type: "string", default: "calendar" },
-  },
-  allowPositionals: true,
-});
-
-// Accept exactly the run's own keys (by SPKI hash) instead of turning
-// certificate checks off, so the page keeps a secure context for the
-// `__Host-` cookies.
-function spkiPins(pemFile) {
-  const pem = readFileSync(pemFile, "utf8");
-  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) || [];
-  if (blocks.length === 0) throw new Error(`no certificate in ${pemFile}`);
-  return blocks.map((b) => {
-    const spki = new X509Certificate(b).publicKey.export({ type: "spki", format: "der" });
-    return createHash("sha256").update(spki).digest("base64");
-  });
-}
-
-class Run {
-  constructor(page, dir, name) {
-    this.page = page;
-    this.dir = dir;
-    this.name = name;
-    this.shots = 0;
-    this.badAnswers = [];
+/** The calendar's pages are held to more than the mail pages: what they
+ * load must be found too, and their scripts must run without an error. */
+class CalendarRun extends Run {
+  watch() {
     this.pageErrors = [];
     // Pages and what they load (the style sheet, the zone script) must
     // all be found; the browser's own favicon request may not be.
-    page.on("response", (r) => {
+    this.page.on("response", (r) => {
       if (r.status() >= 400 && new URL(r.url()).pathname !== "/favicon.ico") {
         this.badAnswers.push(`${r.request().method()} ${r.url()} -> ${r.status()}`);
       }
     });
     // A script the security policy blocks, or one that throws, shows here.
-    page.on("console", (m) => {
+    this.page.on("console", (m) => {
       if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) this.pageErrors.push(m.text());
     });
-    page.on("pageerror", (e) => this.pageErrors.push(String(e)));
-  }
-
-  async shot(label) {
-    this.shots += 1;
-    const file = join(this.dir, `${this.name}-${String(this.shots).padStart(2, "0")}-${label}.png`);
-    await this.page.screenshot({ path: file, fullPage: true });
-    console.log(`screenshot ${file}`);
-  }
-
-  async see(locator, what) {
-    try {
-      await locator.first().waitFor({ state: "visible" });
-    } catch (e) {
-      const errors = this.badAnswers.length ? `; error answers: ${this.badAnswers.join("; ")}` : "";
-      throw new Error(`not shown on ${this.page.url()}: ${what} (${e.message.split("\n")[0]})${errors}`);
-    }
+    this.page.on("pageerror", (e) => this.pageErrors.push(String(e)));
   }
 
   check() {
-    if (this.badAnswers.length > 0) throw new Error(`pages answered with an error: ${this.badAnswers.join("; ")}`);
+    super.check();
     if (this.pageErrors.length > 0) throw new Error(`errors in the page: ${this.pageErrors.join("; ")}`);
   }
 }
@@ -157,52 +99,11 @@ const steps = {
   },
 };
 
-async function main() {
-  for (const k of ["url", "user", "ca"]) {
-    if (!opts[k]) throw new Error(`--${k} is required`);
-  }
-  if (!process.env.CALENDAR_PASSWORD) throw new Error("CALENDAR_PASSWORD is required");
-  const plan = positionals.map((p) => JSON.parse(p));
-  for (const s of plan) {
-    if (!steps[s.do]) throw new Error(`unknown step ${JSON.stringify(s.do)}`);
-  }
-  mkdirSync(opts.artifacts, { recursive: true });
-  // A run's pictures replace the last run's of the same name.
-  for (const f of readdirSync(opts.artifacts)) {
-    if (f.startsWith(`${opts.name}-`)) rmSync(join(opts.artifacts, f));
-  }
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [...QUIET_CHROMIUM, `--ignore-certificate-errors-spki-list=${spkiPins(opts.ca).join(",")}`],
-  });
-  let failed = false;
-  try {
-    const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, timezoneId: opts.zone });
-    const page = await context.newPage();
-    page.setDefaultTimeout(15000);
-    const run = new Run(page, opts.artifacts, opts.name);
-    try {
-      for (const s of plan) {
-        console.log(`step ${JSON.stringify(s)}`);
-        await steps[s.do](run, s);
-        run.check();
-      }
-    } catch (e) {
-      failed = true;
-      console.error(`FAILED: ${e.message}`);
-      const base = join(opts.artifacts, `${opts.name}-failed`);
-      await page.screenshot({ path: `${base}.png`, fullPage: true }).catch(() => {});
-      writeFileSync(`${base}.html`, await page.content().catch(() => ""));
-      console.error(`page ${page.url()} saved as ${base}.png and ${base}.html`);
-    }
-  } finally {
-    await browser.close();
-  }
-  process.exitCode = failed ? 1 : 0;
-}
-
-main().catch((e) => {
-  console.error(`FAILED: ${e.stack || e}`);
-  process.exitCode = 1;
+drive({
+  opts,
+  args,
+  password: "CALENDAR_PASSWORD",
+  steps,
+  RunClass: CalendarRun,
+  context: { viewport: { width: 1400, height: 900 }, timezoneId: opts.zone },
 });

@@ -12,29 +12,19 @@ Locally:
 Without Chromium, Node.js or tests/browser/node_modules the tests are
 skipped, except under CI=true, where they fail. Screenshots of every step
 go to target/browser-artifacts/ (BROWSER_ARTIFACTS overrides);
-POSTERN_BIN overrides the binary, CHROMIUM the browser.
+POSTERN_BIN overrides the binary, CHROMIUM the browser. What the three
+browser suites share is in browser_support.py and browser.mjs.
 """
-import os
-import sys
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-
 import base64
 import datetime
 import http.client
-import json
 import re
-import subprocess
 import unittest
 import uuid
 
-sys.path.insert(0, os.path.join(ROOT, "tests", "interop"))
-from smtp_support import DOMAIN, PASSWORD, Postern
-from webmail import ARTIFACTS, CHROMIUM, missing_tools
+from browser_support import DOMAIN, PASSWORD, BrowserSuite
 
 ALICE = f"alice@{DOMAIN}"
-DEV_HTTPS = 8443
 # The browser's zone: the calendar must pick it up by itself.
 ZONE = "Europe/Berlin"
 
@@ -44,22 +34,10 @@ def day_label(d):
     return f"{d:%A} {d.day} {d:%B} {d.year}"
 
 
-class Calendar(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        missing = missing_tools()
-        if missing:
-            if os.environ.get("CI") == "true":
-                raise AssertionError("browser tests need, under CI=true: " + ", ".join(missing))
-            raise unittest.SkipTest("browser tests need: " + ", ".join(missing))
-        cls.server = Postern(users=[ALICE])
-        cls.https = cls.server.ports[DEV_HTTPS]
-        cls.server.wait_for(cls.https)
-        os.makedirs(ARTIFACTS, exist_ok=True)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
+class Calendar(BrowserSuite, unittest.TestCase):
+    script = "web_calendar.mjs"
+    password_env = "CALENDAR_PASSWORD"
+    users = (ALICE,)
 
     # --- CalDAV, as a client sees it ---
 
@@ -92,26 +70,8 @@ class Calendar(unittest.TestCase):
     # --- the browser ---
 
     def browse(self, *steps):
-        name = self.id().rsplit(".", 1)[-1]
-        cmd = [
-            "node", os.path.join(HERE, "web_calendar.mjs"),
-            "--url", f"https://localhost:{self.https}",
-            "--user", ALICE,
-            "--ca", self.server.ca,
-            "--zone", ZONE,
-            "--artifacts", ARTIFACTS,
-            "--name", f"calendar-{name}",
-            json.dumps({"do": "login"}),
-            *(json.dumps(s) for s in steps),
-        ]
-        env = dict(os.environ, CALENDAR_PASSWORD=PASSWORD, CHROMIUM=CHROMIUM)
-        result = subprocess.run(cmd, cwd=HERE, env=env, capture_output=True, text=True, timeout=300)
-        if result.returncode != 0:
-            self.fail(
-                f"browser run failed (exit {result.returncode}); screenshots in {ARTIFACTS}\n"
-                f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}\nserver log (end):\n"
-                f"{self.server.log_text()[-3000:]}"
-            )
+        """Runs web_calendar.mjs through the steps, as alice in ZONE."""
+        self.run_browser(ALICE, f"calendar-{self.method_name()}", steps, ("--zone", ZONE))
 
     # --- the tests ---
 
@@ -150,4 +110,5 @@ class Calendar(unittest.TestCase):
         self.browse({"do": "see_in_week", "date": "2026-12-03", "title": title, "time": "16:00–17:00"})
 
 
-unittest.main(verbosity=2)
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
