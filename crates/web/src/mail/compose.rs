@@ -136,7 +136,12 @@ struct Source {
 }
 
 /// `GET /compose`.
-async fn form(State(state): State<AppState>, Authed(session): Authed, uri: Uri) -> Response {
+async fn form(
+    State(state): State<AppState>,
+    Authed(session): Authed,
+    Extension(account_row): Extension<Account>,
+    uri: Uri,
+) -> Response {
     let query = axum::extract::Query::<ComposeQuery>::try_from_uri(&uri)
         .map(|q| q.0)
         .unwrap_or_default();
@@ -164,7 +169,7 @@ async fn form(State(state): State<AppState>, Authed(session): Authed, uri: Uri) 
         Ok(l) => l,
         Err(r) => return r,
     };
-    let senders = senders(&state, &session).await;
+    let senders = state.submission.senders(account_row).await;
     let (fields, carried) = match &source {
         Some(s) => prefill(mode, s, &senders),
         None => (Fields::default(), Vec::new()),
@@ -213,17 +218,6 @@ const fn title(mode: Mode) -> &'static str {
         Mode::Reply | Mode::ReplyAll => "Reply",
         Mode::Forward => "Forward",
         Mode::Draft => "Draft",
-    }
-}
-
-/// The addresses the user may send as, their own first.
-async fn senders(state: &AppState, session: &SessionView) -> Vec<String> {
-    let account = session.account;
-    let store = state.store.clone();
-    let found = tokio::task::spawn_blocking(move || store.account_by_id(account)).await;
-    match found {
-        Ok(Ok(Some(account))) => state.submission.senders(account).await,
-        _ => vec![session.address.clone()],
     }
 }
 
@@ -411,6 +405,7 @@ enum Action {
 async fn submit(
     State(state): State<AppState>,
     Authed(session): Authed,
+    Extension(account_row): Extension<Account>,
     Extension(client): Extension<Client>,
     headers: HeaderMap,
     body: Bytes,
@@ -458,6 +453,7 @@ async fn submit(
     let ctx = Ctx {
         state: &state,
         session: &session,
+        account: &account_row,
         mode,
         source: source.clone(),
         keep: keep.clone(),
@@ -522,16 +518,16 @@ async fn submit(
         };
     }
 
-    let account_row = match load_account(&state, &session).await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
     let outgoing = Outgoing {
         mail_from: composed.from.clone(),
         recipients: composed.recipients(),
         raw: composed.write(now, &id, &boundary, false),
     };
-    match state.submission.submit(account_row, client, outgoing).await {
+    match state
+        .submission
+        .submit(account_row.clone(), client, outgoing)
+        .await
+    {
         Ok(queue_id) => {
             tracing::info!(user = %session.address, id = %queue_id, "message sent from the webmail");
         }
@@ -591,6 +587,8 @@ async fn submit(
 struct Ctx<'a> {
     state: &'a AppState,
     session: &'a SessionView,
+    /// Read by `Authed` for this request: the From choices.
+    account: &'a Account,
     mode: Mode,
     source: Option<(String, Uid)>,
     keep: Vec<String>,
@@ -621,7 +619,7 @@ impl Ctx<'_> {
             Ok(l) => l,
             Err(r) => return r,
         };
-        let senders = senders(self.state, self.session).await;
+        let senders = self.state.submission.senders(self.account.clone()).await;
         let page = ComposePage {
             hostname: &self.state.settings.hostname,
             frame: Frame::new(self.session, folders),
@@ -742,23 +740,6 @@ async fn read_carried(
         Ok(out)
     })
     .await
-}
-
-async fn load_account(state: &AppState, session: &SessionView) -> Result<Account, Response> {
-    let account = session.account;
-    let found = blocking(state, &session.address, move |store| {
-        store.account_by_id(account)
-    })
-    .await?;
-    match found {
-        Some(a) if !a.disabled => Ok(a),
-        _ => Err(pages::message(
-            state,
-            StatusCode::FORBIDDEN,
-            "Account disabled",
-            "This account can no longer send mail. Ask the administrator.",
-        )),
-    }
 }
 
 /// The account's mailbox with this special use (RFC 6154), else the one

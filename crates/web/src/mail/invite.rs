@@ -123,6 +123,7 @@ pub struct InvitationBox {
 pub(crate) async fn on_open(
     state: &AppState,
     session: &SessionView,
+    account_row: &Account,
     folder: &str,
     uid: Uid,
     raw: &[u8],
@@ -136,7 +137,7 @@ pub(crate) async fn on_open(
             return None;
         }
     };
-    let own = own_addresses(state, session).await;
+    let own = own_addresses(state, session, account_row).await;
     let sender = only_sender(&msg);
     let (account, ev, data) = (session.account, event.clone(), part.data);
     let looked = blocking(state, &session.address, move |store| {
@@ -353,6 +354,7 @@ struct AnswerForm {
 async fn answer(
     State(state): State<AppState>,
     Authed(session): Authed,
+    Extension(account_row): Extension<Account>,
     Extension(client): Extension<Client>,
     path: Result<Path<(String, String)>, axum::extract::rejection::PathRejection>,
     Form(form): Form<AnswerForm>,
@@ -393,7 +395,18 @@ async fn answer(
         Err(e) => return bad(&state, &refusal(&e)),
     };
     let done = match choice {
-        Some(partstat) => accept(&state, &session, &client, &part.data, &event, partstat).await,
+        Some(partstat) => {
+            accept(
+                &state,
+                &session,
+                &account_row,
+                &client,
+                &part.data,
+                &event,
+                partstat,
+            )
+            .await
+        }
         None => remove(&state, &session, &event).await,
     };
     match done {
@@ -407,6 +420,7 @@ async fn answer(
 async fn accept(
     state: &AppState,
     session: &SessionView,
+    account_row: &Account,
     client: &Client,
     part: &[u8],
     event: &Scheduling,
@@ -418,7 +432,7 @@ async fn accept(
             "Only an invitation (METHOD:REQUEST) can be answered.",
         ));
     }
-    let own = own_addresses(state, session).await;
+    let own = own_addresses(state, session, account_row).await;
     if is_own(&own, &event.organizer.address) {
         return Err(bad(
             state,
@@ -455,7 +469,6 @@ async fn accept(
             &why,
         ));
     }
-    let account_row = load_account(state, session).await?;
     let ical = imip::reply(part, &me, partstat, now()).map_err(|e| bad(state, &refusal(&e)))?;
     let reply = imip::read(ical.as_bytes()).map_err(|e| bad(state, &refusal(&e)))?;
     let to = [event.organizer.address.clone()];
@@ -466,7 +479,7 @@ async fn accept(
         event: &reply,
         answer: Some(partstat),
     };
-    send(state, &account_row, client, &mail).await.map_err(|why| {
+    send(state, account_row, client, &mail).await.map_err(|why| {
         pages::message(
             state,
             StatusCode::BAD_GATEWAY,
@@ -780,32 +793,12 @@ fn only_sender(msg: &Message<'_>) -> Option<String> {
 }
 
 /// The user's addresses: their own and their aliases.
-async fn own_addresses(state: &AppState, session: &SessionView) -> Vec<String> {
-    let mut own = match load_account(state, session).await {
-        Ok(a) => state.submission.senders(a).await,
-        Err(_) => Vec::new(),
-    };
+async fn own_addresses(state: &AppState, session: &SessionView, account: &Account) -> Vec<String> {
+    let mut own = state.submission.senders(account.clone()).await;
     if own.is_empty() {
         own.push(session.address.clone());
     }
     own
-}
-
-async fn load_account(state: &AppState, session: &SessionView) -> Result<Account, Response> {
-    let account = session.account;
-    let found = blocking(state, &session.address, move |store| {
-        store.account_by_id(account)
-    })
-    .await?;
-    match found {
-        Some(a) if !a.disabled => Ok(a),
-        _ => Err(pages::message(
-            state,
-            StatusCode::FORBIDDEN,
-            "Account disabled",
-            "This account can no longer send mail. Ask the administrator.",
-        )),
-    }
 }
 
 fn is_own(own: &[String], address: &str) -> bool {

@@ -2,11 +2,11 @@
 //! `GET /mail/{folder}/{uid}/part/{n.m}`: one of its parts, as a download.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use postern_message::{Body, Message};
-use postern_store::{AccountId, Flag, FlagOp, Store, StoreError, StoreResult, Uid};
+use postern_store::{Account, AccountId, Flag, FlagOp, Store, StoreError, StoreResult, Uid};
 
 use super::body::{self, parse_part, Attachment, Shown};
 use super::invite::{self, InvitationBox};
@@ -74,6 +74,7 @@ struct Opened {
 pub async fn message(
     State(state): State<AppState>,
     Authed(session): Authed,
+    Extension(account_row): Extension<Account>,
     path: Result<Path<(String, String)>, axum::extract::rejection::PathRejection>,
     uri: axum::http::Uri,
 ) -> Response {
@@ -92,7 +93,7 @@ pub async fn message(
         Ok(o) => o,
         Err(r) => return r,
     };
-    let invitation = invite::on_open(&state, &session, &name, uid, &opened.raw).await;
+    let invitation = invite::on_open(&state, &session, &account_row, &name, uid, &opened.raw).await;
     let page = read_page(
         &state.settings.hostname,
         Frame::new(&session, vec![]),
