@@ -16,7 +16,8 @@ use postern_store::{
 };
 
 /// Takes a store back from schema 8 (calendars) to 7, for the migration
-/// tests; older ones go further back after it.
+/// tests; older ones go further back after it. (Schema 9's index goes
+/// with its table.)
 const UNDO_V8: &str = "DROP TRIGGER calendar_objects_used_add;
     DROP TRIGGER calendar_objects_used_change; DROP TRIGGER calendar_objects_used_sub;
     DROP TABLE calendar_changes; DROP TABLE calendar_objects; DROP TABLE calendars;
@@ -351,4 +352,67 @@ fn a_store_from_before_calendars_migrates() {
         store.calendar_changes_since(cal.id, 0).unwrap().sync_token,
         1
     );
+}
+
+/// Schema 9 replaces the calendar objects' start index by one holding both
+/// bounds, which range queries search; objects stored before keep their
+/// place in range answers.
+#[test]
+fn a_schema_8_store_gets_the_span_index_and_its_ranges_still_answer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(tmp.path()).unwrap();
+    store.add_domain("example.com").unwrap();
+    let alice = store.add_account("alice@example.com", "hash-a").unwrap();
+    let cal = store.create_calendar(alice.id, "work", "", &[]).unwrap();
+    for (name, start, end) in [
+        ("a.ics", Some(100), Some(200)),
+        ("b.ics", Some(500), Some(600)),
+        ("c.ics", None, None),
+    ] {
+        let obj = NewCalendarObject {
+            name,
+            uid: name,
+            component: ComponentKind::Event,
+            data: b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n",
+            first_start: start,
+            last_end: end,
+        };
+        store
+            .put_calendar_object(cal.id, &obj, Precondition::Any)
+            .unwrap();
+    }
+    drop(store);
+    let db = raw_db(tmp.path());
+    db.execute_batch(
+        "DROP INDEX calendar_objects_span;
+         CREATE INDEX calendar_objects_start ON calendar_objects(calendar, first_start);
+         PRAGMA user_version = 8;",
+    )
+    .unwrap();
+    drop(db);
+
+    let store = SqliteStore::open(tmp.path()).unwrap();
+    let db = raw_db(tmp.path());
+    let indexes: Vec<String> = db
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'calendar_objects' AND sql IS NOT NULL")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(indexes, ["calendar_objects_span"]);
+    let names = |start, end| -> Vec<String> {
+        store
+            .calendar_objects_in_range(cal.id, start, end)
+            .unwrap()
+            .into_iter()
+            .map(|o| o.meta.name)
+            .collect()
+    };
+    // The undated object is in every range; the others where they overlap,
+    // sorted by name.
+    assert_eq!(names(0, 1000), ["a.ics", "b.ics", "c.ics"]);
+    assert_eq!(names(150, 160), ["a.ics", "c.ics"]);
+    assert_eq!(names(300, 400), ["c.ics"]);
+    assert_eq!(names(600, 700), ["b.ics", "c.ics"]);
 }
