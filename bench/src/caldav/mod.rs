@@ -452,9 +452,21 @@ fn report_body(w: &Window, expand: bool) -> String {
     )
 }
 
-/// Every member expected, each with its data, and as many VEVENTs as
-/// either the instances (expanded) or the objects (not expanded) hold.
-fn check_counts(c: &Counts, e: &Expected) -> anyhow::Result<()> {
+/// The two answers a server may give to a query asking for `<C:expand>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Form {
+    /// One VEVENT per instance in the window, no RRULE left (RFC 4791
+    /// §9.6.5).
+    Expanded,
+    /// One VEVENT per object, recurring ones with their RRULE: the
+    /// server ignored `<C:expand>` (or was not asked).
+    Masters,
+}
+
+/// Every member expected, each with its data, and exactly as many
+/// VEVENTs as either the instances (expanded) or the objects (masters)
+/// hold; which of the two the answer is.
+fn check_counts(c: &Counts, e: &Expected) -> anyhow::Result<Form> {
     let want = e.names.len();
     if c.responses != want || c.objects != want {
         bail!(
@@ -463,14 +475,27 @@ fn check_counts(c: &Counts, e: &Expected) -> anyhow::Result<()> {
             c.objects
         );
     }
-    if c.vevents != e.instances && c.vevents != want {
+    // With no recurring instance in the window both forms have the same
+    // counts; an RRULE left says which one it is.
+    if c.vevents == e.instances && c.rrules == 0 {
+        return Ok(Form::Expanded);
+    }
+    if c.vevents == want {
+        return Ok(Form::Masters);
+    }
+    if c.vevents == e.instances {
         bail!(
-            "{} VEVENTs in the answer: neither the {} instances in the window nor one per object",
+            "{} VEVENTs, the {} instances in the window, but {} RRULEs left: an expanded answer keeps none (RFC 4791 §9.6.5)",
             c.vevents,
-            e.instances
+            e.instances,
+            c.rrules
         );
     }
-    Ok(())
+    bail!(
+        "{} VEVENTs in the answer: neither the {} instances in the window nor one per object ({want})",
+        c.vevents,
+        e.instances
+    )
 }
 
 fn first_differences(got: &[String], want: &[String]) -> Vec<String> {
@@ -517,6 +542,14 @@ pub fn report(out: &mut Obj, s: &Settings, dav: Option<&Seen>) {
                 .bool(
                     "server_expanded",
                     f.vevents == e.instances && f.rrules == 0 && e.instances != f.objects,
+                )
+                .str(
+                    "answer_form",
+                    match check_counts(f, &e) {
+                        Ok(Form::Expanded) => "expanded",
+                        Ok(Form::Masters) => "masters",
+                        Err(_) => "wrong",
+                    },
                 )
                 .bool("clients_agree", agree);
         }
@@ -592,9 +625,24 @@ mod tests {
             vevents,
             ..Counts::default()
         };
-        assert!(check_counts(&c(2, 2, 2), &e).is_ok(), "not expanded");
-        assert!(check_counts(&c(2, 2, 5), &e).is_ok(), "expanded");
+        assert_eq!(check_counts(&c(2, 2, 2), &e).unwrap(), Form::Masters);
+        assert_eq!(check_counts(&c(2, 2, 5), &e).unwrap(), Form::Expanded);
         assert!(check_counts(&c(2, 2, 3), &e).is_err());
+        assert!(check_counts(&c(2, 2, 4), &e).is_err(), "an instance short");
+        assert!(check_counts(&c(2, 2, 6), &e).is_err(), "an instance more");
+        let rrule_left = Counts {
+            rrules: 1,
+            ..c(2, 2, 5)
+        };
+        assert!(
+            check_counts(&rrule_left, &e).is_err(),
+            "expanded yet an RRULE left"
+        );
+        let masters = Counts {
+            rrules: 1,
+            ..c(2, 2, 2)
+        };
+        assert_eq!(check_counts(&masters, &e).unwrap(), Form::Masters);
         assert!(check_counts(&c(3, 3, 3), &e).is_err());
         assert!(
             check_counts(&c(2, 1, 2), &e).is_err(),
