@@ -282,21 +282,10 @@ async fn home(
 /// first, so that a new account's client has somewhere to write.
 async fn calendars_or_default(req: &Dav) -> Result<Vec<Calendar>, Response> {
     let id = req.account.id;
-    let cals = call(&req.state, move |s| s.calendars(id))
+    // The web calendar's rule, so both make the same first calendar.
+    call(&req.state, move |s| crate::calendar::calendars(s, id))
         .await
-        .map_err(|e| failure(&req.account, e))?;
-    if !cals.is_empty() {
-        return Ok(cals);
-    }
-    let created = call(&req.state, move |s| {
-        match s.create_calendar(id, "default", "Calendar", &[]) {
-            // Another request of the same client made it meanwhile.
-            Ok(_) | Err(StoreError::AlreadyExists { .. }) => s.calendars(id),
-            Err(e) => Err(e),
-        }
-    })
-    .await;
-    created.map_err(|e| failure(&req.account, e))
+        .map_err(|e| failure(&req.account, e))
 }
 
 async fn calendar(
