@@ -40,6 +40,12 @@ pub enum StoreError {
     UidConflict { existing: String },
     #[error("database: {0}")]
     Database(String),
+    /// A write conflicted with a concurrent one on another connection
+    /// (PostgreSQL's serialization failure or deadlock, SQLSTATE 40001 or
+    /// 40P01). The store runs such a write again itself; this is seen
+    /// only when every attempt conflicted.
+    #[error("database: the write kept conflicting with concurrent ones ({0}); retry it")]
+    Conflict(String),
     #[error("the store's schema is version {found}, newer than this Postern knows ({known}); run a newer Postern")]
     SchemaTooNew { found: u32, known: u32 },
 }

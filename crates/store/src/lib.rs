@@ -43,6 +43,7 @@ pub mod blobs;
 pub mod error;
 pub mod model;
 pub mod names;
+pub mod postgres;
 pub mod sqlite;
 
 pub use error::{StoreError, StoreResult};
@@ -53,6 +54,7 @@ pub use model::{
     NewCalendarObject, Notify, Precondition, QueueId, QueueItem, QueuedRecipient, RecipientOutcome,
     RecipientState, RemoteRecipient, SpecialUse, StoreFlagsResult, Uid,
 };
+pub use postgres::{PgOptions, PgStore};
 pub use sqlite::SqliteStore;
 
 /// Everything the protocols need from storage.

@@ -1,0 +1,167 @@
+//! A small pool of PostgreSQL connections, and running their calls off
+//! any async runtime.
+//!
+//! The `postgres` crate's blocking client drives its connection on a
+//! runtime of its own, which tokio forbids inside a thread that is
+//! already running async tasks. Store methods are meant to be called from
+//! `spawn_blocking` (where that is allowed), but a call from an async task
+//! must not bring the server down: [`off_runtime`] moves it to a scoped
+//! thread of its own when the calling thread is inside a runtime.
+//!
+//! # Layout
+//! - [`Pool`]: connections up to a bound, opened on demand, broken ones
+//!   dropped; [`Pooled`] gives one back on drop.
+//! - [`off_runtime`].
+
+use std::ops::{Deref, DerefMut};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use postgres::{Client, Config, NoTls};
+
+use crate::error::{StoreError, StoreResult};
+
+/// How long a caller waits for a free connection before failing: long
+/// enough to ride out a burst, short enough that a stuck database shows
+/// up as errors rather than as a server that silently hangs.
+const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub(super) struct Pool {
+    config: Config,
+    size: usize,
+    state: Mutex<State>,
+    freed: Condvar,
+}
+
+struct State {
+    idle: Vec<Client>,
+    /// Connections handed out or idle.
+    open: usize,
+}
+
+impl Pool {
+    pub(super) fn new(config: Config, size: usize) -> Self {
+        Self {
+            config,
+            size: size.max(1),
+            state: Mutex::new(State {
+                idle: Vec::new(),
+                open: 0,
+            }),
+            freed: Condvar::new(),
+        }
+    }
+
+    /// Opens a connection outside the pool (the change listener's).
+    pub(super) fn connect(&self) -> StoreResult<Client> {
+        connect(&self.config)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A connection: an idle one, a new one if the pool is below its
+    /// size, or the next one given back.
+    pub(super) fn get(&self) -> StoreResult<Pooled<'_>> {
+        let mut state = self.lock();
+        loop {
+            if let Some(client) = state.idle.pop() {
+                if client.is_closed() {
+                    state.open -= 1;
+                    continue;
+                }
+                return Ok(Pooled {
+                    pool: self,
+                    client: Some(client),
+                });
+            }
+            if state.open < self.size {
+                state.open += 1;
+                drop(state);
+                return match connect(&self.config) {
+                    Ok(client) => Ok(Pooled {
+                        pool: self,
+                        client: Some(client),
+                    }),
+                    Err(e) => {
+                        self.lock().open -= 1;
+                        self.freed.notify_one();
+                        Err(e)
+                    }
+                };
+            }
+            let (next, timeout) = self
+                .freed
+                .wait_timeout(state, CHECKOUT_TIMEOUT)
+                .unwrap_or_else(PoisonError::into_inner);
+            state = next;
+            if timeout.timed_out() && state.idle.is_empty() && state.open >= self.size {
+                return Err(StoreError::Database(format!(
+                    "all {} PostgreSQL connections stayed busy for {}s; raise [store] pool_size or look for slow queries (pg_stat_activity)",
+                    self.size,
+                    CHECKOUT_TIMEOUT.as_secs()
+                )));
+            }
+        }
+    }
+
+    fn put_back(&self, client: Client) {
+        let mut state = self.lock();
+        if client.is_closed() {
+            state.open -= 1;
+        } else {
+            state.idle.push(client);
+        }
+        drop(state);
+        self.freed.notify_one();
+    }
+}
+
+fn connect(config: &Config) -> StoreResult<Client> {
+    config.connect(NoTls).map_err(|e| {
+        StoreError::Database(format!(
+            "cannot connect to PostgreSQL ({e}); check [store] url, that the server runs and accepts this user"
+        ))
+    })
+}
+
+/// A pooled connection, given back when dropped.
+pub(super) struct Pooled<'a> {
+    pool: &'a Pool,
+    client: Option<Client>,
+}
+
+impl Deref for Pooled<'_> {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        self.client.as_ref().expect("a pooled client until drop")
+    }
+}
+
+impl DerefMut for Pooled<'_> {
+    fn deref_mut(&mut self) -> &mut Client {
+        self.client.as_mut().expect("a pooled client until drop")
+    }
+}
+
+impl Drop for Pooled<'_> {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            self.pool.put_back(client);
+        }
+    }
+}
+
+/// Runs `f` where the blocking PostgreSQL client may run: here, or on a
+/// scoped thread when this thread is inside a tokio runtime (see the
+/// module comment). A panic in `f` is the caller's panic.
+pub(super) fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return f();
+    }
+    std::thread::scope(|scope| match scope.spawn(f).join() {
+        Ok(value) => value,
+        Err(panic) => std::panic::resume_unwind(panic),
+    })
+}
