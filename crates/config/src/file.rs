@@ -23,6 +23,9 @@ pub struct File {
     pub outbound: Option<OutboundSection>,
     pub mail_auth: Option<MailAuthSection>,
     pub caldav: Option<CaldavSection>,
+    pub store: Option<crate::store::StoreSection>,
+    #[serde(default, rename = "acme")]
+    pub acme: Vec<crate::acme::AcmeSection>,
 }
 
 /// `[mail_auth]`: SPF, DKIM, DMARC and ARC checks of mail received on the
@@ -126,6 +129,16 @@ pub struct ListenerSection {
     pub enabled: Option<bool>,
     pub redirect_https_port: Option<u16>,
     pub limits: Option<LimitsSection>,
+    /// `"serve"` (default) or `"proxy"`; the rest is read by
+    /// [`crate::proxy`].
+    pub mode: Option<String>,
+    pub upstream: Option<String>,
+    pub upstream_tls: Option<String>,
+    pub upstream_ca: Option<String>,
+    pub upstream_name: Option<String>,
+    pub upstream_pin: Option<String>,
+    pub client_address: Option<String>,
+    pub routes: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// `bind = "addr"` or `bind = ["addr", ...]`

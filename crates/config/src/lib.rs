@@ -19,19 +19,25 @@
 //! - [`duration`]: `"30s"`, `"10m"`, `"1h"` durations.
 //! - [`template`]: the commented `postern.toml` that `postern init` writes.
 
+pub mod acme;
 pub mod defaults;
 pub mod duration;
 pub mod error;
 pub mod file;
+pub mod proxy;
 pub mod resolve;
+pub mod store;
 pub mod template;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use acme::AcmeConfig;
 pub use error::{ConfigError, ConfigErrors};
 use postern_types::{Service, TlsMode};
+pub use proxy::ProxyConfig;
+pub use store::{PostgresConfig, StoreConfig};
 
 /// The validated configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,6 +61,10 @@ pub struct Config {
     pub outbound: OutboundConfig,
     pub mail_auth: MailAuthConfig,
     pub caldav: CaldavConfig,
+    /// `[store]`: SQLite in the data directory, or PostgreSQL.
+    pub store: StoreConfig,
+    /// `[[acme]]`: certificates obtained and renewed automatically.
+    pub acme: Vec<AcmeConfig>,
 }
 
 impl Config {
@@ -189,6 +199,9 @@ pub struct Listener {
     pub enabled: bool,
     /// For `http` listeners: the HTTPS port redirects point to.
     pub redirect_https_port: Option<u16>,
+    /// `mode = "proxy"`: relay the protocol to an upstream server
+    /// instead of serving it from the store.
+    pub proxy: Option<ProxyConfig>,
 }
 
 /// Resource limits of one listener.

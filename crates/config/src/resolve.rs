@@ -63,6 +63,8 @@ impl Resolver<'_> {
         let outbound = self.outbound(file.outbound.unwrap_or_default());
         let mail_auth = self.mail_auth(file.mail_auth.unwrap_or_default());
         let caldav = self.caldav(file.caldav.unwrap_or_default());
+        let store = self.store(file.store.unwrap_or_default());
+        let acme = self.acme(file.acme);
         Config {
             path: self.path.to_owned(),
             data_dir,
@@ -77,6 +79,8 @@ impl Resolver<'_> {
             outbound,
             mail_auth,
             caldav,
+            store,
+            acme,
         }
     }
 
@@ -331,6 +335,7 @@ impl Resolver<'_> {
         let tls = self.tls_mode(&key, service, s.tls.as_deref())?;
         let bind = self.bind(&key, s.bind.as_ref());
         let client_auth = self.client_auth(&key, tls, &s);
+        let proxy = self.proxy(&key, service, &s);
         let certificates = self.listener_certs(&key, tls, s.certificates, certs);
         let limits = self.limits(&key, service, s.limits.unwrap_or_default());
         if s.redirect_https_port.is_some() && service != Service::Http {
@@ -349,6 +354,7 @@ impl Resolver<'_> {
             limits,
             enabled: s.enabled.unwrap_or(true),
             redirect_https_port: s.redirect_https_port,
+            proxy,
         })
     }
 
