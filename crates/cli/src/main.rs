@@ -61,6 +61,10 @@ enum Command {
     /// DNS: the records to publish for a mail domain.
     #[command(subcommand)]
     Dns(cmd::dns::DnsCommand),
+    /// TLS in front of a plain-text mail server: terminate TLS here, relay to it.
+    Gateway(cmd::gateway::GatewayArgs),
+    /// Move a whole installation from one store to another (SQLite to PostgreSQL).
+    Migrate(cmd::migrate::MigrateArgs),
 }
 
 fn main() -> ExitCode {
@@ -80,6 +84,8 @@ fn main() -> ExitCode {
         Command::Queue(c) => cmd::queue::run(&cli.location, c),
         Command::Dkim(c) => cmd::dkim::run(&cli.location, c),
         Command::Dns(c) => cmd::dns::run(&cli.location, c),
+        Command::Gateway(a) => cmd::gateway::run(&cli.location, &a),
+        Command::Migrate(a) => cmd::migrate::run(&cli.location, &a),
     };
     match result {
         Ok(code) => code,

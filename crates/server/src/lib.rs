@@ -19,6 +19,7 @@
 //! - [`per_ip`]: connections per client address.
 
 pub mod acme_http;
+pub mod acme_renew;
 pub mod compress;
 pub mod conn;
 pub mod driver;
@@ -29,6 +30,7 @@ pub mod mail_auth;
 pub mod metrics;
 pub mod outbound;
 pub mod per_ip;
+pub mod proxy;
 pub mod reload;
 pub mod session;
 pub mod web;
@@ -157,6 +159,7 @@ impl Server {
             self.certificates.clone(),
             self.cancel.clone(),
         );
+        acme_renew::spawn(config.clone(), certs.clone(), cancel.clone(), &self.tracker);
         let hangup = reload::hangup_signal();
         self.tracker
             .spawn(reload::watch(config, certs, hangup, cancel));
@@ -170,6 +173,18 @@ impl Server {
         web: &Arc<postern_web::Web>,
     ) {
         let hostname = self.config.hostname.clone();
+        if let Some(proxy) = ctx.listener.proxy.clone() {
+            let fut = proxy::accept_loop(
+                socket,
+                proxy,
+                ctx,
+                hostname,
+                self.tracker.clone(),
+                self.cancel.clone(),
+            );
+            self.tracker.spawn(fut);
+            return;
+        }
         match ctx.listener.service {
             Service::Smtp | Service::Submission => {
                 let checker = self.mail_checker(ctx.listener.service);
