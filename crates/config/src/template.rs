@@ -18,11 +18,14 @@ pub struct InitParams {
     /// The certificate files, relative to the data directory.
     pub cert_file: String,
     pub key_file: String,
+    /// A PostgreSQL URL for `[store]`; `None` keeps the embedded SQLite.
+    pub store_url: Option<String>,
 }
 
 /// Renders the initial configuration.
 pub fn render(p: &InitParams) -> String {
     let mut out = header(p);
+    out.push_str(&store(p.store_url.as_deref()));
     for wk in WELL_KNOWN {
         out.push_str(&listener(wk, p.dev_ports));
     }
@@ -204,6 +207,29 @@ fn describe(wk: &WellKnown) -> &'static str {
     }
 }
 
+/// `[store]`: PostgreSQL when a URL was given, else the embedded
+/// default, written out as a comment.
+fn store(url: Option<&str>) -> String {
+    let about = "# Where mail and calendars are kept: \"sqlite\" (embedded, in this directory)\n\
+                 # or \"postgres\" (several Postern nodes on one database; see\n\
+                 # docs/postgresql.md).\n";
+    match url {
+        Some(url) => format!(
+            "[store]\n{about}backend = \"postgres\"\nurl = \"{}\"\n# The password may stay out of this file, on the first line of:\n# password_file = \"store.pass\"\npool_size = 16\n# Message bytes: \"database\" (bytea rows) or \"directory\" (blob_dir, shared by every node).\nblobs = \"database\"\n\n",
+            toml_escape(url)
+        ),
+        None => format!(
+            "# [store]\n{}# backend = \"postgres\"\n# url = \"postgres://postern@db.internal/postern\"\n\n",
+            about.replace("# ", "#   ")
+        ),
+    }
+}
+
+/// `s` inside a TOML basic string.
+fn toml_escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,7 +243,25 @@ mod tests {
             dev_ports: dev,
             cert_file: "certs/main.crt.pem".into(),
             key_file: "certs/main.key.pem".into(),
+            store_url: None,
         }
+    }
+
+    #[test]
+    fn a_store_url_makes_a_postgres_store() {
+        let mut p = params(false);
+        p.store_url = Some("postgres://postern@db.internal/mail?x=\"q\"".into());
+        let text = render(&p);
+        let c = Config::parse(Path::new("/srv/postern/postern.toml"), &text)
+            .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        match c.store {
+            crate::StoreConfig::Postgres(pg) => {
+                assert_eq!(pg.url, "postgres://postern@db.internal/mail?x=\"q\"");
+            }
+            other => panic!("{other:?}"),
+        }
+        let default = Config::parse(Path::new("p.toml"), &render(&params(false))).unwrap();
+        assert_eq!(default.store, crate::StoreConfig::Sqlite);
     }
 
     #[test]

@@ -38,7 +38,7 @@ pub mod web;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use postern_config::{Config, Listener};
+use postern_config::{Config, Listener, PostgresConfig, StoreConfig};
 use postern_tls::rustls::ServerConfig;
 use postern_tls::{CertError, CertStore, Certificates, PolicyError, ReloadReport};
 use postern_types::{Service, TlsMode};
@@ -68,7 +68,7 @@ pub enum StartError {
     },
     #[error("no listener is enabled; enable one in the [[listener]] sections")]
     NothingToServe,
-    #[error("cannot open the mail store in {dir}: {message}")]
+    #[error("cannot open the mail store ({dir}): {message}")]
     Store { dir: String, message: String },
     #[error("{message}")]
     Outbound { message: String },
@@ -321,19 +321,71 @@ impl Server {
     }
 }
 
-/// The embedded store under the data directory, and the authentication
-/// service on top of it.
+/// The configured store (`[store]`), and the authentication service on
+/// top of it.
 fn open_mail(config: &Config) -> Result<mail::Mail, StartError> {
+    let store = open_store(config, true)?;
+    let auth = postern_auth::Authenticator::new(store.clone()).map_err(|e| StartError::Store {
+        dir: store_place(config),
+        message: e.to_string(),
+    })?;
+    Ok(mail::Mail::new(store, auth))
+}
+
+/// Opens the store `[store]` names: SQLite in the data directory, or
+/// PostgreSQL (`listen`: hear other nodes' changes, which a one-shot
+/// command does not need).
+pub fn open_store(
+    config: &Config,
+    listen: bool,
+) -> Result<Arc<dyn postern_store::Store>, StartError> {
     let store_err = |message: String| StartError::Store {
-        dir: config.data_dir.display().to_string(),
+        dir: store_place(config),
         message,
     };
-    let store = postern_store::sqlite::SqliteStore::open(&config.data_dir)
-        .map_err(|e| store_err(e.to_string()))?;
-    let store: Arc<dyn postern_store::Store> = Arc::new(store);
-    let auth =
-        postern_auth::Authenticator::new(store.clone()).map_err(|e| store_err(e.to_string()))?;
-    Ok(mail::Mail::new(store, auth))
+    match &config.store {
+        StoreConfig::Sqlite => {
+            let store = postern_store::sqlite::SqliteStore::open(&config.data_dir)
+                .map_err(|e| store_err(e.to_string()))?;
+            Ok(Arc::new(store))
+        }
+        StoreConfig::Postgres(pg) => {
+            let options = pg_options(pg, listen).map_err(store_err)?;
+            let store =
+                postern_store::PgStore::open(&options).map_err(|e| store_err(e.to_string()))?;
+            Ok(Arc::new(store))
+        }
+    }
+}
+
+/// The PostgreSQL store's options from `[store]`, reading the password
+/// file if there is one.
+pub fn pg_options(pg: &PostgresConfig, listen: bool) -> Result<postern_store::PgOptions, String> {
+    let mut options = postern_store::PgOptions::new(pg.url.clone());
+    options.pool_size = pg.pool_size;
+    options.listen = listen;
+    if let Some(dir) = &pg.blob_dir {
+        options.blobs = postern_store::postgres::BlobPlace::Directory(dir.clone());
+    }
+    if let Some(file) = &pg.password_file {
+        let text = std::fs::read_to_string(file).map_err(|e| {
+            format!(
+                "cannot read [store] password_file {}: {e}; create it (mode 0600) with the database password on its first line",
+                file.display()
+            )
+        })?;
+        options.password = Some(text.lines().next().unwrap_or_default().to_owned());
+    }
+    Ok(options)
+}
+
+/// Where the store is, for messages: the data directory, or the
+/// database URL without its password.
+fn store_place(config: &Config) -> String {
+    match &config.store {
+        StoreConfig::Sqlite => config.data_dir.display().to_string(),
+        StoreConfig::Postgres(pg) => postern_config::store::redact(&pg.url),
+    }
 }
 
 fn bind_all(config: &Config, certs: &Certificates) -> Result<Vec<Bound>, StartError> {

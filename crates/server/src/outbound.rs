@@ -133,6 +133,7 @@ mod tests {
             dev_ports: true,
             cert_file: "certs/main.crt.pem".into(),
             key_file: "certs/main.key.pem".into(),
+            store_url: None,
         });
         let config = Config::parse(&dir.join("postern.toml"), &text).unwrap();
         (Data(dir), config)

@@ -8,7 +8,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use postern_store::sqlite::SqliteStore;
 use postern_store::Store;
 
 use crate::paths::Location;
@@ -77,9 +76,7 @@ pub enum AliasCommand {
 /// Opens the store of the configured data directory.
 pub fn open_store(loc: &Location) -> anyhow::Result<Arc<dyn Store>> {
     let config = loc.load()?;
-    let store = SqliteStore::open(&config.data_dir)
-        .with_context(|| format!("opening the mail store in {}", config.data_dir.display()))?;
-    Ok(Arc::new(store))
+    Ok(postern_server::open_store(&config, false)?)
 }
 
 pub fn domain(loc: &Location, cmd: DomainCommand) -> anyhow::Result<ExitCode> {

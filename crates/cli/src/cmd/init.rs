@@ -24,6 +24,11 @@ pub struct InitArgs {
     /// 2143, 2993, 2110, 2995, 8080, 8443) instead of the standard ports.
     #[arg(long)]
     pub dev_ports: bool,
+    /// Keep mail in PostgreSQL instead of the embedded SQLite:
+    /// postgres://USER@HOST:PORT/DATABASE (the database must exist; the
+    /// tables are made here). Written to `[store]`.
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
 }
 
 const CERT_FILE: &str = "certs/main.crt.pem";
@@ -65,14 +70,20 @@ pub fn init(loc: &Location, args: &InitArgs) -> anyhow::Result<()> {
         dev_ports: args.dev_ports,
         cert_file: CERT_FILE.to_owned(),
         key_file: KEY_FILE.to_owned(),
+        store_url: args.store.clone(),
     });
     // Validate what we are about to write: a template that does not parse
     // (a bad host name given here) must not land on disk.
-    postern_config::Config::parse(&config_path, &text).map_err(|e| anyhow::anyhow!("{e}"))?;
-    // The mail store (SQLite + blobs) with the first domain.
-    let store = postern_store::sqlite::SqliteStore::open(&dir)
-        .with_context(|| format!("creating the mail store in {}", dir.display()))?;
-    postern_store::Store::add_domain(&store, &args.domain)?;
+    let config =
+        postern_config::Config::parse(&config_path, &text).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // The mail store (SQLite + blobs here, or the PostgreSQL tables) with
+    // the first domain; a second node initialised on the same database
+    // finds the domain there already.
+    let store = postern_server::open_store(&config, false)?;
+    match store.add_domain(&args.domain) {
+        Ok(()) | Err(postern_store::StoreError::AlreadyExists { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
     std::fs::write(&config_path, text).with_context(|| format!("writing {}", config_path.display()))
 }
 

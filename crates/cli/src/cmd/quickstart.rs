@@ -26,6 +26,7 @@ pub fn run(loc: &Location, args: &QuickstartArgs) -> anyhow::Result<ExitCode> {
             hostname: args.hostname.clone(),
             domain: args.domain.clone(),
             dev_ports: true,
+            store: None,
         };
         init(loc, &init_args)?;
         println!(

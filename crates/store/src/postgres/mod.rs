@@ -93,6 +93,8 @@ pub struct PgOptions {
     /// A libpq-style URL or key=value string
     /// (`postgres://user:password@host:port/db`).
     pub url: String,
+    /// The password, when it is not in the URL (read from a file).
+    pub password: Option<String>,
     /// Connections this node keeps at most.
     pub pool_size: usize,
     pub blobs: BlobPlace,
@@ -107,6 +109,7 @@ impl PgOptions {
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
+            password: None,
             pool_size: POOL_SIZE,
             blobs: BlobPlace::Database,
             listen: true,
@@ -176,10 +179,17 @@ impl PgStore {
     /// Connects, migrates the schema and starts listening for other
     /// nodes' changes.
     pub fn open(options: &PgOptions) -> StoreResult<Self> {
-        let config: postgres::Config = options.url.parse().map_err(|e| StoreError::Invalid {
-            what: "[store] url".into(),
-            why: format!("{e}; write it as postgres://USER:PASSWORD@HOST:PORT/DATABASE"),
-        })?;
+        let mut config: postgres::Config =
+            options.url.parse().map_err(|e| StoreError::Invalid {
+                what: "[store] url".into(),
+                why: format!("{e}; write it as postgres://USER:PASSWORD@HOST:PORT/DATABASE"),
+            })?;
+        if let Some(password) = &options.password {
+            config.password(password);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("postern");
+        }
         let pool = Arc::new(pool::Pool::new(config, options.pool_size));
         pool::off_runtime(|| schema::migrate(&mut *pool.get()?))?;
         let blobs = blobs::Blobs::open(&options.blobs)?;
