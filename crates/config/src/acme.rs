@@ -1,28 +1,519 @@
-//! `[[acme]]`: certificates obtained and renewed automatically (RFC 8555).
-//! (Resolution to be written.)
+//! `[[acme]]`: certificates obtained and renewed automatically from an
+//! ACME CA (RFC 8555). Each section keeps one `[[certificate]]`: its PEM
+//! files are where every issued certificate is installed.
+//!
+//! ```toml
+//! [[acme]]
+//! certificate = "main"
+//! directory = "https://acme-v02.api.letsencrypt.org/directory"
+//! names = ["mail.example.org", "example.org"]
+//! contact = ["mailto:postmaster@example.org"]
+//! ```
+//!
+//! The checks that need only this section are in [`Resolver::acme`]; the
+//! ones that need the certificates and listeners are in
+//! [`reference_problems`].
 
+use std::path::PathBuf;
+use std::time::Duration;
+
+use postern_types::{Service, TlsMode};
 use serde::Deserialize;
 
-use crate::resolve::Resolver;
+use crate::resolve::{is_dns_name, Resolver};
+use crate::{CertSource, CertificateConfig, Listener};
+
+/// The certificate key types an order may ask for (the `postern cert`
+/// names); ECDSA P-256 first: small, fast, and accepted everywhere.
+pub const KEY_TYPES: [&str; 5] = ["ecdsa-p256", "ecdsa-p384", "rsa2048", "rsa3072", "rsa4096"];
 
 /// `[[acme]]` as written.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AcmeSection {
-    pub name: Option<String>,
+    pub certificate: Option<String>,
+    pub directory: Option<String>,
+    pub names: Option<Vec<String>>,
+    pub challenge: Option<String>,
+    pub contact: Option<Vec<String>>,
+    pub key: Option<String>,
+    pub ca_bundle: Option<String>,
+    pub renew_before: Option<String>,
+    pub eab_kid: Option<String>,
+    pub eab_hmac_file: Option<String>,
 }
 
 /// One resolved `[[acme]]` section.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AcmeConfig {
-    pub name: String,
+    /// The `[[certificate]]` it keeps (its `cert`/`key` files are replaced).
+    pub certificate: String,
+    /// The CA's directory URL (RFC 8555 §7.1.1), always `https`.
+    pub directory: String,
+    /// DNS names, lowercase; the first is also the subject CN.
+    pub names: Vec<String>,
+    pub challenge: AcmeChallenge,
+    /// `mailto:` URLs for the account (RFC 8555 §7.3).
+    pub contact: Vec<String>,
+    /// One of [`KEY_TYPES`].
+    pub key: String,
+    /// Extra roots (PEM) for the CA's HTTPS server: a private or test CA.
+    pub ca_bundle: Option<PathBuf>,
+    /// Renew this long before the end; `None`: once two thirds of the
+    /// lifetime have passed.
+    pub renew_before: Option<Duration>,
+    /// External Account Binding (RFC 8555 §7.3.4), for CAs that need it.
+    pub eab: Option<ExternalAccountBinding>,
+}
+
+/// How control of the names is proven.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AcmeChallenge {
+    /// RFC 8555 §8.3, answered by the `http` listener.
+    Http01,
+}
+
+/// The key id the CA gave and the file holding its MAC key (base64url, as
+/// CAs hand it out); the key itself never sits in the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalAccountBinding {
+    pub kid: String,
+    pub hmac_file: PathBuf,
 }
 
 impl Resolver<'_> {
     pub(crate) fn acme(&mut self, sections: Vec<AcmeSection>) -> Vec<AcmeConfig> {
-        sections
-            .into_iter()
-            .filter_map(|s| s.name.map(|name| AcmeConfig { name }))
-            .collect()
+        let mut out: Vec<AcmeConfig> = Vec::new();
+        for (i, s) in sections.into_iter().enumerate() {
+            let Some(a) = self.acme_section(i, s) else {
+                continue;
+            };
+            if out.iter().any(|o| o.certificate == a.certificate) {
+                self.error(
+                    format!("acme \"{}\"", a.certificate),
+                    "two [[acme]] sections keep this certificate; merge their names into one section",
+                );
+                continue;
+            }
+            out.push(a);
+        }
+        out
+    }
+
+    fn acme_section(&mut self, index: usize, s: AcmeSection) -> Option<AcmeConfig> {
+        let Some(certificate) = s.certificate else {
+            self.error(
+                format!("acme #{}", index + 1),
+                "missing certificate; name the [[certificate]] this section keeps, e.g. certificate = \"main\"",
+            );
+            return None;
+        };
+        let key = format!("acme \"{certificate}\"");
+        let directory = self.acme_directory(&key, s.directory);
+        let names = self.acme_names(&key, s.names.unwrap_or_default());
+        let challenge = self.acme_challenge(&key, s.challenge.as_deref());
+        let contact = self.acme_contact(&key, s.contact.unwrap_or_default());
+        let key_type = self.acme_key(&key, s.key);
+        let renew_before = s
+            .renew_before
+            .map(|v| self.duration_or(&format!("{key}: renew_before"), Some(v), Duration::ZERO));
+        let eab = self.acme_eab(&key, s.eab_kid, s.eab_hmac_file);
+        Some(AcmeConfig {
+            directory: directory?,
+            names,
+            challenge: challenge?,
+            contact,
+            key: key_type?,
+            ca_bundle: s.ca_bundle.map(|p| self.path_of(&p)),
+            renew_before: renew_before.filter(|d| !d.is_zero()),
+            eab,
+            certificate,
+        })
+    }
+
+    fn acme_directory(&mut self, key: &str, directory: Option<String>) -> Option<String> {
+        let Some(url) = directory else {
+            self.error(
+                key,
+                "missing directory; give the CA's ACME directory URL, e.g. directory = \"https://acme-v02.api.letsencrypt.org/directory\"",
+            );
+            return None;
+        };
+        // RFC 8555 §6.1: ACME runs over HTTPS only.
+        let host = url.strip_prefix("https://").unwrap_or_default();
+        if host.is_empty() || host.starts_with('/') {
+            self.error(
+                format!("{key}: directory = \"{url}\""),
+                "not an https:// URL; ACME runs over HTTPS only (RFC 8555 §6.1)",
+            );
+            return None;
+        }
+        Some(url)
+    }
+
+    fn acme_names(&mut self, key: &str, names: Vec<String>) -> Vec<String> {
+        if names.is_empty() {
+            self.error(
+                format!("{key}: names"),
+                "no names; list the DNS names the certificate is for, e.g. names = [\"mail.example.org\"]",
+            );
+        }
+        let mut out: Vec<String> = Vec::new();
+        for n in names {
+            let n = n.trim_end_matches('.').to_ascii_lowercase();
+            if n.starts_with("*.") {
+                self.error(
+                    format!("{key}: names = \"{n}\""),
+                    "a wildcard needs the dns-01 challenge, which Postern does not answer; list each host name instead",
+                );
+            } else if !is_dns_name(&n) || !n.contains('.') {
+                self.error(
+                    format!("{key}: names = \"{n}\""),
+                    "not a public DNS name (letters, digits, '-' and '.', at least two labels); CAs issue only for names they can resolve",
+                );
+            } else if !out.contains(&n) {
+                out.push(n);
+            }
+        }
+        out
+    }
+
+    fn acme_challenge(&mut self, key: &str, challenge: Option<&str>) -> Option<AcmeChallenge> {
+        match challenge.unwrap_or("http-01") {
+            "http-01" => Some(AcmeChallenge::Http01),
+            "tls-alpn-01" => {
+                self.error(
+                    format!("{key}: challenge = \"tls-alpn-01\""),
+                    "the running server cannot answer tls-alpn-01 yet; use \"http-01\" (port 80), or get a first certificate with `postern cert acme --challenge tls-alpn-01` while the server is stopped",
+                );
+                None
+            }
+            other => {
+                self.error(
+                    format!("{key}: challenge = \"{other}\""),
+                    "expected \"http-01\"",
+                );
+                None
+            }
+        }
+    }
+
+    fn acme_contact(&mut self, key: &str, contact: Vec<String>) -> Vec<String> {
+        for c in &contact {
+            let address = c.strip_prefix("mailto:").unwrap_or_default();
+            if !address.contains('@') || address.contains(',') {
+                self.error(
+                    format!("{key}: contact = \"{c}\""),
+                    "give one mailto: URL per entry, e.g. \"mailto:postmaster@example.org\" (RFC 8555 §7.3)",
+                );
+            }
+        }
+        contact
+    }
+
+    fn acme_key(&mut self, key: &str, value: Option<String>) -> Option<String> {
+        let v = value.unwrap_or_else(|| KEY_TYPES[0].to_owned());
+        if KEY_TYPES.contains(&v.as_str()) {
+            return Some(v);
+        }
+        self.error(
+            format!("{key}: key = \"{v}\""),
+            format!("expected one of {}", KEY_TYPES.join(", ")),
+        );
+        None
+    }
+
+    fn acme_eab(
+        &mut self,
+        key: &str,
+        kid: Option<String>,
+        hmac_file: Option<String>,
+    ) -> Option<ExternalAccountBinding> {
+        match (kid, hmac_file) {
+            (Some(kid), Some(file)) if !kid.is_empty() => Some(ExternalAccountBinding {
+                kid,
+                hmac_file: self.path_of(&file),
+            }),
+            (None, None) => None,
+            _ => {
+                self.error(
+                    key,
+                    "external account binding needs both eab_kid and eab_hmac_file (a file holding the MAC key your CA gave, base64url); set both or neither",
+                );
+                None
+            }
+        }
+    }
+}
+
+/// The host names a listener expects `certificate` to cover: this server's
+/// host name, when it is the default certificate of a TLS listener (a
+/// certificate chosen by SNI covers what it covers). Installing a
+/// certificate that misses one would break those listeners.
+pub fn required_names(
+    certificate: &str,
+    certificates: &[CertificateConfig],
+    listeners: &[Listener],
+    hostname: &str,
+) -> Vec<String> {
+    let used_by_tls = listeners.iter().any(|l| {
+        l.enabled && l.tls != TlsMode::None && l.certificates.iter().any(|c| c == certificate)
+    });
+    let is_default = certificates
+        .iter()
+        .any(|c| c.default && c.name == certificate);
+    if used_by_tls && is_default {
+        vec![hostname.to_owned()]
+    } else {
+        Vec::new()
+    }
+}
+
+/// The `[[acme]]` problems that involve other sections, as (key, message):
+/// an unknown or PKCS#12 certificate, names the listeners need but the
+/// section leaves out, and http-01 without an `http` listener to answer it.
+pub fn reference_problems(
+    acme: &[AcmeConfig],
+    certificates: &[CertificateConfig],
+    listeners: &[Listener],
+    hostname: &str,
+) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for a in acme {
+        let key = format!("acme \"{}\"", a.certificate);
+        match certificates.iter().find(|c| c.name == a.certificate) {
+            None => out.push((
+                format!("{key}: certificate = \"{}\"", a.certificate),
+                "no [[certificate]] has this name; add one with cert and key files where the issued certificate is to be installed".to_owned(),
+            )),
+            Some(c) if matches!(c.source, CertSource::Pkcs12 { .. }) => out.push((
+                format!("{key}: certificate = \"{}\"", a.certificate),
+                "that certificate is a PKCS#12 keystore; ACME installs PEM files: give it cert and key instead".to_owned(),
+            )),
+            Some(_) => {}
+        }
+        let missing: Vec<String> =
+            required_names(&a.certificate, certificates, listeners, hostname)
+                .into_iter()
+                .filter(|n| !a.names.contains(n))
+                .collect();
+        if !missing.is_empty() {
+            out.push((
+                format!("{key}: names"),
+                format!("add {}: the TLS listeners serve this certificate as the default for that name, and a certificate without it would be refused", missing.join(", ")),
+            ));
+        }
+        let http = listeners
+            .iter()
+            .any(|l| l.enabled && l.service == Service::Http && l.proxy.is_none());
+        if a.challenge == AcmeChallenge::Http01 && !http {
+            out.push((
+                key,
+                "http-01 is answered by the `http` listener, and none is enabled; add a [[listener]] with protocol = \"http\" on port 80 (or on the port that port 80 is forwarded to)".to_owned(),
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::{Config, ConfigErrors};
+
+    use super::*;
+
+    const BASE: &str = r#"
+[server]
+hostname = "mail.example.com"
+domains = ["example.com"]
+
+[[certificate]]
+name = "main"
+cert = "certs/main.crt.pem"
+key = "certs/main.key.pem"
+
+[[listener]]
+name = "http"
+protocol = "http"
+bind = "0.0.0.0:80"
+tls = "none"
+
+[[listener]]
+name = "imaps"
+protocol = "imap"
+bind = "0.0.0.0:993"
+tls = "implicit"
+certificates = ["main"]
+"#;
+
+    const GOOD: &str = r#"
+[[acme]]
+certificate = "main"
+directory = "https://acme.example/dir"
+names = ["Mail.Example.com", "example.com"]
+contact = ["mailto:postmaster@example.com"]
+"#;
+
+    fn parse(text: &str) -> Result<Config, ConfigErrors> {
+        Config::parse(Path::new("/etc/postern/postern.toml"), text)
+    }
+
+    fn errors(base: &str, acme: &str) -> Vec<String> {
+        match parse(&format!("{base}{acme}")) {
+            Ok(_) => panic!("expected an error for:\n{acme}"),
+            Err(e) => e.0.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    fn has(errors: &[String], needle: &str) {
+        assert!(
+            errors.iter().any(|e| e.contains(needle)),
+            "no error containing {needle:?} in {errors:#?}"
+        );
+    }
+
+    /// The cross-section problems of a parsed configuration.
+    fn references(c: &Config) -> Vec<(String, String)> {
+        reference_problems(&c.acme, &c.certificates, &c.listeners, &c.hostname)
+    }
+
+    #[test]
+    fn a_complete_section_resolves_with_its_defaults() {
+        let c = parse(&format!(
+            "{BASE}{GOOD}ca_bundle = \"ca.pem\"\nrenew_before = \"30d\"\neab_kid = \"kid-1\"\neab_hmac_file = \"/etc/postern/eab.key\"\n"
+        ))
+        .unwrap();
+        let a = &c.acme[0];
+        assert_eq!(a.certificate, "main");
+        assert_eq!(a.names, ["mail.example.com", "example.com"]);
+        assert_eq!(a.challenge, AcmeChallenge::Http01);
+        assert_eq!(a.key, "ecdsa-p256");
+        assert_eq!(
+            a.ca_bundle.as_deref(),
+            Some(Path::new("/etc/postern/ca.pem"))
+        );
+        assert_eq!(a.renew_before, Some(Duration::from_secs(30 * 86_400)));
+        assert_eq!(
+            a.eab,
+            Some(ExternalAccountBinding {
+                kid: "kid-1".into(),
+                hmac_file: "/etc/postern/eab.key".into()
+            })
+        );
+        assert!(references(&c).is_empty(), "{:?}", references(&c));
+    }
+
+    #[test]
+    fn missing_and_malformed_values_are_each_reported() {
+        let e = errors(
+            BASE,
+            r#"
+[[acme]]
+directory = "https://acme.example/dir"
+
+[[acme]]
+certificate = "main"
+directory = "http://acme.example/dir"
+names = []
+challenge = "dns-01"
+contact = ["postmaster@example.com"]
+key = "dsa"
+renew_before = "30"
+eab_kid = "kid"
+"#,
+        );
+        has(&e, "acme #1: missing certificate");
+        has(
+            &e,
+            "directory = \"http://acme.example/dir\": not an https:// URL",
+        );
+        has(&e, "acme \"main\": names: no names");
+        has(&e, "challenge = \"dns-01\": expected \"http-01\"");
+        has(
+            &e,
+            "contact = \"postmaster@example.com\": give one mailto: URL",
+        );
+        has(&e, "key = \"dsa\": expected one of ecdsa-p256");
+        has(&e, "renew_before = \"30\"");
+        has(&e, "needs both eab_kid and eab_hmac_file");
+    }
+
+    #[test]
+    fn wildcards_bad_names_and_tls_alpn_are_refused_with_advice() {
+        let e = errors(
+            BASE,
+            r#"
+[[acme]]
+certificate = "main"
+directory = "https://acme.example/dir"
+names = ["*.example.com", "localhost", "bad_name.example.com"]
+challenge = "tls-alpn-01"
+"#,
+        );
+        has(
+            &e,
+            "\"*.example.com\": a wildcard needs the dns-01 challenge",
+        );
+        has(&e, "names = \"localhost\": not a public DNS name");
+        has(&e, "names = \"bad_name.example.com\"");
+        has(&e, "cannot answer tls-alpn-01 yet");
+    }
+
+    #[test]
+    fn one_certificate_is_kept_by_one_section() {
+        let e = errors(BASE, &format!("{GOOD}{GOOD}"));
+        has(&e, "two [[acme]] sections keep this certificate");
+    }
+
+    #[test]
+    fn references_to_other_sections_are_checked() {
+        // An unknown certificate, and names without the host name that the
+        // default certificate must cover.
+        let c = parse(&format!(
+            "{BASE}{}",
+            GOOD.replace("\"main\"", "\"other\"")
+                .replace("\"Mail.Example.com\", ", "")
+        ))
+        .unwrap();
+        let p = references(&c);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].1.contains("no [[certificate]] has this name"), "{p:?}");
+
+        let c = parse(&format!(
+            "{BASE}{}",
+            GOOD.replace("\"Mail.Example.com\", ", "")
+        ))
+        .unwrap();
+        let p = references(&c);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].0, "acme \"main\": names");
+        assert!(p[0].1.starts_with("add mail.example.com:"), "{p:?}");
+    }
+
+    #[test]
+    fn http01_needs_an_enabled_http_listener() {
+        let base = BASE.replace("tls = \"none\"", "tls = \"none\"\nenabled = false");
+        let c = parse(&format!("{base}{GOOD}")).unwrap();
+        let p = references(&c);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].1
+                .contains("add a [[listener]] with protocol = \"http\""),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn a_pkcs12_certificate_cannot_be_kept() {
+        let base = BASE.replace(
+            "cert = \"certs/main.crt.pem\"\nkey = \"certs/main.key.pem\"",
+            "pkcs12 = \"main.p12\"\npassword_file = \"main.pw\"",
+        );
+        let c = parse(&format!("{base}{GOOD}")).unwrap();
+        let p = references(&c);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].1.contains("PKCS#12"), "{p:?}");
     }
 }
