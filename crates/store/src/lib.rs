@@ -41,6 +41,7 @@
 
 pub mod blobs;
 pub mod error;
+pub mod migrate;
 pub mod model;
 pub mod names;
 pub mod postgres;

@@ -1,15 +1,92 @@
-//! `postern migrate`: move a whole installation between store back ends.
-//! (To be written.)
+//! `postern migrate`: move a whole installation from the embedded SQLite
+//! store to PostgreSQL, ids and all (see `postern_store::migrate`).
+//!
+//! ```text
+//! postern migrate --from sqlite:///var/lib/postern --to postgres://postern@db/postern
+//! ```
+//!
+//! The copy is one transaction into an empty database and is verified
+//! (row counts, bytes per account, every message's SHA-256) before this
+//! command says it is done. The configuration is not rewritten: the
+//! command prints the `[store]` section to put in postern.toml.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use anyhow::Context as _;
+use postern_store::postgres::BlobPlace;
+use postern_store::PgOptions;
 
 use crate::paths::Location;
 
-/// `postern migrate --from URL --to URL`
+/// `postern migrate --from sqlite://DIR --to postgres://...`
 #[derive(Debug, clap::Args)]
-pub struct MigrateArgs {}
+pub struct MigrateArgs {
+    /// The source: sqlite://DATA_DIR (the directory holding mail.db);
+    /// default: this installation's data directory.
+    #[arg(long, value_name = "sqlite://DIR")]
+    pub from: Option<String>,
+    /// The target: postgres://USER@HOST:PORT/DATABASE, an empty database.
+    #[arg(long, value_name = "postgres://...")]
+    pub to: String,
+    /// The database password, on the first line of this file (instead of
+    /// in the URL).
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    /// Put message bytes in files under this directory (shared by every
+    /// node) instead of in the database.
+    #[arg(long, value_name = "DIR")]
+    pub blob_dir: Option<PathBuf>,
+}
 
 pub fn run(loc: &Location, args: &MigrateArgs) -> anyhow::Result<ExitCode> {
-    let _ = (loc, args);
-    anyhow::bail!("postern migrate is not available yet")
+    let source = match &args.from {
+        Some(from) => match from.strip_prefix("sqlite://") {
+            Some(dir) => PathBuf::from(dir),
+            None => anyhow::bail!(
+                "--from {from}: give the SQLite store as sqlite://DATA_DIR (migrating from PostgreSQL is not supported)"
+            ),
+        },
+        None => loc.data_dir.clone(),
+    };
+    if !source.join(postern_store::sqlite::DB_FILE).is_file() {
+        anyhow::bail!(
+            "{} holds no {}: give the data directory of the installation to move (--from sqlite://DIR)",
+            source.display(),
+            postern_store::sqlite::DB_FILE
+        );
+    }
+    if !(args.to.starts_with("postgres://") || args.to.starts_with("postgresql://")) {
+        anyhow::bail!("--to must be a postgres://USER@HOST:PORT/DATABASE URL");
+    }
+    let mut options = PgOptions::new(args.to.clone());
+    options.listen = false;
+    if let Some(file) = &args.password_file {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("reading the password file {}", file.display()))?;
+        options.password = Some(text.lines().next().unwrap_or_default().to_owned());
+    }
+    if let Some(dir) = &args.blob_dir {
+        options.blobs = BlobPlace::Directory(dir.clone());
+    }
+    let shown = postern_config::store::redact(&args.to);
+    println!("Copying {} into {shown}", source.display());
+    let report = postern_store::migrate::sqlite_to_postgres(&source, &options, |line| {
+        println!("  {line}");
+    })
+    .with_context(|| format!("migrating into {shown}"))?;
+    let rows: u64 = report.rows.iter().map(|(_, n)| n).sum();
+    println!(
+        "Done: {rows} rows and {} messages' bytes ({} bytes), verified.",
+        report.blobs, report.blob_bytes
+    );
+    println!("Now point postern.toml at it and restart:\n");
+    println!("[store]\nbackend = \"postgres\"\nurl = \"{shown}\"");
+    if let Some(file) = &args.password_file {
+        println!("password_file = \"{}\"", file.display());
+    }
+    if let Some(dir) = &args.blob_dir {
+        println!("blobs = \"directory\"\nblob_dir = \"{}\"", dir.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }
