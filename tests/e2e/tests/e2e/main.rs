@@ -8,6 +8,7 @@ mod imap;
 mod imip;
 mod limits;
 mod mail_auth;
+mod nodes;
 mod openssl;
 mod pop3;
 mod reload;

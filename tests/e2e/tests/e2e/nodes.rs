@@ -1,0 +1,1 @@
+//! Several Postern nodes on one PostgreSQL store. (To be written.)
