@@ -40,6 +40,7 @@
 //! accepts per second.
 
 pub mod blobs;
+mod calendar_checks;
 pub mod error;
 pub mod migrate;
 pub mod model;

@@ -32,7 +32,6 @@ use std::collections::HashMap;
 use postgres::{Row, Transaction};
 
 use super::{is_foreign_key_violation, Effects, PgStore};
-use crate::blobs::BlobStore;
 use crate::error::{StoreError, StoreResult};
 use crate::model::{
     AccountId, Calendar, CalendarChanges, CalendarId, CalendarObject, CalendarObjectMeta,
@@ -487,7 +486,7 @@ pub(super) fn put_calendar_object(
     obj: &NewCalendarObject<'_>,
     pre: Precondition,
 ) -> StoreResult<(CalendarObjectMeta, bool)> {
-    check_object(obj)?;
+    crate::calendar_checks::object(obj)?;
     store.write(|tx, fx| put(tx, calendar, obj, &pre, fx))
 }
 
@@ -502,7 +501,7 @@ fn put(
 ) -> StoreResult<(CalendarObjectMeta, bool)> {
     let (cal, owner) = lock(tx, calendar)?;
     let old = current(tx, calendar, obj.name)?;
-    check_precondition(pre, old.as_ref().map(|(e, _)| e.as_str()), obj.name)?;
+    crate::calendar_checks::precondition(pre, old.as_ref().map(|(e, _)| e.as_str()), obj.name)?;
     refuse_uid_conflict(tx, calendar, obj)?;
     refuse_component(&cal, obj.component)?;
     let size = u64::try_from(obj.data.len()).unwrap_or(u64::MAX);
@@ -517,7 +516,7 @@ fn put(
         calendar,
         name: obj.name.to_owned(),
         uid: obj.uid.to_owned(),
-        etag: etag_of(obj.data),
+        etag: crate::calendar_checks::etag_of(obj.data),
         component: obj.component,
         size,
         first_start: obj.first_start,
@@ -633,7 +632,7 @@ pub(super) fn delete_calendar_object(
     store.write(|tx, fx| {
         lock(tx, calendar)?;
         let old = current(tx, calendar, &name)?;
-        check_precondition(&pre, old.as_ref().map(|(e, _)| e.as_str()), &name)?;
+        crate::calendar_checks::precondition(&pre, old.as_ref().map(|(e, _)| e.as_str()), &name)?;
         if old.is_none() {
             return Err(missing(format!("calendar object {name}")));
         }
@@ -702,56 +701,4 @@ pub(super) fn calendar_changes_since(
         out.deleted.sort();
         Ok(out)
     })
-}
-
-// --- the checks the SQLite back end makes too ---
-//
-// Copies of `check_calendar_object` (sqlite/mod.rs), `check` and
-// `etag_of` (sqlite/calendar_objects.rs), which are private to that
-// back end: both must refuse the same input, answer preconditions alike
-// and give the same bytes the same ETag (a store migrated from SQLite
-// keeps its ETags, and clients their caches). To be shared from one
-// place.
-
-/// `Invalid` for a calendar object whose name, UID or time bounds are
-/// malformed.
-fn check_object(obj: &NewCalendarObject<'_>) -> StoreResult<()> {
-    names::calendar_object_name(obj.name)?;
-    names::calendar_uid(obj.uid)?;
-    if let (Some(start), Some(end)) = (obj.first_start, obj.last_end) {
-        if end < start {
-            return Err(StoreError::Invalid {
-                what: format!("calendar object {}", obj.name),
-                why: format!("its time bounds end ({end}) before they start ({start})"),
-            });
-        }
-    }
-    Ok(())
-}
-
-/// `PreconditionFailed` unless `pre` holds for a resource whose current
-/// ETag is `etag` (`None`: it does not exist). RFC 9110 §13.1.1: If-Match
-/// fails on a missing resource; §13.1.2: If-None-Match `*` fails on an
-/// existing one.
-fn check_precondition(pre: &Precondition, etag: Option<&str>, name: &str) -> StoreResult<()> {
-    let holds = match pre {
-        Precondition::Any => true,
-        Precondition::MustNotExist => etag.is_none(),
-        Precondition::MustExist => etag.is_some(),
-        Precondition::EtagMatches(want) => etag == Some(want.as_str()),
-    };
-    if !holds {
-        return Err(StoreError::PreconditionFailed {
-            what: format!("calendar object {name}"),
-        });
-    }
-    Ok(())
-}
-
-/// The strong ETag of `data`: the first 128 bits of its SHA-256 in hex,
-/// quoted (RFC 9110 §8.8.3). Equal bytes, equal tag; any change, another.
-fn etag_of(data: &[u8]) -> String {
-    let hex = BlobStore::id_of(data).0;
-    // A SHA-256 in hex is 64 ASCII digits: the first 32 always exist.
-    format!("\"{}\"", hex.get(..32).unwrap_or(&hex))
 }

@@ -17,7 +17,6 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::messages::{check_quota, to_i64};
 use super::{calendars, missing, Effects};
-use crate::blobs::BlobStore;
 use crate::error::{StoreError, StoreResult};
 use crate::model::{
     Calendar, CalendarChanges, CalendarId, CalendarObject, CalendarObjectMeta, Change,
@@ -152,33 +151,6 @@ fn current(
         .optional()?)
 }
 
-/// `PreconditionFailed` unless `pre` holds for a resource whose current
-/// ETag is `etag` (`None`: it does not exist). RFC 9110 §13.1.1: If-Match
-/// fails on a missing resource; §13.1.2: If-None-Match `*` fails on an
-/// existing one.
-pub(super) fn check(pre: &Precondition, etag: Option<&str>, name: &str) -> StoreResult<()> {
-    let holds = match pre {
-        Precondition::Any => true,
-        Precondition::MustNotExist => etag.is_none(),
-        Precondition::MustExist => etag.is_some(),
-        Precondition::EtagMatches(want) => etag == Some(want.as_str()),
-    };
-    if !holds {
-        return Err(StoreError::PreconditionFailed {
-            what: format!("calendar object {name}"),
-        });
-    }
-    Ok(())
-}
-
-/// The strong ETag of `data`: the first 128 bits of its SHA-256 in hex,
-/// quoted (RFC 9110 §8.8.3). Equal bytes, equal tag; any change, another.
-fn etag_of(data: &[u8]) -> String {
-    let hex = BlobStore::id_of(data).0;
-    // A SHA-256 in hex is 64 ASCII digits: the first 32 always exist.
-    format!("\"{}\"", hex.get(..32).unwrap_or(&hex))
-}
-
 /// Stores (creates or replaces) an object; see `Store::put_calendar_object`.
 pub(super) fn put(
     conn: &Connection,
@@ -189,7 +161,7 @@ pub(super) fn put(
 ) -> StoreResult<(CalendarObjectMeta, bool)> {
     let cal = calendars::require(conn, calendar)?;
     let old = current(conn, calendar, obj.name)?;
-    check(pre, old.as_ref().map(|(e, _)| e.as_str()), obj.name)?;
+    crate::calendar_checks::precondition(pre, old.as_ref().map(|(e, _)| e.as_str()), obj.name)?;
     refuse_uid_conflict(conn, calendar, obj)?;
     refuse_component(&cal, obj.component)?;
     let size = obj.data.len() as u64;
@@ -204,7 +176,7 @@ pub(super) fn put(
         calendar,
         name: obj.name.to_owned(),
         uid: obj.uid.to_owned(),
-        etag: etag_of(obj.data),
+        etag: crate::calendar_checks::etag_of(obj.data),
         component: obj.component,
         size,
         first_start: obj.first_start,
@@ -303,7 +275,7 @@ pub(super) fn delete(
 ) -> StoreResult<()> {
     calendars::require(conn, calendar)?;
     let old = current(conn, calendar, name)?;
-    check(pre, old.as_ref().map(|(e, _)| e.as_str()), name)?;
+    crate::calendar_checks::precondition(pre, old.as_ref().map(|(e, _)| e.as_str()), name)?;
     if old.is_none() {
         return Err(missing(format!("calendar object {name}")));
     }

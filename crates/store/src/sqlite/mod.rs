@@ -289,23 +289,6 @@ fn check_recipients(msg: &Incoming<'_>) -> StoreResult<()> {
     Ok(())
 }
 
-/// `Invalid` for a calendar object whose name, UID or time bounds are
-/// malformed.
-fn check_calendar_object(obj: &NewCalendarObject<'_>) -> StoreResult<()> {
-    names::calendar_object_name(obj.name)?;
-    names::calendar_uid(obj.uid)?;
-    if let (Some(start), Some(end)) = (obj.first_start, obj.last_end) {
-        if end < start {
-            return Err(StoreError::Invalid {
-                what: format!("calendar object {}", obj.name),
-                why: format!("its time bounds end ({end}) before they start ({start})"),
-            });
-        }
-    }
-    Ok(())
-}
-
-/// `NotFound` for `what`.
 fn missing(what: String) -> StoreError {
     StoreError::NotFound { what }
 }
@@ -789,7 +772,7 @@ impl Store for SqliteStore {
         obj: &NewCalendarObject<'_>,
         pre: Precondition,
     ) -> StoreResult<(CalendarObjectMeta, bool)> {
-        check_calendar_object(obj)?;
+        crate::calendar_checks::object(obj)?;
         self.write(|tx, fx| calendar_objects::put(tx, calendar, obj, &pre, fx))
     }
 
