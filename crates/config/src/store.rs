@@ -25,6 +25,7 @@ pub struct StoreSection {
     pub backend: Option<String>,
     pub url: Option<String>,
     pub password_file: Option<String>,
+    pub ca_file: Option<String>,
     pub pool_size: Option<usize>,
     pub blobs: Option<String>,
     pub blob_dir: Option<String>,
@@ -45,6 +46,8 @@ pub struct PostgresConfig {
     pub url: String,
     /// Read at start and given to the connection as its password.
     pub password_file: Option<PathBuf>,
+    /// Extra CA certificates (PEM) to verify the database server with.
+    pub ca_file: Option<PathBuf>,
     pub pool_size: usize,
     /// `None`: in the database; `Some(dir)`: files in a shared directory.
     pub blob_dir: Option<PathBuf>,
@@ -62,6 +65,7 @@ impl Resolver<'_> {
                 for (key, set) in [
                     ("url", s.url.is_some()),
                     ("password_file", s.password_file.is_some()),
+                    ("ca_file", s.ca_file.is_some()),
                     ("pool_size", s.pool_size.is_some()),
                     ("blobs", s.blobs.is_some()),
                     ("blob_dir", s.blob_dir.is_some()),
@@ -140,6 +144,7 @@ impl Resolver<'_> {
         StoreConfig::Postgres(PostgresConfig {
             url,
             password_file: s.password_file.map(|p| self.path_of(&p)),
+            ca_file: s.ca_file.map(|p| self.path_of(&p)),
             pool_size,
             blob_dir,
         })
@@ -180,6 +185,7 @@ mod tests {
             StoreConfig::Postgres(PostgresConfig {
                 url: "postgres://p@db/mail".into(),
                 password_file: None,
+                ca_file: None,
                 pool_size: DEFAULT_POOL_SIZE,
                 blob_dir: Some(PathBuf::from("/etc/postern/blobs")),
             })

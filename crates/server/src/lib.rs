@@ -30,6 +30,7 @@ pub mod mail_auth;
 pub mod metrics;
 pub mod outbound;
 pub mod per_ip;
+pub mod pg_tls;
 pub mod proxy;
 pub mod reload;
 pub mod session;
@@ -38,7 +39,7 @@ pub mod web;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use postern_config::{Config, Listener, PostgresConfig, StoreConfig};
+use postern_config::{Config, Listener, StoreConfig};
 use postern_tls::rustls::ServerConfig;
 use postern_tls::{CertError, CertStore, Certificates, PolicyError, ReloadReport};
 use postern_types::{Service, TlsMode};
@@ -350,33 +351,12 @@ pub fn open_store(
             Ok(Arc::new(store))
         }
         StoreConfig::Postgres(pg) => {
-            let options = pg_options(pg, listen).map_err(store_err)?;
+            let options = pg_tls::store_options(pg, listen).map_err(store_err)?;
             let store =
                 postern_store::PgStore::open(&options).map_err(|e| store_err(e.to_string()))?;
             Ok(Arc::new(store))
         }
     }
-}
-
-/// The PostgreSQL store's options from `[store]`, reading the password
-/// file if there is one.
-pub fn pg_options(pg: &PostgresConfig, listen: bool) -> Result<postern_store::PgOptions, String> {
-    let mut options = postern_store::PgOptions::new(pg.url.clone());
-    options.pool_size = pg.pool_size;
-    options.listen = listen;
-    if let Some(dir) = &pg.blob_dir {
-        options.blobs = postern_store::postgres::BlobPlace::Directory(dir.clone());
-    }
-    if let Some(file) = &pg.password_file {
-        let text = std::fs::read_to_string(file).map_err(|e| {
-            format!(
-                "cannot read [store] password_file {}: {e}; create it (mode 0600) with the database password on its first line",
-                file.display()
-            )
-        })?;
-        options.password = Some(text.lines().next().unwrap_or_default().to_owned());
-    }
-    Ok(options)
 }
 
 /// Where the store is, for messages: the data directory, or the

@@ -14,8 +14,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use postern_store::postgres::BlobPlace;
-use postern_store::PgOptions;
 
 use crate::paths::Location;
 
@@ -37,6 +35,10 @@ pub struct MigrateArgs {
     /// node) instead of in the database.
     #[arg(long, value_name = "DIR")]
     pub blob_dir: Option<PathBuf>,
+    /// Extra CA certificates (PEM) to verify a remote database's TLS
+    /// certificate with (as `[store] ca_file`).
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
 }
 
 pub fn run(loc: &Location, args: &MigrateArgs) -> anyhow::Result<ExitCode> {
@@ -59,16 +61,16 @@ pub fn run(loc: &Location, args: &MigrateArgs) -> anyhow::Result<ExitCode> {
     if !(args.to.starts_with("postgres://") || args.to.starts_with("postgresql://")) {
         anyhow::bail!("--to must be a postgres://USER@HOST:PORT/DATABASE URL");
     }
-    let mut options = PgOptions::new(args.to.clone());
-    options.listen = false;
-    if let Some(file) = &args.password_file {
-        let text = std::fs::read_to_string(file)
-            .with_context(|| format!("reading the password file {}", file.display()))?;
-        options.password = Some(text.lines().next().unwrap_or_default().to_owned());
-    }
-    if let Some(dir) = &args.blob_dir {
-        options.blobs = BlobPlace::Directory(dir.clone());
-    }
+    // The same rules as the server's: TLS, verified, to a remote database.
+    let target = postern_config::PostgresConfig {
+        url: args.to.clone(),
+        password_file: args.password_file.clone(),
+        ca_file: args.ca_file.clone(),
+        pool_size: 2,
+        blob_dir: args.blob_dir.clone(),
+    };
+    let options = postern_server::pg_tls::store_options(&target, false)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let shown = postern_config::store::redact(&args.to);
     println!("Copying {} into {shown}", source.display());
     let report = postern_store::migrate::sqlite_to_postgres(&source, &options, |line| {
