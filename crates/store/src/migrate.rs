@@ -246,7 +246,10 @@ pub fn sqlite_to_postgres(
     if let Some(password) = &to.password {
         config.password(password);
     }
-    let mut client = config.connect(postgres::NoTls)?;
+    let mut client = match &to.connector {
+        Some(connector) => (connector.0)(&config)?,
+        None => config.connect(postgres::NoTls)?,
+    };
     ensure_empty(&mut client)?;
 
     let mut report = Report::default();

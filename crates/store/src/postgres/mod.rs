@@ -86,6 +86,20 @@ pub enum BlobPlace {
     Directory(PathBuf),
 }
 
+/// Opens a connection with TLS: given by the caller, so that the store
+/// never links a TLS library nor sees a certificate (the server crate
+/// makes one with rustls; see `postern_server::pg_tls`).
+#[derive(Clone)]
+pub struct Connector(
+    pub Arc<dyn Fn(&postgres::Config) -> Result<postgres::Client, postgres::Error> + Send + Sync>,
+);
+
+impl std::fmt::Debug for Connector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Connector")
+    }
+}
+
 /// How to open a PostgreSQL store.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -95,6 +109,8 @@ pub struct PgOptions {
     pub url: String,
     /// The password, when it is not in the URL (read from a file).
     pub password: Option<String>,
+    /// Connects with TLS; `None`: plain TCP or a Unix socket.
+    pub connector: Option<Connector>,
     /// Connections this node keeps at most.
     pub pool_size: usize,
     pub blobs: BlobPlace,
@@ -110,6 +126,7 @@ impl PgOptions {
         Self {
             url: url.into(),
             password: None,
+            connector: None,
             pool_size: POOL_SIZE,
             blobs: BlobPlace::Database,
             listen: true,
@@ -190,7 +207,11 @@ impl PgStore {
         if config.get_application_name().is_none() {
             config.application_name("postern");
         }
-        let pool = Arc::new(pool::Pool::new(config, options.pool_size));
+        let pool = Arc::new(pool::Pool::new(
+            config,
+            options.connector.clone(),
+            options.pool_size,
+        ));
         pool::off_runtime(|| schema::migrate(&mut *pool.get()?))?;
         let blobs = blobs::Blobs::open(&options.blobs)?;
         let node = node_name();

@@ -28,6 +28,7 @@ const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub(super) struct Pool {
     config: Config,
+    connector: Option<super::Connector>,
     size: usize,
     state: Mutex<State>,
     freed: Condvar,
@@ -40,9 +41,10 @@ struct State {
 }
 
 impl Pool {
-    pub(super) fn new(config: Config, size: usize) -> Self {
+    pub(super) fn new(config: Config, connector: Option<super::Connector>, size: usize) -> Self {
         Self {
             config,
+            connector,
             size: size.max(1),
             state: Mutex::new(State {
                 idle: Vec::new(),
@@ -54,7 +56,7 @@ impl Pool {
 
     /// Opens a connection outside the pool (the change listener's).
     pub(super) fn connect(&self) -> StoreResult<Client> {
-        connect(&self.config)
+        connect(&self.config, self.connector.as_ref())
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -79,7 +81,7 @@ impl Pool {
             if state.open < self.size {
                 state.open += 1;
                 drop(state);
-                return match connect(&self.config) {
+                return match self.connect() {
                     Ok(client) => Ok(Pooled {
                         pool: self,
                         client: Some(client),
@@ -118,8 +120,13 @@ impl Pool {
     }
 }
 
-fn connect(config: &Config) -> StoreResult<Client> {
-    config.connect(NoTls).map_err(|e| {
+/// A connection, through the caller's TLS connector if there is one.
+fn connect(config: &Config, connector: Option<&super::Connector>) -> StoreResult<Client> {
+    let connected = match connector {
+        Some(connector) => (connector.0)(config),
+        None => config.connect(NoTls),
+    };
+    connected.map_err(|e| {
         StoreError::Database(format!(
             "cannot connect to PostgreSQL ({e}); check [store] url, that the server runs and accepts this user"
         ))
