@@ -36,6 +36,8 @@
 #   BENCH_BUILD=0    use the binaries already in target/release (no cargo)
 #   BENCH_PERF=1     record `perf stat` of Postern during each run (if perf
 #                    is installed)
+#   BENCH_STORE_URL=postgres://USER:PASSWORD@127.0.0.1/DB  run Postern on this
+#                    (empty) PostgreSQL database instead of its SQLite store
 # Needs root (apt-get install, Postfix and Dovecot drop privileges).
 set -euo pipefail
 
@@ -168,7 +170,10 @@ chmod 640 "$C"/*.key
 
 P=$TMP/postern
 log "Postern: init in $P"
-"$POSTERN" init --dev-ports --hostname localhost --domain example.test --data-dir "$P" >/dev/null
+STORE_ARGS=()
+if [ -n "${BENCH_STORE_URL:-}" ]; then STORE_ARGS=(--store "$BENCH_STORE_URL"); fi
+"$POSTERN" init --dev-ports --hostname localhost --domain example.test --data-dir "$P" \
+    "${STORE_ARGS[@]}" >/dev/null
 # Keep each dev port when free, else move the listener to a free port.
 declare -A PORT_OF=()
 mapfile -t ports < <(grep -oE '"127\.0\.0\.1:[0-9]+"' "$P/postern.toml" | grep -oE '[0-9]+')
