@@ -11,6 +11,7 @@ mod mail_auth;
 mod nodes;
 mod openssl;
 mod pop3;
+mod proxy;
 mod reload;
 mod smtp;
 mod smtp_queue;
