@@ -372,10 +372,13 @@ pub trait Store: Send + Sync + 'static {
     /// `lease_until` (exclusive): until then neither `queue_due` nor
     /// `queue_claim` return them, so two workers never take the same item.
     /// A claim ends at `queue_update`, `queue_finish`, `queue_delete` or
-    /// when the lease runs out (a worker that died). Claims live in this
-    /// store handle's memory: a restart forgets them (whatever was being
-    /// tried is tried again), and another process on the same data
+    /// when the lease runs out (a worker that died). SQLite: claims live in
+    /// this store handle's memory: a restart forgets them (whatever was
+    /// being tried is tried again), and another process on the same data
     /// directory does not see them (one process runs the workers).
+    /// PostgreSQL: claims are rows every node sees (several nodes run
+    /// workers); a node hands its own back when its store is dropped, and
+    /// a node that died loses them when they run out.
     fn queue_claim(&self, now: i64, lease_until: i64, limit: usize) -> StoreResult<Vec<QueueItem>>;
 
     /// The earliest time at which an item will be due and unclaimed: the

@@ -90,9 +90,11 @@ pub enum BlobPlace {
 /// never links a TLS library nor sees a certificate (the server crate
 /// makes one with rustls; see `postern_server::pg_tls`).
 #[derive(Clone)]
-pub struct Connector(
-    pub Arc<dyn Fn(&postgres::Config) -> Result<postgres::Client, postgres::Error> + Send + Sync>,
-);
+pub struct Connector(pub Arc<ConnectFn>);
+
+/// Opens one connection to the database the configuration names.
+pub type ConnectFn =
+    dyn Fn(&postgres::Config) -> Result<postgres::Client, postgres::Error> + Send + Sync;
 
 impl std::fmt::Debug for Connector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -298,6 +300,25 @@ impl PgStore {
             tx.commit()?;
             Ok(value)
         })
+    }
+}
+
+impl Drop for PgStore {
+    /// A node that stops cleanly hands its queue leases back at once (as a
+    /// restarted SQLite store forgets its claims); one that dies loses
+    /// them when they run out.
+    fn drop(&mut self) {
+        let node = self.node.clone();
+        let released = self.write(|tx, _| {
+            tx.execute(
+                "UPDATE queue SET lease_until = NULL, lease_owner = NULL WHERE lease_owner = $1",
+                &[&node],
+            )?;
+            Ok(())
+        });
+        if let Err(error) = released {
+            tracing::warn!(%error, "cannot hand this node's queue leases back; they run out by themselves");
+        }
     }
 }
 

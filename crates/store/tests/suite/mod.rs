@@ -131,7 +131,7 @@ impl<F: Fixture> Available for F {
 
 impl<F: Fixture> Available for Option<F> {
     type Fixture = F;
-    fn fixture(self) -> Option<F> {
+    fn fixture(self) -> Self {
         self
     }
 }
