@@ -43,7 +43,8 @@ ALLOWED_WORKSPACE_DEPS = {
     "postern-outbound": {"postern-types", "postern-store", "postern-tls"},
     "postern-web": {"postern-types", "postern-store", "postern-auth", "postern-message", "postern-config", "postern-dav"},
     "postern-dav": {"postern-types"},
-    "postern-acme": {"postern-tls"},
+    # The renewal reads the [[acme]] sections and the listeners they need.
+    "postern-acme": {"postern-tls", "postern-config", "postern-types"},
 }
 
 

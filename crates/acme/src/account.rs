@@ -5,7 +5,7 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use instant_acme::{Account, AccountCredentials, NewAccount};
+use instant_acme::{Account, AccountCredentials, ExternalAccountKey, NewAccount};
 
 use crate::{AcmeError, Settings, TlsHttpClient};
 
@@ -40,8 +40,14 @@ pub async fn load_or_create(http: TlsHttpClient, s: &Settings) -> Result<Account
         terms_of_service_agreed: true,
         only_return_existing: false,
     };
+    // RFC 8555 §7.3.4: the binding is only sent when registering; the
+    // stored account stays bound afterwards.
+    let eab = s
+        .eab
+        .as_ref()
+        .map(|e| ExternalAccountKey::new(e.kid.clone(), &e.hmac_key));
     let (account, creds) = builder
-        .create(&new, s.directory.clone(), None)
+        .create(&new, s.directory.clone(), eab.as_ref())
         .await
         .map_err(|e| match e {
             instant_acme::Error::Api(_) => AcmeError::Ca {
@@ -76,6 +82,13 @@ fn write(path: &Path, creds: &AccountCredentials) -> Result<(), AcmeError> {
         path: path.to_owned(),
         why: e.to_string(),
     })?;
+    write_private(path, &json)
+}
+
+/// Writes `bytes` to a new 0600 file beside `path`, syncs it, then renames
+/// it into place: a reader sees the old file or the new one, never a torn
+/// or readable-by-others one.
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), AcmeError> {
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| AcmeError::io(dir, e))?;
     let tmp = path.with_extension("json.tmp");
@@ -84,7 +97,7 @@ fn write(path: &Path, creds: &AccountCredentials) -> Result<(), AcmeError> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
     let mut f = opts.open(&tmp).map_err(|e| AcmeError::io(&tmp, e))?;
-    f.write_all(&json)
+    f.write_all(bytes)
         .and_then(|()| f.sync_all())
         .map_err(|e| AcmeError::io(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| AcmeError::io(path, e))

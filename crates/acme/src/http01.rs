@@ -51,10 +51,23 @@ pub struct Http01 {
 }
 
 impl Http01 {
-    /// Prepares `dir` and listens on `listen`, unless a running server
-    /// already holds that address (it answers from `dir` itself).
-    pub async fn start(dir: &Path, listen: SocketAddr) -> Result<Self, AcmeError> {
+    /// Prepares `dir` and, when `may_listen`, listens on `listen` unless a
+    /// running server already holds that address (it answers from `dir`
+    /// itself). Without `may_listen` the caller is that server.
+    pub async fn start(
+        dir: &Path,
+        listen: SocketAddr,
+        may_listen: bool,
+    ) -> Result<Self, AcmeError> {
         std::fs::create_dir_all(dir).map_err(|e| AcmeError::io(dir, e))?;
+        if !may_listen {
+            return Ok(Self {
+                dir: dir.to_owned(),
+                check_addr: loopback_for(listen),
+                written: Vec::new(),
+                listener: None,
+            });
+        }
         let listener = match TcpListener::bind(listen).await {
             Ok(l) => {
                 tracing::info!(%listen, "answering http-01 challenges on a temporary listener");
@@ -276,7 +289,7 @@ mod tests {
             .unwrap()
             .local_addr()
             .unwrap();
-        let mut h = Http01::start(dir.path(), port).await.unwrap();
+        let mut h = Http01::start(dir.path(), port, true).await.unwrap();
         h.publish("tok", "tok.thumb").unwrap();
         h.self_check("tok", "tok.thumb").await.unwrap();
         let wrong = h.self_check("tok", "other").await.unwrap_err();

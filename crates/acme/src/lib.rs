@@ -16,6 +16,8 @@
 mod account;
 pub mod http;
 pub mod http01;
+pub mod install;
+pub mod renew;
 pub mod tls_alpn01;
 
 use std::net::SocketAddr;
@@ -24,12 +26,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use instant_acme::{
-    AuthorizationStatus, ChallengeType, Identifier, NewOrder, Order, OrderStatus, RetryPolicy,
+    Account, AuthorizationStatus, CertificateIdentifier, ChallengeType, Identifier, NewOrder,
+    Order, OrderStatus, RetryPolicy,
 };
 use postern_tls::tooling::{generate_key, KeyType};
 
 pub use http::TlsHttpClient;
 pub use http01::Http01;
+pub use renew::{Job, Outcome, Reason};
 pub use tls_alpn01::TlsAlpn01;
 
 /// How long the CA may take to validate every name, then to issue.
@@ -58,6 +62,29 @@ pub struct Settings {
     pub tls_listen: SocketAddr,
     /// The certificate's key type.
     pub key: KeyType,
+    /// Whether this process answers http-01 on `http_listen` itself when
+    /// the address is free (the command line). The server never does: its
+    /// own `http` listener answers.
+    pub http01_may_listen: bool,
+    /// External Account Binding (RFC 8555 §7.3.4), used when registering.
+    pub eab: Option<Eab>,
+}
+
+/// An External Account Binding: the key id and MAC key the CA handed out.
+#[derive(Clone)]
+pub struct Eab {
+    pub kid: String,
+    pub hmac_key: Vec<u8>,
+}
+
+impl std::fmt::Debug for Eab {
+    // The MAC key never appears in logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Eab")
+            .field("kid", &self.kid)
+            .field("hmac_key", &"<redacted>")
+            .finish()
+    }
 }
 
 /// The challenge types answered.
@@ -115,6 +142,12 @@ pub enum AcmeError {
     Order(OrderStatus),
     #[error("cannot make the certificate key or request: {0}")]
     Key(String),
+    #[error("{0}")]
+    Config(String),
+    #[error("the CA's certificate was refused: {0}; the installed one is unchanged")]
+    Refused(String),
+    #[error("{0}")]
+    Install(String),
 }
 
 impl AcmeError {
@@ -132,15 +165,35 @@ impl AcmeError {
 
 /// Runs one order to the end: account, challenges, CSR, certificate.
 pub async fn obtain(s: &Settings) -> Result<Issued, AcmeError> {
-    let http = TlsHttpClient::new(s.tls.clone());
-    let account = account::load_or_create(http, s).await?;
+    let account = open_account(s).await?;
+    obtain_with(&account, s, None).await
+}
+
+/// The stored account for `s.directory`, registered first if there is none.
+pub async fn open_account(s: &Settings) -> Result<Account, AcmeError> {
+    account::load_or_create(TlsHttpClient::new(s.tls.clone()), s).await
+}
+
+/// Runs one order on an open account. `replaces` names the certificate
+/// this one succeeds (RFC 9773 §5), for CAs that offer renewal information.
+pub async fn obtain_with(
+    account: &Account,
+    s: &Settings,
+    replaces: Option<CertificateIdentifier<'static>>,
+) -> Result<Issued, AcmeError> {
     let ids: Vec<Identifier> = s.names.iter().cloned().map(Identifier::Dns).collect();
+    let mut new = NewOrder::new(&ids);
+    if let Some(r) = replaces {
+        new = new.replaces(r);
+    }
     let mut order = account
-        .new_order(&NewOrder::new(&ids))
+        .new_order(&new)
         .await
         .map_err(AcmeError::ca("create an order"))?;
     let responder = match s.challenge {
-        Challenge::Http01 => Responder::Http(Http01::start(&s.http01_dir, s.http_listen).await?),
+        Challenge::Http01 => {
+            Responder::Http(Http01::start(&s.http01_dir, s.http_listen, s.http01_may_listen).await?)
+        }
         Challenge::TlsAlpn01 => Responder::Tls(TlsAlpn01::start(s.tls_listen).await?),
     };
     answer_challenges(&mut order, responder).await?;

@@ -22,7 +22,7 @@ const MAX_ANSWER: u64 = 4096;
 
 /// Where http-01 answers are published, inside the data directory.
 pub fn challenge_dir(data_dir: &Path) -> PathBuf {
-    data_dir.join("acme").join("http-01")
+    postern_acme::renew::http01_dir(data_dir)
 }
 
 /// The redirector, answering http-01 challenges first.

@@ -2,21 +2,24 @@
 //! and install it the way `postern cert import` does, so a running server
 //! picks it up without a restart and any failure leaves the certificate
 //! being served untouched.
+//!
+//! `postern cert renew`: the server's renewal of the `[[acme]]` sections,
+//! run once (the same [`postern_acme::Job`]), saying what it did.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use postern_acme::Challenge;
-use postern_config::{CertificateConfig, Config};
-use postern_outbound::tls::{Check, Trust};
-use postern_tls::tooling::{prepare_import, ImportRequest, ImportSource, KeyType};
+use postern_acme::{Challenge, Job, Outcome};
+use postern_config::acme::{required_names, AcmeConfig};
+use postern_config::Config;
+use postern_tls::inspect::format_time;
+use postern_tls::tooling::KeyType;
 use postern_types::Service;
 use time::OffsetDateTime;
 
-use crate::cmd::cert::{install_checked, pem_paths, target};
-use crate::cmd::check::required_hosts;
+use crate::cmd::cert::{report_installed, target};
 use crate::paths::Location;
 
 /// Where the port-80 answers go when no `http` listener is configured.
@@ -68,7 +71,7 @@ pub fn run(loc: &Location, args: AcmeArgs) -> anyhow::Result<ExitCode> {
     // answers) are logged, so an administrator can follow a slow CA.
     crate::logging::init(&config.log);
     let target = target(&config, args.cert_name.as_deref())?;
-    let (cert_path, key_path) = pem_paths(target)?;
+    postern_acme::install::pem_paths(target)?;
     let settings = settings(&config, &args)?;
     let answered_on = match settings.challenge {
         Challenge::Http01 => settings.http_listen,
@@ -87,7 +90,91 @@ pub fn run(loc: &Location, args: AcmeArgs) -> anyhow::Result<ExitCode> {
     let issued = runtime
         .block_on(postern_acme::obtain(&settings))
         .context("no certificate was obtained; the installed one is unchanged")?;
-    install(&config, target, cert_path, key_path, issued)
+    let required = required_names(
+        &target.name,
+        &config.certificates,
+        &config.listeners,
+        &config.hostname,
+    );
+    let cert = postern_acme::install::install(
+        &issued,
+        target,
+        required,
+        &settings.account_dir,
+        &settings.directory,
+        OffsetDateTime::now_utc(),
+    )?;
+    report_installed(&cert, target);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `postern cert renew`: each `[[acme]]` section (or the one keeping
+/// `certificate`) checked once and renewed when due, or always with
+/// `force`. Fails when any renewal failed.
+pub fn renew(loc: &Location, certificate: Option<&str>, force: bool) -> anyhow::Result<ExitCode> {
+    let config = loc.load()?;
+    crate::logging::init(&config.log);
+    let sections: Vec<&AcmeConfig> = config
+        .acme
+        .iter()
+        .filter(|a| certificate.is_none_or(|c| a.certificate == c))
+        .collect();
+    if sections.is_empty() {
+        match certificate {
+            Some(c) => anyhow::bail!("no [[acme]] section in {} keeps the certificate \"{c}\"; add one (see docs/acme.md)", config.path.display()),
+            None => anyhow::bail!("{} has no [[acme]] section; add one (see docs/acme.md), or obtain a certificate once with `postern cert acme`", config.path.display()),
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let mut failed = false;
+    for acme in sections {
+        if let Err(e) = runtime.block_on(renew_one(&config, acme, force)) {
+            eprintln!("\"{}\": {e:#}", acme.certificate);
+            failed = true;
+        }
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+async fn renew_one(config: &Config, acme: &AcmeConfig, force: bool) -> anyhow::Result<()> {
+    let tls = client_tls(acme.ca_bundle.as_deref())?;
+    let job = Job::new(config, acme, tls, true)?;
+    if force {
+        eprintln!(
+            "Renewing \"{}\" from {} for {}...",
+            acme.certificate,
+            acme.directory,
+            acme.names.join(", ")
+        );
+    }
+    let outcome = job
+        .run(force)
+        .await
+        .context("no certificate was obtained; the installed one is unchanged")?;
+    match outcome {
+        Outcome::NotDue { at, summary } => println!(
+            "\"{}\": not due until {} (valid until {}).",
+            acme.certificate,
+            format_time(at),
+            format_time(summary.not_after)
+        ),
+        Outcome::Renewed { reason, cert } => {
+            println!(
+                "\"{}\": renewed ({reason}), valid until {}.",
+                acme.certificate,
+                format_time(cert.summary.not_after)
+            );
+            report_installed(&cert, &job.target);
+        }
+    }
+    Ok(())
 }
 
 fn settings(config: &Config, args: &AcmeArgs) -> anyhow::Result<postern_acme::Settings> {
@@ -117,27 +204,18 @@ fn settings(config: &Config, args: &AcmeArgs) -> anyhow::Result<postern_acme::Se
             None => listen(config, Service::Https, DEFAULT_TLS_LISTEN)?,
         },
         key: args.key,
+        http01_may_listen: true,
+        eab: None,
     })
 }
 
 /// The TLS client for the CA: the system's roots, as outbound mail uses,
-/// plus `--ca-bundle`; the CA's certificate is always verified.
+/// plus `--ca-bundle` (or `ca_bundle`); the CA's certificate is always
+/// verified.
 fn client_tls(
     ca_bundle: Option<&Path>,
 ) -> anyhow::Result<std::sync::Arc<postern_tls::rustls::ClientConfig>> {
-    let extra = match ca_bundle {
-        Some(b) => {
-            let pem = std::fs::read(b).with_context(|| format!("reading {}", b.display()))?;
-            postern_tls::load::parse_certificates_pem(&b.display().to_string(), &pem)?
-        }
-        None => Vec::new(),
-    };
-    let trust = Trust::new(true, &extra).map_err(|e| anyhow::anyhow!("--ca-bundle: {e}"))?;
-    if trust.anchors == 0 {
-        anyhow::bail!("no trusted CA roots: install the system's CA bundle (ca-certificates), or give the CA's root with --ca-bundle FILE");
-    }
-    let (tls, _) = trust.client_config(Check::Pkix { enforce: true }, &[b"http/1.1"]);
-    Ok(tls)
+    postern_server::acme_renew::ca_client_tls(ca_bundle).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// The first address of the configured listener of `service`, where the
@@ -151,29 +229,4 @@ fn listen(config: &Config, service: Service, default: &str) -> anyhow::Result<So
         Some(a) => Ok(a),
         None => Ok(default.parse()?),
     }
-}
-
-/// Checks the chain like `postern cert import` (key match, chain order,
-/// dates, every listener name covered) and replaces the files atomically.
-fn install(
-    config: &Config,
-    target: &CertificateConfig,
-    cert_path: &Path,
-    key_path: &Path,
-    issued: postern_acme::Issued,
-) -> anyhow::Result<ExitCode> {
-    let key = postern_tls::load::parse_key_pem("the new ACME key", issued.key_pem.as_bytes())?;
-    let prepared = prepare_import(ImportRequest {
-        source: ImportSource::Pem {
-            cert_pem: issued.chain_pem.into_bytes(),
-            chain_pem: None,
-        },
-        key: Some(key),
-        pending_dir: None,
-        required_names: required_hosts(config, &target.name),
-        trust_anchors: Vec::new(),
-        now: OffsetDateTime::now_utc(),
-    })
-    .context("the CA's certificate was refused; the installed one is unchanged")?;
-    install_checked(&prepared, target, cert_path, key_path)
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use postern_config::{CertSource, CertificateConfig, Config};
+use postern_config::{CertificateConfig, Config};
 use postern_tls::inspect::{format_time, CertSummary};
 use postern_tls::tooling::{
     self, certificate_request, check_cert_key, prepare_import, self_signed, ImportRequest,
@@ -80,6 +80,15 @@ pub enum CertCommand {
     },
     /// Obtain a certificate from an ACME CA (RFC 8555) and install it.
     Acme(crate::cmd::acme::AcmeArgs),
+    /// Renew the certificates of the [[acme]] sections that are due (as the server does).
+    Renew {
+        /// Only the [[acme]] section keeping this [[certificate]].
+        #[arg(long)]
+        certificate: Option<String>,
+        /// Renew even when not due.
+        #[arg(long)]
+        force: bool,
+    },
     /// List the configured certificates: names, issuer, dates, key, chain, listeners.
     Show,
     /// Check the certificates; exit 1 on errors, 3 when only warnings (e.g. expiring within 30 days).
@@ -155,6 +164,9 @@ pub fn run(loc: &Location, cmd: CertCommand) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("importing {}", file.display()))
         }
         CertCommand::Acme(args) => crate::cmd::acme::run(loc, args),
+        CertCommand::Renew { certificate, force } => {
+            crate::cmd::acme::renew(loc, certificate.as_deref(), force)
+        }
         CertCommand::Show => show(&loc.load()?),
         CertCommand::Check { host } => check(&loc.load()?, &host),
     }
@@ -182,14 +194,7 @@ pub(crate) fn target<'c>(
 }
 
 pub(crate) fn pem_paths(target: &CertificateConfig) -> anyhow::Result<(&Path, &Path)> {
-    match &target.source {
-        CertSource::Pem { cert, key } => Ok((cert, key)),
-        CertSource::Pkcs12 { path, .. } => anyhow::bail!(
-            "certificate \"{}\" is a PKCS#12 keystore ({}); replace that file, or point the entry at PEM files (cert = ..., key = ...) to install a new certificate there",
-            target.name,
-            path.display()
-        ),
-    }
+    Ok(postern_acme::install::pem_paths(target)?)
 }
 
 /// Writes a certificate and its key atomically (key mode 0600).
@@ -285,10 +290,17 @@ pub(crate) fn install_checked(
     cert_path: &Path,
     key_path: &Path,
 ) -> anyhow::Result<ExitCode> {
+    tooling::install(prepared, cert_path, key_path)?;
+    report_installed(prepared, target);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Says what is now installed (and served within seconds), with the
+/// warnings the checks raised.
+pub(crate) fn report_installed(prepared: &ImportedCert, target: &CertificateConfig) {
     for w in &prepared.warnings {
         eprintln!("warning: {w}");
     }
-    tooling::install(prepared, cert_path, key_path)?;
     let s = &prepared.summary;
     println!(
         "Installed \"{}\": {} issued by {}, valid until {} ({} days).",
@@ -299,7 +311,6 @@ pub(crate) fn install_checked(
         s.days_left(OffsetDateTime::now_utc())
     );
     println!("A running server picks it up within 2 seconds, without a restart.");
-    Ok(ExitCode::SUCCESS)
 }
 
 fn show(config: &Config) -> anyhow::Result<ExitCode> {
