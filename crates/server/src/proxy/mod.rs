@@ -62,6 +62,38 @@ pub async fn accept_loop(
     crate::listener::accept_loop(socket, Arc::new(factory), ctx, tracker, cancel).await;
 }
 
+/// Runs one proxy listener on its own (`postern gateway`) until `stop`
+/// completes, then gives its sessions `grace` to say goodbye.
+pub async fn run_until(
+    socket: TcpListener,
+    proxy: ProxyConfig,
+    ctx: Arc<ListenerCtx>,
+    hostname: String,
+    stop: impl std::future::Future<Output = ()>,
+    grace: Duration,
+) {
+    let (tracker, cancel) = (TaskTracker::new(), CancellationToken::new());
+    let accept = accept_loop(
+        socket,
+        proxy,
+        ctx,
+        hostname,
+        tracker.clone(),
+        cancel.clone(),
+    );
+    tracker.spawn(accept);
+    stop.await;
+    tracing::info!("shutting down");
+    cancel.cancel();
+    tracker.close();
+    if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
+        tracing::warn!(
+            ?grace,
+            "sessions still open after the grace period; closing them"
+        );
+    }
+}
+
 /// What every connection of a proxy listener shares.
 #[derive(Debug)]
 pub struct Shared {
