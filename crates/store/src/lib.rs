@@ -567,8 +567,12 @@ pub trait Store: Send + Sync + 'static {
 
     // --- change notification ---
 
-    /// Changes committed from now on, in commit order, for IDLE and
-    /// maildrop locks. A slow receiver may miss changes and is told so
-    /// (`RecvError::Lagged`): it must then re-read the mailbox.
+    /// Changes committed from now on, for IDLE and maildrop locks. A
+    /// writer's changes come in its commit order, and SQLite's in global
+    /// commit order (one writer); on PostgreSQL, transactions committed at
+    /// nearly the same time on different connections or nodes may be
+    /// announced in either order, so a receiver treats a change as "look
+    /// again", never as a position. A slow receiver may miss changes and
+    /// is told so (`RecvError::Lagged`): it must then re-read the mailbox.
     fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Change>;
 }

@@ -5,8 +5,8 @@
 //! runtime of its own, which tokio forbids inside a thread that is
 //! already running async tasks. Store methods are meant to be called from
 //! `spawn_blocking` (where that is allowed), but a call from an async task
-//! must not bring the server down: [`off_runtime`] moves it to a scoped
-//! thread of its own when the calling thread is inside a runtime.
+//! must not bring the server down: [`off_runtime`] steps out of the
+//! runtime first.
 //!
 //! # Layout
 //! - [`Pool`]: connections up to a bound, opened on demand, broken ones
@@ -160,15 +160,21 @@ impl Drop for Pooled<'_> {
     }
 }
 
-/// Runs `f` where the blocking PostgreSQL client may run: here, or on a
-/// scoped thread when this thread is inside a tokio runtime (see the
-/// module comment). A panic in `f` is the caller's panic.
+/// Runs `f` where the blocking PostgreSQL client may run: here when no
+/// runtime is around; through `block_in_place` on a multi-threaded
+/// runtime (which leaves the runtime's context, and on one of its
+/// blocking-pool threads, where store calls are meant to run, costs
+/// nothing); on a scoped thread of its own under a current-thread
+/// runtime, which cannot give its thread up. A panic in `f` is the
+/// caller's panic.
 pub(super) fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    if tokio::runtime::Handle::try_current().is_err() {
-        return f();
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Err(_) => f(),
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        Ok(_) => std::thread::scope(|scope| match scope.spawn(f).join() {
+            Ok(value) => value,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }),
     }
-    std::thread::scope(|scope| match scope.spawn(f).join() {
-        Ok(value) => value,
-        Err(panic) => std::panic::resume_unwind(panic),
-    })
 }
