@@ -96,7 +96,7 @@ fn load(loc: &Location) -> anyhow::Result<Config> {
     let config = loc.load()?;
     if config.certificates.is_empty() {
         anyhow::bail!(
-            "{}: no [[certificate]] configured, and the gateway needs one for TLS; add one with `postern cert self-signed --data-dir {}` (or `postern cert request` / `postern cert import` for a CA's)",
+            "{}: no [[certificate]] configured, and the gateway needs one for TLS; add a [[certificate]] section (name = \"main\", cert = \"certs/main.crt.pem\", key = \"certs/main.key.pem\", default = true) and run `postern --data-dir {} cert self-signed --name HOST`, or `postern init` a new data directory",
             config.path.display(),
             loc.data_dir.display()
         );
