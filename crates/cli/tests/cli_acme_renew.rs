@@ -110,6 +110,14 @@ fn the_server_renews_a_self_signed_certificate_and_renew_keeps_or_forces() {
         .unwrap()
         .count();
     assert_eq!(left, 0, "challenge answers left behind");
+
+    // The renewal task, waiting for its next check, does not hold up a
+    // shutdown: no task outlives the grace period.
+    server.sigterm();
+    let status = server.wait_exit(Duration::from_secs(15));
+    let logs = server.logs();
+    assert!(status.is_some(), "the server did not stop\n{logs}");
+    assert!(!logs.contains("after the grace period"), "{logs}");
 }
 
 #[test]
