@@ -293,4 +293,26 @@ fn gateway_without_configuration_says_what_to_run() {
         "xclient",
     ]);
     bad.failed().stderr_has("xclient is an SMTP command");
+    let missing = d.scratch().join("no-such-ca.pem");
+    let missing = missing.to_str().unwrap();
+    let port = free_ports(1)[0].to_string();
+    let no_ca = d.run(&[
+        "gateway",
+        "--protocol",
+        "imap",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--tls",
+        "implicit",
+        "--upstream",
+        "127.0.0.1:993",
+        "--upstream-tls",
+        "implicit",
+        "--upstream-ca",
+        missing,
+    ]);
+    no_ca
+        .failed()
+        .stderr_has("upstream_ca")
+        .stderr_has("no-such-ca.pem");
 }

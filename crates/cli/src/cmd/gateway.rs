@@ -185,6 +185,11 @@ async fn gateway(config: Config, listener: Listener) -> anyhow::Result<ExitCode>
     let certs = Certificates::new(store);
     let (tls, _) = postern_tls::server_config(&config.tls, &listener, certs.shared())
         .map_err(|e| anyhow::anyhow!("not starting: {e}"))?;
+    let proxy = listener
+        .proxy
+        .clone()
+        .context("a gateway listener proxies")?;
+    postern_server::proxy::check(&proxy).map_err(|e| anyhow::anyhow!("not starting: {e}"))?;
     let addr = listener.bind[0];
     let socket = TcpListener::bind(addr).await.with_context(|| {
         format!("cannot listen on {addr}; is the port taken, or below 1024 without the right to bind it?")

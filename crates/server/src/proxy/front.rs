@@ -315,3 +315,43 @@ pub fn sasl_plain(b64: &str) -> Option<(String, String, Secret<String>)> {
     let p = postern_auth::sasl::plain_decoded(bytes).ok()?;
     Some((p.authzid, p.authcid, p.password))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_end_at_lf_and_are_bounded() {
+        let mut input = b"A\r\nB\nC".to_vec();
+        assert_eq!(take_line(&mut input), Ok(Some(b"A".to_vec())));
+        assert_eq!(take_line(&mut input), Ok(Some(b"B".to_vec())));
+        assert_eq!(take_line(&mut input), Ok(None));
+        let mut long = vec![b'x'; MAX_LINE + 1];
+        assert_eq!(take_line(&mut long), Err(TooLong));
+        long.extend_from_slice(b"\r\n");
+        assert_eq!(take_line(&mut long), Err(TooLong));
+    }
+
+    #[test]
+    fn control_characters_make_a_line_invalid() {
+        assert_eq!(line_text(b"USER a\tb"), Some("USER a\tb"));
+        assert_eq!(line_text(b"USER a\0b"), None);
+        assert_eq!(line_text(b"USER a\rb"), None);
+        assert_eq!(line_text(b"USER \xff"), None);
+    }
+
+    #[test]
+    fn relaying_passes_bytes_and_goodbye_adds_none() {
+        let machine = Machine::Pop3(pop3::Pre::new("h".into(), false));
+        let mut f = Front::new(machine, true);
+        f.take_output();
+        f.answer(Answer::LoggedIn(vec!["+OK in".into()]));
+        assert_eq!(f.take_output().as_deref(), Some(&b"+OK in\r\n"[..]));
+        f.enqueue_input(b"\0any bytes");
+        assert!(matches!(f.next(), Ok(Event::Relay(b)) if b == b"\0any bytes"));
+        assert_eq!(f.timeout_class(), TimeoutClass::Authenticated);
+        f.goodbye(Goodbye::Shutdown);
+        assert_eq!(f.take_output(), None);
+        assert!(f.is_finished());
+    }
+}

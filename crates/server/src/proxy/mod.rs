@@ -62,6 +62,13 @@ pub async fn accept_loop(
     crate::listener::accept_loop(socket, Arc::new(factory), ctx, tracker, cancel).await;
 }
 
+/// Checks what a proxy listener reads besides its configuration (the
+/// back end's CA bundle, the pin's encoding), so a start can refuse with
+/// the reason instead of a listener that never accepts.
+pub fn check(proxy: &ProxyConfig) -> Result<(), String> {
+    Connector::new(proxy).map(|_| ())
+}
+
 /// Runs one proxy listener on its own (`postern gateway`) until `stop`
 /// completes, then gives its sessions `grace` to say goodbye.
 pub async fn run_until(

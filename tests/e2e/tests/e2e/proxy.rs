@@ -41,11 +41,12 @@ struct Fake {
 
 impl Fake {
     async fn start(kind: Kind) -> Self {
-        Self::start_with(kind, None).await
+        Self::start_with(kind, None, false).await
     }
 
-    /// With `tls`, TLS from the first byte after the PROXY header.
-    async fn start_with(kind: Kind, tls: Option<Arc<ServerConfig>>) -> Self {
+    /// With `tls`, TLS from the first byte after the PROXY header, or
+    /// after the STARTTLS command if `starttls`.
+    async fn start_with(kind: Kind, tls: Option<Arc<ServerConfig>>, starttls: bool) -> Self {
         let socket = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let fake = Self {
             addr: socket.local_addr().unwrap(),
@@ -61,7 +62,7 @@ impl Fake {
                         s.push(Seen::default());
                         s.len() - 1
                     };
-                    let _ = serve(kind, tcp, tls, &seen, index).await;
+                    let _ = serve(kind, tcp, tls, starttls, &seen, index).await;
                 });
             }
         });
@@ -81,6 +82,7 @@ async fn serve(
     kind: Kind,
     mut tcp: tokio::net::TcpStream,
     tls: Option<Arc<ServerConfig>>,
+    starttls: bool,
     seen: &Mutex<Vec<Seen>>,
     index: usize,
 ) -> std::io::Result<()> {
@@ -99,34 +101,61 @@ async fn serve(
         seen.lock().unwrap()[index].header = header;
     }
     match tls {
+        Some(config) if starttls => {
+            let Some(tcp) = dialogue(kind, tcp, true, true, seen, index).await? else {
+                return Ok(());
+            };
+            seen.lock().unwrap()[index].text.push_str("-- TLS --\r\n");
+            let stream = TlsAcceptor::from(config).accept(tcp).await?;
+            dialogue(kind, stream, false, false, seen, index)
+                .await
+                .map(drop)
+        }
         Some(config) => {
             let stream = TlsAcceptor::from(config).accept(tcp).await?;
-            dialogue(kind, stream, seen, index).await
+            dialogue(kind, stream, true, false, seen, index)
+                .await
+                .map(drop)
         }
-        None => dialogue(kind, tcp, seen, index).await,
+        None => dialogue(kind, tcp, true, false, seen, index)
+            .await
+            .map(drop),
     }
 }
 
+/// Answers until the peer leaves; with `starttls`, hands the stream back
+/// after the go-ahead to an IMAP STARTTLS.
 async fn dialogue<S: AsyncRead + AsyncWrite + Unpin>(
     kind: Kind,
     stream: S,
+    greet: bool,
+    starttls: bool,
     seen: &Mutex<Vec<Seen>>,
     index: usize,
-) -> std::io::Result<()> {
+) -> std::io::Result<Option<S>> {
     let mut io = BufReader::new(stream);
     let greeting: &[u8] = match kind {
         Kind::Imap => b"* OK fake ready\r\n",
         Kind::Pop3 => b"+OK fake ready\r\n",
         Kind::Smtp => b"220 fake ESMTP\r\n",
     };
-    io.get_mut().write_all(greeting).await?;
+    if greet {
+        io.get_mut().write_all(greeting).await?;
+    }
     let mut line = String::new();
     loop {
         line.clear();
         if io.read_line(&mut line).await? == 0 {
-            return Ok(());
+            return Ok(None);
         }
         seen.lock().unwrap()[index].text.push_str(&line);
+        if starttls && line.trim_end().ends_with(" STARTTLS") {
+            let tag = line.split(' ').next().unwrap_or_default().to_owned();
+            io.get_mut()
+                .write_all(format!("{tag} OK begin TLS\r\n").as_bytes())
+                .await?;
+            return Ok(Some(io.into_inner()));
+        }
         let answer = match kind {
             Kind::Imap => imap_answer(line.trim_end()),
             Kind::Pop3 => pop3_answer(line.trim_end()),
@@ -495,6 +524,10 @@ async fn a_back_end_that_is_down_gets_a_clean_temporary_failure() {
 /// A back end speaking implicit TLS with a certificate for
 /// "backend.test" from `ca`; its certificate's DER.
 async fn tls_backend(ca: &TestCa) -> (Fake, Vec<u8>) {
+    tls_backend_with(ca, false).await
+}
+
+async fn tls_backend_with(ca: &TestCa, starttls: bool) -> (Fake, Vec<u8>) {
     let issued = ca.server_cert(&["backend.test"]);
     let config = ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::aws_lc_rs::default_provider(),
@@ -504,7 +537,7 @@ async fn tls_backend(ca: &TestCa) -> (Fake, Vec<u8>) {
     .with_no_client_auth()
     .with_single_cert(vec![issued.cert_der()], issued.key_der())
     .unwrap();
-    let fake = Fake::start_with(Kind::Imap, Some(Arc::new(config))).await;
+    let fake = Fake::start_with(Kind::Imap, Some(Arc::new(config)), starttls).await;
     (fake, issued.cert_der().to_vec())
 }
 
@@ -556,4 +589,29 @@ async fn a_pinned_back_end_needs_no_ca_and_a_wrong_pin_is_refused() {
         seen[0].text
     );
     assert!(seen[1].text.starts_with("P3 LOGIN"), "{:?}", seen[1].text);
+}
+
+#[tokio::test]
+async fn starttls_to_the_back_end_comes_before_the_credentials() {
+    let builder = TestServerBuilder::new();
+    let (fake, _) = tls_backend_with(builder.ca(), true).await;
+    let root = builder.ca().root_pem();
+    let lines = [
+        "upstream_tls = \"starttls\"",
+        "upstream_name = \"backend.test\"",
+        "upstream_ca = \"backend-ca.pem\"",
+    ];
+    let builder = builder.file("backend-ca.pem", root);
+    let srv = proxy_builder(builder, "imaps", &fake.upstream(), &lines)
+        .start()
+        .await;
+    let mut c = imaps(&srv).await;
+    c.send("a LOGIN alice@example.test secret").await;
+    c.expect("* CAPABILITY").await;
+    c.expect("a OK").await;
+    let text = &fake.seen()[0].text;
+    assert!(
+        text.starts_with("P1 STARTTLS\r\n-- TLS --\r\nP3 LOGIN"),
+        "{text:?}"
+    );
 }
