@@ -82,11 +82,11 @@ pub enum Machine {
 }
 
 impl Machine {
-    fn greeting(&self, out: &mut Vec<u8>) {
+    fn greeting(&self, out: &mut Vec<u8>, tls: bool) {
         match self {
-            Self::Imap(m) => m.greeting(out),
-            Self::Pop3(m) => m.greeting(out),
-            Self::Smtp(m) => m.greeting(out),
+            Self::Imap(m) => m.greeting(out, tls),
+            Self::Pop3(m) => m.greeting(out, tls),
+            Self::Smtp(m) => m.greeting(out, tls),
         }
     }
 
@@ -153,7 +153,7 @@ impl Front {
     /// inside TLS (implicit TLS).
     pub fn new(machine: Machine, tls: bool) -> Self {
         let mut output = Vec::new();
-        machine.greeting(&mut output);
+        machine.greeting(&mut output, tls);
         Self {
             machine,
             input: Vec::new(),

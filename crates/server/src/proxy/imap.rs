@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use postern_config::proxy::{ClientAddress, Upstream};
 
 use super::front::{self, Answer, Event, FrontError, Login, Step};
+use super::imap_syntax::{literal_marker, Parser};
 use super::upstream::{Failure, Link};
 use super::Shared;
 
@@ -53,8 +54,11 @@ impl Pre {
         Self::new(self.hostname.clone(), false)
     }
 
-    pub fn greeting(&self, out: &mut Vec<u8>) {
-        let line = format!("* OK {} IMAP4rev2 proxy ready\r\n", self.hostname);
+    /// RFC 9051 §7.1: the capabilities in the greeting save the client
+    /// a round trip.
+    pub fn greeting(&self, out: &mut Vec<u8>, tls: bool) {
+        let caps = self.capabilities(tls);
+        let line = format!("* OK [CAPABILITY {caps}] {} ready\r\n", self.hostname);
         out.extend_from_slice(line.as_bytes());
     }
 
@@ -98,10 +102,12 @@ impl Pre {
                 (self.scan, self.announced) = (0, 0);
                 return Ok(Some(cmd));
             };
-            if size > MAX_LITERAL {
+            let start = eol + 1;
+            // One literal, and the whole command, are bounded: a user
+            // name and a password, never a stream of literals.
+            if size > MAX_LITERAL || start + size > front::MAX_LINE + 2 * MAX_LITERAL {
                 return Err("Literal too large before login");
             }
-            let start = eol + 1;
             if sync && self.announced < start {
                 out.extend_from_slice(b"+ Ready for literal data\r\n");
                 self.announced = start;
@@ -114,7 +120,7 @@ impl Pre {
     }
 
     fn command(&mut self, cmd: &[u8], out: &mut Vec<u8>, tls: bool) -> Step {
-        let mut p = Parser { b: cmd, pos: 0 };
+        let mut p = Parser::new(cmd);
         let Some(tag) = p.tag() else {
             return self.bad(out, "*", "Missing or invalid tag");
         };
@@ -328,115 +334,6 @@ fn privacy_required(tag: &str, out: &mut Vec<u8>) -> Step {
     Step::Again
 }
 
-/// `{n}` or `{n+}` at a line's end (RFC 9051 §4.3, RFC 7888).
-fn literal_marker(line: &[u8]) -> Option<(usize, bool)> {
-    let inner = line.strip_suffix(b"}")?;
-    let open = inner.iter().rposition(|&b| b == b'{')?;
-    let digits = &inner[open + 1..];
-    let (digits, sync) = match digits.strip_suffix(b"+") {
-        Some(d) => (d, false),
-        None => (digits, true),
-    };
-    if digits.is_empty() || digits.len() > 10 || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let n = std::str::from_utf8(digits).ok()?.parse().ok()?;
-    Some((n, sync))
-}
-
-/// Just enough of RFC 9051 §9's grammar for the commands above.
-struct Parser<'a> {
-    b: &'a [u8],
-    pos: usize,
-}
-
-impl Parser<'_> {
-    fn peek(&self) -> Option<u8> {
-        self.b.get(self.pos).copied()
-    }
-
-    /// `tag = 1*<any ASTRING-CHAR except "+">`
-    fn tag(&mut self) -> Option<String> {
-        let start = self.pos;
-        while self.peek().is_some_and(|c| astring_char(c) && c != b'+') {
-            self.pos += 1;
-        }
-        (self.pos > start).then(|| String::from_utf8_lossy(&self.b[start..self.pos]).into_owned())
-    }
-
-    fn sp(&mut self) -> Option<()> {
-        (self.peek() == Some(b' ')).then(|| self.pos += 1)
-    }
-
-    fn atom(&mut self) -> Option<String> {
-        let start = self.pos;
-        while self.peek().is_some_and(astring_char) {
-            self.pos += 1;
-        }
-        (self.pos > start).then(|| String::from_utf8_lossy(&self.b[start..self.pos]).into_owned())
-    }
-
-    /// The command's end: CRLF (or a bare LF, which clients send).
-    fn end(&self) -> bool {
-        matches!(&self.b[self.pos..], b"\r\n" | b"\n")
-    }
-
-    /// `astring = 1*ASTRING-CHAR / string`
-    fn astring(&mut self) -> Option<Vec<u8>> {
-        match self.peek()? {
-            b'"' => self.quoted(),
-            b'{' => self.literal(),
-            _ => self.atom().map(String::into_bytes),
-        }
-    }
-
-    /// `quoted = DQUOTE *QUOTED-CHAR DQUOTE`, `\` escaping `"` and `\`.
-    fn quoted(&mut self) -> Option<Vec<u8>> {
-        self.pos += 1;
-        let mut out = Vec::new();
-        loop {
-            let c = self.peek()?;
-            self.pos += 1;
-            match c {
-                b'"' => return Some(out),
-                b'\\' => {
-                    let e = self.peek().filter(|e| matches!(e, b'"' | b'\\'))?;
-                    self.pos += 1;
-                    out.push(e);
-                }
-                b'\r' | b'\n' | 0 => return None,
-                c => out.push(c),
-            }
-        }
-    }
-
-    /// `literal = "{" number ["+"] "}" CRLF *CHAR8` (the framing already
-    /// checked that the octets are there).
-    fn literal(&mut self) -> Option<Vec<u8>> {
-        let close = self.b[self.pos..].iter().position(|&b| b == b'}')? + self.pos;
-        let (size, _) = literal_marker(&self.b[self.pos..=close])?;
-        self.pos = close + 1;
-        if self.b[self.pos..].starts_with(b"\r\n") {
-            self.pos += 2;
-        } else if self.peek() == Some(b'\n') {
-            self.pos += 1;
-        } else {
-            return None;
-        }
-        let data = self.b.get(self.pos..self.pos + size)?.to_vec();
-        if data.contains(&0) {
-            return None;
-        }
-        self.pos += size;
-        Some(data)
-    }
-}
-
-/// `ASTRING-CHAR = ATOM-CHAR / resp-specials` (RFC 9051 §9).
-fn astring_char(c: u8) -> bool {
-    c > 0x20 && c < 0x7f && !matches!(c, b'(' | b')' | b'{' | b'%' | b'*' | b'"' | b'\\')
-}
-
 /// Logs in at the back end: greeting, STARTTLS if configured, the client's
 /// address by ID if configured, then LOGIN. The reply lines are what the
 /// client is told (the tagged OK without its tag).
@@ -592,7 +489,10 @@ mod tests {
                     return (String::from_utf8_lossy(&out).into_owned(), Some(e));
                 }
                 Err(Interrupt::Io(Io::Output(b))) => out.extend_from_slice(&b),
-                Err(_) => return (String::from_utf8_lossy(&out).into_owned(), None),
+                Err(_) => {
+                    out.extend(f.take_output().unwrap_or_default());
+                    return (String::from_utf8_lossy(&out).into_owned(), None);
+                }
             }
         }
     }
@@ -669,6 +569,32 @@ mod tests {
         f.answer(Answer::Unavailable);
         let (out, _) = run(&mut f, b"");
         assert!(out.starts_with("b NO [UNAVAILABLE]"), "{out}");
+    }
+
+    #[test]
+    fn a_stream_of_literals_is_cut_short() {
+        let mut f = front(true);
+        let mut input = b"a LOGIN".to_vec();
+        for _ in 0..12 {
+            input.extend_from_slice(b" {1000+}\r\n");
+            input.extend_from_slice(&[b'x'; 1000]);
+        }
+        let (out, e) = run(&mut f, &input);
+        assert!(e.is_none());
+        assert!(out.starts_with("* BYE Literal too large"), "{out}");
+        assert!(f.is_finished());
+    }
+
+    #[test]
+    fn the_greeting_carries_the_capabilities() {
+        let mut f = Front::new(Machine::Imap(Pre::new("mx.test".into(), true)), false);
+        let g = String::from_utf8(f.take_output().unwrap()).unwrap();
+        assert!(
+            g.starts_with(
+                "* OK [CAPABILITY IMAP4rev1 IMAP4rev2 ID LOGINDISABLED STARTTLS] mx.test"
+            ),
+            "{g}"
+        );
     }
 
     #[test]

@@ -10,12 +10,14 @@
 //!
 //! - [`front`]: the sans-I/O core and its events.
 //! - [`imap`], [`pop3`], [`smtp`]: each protocol's pre-login machine and
-//!   its login dialogue with the back end.
+//!   its login dialogue with the back end; [`imap_syntax`], the IMAP
+//!   grammar it needs.
 //! - [`upstream`]: connecting to a back end: PROXY v2, TLS verified
 //!   against a CA or a pin, line reads with deadlines.
 
 pub mod front;
 pub mod imap;
+pub mod imap_syntax;
 pub mod pop3;
 pub mod smtp;
 pub mod upstream;

@@ -92,7 +92,7 @@ impl Pre {
         m
     }
 
-    pub fn greeting(&self, out: &mut Vec<u8>) {
+    pub fn greeting(&self, out: &mut Vec<u8>, _tls: bool) {
         out.extend_from_slice(format!("220 {} ESMTP Postern\r\n", self.hostname).as_bytes());
     }
 
@@ -495,7 +495,10 @@ mod tests {
                     return (String::from_utf8_lossy(&out).into_owned(), Some(e));
                 }
                 Err(Interrupt::Io(Io::Output(b))) => out.extend_from_slice(&b),
-                Err(_) => return (String::from_utf8_lossy(&out).into_owned(), None),
+                Err(_) => {
+                    out.extend(f.take_output().unwrap_or_default());
+                    return (String::from_utf8_lossy(&out).into_owned(), None);
+                }
             }
         }
     }
