@@ -91,6 +91,12 @@ impl Config {
         self.certificates.iter().find(|c| c.default)
     }
 
+    /// The host names the certificate `name` must carry for the
+    /// listeners that serve it (see [`acme::required_names`]).
+    pub fn required_names(&self, name: &str) -> Vec<String> {
+        acme::required_names(name, &self.certificates, &self.listeners, &self.hostname)
+    }
+
     /// The enabled listeners.
     pub fn enabled_listeners(&self) -> impl Iterator<Item = &Listener> {
         self.listeners.iter().filter(|l| l.enabled)

@@ -65,6 +65,11 @@ impl Resolver<'_> {
         let caldav = self.caldav(file.caldav.unwrap_or_default());
         let store = self.store(file.store.unwrap_or_default());
         let acme = self.acme(file.acme);
+        for (key, message) in
+            crate::acme::reference_problems(&acme, &certificates, &listeners, &hostname)
+        {
+            self.error(key, message);
+        }
         Config {
             path: self.path.to_owned(),
             data_dir,

@@ -14,7 +14,7 @@ use postern_tls::tooling::{
 };
 use time::OffsetDateTime;
 
-use crate::cmd::check::{label, required_hosts};
+use crate::cmd::check::label;
 use crate::paths::{pending_dir, Location};
 
 /// `postern cert ...`
@@ -274,7 +274,7 @@ fn import(
         source,
         key,
         pending_dir: Some(&pending),
-        required_names: required_hosts(config, &target.name),
+        required_names: config.required_names(&target.name),
         trust_anchors,
         now: OffsetDateTime::now_utc(),
     })?;
@@ -383,7 +383,7 @@ fn check(config: &Config, extra_hosts: &[String]) -> anyhow::Result<ExitCode> {
                 continue;
             }
         };
-        let mut hosts = required_hosts(config, &c.name);
+        let mut hosts = config.required_names(&c.name);
         hosts.extend(extra_hosts.iter().cloned());
         let report = check_cert_key(&ck, &hosts, now);
         for f in &report.findings {

@@ -29,20 +29,6 @@ pub fn run(loc: &Location) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// The host names a certificate must cover: the default certificate answers
-/// clients that ask for the server's host name.
-pub fn required_hosts(config: &Config, name: &str) -> Vec<String> {
-    let used_by_tls = config
-        .enabled_listeners()
-        .any(|l| l.tls != TlsMode::None && l.certificates.iter().any(|c| c == name));
-    let is_default = config.default_certificate().is_some_and(|c| c.name == name);
-    if used_by_tls && is_default {
-        vec![config.hostname.clone()]
-    } else {
-        Vec::new()
-    }
-}
-
 fn certificates(config: &Config) -> Severity {
     let now = OffsetDateTime::now_utc();
     let mut worst = Severity::Ok;
@@ -55,7 +41,7 @@ fn certificates(config: &Config) -> Severity {
                 continue;
             }
         };
-        let report = check_cert_key(&ck, &required_hosts(config, &c.name), now);
+        let report = check_cert_key(&ck, &config.required_names(&c.name), now);
         println!("certificate \"{}\":", c.name);
         for f in &report.findings {
             println!("  {:<7} {}", label(f.severity), f.message);

@@ -11,7 +11,6 @@ use postern_tls::tooling::{
     self, certificate_request, prepare_import, ImportRequest, ImportSource, KeyType, RequestParams,
 };
 use postern_tls::Certificates;
-use postern_types::TlsMode;
 use postern_web::admin::{CertImported, CertRequest, CertRequested, CertUpload};
 use time::OffsetDateTime;
 
@@ -59,7 +58,7 @@ pub(super) fn import(
         source: source(upload),
         key: None,
         pending_dir: Some(&pending),
-        required_names: required_hosts(config, name),
+        required_names: config.required_names(name),
         trust_anchors: Vec::new(),
         now,
     })
@@ -144,19 +143,4 @@ fn pem_paths(target: &CertificateConfig) -> Result<(&Path, &Path), String> {
 
 fn pending_dir(config: &Config) -> PathBuf {
     config.data_dir.join(PENDING_DIR)
-}
-
-/// The host names the certificate must cover: the server's host name
-/// when it is the default certificate of a TLS listener (the rule of
-/// `postern cert import` and `postern check`, so both accept the same
-/// certificates).
-fn required_hosts(config: &Config, name: &str) -> Vec<String> {
-    let used_by_tls = config
-        .enabled_listeners()
-        .any(|l| l.tls != TlsMode::None && l.certificates.iter().any(|c| c == name));
-    let is_default = config.default_certificate().is_some_and(|c| c.name == name);
-    match used_by_tls && is_default {
-        true => vec![config.hostname.clone()],
-        false => Vec::new(),
-    }
 }
