@@ -564,6 +564,23 @@ mod tests {
     }
 
     #[test]
+    fn a_plain_mx_listener_relays_at_once_and_a_submission_one_never() {
+        let plain_mx = Pre::new("h".into(), true, false, true, Advert::default());
+        let mut f = Front::new(Machine::Smtp(plain_mx), false);
+        let (_, e) = run(&mut f, b"HELO c\r\n");
+        assert!(matches!(e, Some(Event::Begin(l)) if l == b"HELO c\r\n"));
+        let mut f = submission(false);
+        let (out, e) = run(&mut f, b"EHLO c\r\nSTARTTLS\r\n");
+        assert!(matches!(e, Some(Event::StartTls)), "{out}");
+        let mut f = f.start_tls(Default::default()).unwrap();
+        let (out, e) = run(&mut f, b"EHLO c\r\nSTARTTLS\r\n");
+        assert!(
+            e.is_none() && out.contains("AUTH PLAIN") && out.contains("502 5.5.1"),
+            "{out}"
+        );
+    }
+
+    #[test]
     fn starttls_is_taken_out_of_a_relayed_ehlo_reply() {
         let lines = vec![
             "250-mx".to_owned(),

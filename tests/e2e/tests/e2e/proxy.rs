@@ -615,3 +615,21 @@ async fn starttls_to_the_back_end_comes_before_the_credentials() {
         "{text:?}"
     );
 }
+
+#[tokio::test]
+async fn the_listener_limits_hold_for_proxied_connections() {
+    let fake = Fake::start(Kind::Imap).await;
+    let b = proxy_builder(TestServerBuilder::new(), "imap", &fake.upstream(), &[])
+        .limit("imap", "max_connections_per_ip = 1")
+        .limit("imap", "pre_auth_timeout = \"1s\"");
+    let srv = b.start().await;
+    let mut first = LineClient::plain(srv.addr("imap")).await;
+    first.expect("* OK").await;
+    let mut second = LineClient::plain(srv.addr("imap")).await;
+    second.expect("* BYE Too many connections").await;
+    second.expect_closed().await;
+    // Silent before the login: the pre-login timeout ends it.
+    first.expect("* BYE").await;
+    first.expect_closed().await;
+    assert!(fake.seen().is_empty());
+}
