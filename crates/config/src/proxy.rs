@@ -533,6 +533,21 @@ mod tests {
     }
 
     #[test]
+    fn an_mx_listener_has_no_routes() {
+        let mx = "mode = \"proxy\"\nupstream = \"10.0.0.5:25\"\n[listener.routes]\n\"*@example.org\" = \"10.0.0.7:25\"";
+        let text = format!(
+            "[server]\nhostname = \"mail.example.com\"\n\n[[certificate]]\nname = \"main\"\ncert = \"c.pem\"\nkey = \"k.pem\"\n\n[[listener]]\nname = \"smtp\"\nprotocol = \"smtp\"\ntls = \"starttls\"\nbind = \"127.0.0.1:25\"\n{mx}\n"
+        );
+        let e = crate::Config::parse(std::path::Path::new("/etc/postern/postern.toml"), &text)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("listener \"smtp\": routes") && e.contains("no login to route by"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn route_patterns() {
         assert_eq!(
             RoutePattern::parse("*@Example.org"),
