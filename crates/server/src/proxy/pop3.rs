@@ -165,7 +165,8 @@ impl Pre {
 }
 
 /// Logs in at the back end: greeting, STLS if configured, then USER and
-/// PASS (AUTH PLAIN when the client named an authorization identity).
+/// PASS (AUTH PLAIN when the client named an authorization identity or
+/// the values are not plain text).
 pub async fn login_upstream(
     shared: &Shared,
     to: &Upstream,
@@ -179,7 +180,14 @@ pub async fn login_upstream(
         expect_ok(&mut link, "STLS").await?;
         link = shared.connector.start_tls(link).await?;
     }
-    let last = if login.authzid.is_empty() {
+    // USER and PASS carry their values as text to the line's end: a name
+    // or password holding CR or LF (possible through AUTH PLAIN's base64)
+    // would add commands of the client's choosing. Those, and an
+    // authorization identity, go as AUTH PLAIN (RFC 5034), in base64.
+    let text_safe = |s: &str| !s.chars().any(char::is_control);
+    let user_pass =
+        login.authzid.is_empty() && text_safe(&login.user) && text_safe(login.password.expose());
+    let last = if user_pass {
         link.send(format!("USER {}\r\n", login.user).as_bytes())
             .await?;
         let user = link.line().await?;

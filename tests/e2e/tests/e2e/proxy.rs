@@ -389,6 +389,21 @@ async fn pop3_login_is_relayed_and_spliced() {
 }
 
 #[tokio::test]
+async fn a_pop3_password_with_a_line_break_cannot_add_commands_upstream() {
+    let fake = Fake::start(Kind::Pop3).await;
+    let srv = proxy("pop3s", &fake.upstream(), &[]).await;
+    let mut c = LineClient::tls(srv.addr("pop3s"), HOST, srv.client_config(&[]))
+        .await
+        .unwrap();
+    c.expect("+OK").await;
+    // "\0alice\0x\r\nDELE 1" in base64.
+    c.send("AUTH PLAIN AGFsaWNlAHgNCkRFTEUgMQ==").await;
+    c.expect("+OK").await;
+    let text = &fake.seen()[0].text;
+    assert_eq!(text, "AUTH PLAIN AGFsaWNlAHgNCkRFTEUgMQ==\r\n");
+}
+
+#[tokio::test]
 async fn submission_authenticates_upstream_with_xclient_and_splices() {
     let fake = Fake::start(Kind::Smtp).await;
     let srv = proxy(
