@@ -161,7 +161,7 @@ POSTFIX_VERSION=$(postconf -d -h mail_version 2>/dev/null || echo unknown)
 STUNNEL_VERSION=none
 if [ "$SKIP_STUNNEL" != 1 ]; then
     STUNNEL_VERSION=$(stunnel4 -version 2>&1 | grep -m1 -oE 'stunnel [0-9.]+[^ ]* on [^ ]+ platform' || true)
-    STUNNEL_SSL=$(stunnel4 -version 2>&1 | grep -m1 -oE 'Compiled with [^,]*|Running  with [^,]*' | tail -1 || true)
+    STUNNEL_SSL=$(stunnel4 -version 2>&1 | grep -oE 'Compiled with [^,]*|Running  with [^,]*' | tail -1 || true)
     STUNNEL_VERSION="$STUNNEL_VERSION ($STUNNEL_SSL)"
 fi
 
