@@ -277,10 +277,11 @@ fn ensure_empty(client: &mut postgres::Client) -> StoreResult<()> {
             .query_one(&format!("SELECT count(*) FROM {}", table.name), &[])?
             .get(0);
         if n > 0 {
-            return Err(StoreError::InUse {
+            let rows = if n == 1 { "row" } else { "rows" };
+            return Err(StoreError::Invalid {
                 what: "the target database".into(),
                 why: format!(
-                    "its table {} holds {n} rows; migrate into an empty database (createdb a new one)",
+                    "it is not empty (its table {} holds {n} {rows}); migrate into a new, empty database (createdb)",
                     table.name
                 ),
             });

@@ -83,12 +83,33 @@ pub fn run(loc: &Location, args: &MigrateArgs) -> anyhow::Result<ExitCode> {
         report.blobs, report.blob_bytes
     );
     println!("Now point postern.toml at it and restart:\n");
-    println!("[store]\nbackend = \"postgres\"\nurl = \"{shown}\"");
-    if let Some(file) = &args.password_file {
-        println!("password_file = \"{}\"", file.display());
+    println!(
+        "[store]\nbackend = \"postgres\"\nurl = \"{}\"",
+        without_password(&args.to)
+    );
+    match &args.password_file {
+        Some(file) => println!("password_file = \"{}\"", file.display()),
+        None if shown != args.to => println!(
+            "# The URL's password is left out here: put it on the first line of a\n# file (mode 0600) and name it:\npassword_file = \"store.pass\""
+        ),
+        None => {}
     }
     if let Some(dir) = &args.blob_dir {
         println!("blobs = \"directory\"\nblob_dir = \"{}\"", dir.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `url` with the password of its user info removed.
+fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+            format!("{scheme}://{user}@{host}")
+        }
+        None => url.to_owned(),
+    }
 }
