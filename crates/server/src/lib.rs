@@ -73,6 +73,8 @@ pub enum StartError {
     Store { dir: String, message: String },
     #[error("{message}")]
     Outbound { message: String },
+    #[error("listener \"{listener}\": {message}")]
+    Proxy { listener: String, message: String },
 }
 
 /// A running server.
@@ -371,6 +373,14 @@ fn store_place(config: &Config) -> String {
 fn bind_all(config: &Config, certs: &Certificates) -> Result<Vec<Bound>, StartError> {
     let mut bound = Vec::new();
     for l in config.enabled_listeners() {
+        // A back end whose CA or pin cannot be read would leave the
+        // listener refusing every client: refuse the start instead.
+        if let Some(p) = &l.proxy {
+            proxy::check(p).map_err(|message| StartError::Proxy {
+                listener: l.name.clone(),
+                message,
+            })?;
+        }
         let tls = tls_config(config, l, certs)?;
         for addr in &l.bind {
             let socket = bind(*addr).map_err(|e| bind_error(l, *addr, &e))?;

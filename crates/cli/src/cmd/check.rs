@@ -56,6 +56,14 @@ fn listeners(config: &Config) -> Severity {
     // suites and client CAs without needing the certificates to load.
     let empty = Certificates::new(CertStore::default());
     let mut worst = Severity::Ok;
+    for l in config.enabled_listeners() {
+        if let Some(p) = &l.proxy {
+            if let Err(e) = postern_server::proxy::check(p) {
+                println!("error: listener \"{}\": {e}", l.name);
+                worst = Severity::Error;
+            }
+        }
+    }
     for l in config
         .enabled_listeners()
         .filter(|l| l.tls != TlsMode::None)
