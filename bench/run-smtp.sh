@@ -194,6 +194,9 @@ P_POP3S=${PORT_OF[2995]:-}
 # Every client connects from 127.0.0.1: the per-address limit (20 by
 # default, against one host hogging a listener) would refuse the 21st.
 sed -i -E 's/^max_connections_per_ip = [0-9]+/max_connections_per_ip = 200/' "$P/postern.toml"
+# The private Postfix checks no SPF/DKIM/DMARC; nor does Postern here (the
+# test domain's DNS lookups would only time out, 2 s each).
+sed -i -E 's/^verify = true/verify = false/' "$P/postern.toml"
 "$POSTERN" cert import "$C/chain.pem" --key "$C/server.key" --ca-bundle "$C/ca.pem" \
     --data-dir "$P" >"$TMP/postern-cert.txt" 2>&1 ||
     { cat "$TMP/postern-cert.txt" >&2; die "postern cert import failed"; }
