@@ -209,10 +209,15 @@ for i in $(seq 0 $((ACCOUNTS - 1))); do
         "$POSTERN" user add "bench$i@example.test" --password-stdin --data-dir "$P" >/dev/null
 done
 # The accounts' password hash, as stored: every AUTH pays it.
-POSTERN_HASH=$(python3 -c 'import sqlite3, sys
+if [ -n "${BENCH_STORE_URL:-}" ]; then
+    POSTERN_HASH=$(psql "$BENCH_STORE_URL" -qAtc \
+        "SELECT password_hash FROM accounts WHERE address = 'bench0@example.test'")
+else
+    POSTERN_HASH=$(python3 -c 'import sqlite3, sys
 db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
 print(db.execute("SELECT password_hash FROM accounts WHERE address = ?", (sys.argv[2],)).fetchone()[0])' \
-    "$P/mail.db" bench0@example.test)
+        "$P/mail.db" bench0@example.test)
+fi
 HASH_PARAMS=$(printf '%s' "$POSTERN_HASH" | cut -d'$' -f2-4)
 log "password hash of every account: $HASH_PARAMS"
 
