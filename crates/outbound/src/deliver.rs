@@ -30,6 +30,7 @@ pub struct Ctx {
     pub trust: Trust,
     pub mta_sts: Option<MtaSts>,
     pub metrics: Arc<Metrics>,
+    pub tlsrpt: Option<Arc<crate::tlsrpt::Recorder>>,
 }
 
 /// The result for one recipient.
@@ -91,6 +92,7 @@ pub async fn deliver(ctx: &Ctx, job: &Job<'_>) -> Vec<RcptResult> {
             PolicyKind::Sts,
             FailureKind::StsPolicyFetchError,
         );
+        crate::tlsrpt::fetch_failed(ctx, job.domain);
     }
     let mut failures = Vec::new();
     for target in &targets {
@@ -187,6 +189,7 @@ async fn try_target(
         (_, mta_sts::Lookup::Policy(_)) => PolicyKind::Sts,
         _ => PolicyKind::NoPolicyFound,
     };
+    let rpt = crate::tlsrpt::Scope::new(ctx, job.domain, target, sts);
     // RFC 8689 §4.2.1: for a REQUIRETLS message a policy in testing mode
     // is enforced.
     let enforce_sts = matches!(sts, mta_sts::Lookup::Policy(p)
@@ -196,6 +199,7 @@ async fn try_target(
             ctx.metrics
                 .failure(job.domain, PolicyKind::Sts, FailureKind::StsMxMismatch);
             if enforce_sts {
+                rpt.failed(None, None, Some(FailureKind::StsMxMismatch));
                 return Err(HostFailure::temp(
                     "4.7.5",
                     format!("MX host {} is not in the MTA-STS policy", target.host),
@@ -208,7 +212,9 @@ async fn try_target(
     if job.mail.requiretls {
         requiretls_route(target, addrs.secure, sts)?;
     }
-    let need = need_for(ctx, job, target, addrs.secure, enforce_sts).await?;
+    let need = need_for(ctx, job, target, addrs.secure, enforce_sts)
+        .await
+        .inspect_err(|f| rpt.failed(None, None, f.kind))?;
     let kind = policy_kind(&need);
     let mut last = HostFailure::temp("4.4.1", format!("{}: no address to try", target.host));
     for ip in &addrs.records {
@@ -216,9 +222,11 @@ async fn try_target(
         match session(ctx, job, target, addr, &need).await {
             Ok(done) => {
                 count_session(ctx, job.domain, kind, &done);
+                rpt.session(addr, &need, done.tls, done.verification.as_ref());
                 return Ok(done.results);
             }
             Err(f) => {
+                rpt.failed(Some(addr), Some(&need), f.kind);
                 if let Some(k) = f.kind {
                     ctx.metrics.failure(job.domain, kind, k);
                 }

@@ -37,6 +37,7 @@
 //! - [`dsn`]: RFC 3464 reports; [`reports`]: which are owed, and where
 //!   they go.
 //! - [`metrics`]: counters by domain and failure kind (for TLS-RPT).
+//! - [`tlsrpt`]: TLS results recorded per session, daily reports (RFC 8460).
 //! - `worker`: the queue loop.
 
 pub mod client;
@@ -53,6 +54,7 @@ pub mod retry;
 pub mod routing;
 pub mod settings;
 pub mod tls;
+pub mod tlsrpt;
 mod worker;
 
 /// The integration tests' throw-away CA, for the unit tests too.
@@ -62,6 +64,7 @@ mod worker;
 mod test_ca;
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 
 use postern_store::Store;
@@ -103,15 +106,40 @@ pub fn start(
     cancel: CancellationToken,
     tracker: &TaskTracker,
 ) -> OutboundHandle {
+    start_with_tls_reports(store, settings, None, cancel, tracker)
+}
+
+/// [`start`], and with `data_dir` TLS reporting (RFC 8460): each session's
+/// TLS result is recorded under `DATA/tls-rpt/`, and the domains that ask
+/// for it get a daily report through the queue (see [`tlsrpt`]).
+pub fn start_with_tls_reports(
+    store: Arc<dyn Store>,
+    settings: Settings,
+    data_dir: Option<&Path>,
+    cancel: CancellationToken,
+    tracker: &TaskTracker,
+) -> OutboundHandle {
     let metrics = Arc::new(Metrics::default());
     let wake = Arc::new(tokio::sync::Notify::new());
-    let ctx = Arc::new(context(settings, metrics.clone()));
+    let recorder = data_dir.and_then(|d| {
+        let dir = d.join(tlsrpt::DIR);
+        tlsrpt::Recorder::open(&dir)
+            .map_err(|e| tracing::error!(dir = %dir.display(), error = %e, "cannot create the TLS report directory; TLS reports are off until it can be created and the server restarted"))
+            .ok()
+            .map(Arc::new)
+    });
+    let ctx = Arc::new(context(settings, metrics.clone(), recorder));
+    tlsrpt::spawn(store.clone(), ctx.clone(), cancel.clone(), tracker);
     let worker = worker::Worker::new(store, ctx, wake.clone(), cancel, tracker.clone());
     tracker.spawn(worker.run());
     OutboundHandle { wake, metrics }
 }
 
-fn context(settings: Settings, metrics: Arc<Metrics>) -> deliver::Ctx {
+fn context(
+    settings: Settings,
+    metrics: Arc<Metrics>,
+    tlsrpt: Option<Arc<tlsrpt::Recorder>>,
+) -> deliver::Ctx {
     let dns = dns::Dns::new(settings.resolver).unwrap_or_else(|e| {
         // A host without resolv.conf: a local resolver is the best guess,
         // and static routes to IP addresses work without any.
@@ -132,5 +160,6 @@ fn context(settings: Settings, metrics: Arc<Metrics>) -> deliver::Ctx {
         trust,
         mta_sts,
         metrics,
+        tlsrpt,
     }
 }
