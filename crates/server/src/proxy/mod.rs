@@ -226,8 +226,11 @@ pub struct ProxySession {
     down: u64,
 }
 
-/// A back end's read while relaying: one TLS record.
-const RELAY_READ: usize = 16 * 1024;
+/// A back end's read while relaying: a first read of what has arrived,
+/// topped up with whatever else is already waiting, up to this much, so a
+/// long answer (a `FETCH 1:*`) goes out in few large writes rather than
+/// one small write per packet.
+const RELAY_READ: usize = 64 * 1024;
 
 impl ProxySession {
     async fn login(&mut self, proto: &mut Front, login: Login) -> Control {
@@ -356,10 +359,14 @@ impl Session for ProxySession {
         if self.pending.is_some() {
             return;
         }
-        match self.link.as_mut() {
-            Some(link) => self.pending = Some(link.stream.read(&mut self.buf).await),
-            None => std::future::pending().await,
-        }
+        let Some(link) = self.link.as_mut() else {
+            return std::future::pending().await;
+        };
+        let first = link.stream.read(&mut self.buf).await;
+        self.pending = Some(match first {
+            Ok(n) if n > 0 => Ok(n + top_up(&mut *link.stream, &mut self.buf[n..]).await),
+            other => other,
+        });
     }
 
     async fn wake(&mut self, proto: &mut Front) {
@@ -375,4 +382,29 @@ impl Session for ProxySession {
             _ => proto.finish(),
         }
     }
+}
+
+/// Reads into `buf` what the stream already holds, without waiting: each
+/// read is polled once, and the first that would wait (or ends the
+/// stream, or fails) stops it; an end or an error shows again at the next
+/// real read. Returns how many bytes it added.
+async fn top_up(stream: &mut dyn upstream::Stream, buf: &mut [u8]) -> usize {
+    use std::pin::Pin;
+    use std::task::Poll;
+    let mut filled = 0;
+    while filled < buf.len() {
+        let got = std::future::poll_fn(|cx| {
+            let mut rb = tokio::io::ReadBuf::new(&mut buf[filled..]);
+            match Pin::new(&mut *stream).poll_read(cx, &mut rb) {
+                Poll::Ready(Ok(())) => Poll::Ready(rb.filled().len()),
+                Poll::Ready(Err(_)) | Poll::Pending => Poll::Ready(0),
+            }
+        })
+        .await;
+        if got == 0 {
+            break;
+        }
+        filled += got;
+    }
+    filled
 }
