@@ -1,0 +1,262 @@
+//! TLS reporting (RFC 8460) end to end: deliveries through the queue to a
+//! fake MX on 127.0.0.1 are recorded in the journal, survive a restart,
+//! and the report step queues one report per domain that publishes a
+//! `mailto:` rua, with the counts of those sessions.
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use common::*;
+use hickory_resolver::proto::rr::rdata::{A, MX, TXT};
+use hickory_resolver::proto::rr::{Name, RData};
+use mail_parser::MimeHeaders as _;
+use postern_outbound::dns::Dns;
+use postern_outbound::tlsrpt::json::{self, Value};
+use postern_outbound::tlsrpt::{gzip, report, Day, Recorder};
+use postern_outbound::{Settings, TlsRequirement};
+use postern_store::{QueueId, RecipientState, SqliteStore, Store};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+struct Running {
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+}
+
+impl Running {
+    /// Stops the workers; the journal's last batch is written on the way.
+    async fn stop(self) {
+        self.cancel.cancel();
+        self.tracker.close();
+        self.tracker.wait().await;
+    }
+}
+
+fn run(store: &Arc<SqliteStore>, s: Settings, data: &Path) -> Running {
+    let cancel = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    postern_outbound::start_with_tls_reports(
+        store.clone(),
+        s,
+        Some(data),
+        cancel.clone(),
+        &tracker,
+    );
+    Running { cancel, tracker }
+}
+
+/// good.test and plain.test have MX hosts the certificate names; bad.test's
+/// MX is not in it. good.test and bad.test ask for reports.
+fn zone() -> Zone {
+    let mut z = Zone::default();
+    for d in ["good.test", "bad.test", "plain.test"] {
+        let mx = format!("mx.{d}");
+        z.add(
+            d,
+            RData::MX(MX::new(10, Name::from_ascii(format!("{mx}.")).unwrap())),
+        )
+        .add(&mx, RData::A(A::new(127, 0, 0, 1)));
+    }
+    for d in ["good.test", "bad.test"] {
+        z.add(
+            &format!("_smtp._tls.{d}"),
+            RData::TXT(TXT::new(vec![format!("v=TLSRPTv1; rua=mailto:tlsrpt@{d}")])),
+        );
+    }
+    z
+}
+
+async fn setup(ca: &TestCa) -> (Peer, FakeDns, Settings) {
+    let peer = Peer::start(PeerOptions {
+        tls: Some(server_tls(
+            &ca.server_cert(&["mx.good.test", "mx.plain.test"]),
+        )),
+        ..Default::default()
+    })
+    .await;
+    let dns = FakeDns::start(zone()).await;
+    let mut s = settings(Some(ca));
+    s.resolver = Some(dns.addr);
+    s.mx_port = peer.addr.port();
+    // bad.test wants a verified certificate: the name mismatch is then a
+    // failed session (under opportunistic TLS it would not be).
+    s.policies
+        .insert("bad.test".into(), TlsRequirement::RequireVerified);
+    // One attempt per message in this test: the counts stay exact.
+    s.first_retry = std::time::Duration::from_secs(3600);
+    (peer, dns, s)
+}
+
+fn attempted(store: &dyn Store, id: QueueId) -> bool {
+    match store.queue_item(id).unwrap() {
+        None => true,
+        Some(item) => item.recipients.iter().all(|r| r.attempts >= 1),
+    }
+}
+
+async fn deliver(store: &Arc<SqliteStore>, to: &[&str]) {
+    let ids: Vec<QueueId> = to
+        .iter()
+        .map(|a| queue(&**store, &envelope("alice@example.org"), &[a], BODY))
+        .collect();
+    let done = wait_for(20, || ids.iter().all(|id| attempted(&**store, *id))).await;
+    assert!(done, "{:?}", store.queue_list());
+}
+
+/// The queued report messages (from postmaster, with a TLS-Report-Domain).
+fn reports(store: &dyn Store) -> Vec<(Vec<String>, Vec<u8>)> {
+    store
+        .queue_list()
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.envelope.mail_from == "postmaster@example.org")
+        .map(|i| {
+            let rcpts = i.recipients.iter().map(|r| r.address.clone()).collect();
+            (rcpts, store.queue_read(i.id).unwrap())
+        })
+        .collect()
+}
+
+/// The report JSON inside a report message.
+fn report_json(raw: &[u8]) -> Value {
+    let msg = mail_parser::MessageParser::default().parse(raw).unwrap();
+    let part = msg
+        .attachments()
+        .find(|p| {
+            p.content_type()
+                .is_some_and(|c| c.subtype() == Some("tlsrpt+gzip"))
+        })
+        .expect("an application/tlsrpt+gzip part");
+    let text = gzip::decode_stored(part.contents()).expect("gzip");
+    json::parse(std::str::from_utf8(&text).unwrap()).expect("JSON")
+}
+
+fn summary(v: &Value) -> (i64, i64) {
+    let p = &v.get("policies").unwrap().as_array().unwrap()[0];
+    let s = p.get("summary").unwrap();
+    let n = |k: &str| s.get(k).and_then(Value::as_i64).unwrap();
+    (
+        n("total-successful-session-count"),
+        n("total-failure-session-count"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_are_recorded_across_a_restart_and_reported_once_per_domain() {
+    let ca = TestCa::default();
+    let (peer, dns, s) = setup(&ca).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path());
+    let data = dir.path().join("data");
+
+    let running = run(&store, s.clone(), &data);
+    deliver(&store, &["bob@good.test", "bob@bad.test", "bob@plain.test"]).await;
+    running.stop().await;
+    // A restart: a new recorder appends to the same day's file.
+    let running = run(&store, s.clone(), &data);
+    deliver(&store, &["carol@good.test"]).await;
+    running.stop().await;
+    assert_eq!(peer.messages().len(), 3, "good.test twice, plain.test once");
+
+    let today = Day::today();
+    let rec = Recorder::open(&data.join("tls-rpt")).unwrap();
+    let counts = rec.load(today).unwrap();
+    let of = |domain: &str| -> Vec<(Option<String>, u64)> {
+        counts
+            .iter()
+            .filter(|(e, _)| e.domain == domain)
+            .map(|(e, n)| (e.failure.as_ref().map(|f| f.result_type.clone()), *n))
+            .collect()
+    };
+    assert_eq!(of("good.test"), [(None, 2)]);
+    assert_eq!(of("plain.test"), [(None, 1)]);
+    assert_eq!(
+        of("bad.test"),
+        [(Some("certificate-host-mismatch".to_owned()), 1)]
+    );
+    let bad = counts.keys().find(|e| e.domain == "bad.test").unwrap();
+    let f = bad.failure.as_ref().unwrap();
+    assert_eq!(bad.policy.kind, "no-policy-found");
+    assert_eq!(f.receiving_mx_hostname.as_deref(), Some("mx.bad.test"));
+    assert_eq!(f.receiving_ip.as_deref(), Some("127.0.0.1"));
+    assert_eq!(f.sending_mta_ip.as_deref(), Some("127.0.0.1"));
+
+    // The report step, run as on the next day.
+    let resolver = Dns::new(Some(dns.addr)).unwrap();
+    let dyn_store: Arc<dyn Store> = store.clone();
+    let tomorrow = Day(today.0 + 1);
+    let sent = report::send_due(&dyn_store, &s.hostname, &resolver, &rec, tomorrow).await;
+    assert_eq!(sent, 2);
+    let mut queued = reports(&*store);
+    queued.sort();
+    assert_eq!(queued.len(), 2, "none for plain.test, which asks for none");
+    let (bad_to, bad_raw) = &queued[0];
+    let (good_to, good_raw) = &queued[1];
+    assert_eq!(bad_to, &["tlsrpt@bad.test"]);
+    assert_eq!(good_to, &["tlsrpt@good.test"]);
+    let good = report_json(good_raw);
+    assert_eq!(summary(&good), (2, 0));
+    assert_eq!(
+        good.get("organization-name").and_then(Value::as_str),
+        Some("mx.postern.test")
+    );
+    let start = format!("{today}T00:00:00Z");
+    assert_eq!(
+        good.get("date-range")
+            .and_then(|r| r.get("start-datetime"))
+            .and_then(Value::as_str),
+        Some(start.as_str())
+    );
+    let bad = report_json(bad_raw);
+    assert_eq!(summary(&bad), (0, 1));
+    let details = bad.get("policies").unwrap().as_array().unwrap()[0]
+        .get("failure-details")
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .to_vec();
+    assert_eq!(details.len(), 1);
+    assert_eq!(
+        details[0].get("result-type").and_then(Value::as_str),
+        Some("certificate-host-mismatch")
+    );
+    assert_eq!(
+        details[0]
+            .get("failed-session-count")
+            .and_then(Value::as_i64),
+        Some(1)
+    );
+    let text = String::from_utf8_lossy(good_raw);
+    assert!(text.contains("TLS-Report-Domain: good.test\r\n"), "{text}");
+
+    // Reported once: the next run (or a restart) sends nothing again.
+    let again = report::send_due(&dyn_store, &s.hostname, &resolver, &rec, tomorrow).await;
+    assert_eq!(again, 0);
+    assert_eq!(reports(&*store).len(), 2);
+    assert!(rec.unsent_days(tomorrow).unwrap().is_empty());
+    assert!(data.join(format!("tls-rpt/{today}.sent")).exists());
+    // The bad.test message is still waiting for its retry.
+    assert!(store.queue_list().unwrap().iter().any(|i| i
+        .recipients
+        .iter()
+        .any(|r| r.address == "bob@bad.test" && r.state == RecipientState::Pending)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_data_directory_nothing_is_recorded() {
+    let ca = TestCa::default();
+    let (peer, _dns, s) = setup(&ca).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path());
+    let cancel = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    postern_outbound::start(store.clone(), s, cancel.clone(), &tracker);
+    deliver(&store, &["bob@good.test"]).await;
+    cancel.cancel();
+    tracker.close();
+    tracker.wait().await;
+    assert_eq!(peer.messages().len(), 1);
+    assert!(!dir.path().join("tls-rpt").exists());
+}
