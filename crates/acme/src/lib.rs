@@ -60,6 +60,9 @@ pub struct Settings {
     pub http_listen: SocketAddr,
     /// The address the CA's port-443 connections reach (tls-alpn-01).
     pub tls_listen: SocketAddr,
+    /// The running server's tls-alpn-01 map: its HTTPS listeners answer
+    /// the CA. `None`: a temporary listener on `tls_listen` answers.
+    pub tls_alpn01_shared: Option<postern_tls::resolver::AcmeChallenges>,
     /// The certificate's key type.
     pub key: KeyType,
     /// Whether this process answers http-01 on `http_listen` itself when
@@ -194,7 +197,10 @@ pub async fn obtain_with(
         Challenge::Http01 => {
             Responder::Http(Http01::start(&s.http01_dir, s.http_listen, s.http01_may_listen).await?)
         }
-        Challenge::TlsAlpn01 => Responder::Tls(TlsAlpn01::start(s.tls_listen).await?),
+        Challenge::TlsAlpn01 => Responder::Tls(match &s.tls_alpn01_shared {
+            Some(map) => TlsAlpn01::shared(map.clone()),
+            None => TlsAlpn01::start(s.tls_listen).await?,
+        }),
     };
     answer_challenges(&mut order, responder).await?;
     let (key_pem, csr_der) = csr(&s.names, s.key)?;

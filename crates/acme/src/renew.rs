@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use instant_acme::{Account, CertificateIdentifier};
-use postern_config::acme::{reference_problems, required_names, AcmeConfig};
+use postern_config::acme::{reference_problems, required_names, AcmeChallenge, AcmeConfig};
 use postern_config::{CertificateConfig, Config};
 use postern_tls::inspect::{format_time, CertSummary};
 use postern_tls::tooling::{ImportedCert, KeyType};
@@ -154,9 +154,14 @@ impl Job {
             tls,
             account_dir: state_dir.clone(),
             http01_dir: http01_dir(&config.data_dir),
-            challenge: Challenge::Http01,
+            challenge: match acme.challenge {
+                AcmeChallenge::Http01 => Challenge::Http01,
+                AcmeChallenge::TlsAlpn01 => Challenge::TlsAlpn01,
+            },
             http_listen: http_listen(config),
-            tls_listen: SocketAddr::from(([0, 0, 0, 0], 443)),
+            tls_listen: first_bind(config, Service::Https)
+                .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 443))),
+            tls_alpn01_shared: None,
             key,
             http01_may_listen: may_listen,
             eab,
@@ -173,6 +178,14 @@ impl Job {
             state_dir,
             acme: acme.clone(),
         })
+    }
+
+    /// Answers tls-alpn-01 through a running server's HTTPS listeners,
+    /// which read `map` (the server's own renewal), instead of a temporary
+    /// listener.
+    pub fn answer_through(mut self, map: postern_tls::resolver::AcmeChallenges) -> Self {
+        self.settings.tls_alpn01_shared = Some(map);
+        self
     }
 
     /// Reads the installed certificate and decides, without the network.
@@ -340,11 +353,15 @@ async fn offers_ari(account: &Account, leaf: &CertificateDer<'static>) -> bool {
 /// The address the CA's port-80 requests reach: the first enabled `http`
 /// listener's (the configuration check requires one for http-01).
 fn http_listen(config: &Config) -> SocketAddr {
+    first_bind(config, Service::Http).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 80)))
+}
+
+/// The first address of an enabled, non-proxy listener of `service`.
+fn first_bind(config: &Config, service: Service) -> Option<SocketAddr> {
     config
         .enabled_listeners()
-        .filter(|l| l.service == Service::Http && l.proxy.is_none())
+        .filter(|l| l.service == service && l.proxy.is_none())
         .find_map(|l| l.bind.first().copied())
-        .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 80)))
 }
 
 /// The External Account Binding key from its file: base64url as CAs hand
@@ -385,7 +402,7 @@ mod tests {
             certificate: "main".into(),
             directory: "https://ca/dir".into(),
             names: vec!["a.example".into()],
-            challenge: postern_config::acme::AcmeChallenge::Http01,
+            challenge: AcmeChallenge::Http01,
             contact: vec![],
             key: "ecdsa-p256".into(),
             ca_bundle: None,

@@ -4,16 +4,20 @@
 //! digest of the key authorization in the critical acmeIdentifier
 //! extension (§3).
 //!
-//! This listener exists only for the length of an order and speaks nothing
-//! but `acme-tls/1`: a ClientHello without it, or for a name without a
-//! challenge, gets no certificate and the handshake fails. After the
-//! handshake the connection is closed (§3: no application data).
+//! A running server answers through its HTTPS listener: the challenge
+//! certificates go into the [`AcmeChallenges`] its resolvers read
+//! ([`TlsAlpn01::shared`]). Without a server, a temporary listener that
+//! speaks nothing but `acme-tls/1` answers for the length of an order
+//! ([`TlsAlpn01::start`]): a ClientHello without it, or for a name without
+//! a challenge, gets no certificate and the handshake fails. Either way the
+//! connection is closed after the handshake (§3: no application data).
 
-use std::collections::HashMap;
 use std::io::ErrorKind;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
+
+use postern_tls::resolver::AcmeChallenges;
 
 use rustls::crypto::CryptoProvider;
 use rustls::server::{ClientHello, ResolvesServerCert};
@@ -30,21 +34,21 @@ use tokio_rustls::TlsAcceptor;
 use crate::AcmeError;
 
 /// The ALPN protocol of RFC 8737 §6.2.
-pub const ACME_TLS_ALPN: &[u8] = b"acme-tls/1";
+pub use postern_tls::resolver::ACME_TLS_ALPN;
 /// Validation connections served at once.
 const MAX_CONNECTIONS: usize = 32;
 /// How long one validation handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Challenge certificates by lower-case name.
-type Challenges = Arc<Mutex<HashMap<String, Arc<CertifiedKey>>>>;
-
-/// A temporary `acme-tls/1`-only listener; dropping it stops it.
+/// Answers tls-alpn-01 for one order; dropping it withdraws every
+/// challenge it published and stops its temporary listener, if any.
 #[derive(Debug)]
 pub struct TlsAlpn01 {
-    certs: Challenges,
+    certs: AcmeChallenges,
     provider: Arc<CryptoProvider>,
-    task: JoinHandle<()>,
+    /// The temporary listener's task; `None` when a server answers.
+    task: Option<JoinHandle<()>>,
+    published: Vec<String>,
 }
 
 impl TlsAlpn01 {
@@ -64,37 +68,54 @@ impl TlsAlpn01 {
             }
         };
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let certs = Challenges::default();
+        let certs = AcmeChallenges::default();
         let config = server_config(provider.clone(), certs.clone())?;
         let task = tokio::spawn(serve(socket, TlsAcceptor::from(Arc::new(config))));
         tracing::info!(%listen, "answering tls-alpn-01 challenges on a temporary listener");
         Ok(Self {
             certs,
             provider,
-            task,
+            task: Some(task),
+            published: Vec::new(),
         })
+    }
+
+    /// Publishes into `certs`, which a running server's HTTPS listeners
+    /// read: they answer the CA.
+    pub fn shared(certs: AcmeChallenges) -> Self {
+        Self {
+            certs,
+            provider: Arc::new(rustls::crypto::aws_lc_rs::default_provider()),
+            task: None,
+            published: Vec::new(),
+        }
     }
 
     /// Makes and serves the challenge certificate for `name`; `digest` is
     /// the SHA-256 of the key authorization (RFC 8737 §3).
-    pub fn publish(&self, name: &str, digest: &[u8]) -> Result<(), AcmeError> {
+    pub fn publish(&mut self, name: &str, digest: &[u8]) -> Result<(), AcmeError> {
         let key = challenge_cert(name, digest, &self.provider)?;
-        let mut certs = self.certs.lock().unwrap_or_else(|p| p.into_inner());
-        certs.insert(name.to_ascii_lowercase(), Arc::new(key));
+        self.certs.publish(name, Arc::new(key));
+        self.published.push(name.to_owned());
         Ok(())
     }
 }
 
 impl Drop for TlsAlpn01 {
     fn drop(&mut self) {
-        self.task.abort();
+        for name in &self.published {
+            self.certs.withdraw(name);
+        }
+        if let Some(task) = &self.task {
+            task.abort();
+        }
     }
 }
 
 /// TLS 1.2 and 1.3 (RFC 8737 §4 forbids older), `acme-tls/1` only.
 fn server_config(
     provider: Arc<CryptoProvider>,
-    certs: Challenges,
+    certs: AcmeChallenges,
 ) -> Result<ServerConfig, AcmeError> {
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -131,7 +152,7 @@ fn challenge_cert(
 /// Serves a challenge certificate only to a ClientHello that offers
 /// `acme-tls/1` and names a published challenge (RFC 8737 §3).
 #[derive(Debug)]
-struct Resolver(Challenges);
+struct Resolver(AcmeChallenges);
 
 impl ResolvesServerCert for Resolver {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
@@ -142,8 +163,7 @@ impl ResolvesServerCert for Resolver {
         if !offers_acme {
             return None;
         }
-        let certs = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        certs.get(&name).cloned()
+        self.0.get(&name)
     }
 }
 
@@ -236,7 +256,7 @@ mod listener_tests {
             .unwrap()
             .local_addr()
             .unwrap();
-        let l = TlsAlpn01::start(port).await.unwrap();
+        let mut l = TlsAlpn01::start(port).await.unwrap();
         l.publish("mail.example.org", &[1u8; 32]).unwrap();
         // The server sent a certificate: the client refused it (unknown
         // issuer), so the listener's side of the handshake worked.

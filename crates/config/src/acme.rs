@@ -71,6 +71,8 @@ pub struct AcmeConfig {
 pub enum AcmeChallenge {
     /// RFC 8555 §8.3, answered by the `http` listener.
     Http01,
+    /// RFC 8737, answered by the `https` listener (port 443).
+    TlsAlpn01,
 }
 
 /// The key id the CA gave and the file holding its MAC key (base64url, as
@@ -181,17 +183,11 @@ impl Resolver<'_> {
     fn acme_challenge(&mut self, key: &str, challenge: Option<&str>) -> Option<AcmeChallenge> {
         match challenge.unwrap_or("http-01") {
             "http-01" => Some(AcmeChallenge::Http01),
-            "tls-alpn-01" => {
-                self.error(
-                    format!("{key}: challenge = \"tls-alpn-01\""),
-                    "the running server cannot answer tls-alpn-01 yet; use \"http-01\" (port 80), or get a first certificate with `postern cert acme --challenge tls-alpn-01` while the server is stopped",
-                );
-                None
-            }
+            "tls-alpn-01" => Some(AcmeChallenge::TlsAlpn01),
             other => {
                 self.error(
                     format!("{key}: challenge = \"{other}\""),
-                    "expected \"http-01\"",
+                    "expected \"http-01\" (port 80) or \"tls-alpn-01\" (port 443)",
                 );
                 None
             }
@@ -271,7 +267,8 @@ pub fn required_names(
 
 /// The `[[acme]]` problems that involve other sections, as (key, message):
 /// an unknown or PKCS#12 certificate, names the listeners need but the
-/// section leaves out, and http-01 without an `http` listener to answer it.
+/// section leaves out, and a challenge without the listener to answer it:
+/// `http` for http-01, `https` for tls-alpn-01.
 pub fn reference_problems(
     acme: &[AcmeConfig],
     certificates: &[CertificateConfig],
@@ -303,14 +300,22 @@ pub fn reference_problems(
                 format!("add {}: the TLS listeners serve this certificate as the default for that name, and a certificate without it would be refused", missing.join(", ")),
             ));
         }
-        let http = listeners
-            .iter()
-            .any(|l| l.enabled && l.service == Service::Http && l.proxy.is_none());
-        if a.challenge == AcmeChallenge::Http01 && !http {
-            out.push((
+        let serves = |service: Service| {
+            listeners
+                .iter()
+                .any(|l| l.enabled && l.service == service && l.proxy.is_none())
+        };
+        match a.challenge {
+            AcmeChallenge::Http01 if !serves(Service::Http) => out.push((
                 key,
                 "http-01 is answered by the `http` listener, and none is enabled; add a [[listener]] with protocol = \"http\" on port 80 (or on the port that port 80 is forwarded to)".to_owned(),
-            ));
+            )),
+            // RFC 8737 §3: the CA connects to port 443.
+            AcmeChallenge::TlsAlpn01 if !serves(Service::Https) => out.push((
+                key,
+                "tls-alpn-01 is answered by the `https` listener, and none is enabled; add a [[listener]] with protocol = \"https\" on port 443 (or on the port that port 443 is forwarded to), or use challenge = \"http-01\"".to_owned(),
+            )),
+            _ => {}
         }
     }
     out
@@ -430,7 +435,10 @@ eab_kid = "kid"
             "directory = \"http://acme.example/dir\": not an https:// URL",
         );
         has(&e, "acme \"main\": names: no names");
-        has(&e, "challenge = \"dns-01\": expected \"http-01\"");
+        has(
+            &e,
+            "challenge = \"dns-01\": expected \"http-01\" (port 80) or \"tls-alpn-01\"",
+        );
         has(
             &e,
             "contact = \"postmaster@example.com\": give one mailto: URL",
@@ -441,7 +449,7 @@ eab_kid = "kid"
     }
 
     #[test]
-    fn wildcards_bad_names_and_tls_alpn_are_refused_with_advice() {
+    fn wildcards_and_bad_names_are_refused_with_advice() {
         let e = errors(
             BASE,
             r#"
@@ -449,7 +457,6 @@ eab_kid = "kid"
 certificate = "main"
 directory = "https://acme.example/dir"
 names = ["*.example.com", "localhost", "bad_name.example.com"]
-challenge = "tls-alpn-01"
 "#,
         );
         has(
@@ -458,7 +465,25 @@ challenge = "tls-alpn-01"
         );
         has(&e, "names = \"localhost\": not a public DNS name");
         has(&e, "names = \"bad_name.example.com\"");
-        has(&e, "cannot answer tls-alpn-01 yet");
+    }
+
+    #[test]
+    fn tls_alpn01_is_answered_by_an_https_listener() {
+        let tls_alpn = GOOD.replace("names =", "challenge = \"tls-alpn-01\"\nnames =");
+        // No https listener in BASE (nor any need of http): refused.
+        let no_http = BASE.replace("tls = \"none\"", "tls = \"none\"\nenabled = false");
+        let e = errors(&no_http, &tls_alpn);
+        assert_eq!(e.len(), 1, "{e:?}");
+        has(
+            &e,
+            "add a [[listener]] with protocol = \"https\" on port 443",
+        );
+        let with_https = format!(
+            "{no_http}\n[[listener]]\nname = \"https\"\nprotocol = \"https\"\nbind = \"0.0.0.0:443\"\ntls = \"implicit\"\ncertificates = [\"main\"]\n"
+        );
+        let c = parse(&format!("{with_https}{tls_alpn}")).unwrap();
+        assert_eq!(c.acme[0].challenge, AcmeChallenge::TlsAlpn01);
+        assert!(references(&c).is_empty(), "{:?}", references(&c));
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! (sooner when the renewal point comes first), running the same
 //! [`postern_acme::Job`] as `postern cert renew`. The http-01 answers are
 //! files that this server's own `http` listener serves
-//! ([`crate::acme_http`]); a renewed certificate is installed with
+//! ([`crate::acme_http`]); the tls-alpn-01 answers (RFC 8737) go into the
+//! challenge map its `https` listeners' resolvers read, and those close a
+//! validation connection after the handshake ([`crate::web`]); a renewed certificate is installed with
 //! `postern cert import`'s checks and swapped in at once, without a
 //! restart. A failure leaves the served certificate as it was, is logged
 //! with what to do, and is retried after 10 minutes, doubling up to 6
@@ -19,6 +21,7 @@ use postern_acme::{AcmeError, Job, Outcome};
 use postern_config::Config;
 use postern_outbound::tls::{Check, Trust};
 use postern_tls::inspect::format_time;
+use postern_tls::resolver::AcmeChallenges;
 use postern_tls::rustls::ClientConfig;
 use postern_tls::Certificates;
 use time::OffsetDateTime;
@@ -50,7 +53,8 @@ pub fn spawn(
     for acme in &config.acme {
         let job = ca_client_tls(acme.ca_bundle.as_deref())
             .map_err(AcmeError::Config)
-            .and_then(|tls| Job::new(&config, acme, tls, false));
+            .and_then(|tls| Job::new(&config, acme, tls, false))
+            .map(|job| job.answer_through(AcmeChallenges::of(&certificates.shared())));
         match job {
             Ok(job) => {
                 let (config, certs, cancel) =
@@ -106,7 +110,7 @@ async fn keep(job: Job, config: Arc<Config>, certs: Certificates, cancel: Cancel
                     certificate = %name,
                     error = %e,
                     retry_in_minutes = wait.as_secs() / 60,
-                    "ACME renewal failed; the served certificate is unchanged. Check that DNS for each name points here and port 80 reaches the http listener; if the CA reports a rate limit, let it pass: renewal retries by itself"
+                    "ACME renewal failed; the served certificate is unchanged. Check that DNS for each name points here and port 80 reaches the http listener (http-01) or port 443 the https listener (tls-alpn-01); if the CA reports a rate limit, let it pass: renewal retries by itself"
                 );
                 wait
             }

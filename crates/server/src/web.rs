@@ -22,6 +22,7 @@ use hyper::service::service_fn;
 use hyper::Request;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use postern_config::{Config, Listener};
+use postern_tls::resolver::ACME_TLS_ALPN;
 use postern_tls::Certificates;
 use postern_types::{Service, TlsMode};
 use postern_web::admin::{CertImported, CertRequest, CertRequested, CertUpload};
@@ -29,7 +30,7 @@ use postern_web::{
     CertificateReport, Client, Endpoint, LoginFuture, MailService, Settings, TlsPolicyReport,
     TlsReports, Web,
 };
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::time::Sleep;
@@ -314,7 +315,18 @@ async fn serve(
     cancel: &CancellationToken,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let limits = &ctx.listener.limits;
-    let (tls, info) = handshake(tcp, ctx).await?;
+    let (mut tls, info) = handshake(tcp, ctx).await?;
+    if tls.get_ref().1.alpn_protocol() == Some(ACME_TLS_ALPN) {
+        // A tls-alpn-01 validation (RFC 8737 §3): the resolver agreed on
+        // acme-tls/1 only for a pending challenge, and the handshake was
+        // the whole answer; nothing else is served on this connection.
+        tracing::info!(
+            sni = info.server_name.as_deref().unwrap_or("-"),
+            "answered a tls-alpn-01 validation"
+        );
+        let _ = tokio::time::timeout(limits.write_timeout, tls.shutdown()).await;
+        return Ok(());
+    }
     let client = Client { peer, tls: info };
     let app = web.clone();
     let service = service_fn(move |mut req: Request<Incoming>| {

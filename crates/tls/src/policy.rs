@@ -19,7 +19,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 
 use crate::certstore::CertStore;
-use crate::resolver::ListenerResolver;
+use crate::resolver::{AcmeChallenges, ListenerResolver, ACME_TLS_ALPN};
 
 /// Why a listener's TLS configuration cannot be built.
 #[derive(Debug, thiserror::Error)]
@@ -141,28 +141,44 @@ pub fn server_config(
         message: e.to_string(),
     };
     let verifier = client_verifier(listener, provider.clone())?;
-    let mut config = ServerConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(versions(policy))
-        .map_err(rustls_err)?
-        .with_client_cert_verifier(verifier)
-        .with_cert_resolver(Arc::new(ListenerResolver::new(
-            store,
-            listener.certificates.clone(),
-        )));
-    // ALPACA defence (and RFC 7301 §3.2): a client that offers ALPN ids and
-    // none of this service's is talking to the wrong service; rustls answers
-    // it with the no_application_protocol alert. Clients offering no ALPN at
-    // all (most mail clients) are served.
-    config.alpn_protocols = listener
+    let own: Vec<Vec<u8>> = listener
         .service
         .alpn_ids()
         .iter()
         .map(|id| id.to_vec())
         .collect();
+    let mut resolver = ListenerResolver::new(store.clone(), listener.certificates.clone());
+    let acme = answers_tls_alpn01(listener);
+    if acme {
+        resolver = resolver.with_acme(AcmeChallenges::of(&store), own.clone());
+    }
+    let mut config = ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(versions(policy))
+        .map_err(rustls_err)?
+        .with_client_cert_verifier(verifier)
+        .with_cert_resolver(Arc::new(resolver));
+    // ALPACA defence (and RFC 7301 §3.2): a client that offers ALPN ids and
+    // none of this service's is talking to the wrong service; rustls answers
+    // it with the no_application_protocol alert. Clients offering no ALPN at
+    // all (most mail clients) are served.
+    config.alpn_protocols = own;
+    if acme {
+        // Last, so a client offering it beside ours gets ours. The resolver
+        // gives no certificate to a ClientHello that would agree on it
+        // without a pending challenge, so it is never agreed otherwise.
+        config.alpn_protocols.push(ACME_TLS_ALPN.to_vec());
+    }
     // Our suite order (strongest first) wins over the client's.
     config.ignore_client_order = true;
     let offered = offered(policy, listener, &provider, &config);
     Ok((Arc::new(config), offered))
+}
+
+/// The listeners that answer tls-alpn-01 (RFC 8737 §3: port 443): the
+/// HTTPS ones, whose connection loop closes a validation connection right
+/// after its handshake. Not a proxy: its back end would get the connection.
+pub fn answers_tls_alpn01(listener: &Listener) -> bool {
+    listener.service == postern_types::Service::Https && listener.proxy.is_none()
 }
 
 fn offered(

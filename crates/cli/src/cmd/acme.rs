@@ -203,6 +203,7 @@ fn settings(config: &Config, args: &AcmeArgs) -> anyhow::Result<postern_acme::Se
             Some(a) => a,
             None => listen(config, Service::Https, DEFAULT_TLS_LISTEN)?,
         },
+        tls_alpn01_shared: None,
         key: args.key,
         http01_may_listen: true,
         eab: None,
