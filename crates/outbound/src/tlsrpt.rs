@@ -21,6 +21,7 @@
 //! - `json`, `gzip`: the two encodings, small enough to keep here.
 
 pub mod gzip;
+mod https;
 pub mod json;
 pub mod report;
 
@@ -556,7 +557,12 @@ async fn daily(store: Arc<dyn Store>, ctx: Arc<Ctx>, cancel: CancellationToken) 
     };
     loop {
         // Days a restart left unreported go out at once, then each night.
-        report::send_due(&store, &ctx.settings.hostname, &ctx.dns, &rec, Day::today()).await;
+        let reporter = report::Reporter {
+            hostname: &ctx.settings.hostname,
+            dns: &ctx.dns,
+            trust: &ctx.trust,
+        };
+        report::send_due(&store, &reporter, &rec, Day::today()).await;
         let now = unix_now();
         let midnight = Day::of(now).start() + 86_400;
         let wait = u64::try_from(midnight - now).unwrap_or(0) + random_below(3600);

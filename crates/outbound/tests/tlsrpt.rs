@@ -13,10 +13,13 @@ use hickory_resolver::proto::rr::rdata::{A, MX, TXT};
 use hickory_resolver::proto::rr::{Name, RData};
 use mail_parser::MimeHeaders as _;
 use postern_outbound::dns::Dns;
+use postern_outbound::tls::Trust;
 use postern_outbound::tlsrpt::json::{self, Value};
-use postern_outbound::tlsrpt::{gzip, report, Day, Recorder};
+use postern_outbound::tlsrpt::{gzip, report, Day, Entry, Failure, Policy, Recorder};
 use postern_outbound::{Settings, TlsRequirement};
 use postern_store::{QueueId, RecipientState, SqliteStore, Store};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -86,6 +89,7 @@ async fn setup(ca: &TestCa) -> (Peer, FakeDns, Settings) {
         .insert("bad.test".into(), TlsRequirement::RequireVerified);
     // One attempt per message in this test: the counts stay exact.
     s.first_retry = std::time::Duration::from_secs(3600);
+    s.max_backoff = std::time::Duration::from_secs(3600);
     (peer, dns, s)
 }
 
@@ -185,9 +189,15 @@ async fn sessions_are_recorded_across_a_restart_and_reported_once_per_domain() {
 
     // The report step, run as on the next day.
     let resolver = Dns::new(Some(dns.addr)).unwrap();
+    let trust = Trust::new(false, &[ca.root_der()]).unwrap();
+    let reporter = report::Reporter {
+        hostname: &s.hostname,
+        dns: &resolver,
+        trust: &trust,
+    };
     let dyn_store: Arc<dyn Store> = store.clone();
     let tomorrow = Day(today.0 + 1);
-    let sent = report::send_due(&dyn_store, &s.hostname, &resolver, &rec, tomorrow).await;
+    let sent = report::send_due(&dyn_store, &reporter, &rec, tomorrow).await;
     assert_eq!(sent, 2);
     let mut queued = reports(&*store);
     queued.sort();
@@ -232,7 +242,7 @@ async fn sessions_are_recorded_across_a_restart_and_reported_once_per_domain() {
     assert!(text.contains("TLS-Report-Domain: good.test\r\n"), "{text}");
 
     // Reported once: the next run (or a restart) sends nothing again.
-    let again = report::send_due(&dyn_store, &s.hostname, &resolver, &rec, tomorrow).await;
+    let again = report::send_due(&dyn_store, &reporter, &rec, tomorrow).await;
     assert_eq!(again, 0);
     assert_eq!(reports(&*store).len(), 2);
     assert!(rec.unsent_days(tomorrow).unwrap().is_empty());
@@ -259,4 +269,111 @@ async fn without_a_data_directory_nothing_is_recorded() {
     tracker.wait().await;
     assert_eq!(peer.messages().len(), 1);
     assert!(!dir.path().join("tls-rpt").exists());
+}
+
+/// Takes one POST over TLS and answers 201; hands back the request.
+async fn report_server(ca: &TestCa) -> (u16, tokio::sync::oneshot::Receiver<Vec<u8>>) {
+    let tls = server_tls(&ca.server_cert(&["reports.web.test"]));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut s = tokio_rustls::TlsAcceptor::from(tls)
+            .accept(tcp)
+            .await
+            .unwrap();
+        let mut req = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = s.read(&mut buf).await.unwrap();
+            req.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&req).to_string();
+            if let Some((head, _)) = text.split_once("\r\n\r\n") {
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Content-Length: "))
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                if req.len() >= head.len() + 4 + len || n == 0 {
+                    break;
+                }
+            }
+        }
+        s.write_all(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")
+            .await
+            .unwrap();
+        let _ = s.shutdown().await;
+        let _ = tx.send(req);
+    });
+    (port, rx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_rua_gets_the_gzipped_report_by_post() {
+    let ca = TestCa::default();
+    let (port, request) = report_server(&ca).await;
+    let mut z = Zone::default();
+    z.add(
+        "_smtp._tls.web.test",
+        RData::TXT(TXT::new(vec![format!(
+            "v=TLSRPTv1; rua=https://reports.web.test:{port}/tlsrpt"
+        )])),
+    )
+    .add("reports.web.test", RData::A(A::new(127, 0, 0, 1)));
+    let dns = FakeDns::start(z).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path());
+    let rec = Recorder::open(&dir.path().join("tls-rpt")).unwrap();
+    let day = Day(Day::today().0 - 1);
+    let sts = Policy {
+        kind: "sts".into(),
+        strings: vec!["version: STSv1".into(), "mode: enforce".into()],
+        mx_host: vec!["mx.web.test".into()],
+    };
+    for failure in [None, None, None, Some("certificate-expired")] {
+        rec.record_on(
+            day,
+            Entry {
+                domain: "web.test".into(),
+                policy: sts.clone(),
+                failure: failure.map(|r| Failure {
+                    result_type: r.into(),
+                    sending_mta_ip: Some("192.0.2.1".into()),
+                    receiving_mx_hostname: Some("mx.web.test".into()),
+                    receiving_ip: Some("198.51.100.1".into()),
+                }),
+            },
+        );
+    }
+    let resolver = Dns::new(Some(dns.addr)).unwrap();
+    let trust = Trust::new(false, &[ca.root_der()]).unwrap();
+    let reporter = report::Reporter {
+        hostname: "mx.postern.test",
+        dns: &resolver,
+        trust: &trust,
+    };
+    let dyn_store: Arc<dyn Store> = store.clone();
+    assert_eq!(
+        report::send_due(&dyn_store, &reporter, &rec, Day::today()).await,
+        1
+    );
+    let req = tokio::time::timeout(std::time::Duration::from_secs(10), request)
+        .await
+        .unwrap()
+        .unwrap();
+    let split = req.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&req[..split]).to_string();
+    assert!(head.starts_with("POST /tlsrpt HTTP/1.1\r\n"), "{head}");
+    assert!(
+        head.contains("\r\nContent-Type: application/tlsrpt+gzip\r\n"),
+        "{head}"
+    );
+    let body = gzip::decode_stored(&req[split + 4..]).expect("gzip");
+    let v = json::parse(std::str::from_utf8(&body).unwrap()).unwrap();
+    assert_eq!(summary(&v), (3, 1));
+    // Nothing was queued: the only destination is HTTPS.
+    assert!(reports(&*store).is_empty());
+    assert!(rec.unsent_days(Day::today()).unwrap().is_empty());
 }

@@ -11,8 +11,9 @@ use postern_store::{Envelope, Incoming, Notify, RemoteRecipient, Store};
 use postern_types::date::rfc5322;
 
 use super::json::{self, Value};
-use super::{gzip, random_hex, Counts, Day, Entry, Failure, Policy, Recorder};
+use super::{gzip, https, random_hex, Counts, Day, Entry, Failure, Policy, Recorder};
 use crate::dns::{Dns, LookupError};
+use crate::tls::Trust;
 use crate::worker::unix_now;
 
 /// Where a domain wants its reports (§3 `rua`).
@@ -263,12 +264,22 @@ pub fn build_message(meta: &Meta<'_>, from: &str, to: &[String], json: &str, now
     m.into_bytes()
 }
 
+/// What sending reports needs besides the store.
+#[derive(Clone, Copy)]
+pub struct Reporter<'a> {
+    /// Our host name: organization-name and submitter.
+    pub hostname: &'a str,
+    /// For the `_smtp._tls` records and the HTTPS hosts.
+    pub dns: &'a Dns,
+    /// For HTTPS destinations (PKIX, as for MTA-STS policies).
+    pub trust: &'a Trust,
+}
+
 /// Reports every finished day (before `today`) not yet reported; returns
-/// how many report messages were queued.
+/// how many domains got their report (queued or posted).
 pub async fn send_due(
     store: &Arc<dyn Store>,
-    hostname: &str,
-    dns: &Dns,
+    reporter: &Reporter<'_>,
     rec: &Recorder,
     today: Day,
 ) -> usize {
@@ -286,7 +297,7 @@ pub async fn send_due(
     };
     let mut sent = 0;
     for day in days {
-        match send_day(store, hostname, dns, rec, day).await {
+        match send_day(store, reporter, rec, day).await {
             Ok(n) => sent += n,
             Err(e) => {
                 tracing::error!(day = %day, error = %e, "TLS reports not sent; they are tried again at the next start or tomorrow")
@@ -298,8 +309,7 @@ pub async fn send_due(
 
 async fn send_day(
     store: &Arc<dyn Store>,
-    hostname: &str,
-    dns: &Dns,
+    reporter: &Reporter<'_>,
     rec: &Recorder,
     day: Day,
 ) -> Result<usize, String> {
@@ -314,13 +324,13 @@ async fn send_day(
     };
     let mut sent = 0;
     for domain in domains {
-        let ruas = match dns.txt(&format!("_smtp._tls.{domain}")).await {
+        let ruas = match reporter.dns.txt(&format!("_smtp._tls.{domain}")).await {
             Ok(a) => parse_rua(&a.records),
             Err(LookupError::NoSuchDomain(_)) => Vec::new(),
             // A DNS failure must not drop the report: the day stays.
             Err(e) => return Err(e.to_string()),
         };
-        if queue_report(store, hostname, &sender, day, &domain, &ruas, &counts).await? {
+        if send_report(store, reporter, &sender, day, &domain, &ruas, &counts).await? {
             sent += 1;
         }
         rec.mark_domain_done(day, &domain)
@@ -343,27 +353,24 @@ async fn sender(store: &Arc<dyn Store>) -> Result<String, String> {
     Ok(format!("postmaster@{first}"))
 }
 
-async fn queue_report(
+/// Sends one domain's report to each of its destinations; whether any
+/// took it. A mailto: report is queued (a store failure is an error: the
+/// day is tried again); an HTTPS one is posted once, and a refusal is
+/// only logged (RFC 8460 §5.4 leaves retries to the sender; one day's
+/// report is not worth a queue of its own).
+async fn send_report(
     store: &Arc<dyn Store>,
-    hostname: &str,
+    reporter: &Reporter<'_>,
     sender: &str,
     day: Day,
     domain: &str,
     ruas: &[Rua],
     counts: &Counts,
 ) -> Result<bool, String> {
-    let mut to = Vec::new();
-    for r in ruas {
-        match r {
-            Rua::Mailto(a) => to.push(a.clone()),
-            Rua::Https(u) => {
-                tracing::warn!(domain, uri = %u, "TLS report by HTTPS is not supported; only mailto: destinations get the report")
-            }
-        }
-    }
-    if to.is_empty() {
+    if ruas.is_empty() {
         return Ok(false);
     }
+    let hostname = reporter.hostname;
     let id = format!("{day}.{}.{}@{hostname}", domain, random_hex());
     let meta = Meta {
         hostname,
@@ -373,6 +380,30 @@ async fn queue_report(
         domain,
     };
     let json = build_json(&meta, counts);
+    let mut sent = false;
+    for r in ruas {
+        let Rua::Https(url) = r else { continue };
+        let gz = gzip::encode(json.as_bytes());
+        match https::post(reporter.dns, reporter.trust, url, &gz).await {
+            Ok(()) => {
+                sent = true;
+                tracing::info!(domain, day = %day, report_id = %id, url = %url, "TLS report posted");
+            }
+            Err(e) => {
+                tracing::warn!(domain, day = %day, url = %url, error = %e, "TLS report not accepted by HTTPS; not retried")
+            }
+        }
+    }
+    let to: Vec<String> = ruas
+        .iter()
+        .filter_map(|r| match r {
+            Rua::Mailto(a) => Some(a.clone()),
+            Rua::Https(_) => None,
+        })
+        .collect();
+    if to.is_empty() {
+        return Ok(sent);
+    }
     let now = unix_now();
     let raw = build_message(&meta, sender, &to, &json, now);
     let envelope = Envelope {
