@@ -29,7 +29,9 @@
 use std::collections::HashMap;
 
 use postgres::types::ToSql;
-use postgres::{Row, Transaction};
+use postgres::Row;
+
+use super::Tx;
 
 use super::{is_foreign_key_violation, mailboxes, Effects, PgStore};
 use crate::error::{StoreError, StoreResult};
@@ -68,7 +70,7 @@ pub(super) fn domains(store: &PgStore) -> StoreResult<Vec<String>> {
 
 /// Locks the row of `domain` (normalised) until the commit; `false` when
 /// it is not served here.
-fn lock_domain(tx: &mut Transaction<'_>, domain: &str) -> StoreResult<bool> {
+fn lock_domain(tx: &mut Tx<'_>, domain: &str) -> StoreResult<bool> {
     let row = tx.query_opt(
         "SELECT 1 FROM domains WHERE name = $1 FOR UPDATE",
         &[&domain],
@@ -77,7 +79,7 @@ fn lock_domain(tx: &mut Transaction<'_>, domain: &str) -> StoreResult<bool> {
 }
 
 /// Locks `domain`'s row, or fails with `UnknownDomain`.
-fn require_served(tx: &mut Transaction<'_>, domain: &str) -> StoreResult<()> {
+fn require_served(tx: &mut Tx<'_>, domain: &str) -> StoreResult<()> {
     if !lock_domain(tx, domain)? {
         return Err(unknown_domain(domain));
     }
@@ -174,13 +176,13 @@ fn from_row(r: &Row) -> Account {
 }
 
 /// The account with this normalised address.
-fn by_address(tx: &mut Transaction<'_>, address: &str) -> StoreResult<Option<Account>> {
+fn by_address(tx: &mut Tx<'_>, address: &str) -> StoreResult<Option<Account>> {
     let sql = format!("SELECT {COLUMNS} FROM accounts WHERE address = $1");
     Ok(tx.query_opt(&sql, &[&address])?.as_ref().map(from_row))
 }
 
 /// The account with this id.
-pub(super) fn by_id(tx: &mut Transaction<'_>, id: AccountId) -> StoreResult<Option<Account>> {
+pub(super) fn by_id(tx: &mut Tx<'_>, id: AccountId) -> StoreResult<Option<Account>> {
     let sql = format!("SELECT {COLUMNS} FROM accounts WHERE id = $1");
     Ok(tx.query_opt(&sql, &[&id.0])?.as_ref().map(from_row))
 }
@@ -288,7 +290,7 @@ pub(super) fn remove_account(store: &PgStore, id: AccountId) -> StoreResult<()> 
 }
 
 /// Pushes the distinct blobs of the account's messages to `fx.freed`.
-fn free_blobs(tx: &mut Transaction<'_>, id: AccountId, fx: &mut Effects) -> StoreResult<()> {
+fn free_blobs(tx: &mut Tx<'_>, id: AccountId, fx: &mut Effects) -> StoreResult<()> {
     let rows = tx.query(
         "SELECT DISTINCT m.blob FROM messages m JOIN mailboxes b ON b.id = m.mailbox
          WHERE b.account = $1",
@@ -337,7 +339,7 @@ pub(super) fn add_alias(store: &PgStore, address: &str, targets: &[String]) -> S
 
 /// The accounts named by `targets`, each once, in order; each row locked
 /// (shared) so that no node removes one before this commit.
-fn target_ids(tx: &mut Transaction<'_>, targets: &[String]) -> StoreResult<Vec<AccountId>> {
+fn target_ids(tx: &mut Tx<'_>, targets: &[String]) -> StoreResult<Vec<AccountId>> {
     let mut ids = Vec::new();
     for target in targets {
         let addr = names::address(target)?;
@@ -356,7 +358,7 @@ fn target_ids(tx: &mut Transaction<'_>, targets: &[String]) -> StoreResult<Vec<A
     Ok(ids)
 }
 
-fn alias_id(tx: &mut Transaction<'_>, address: &str) -> StoreResult<Option<i64>> {
+fn alias_id(tx: &mut Tx<'_>, address: &str) -> StoreResult<Option<i64>> {
     let row = tx.query_opt("SELECT id FROM aliases WHERE address = $1", &[&address])?;
     Ok(row.map(|r| r.get(0)))
 }
@@ -418,7 +420,7 @@ pub(super) fn resolve_recipient(store: &PgStore, address: &str) -> StoreResult<V
     })
 }
 
-fn enabled_targets(tx: &mut Transaction<'_>, alias: i64) -> StoreResult<Vec<AccountId>> {
+fn enabled_targets(tx: &mut Tx<'_>, alias: i64) -> StoreResult<Vec<AccountId>> {
     let rows = tx.query(
         "SELECT t.account FROM alias_targets t JOIN accounts c ON c.id = t.account
          WHERE t.alias = $1 AND NOT c.disabled ORDER BY t.position",
@@ -431,7 +433,7 @@ fn enabled_targets(tx: &mut Transaction<'_>, alias: i64) -> StoreResult<Vec<Acco
 // client may subscribe to a name before it exists, and a deleted
 // mailbox's subscription stays until unsubscribed) ---
 
-fn require_account(tx: &mut Transaction<'_>, account: AccountId) -> StoreResult<()> {
+fn require_account(tx: &mut Tx<'_>, account: AccountId) -> StoreResult<()> {
     match by_id(tx, account)? {
         Some(_) => Ok(()),
         None => Err(missing(format!("account {}", account.0))),
@@ -440,7 +442,7 @@ fn require_account(tx: &mut Transaction<'_>, account: AccountId) -> StoreResult<
 
 /// Adds `name` (normalised) to the account's subscriptions; a name
 /// already there stays as it is.
-fn subscribe(tx: &mut Transaction<'_>, account: AccountId, name: &str) -> StoreResult<()> {
+fn subscribe(tx: &mut Tx<'_>, account: AccountId, name: &str) -> StoreResult<()> {
     tx.execute(
         "INSERT INTO subscriptions (account, name) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         &[&account.0, &name],

@@ -33,7 +33,7 @@
 //!   `keep` (inside it), `abandon` (after it failed); `read`,
 //!   `read_head`; `collect`.
 
-use postgres::Transaction;
+use super::Tx;
 
 use super::{BlobPlace, PgStore};
 use crate::blobs::BlobStore;
@@ -74,7 +74,7 @@ impl Blobs {
 
     /// Inside a write transaction, before its other locks: holds off any
     /// collection of `id` until the transaction ends.
-    pub(super) fn lock(tx: &mut Transaction<'_>, id: &BlobId) -> StoreResult<()> {
+    pub(super) fn lock(tx: &mut Tx<'_>, id: &BlobId) -> StoreResult<()> {
         tx.execute(
             "SELECT pg_advisory_xact_lock($1, hashtext($2))",
             &[&LOCK_SPACE, &id.0],
@@ -86,12 +86,7 @@ impl Blobs {
     /// [`Self::lock`]): stores the bytes, or makes sure the file staged
     /// before is still there (a collection may have removed it between
     /// [`Self::stage`] and the lock).
-    pub(super) fn keep(
-        &self,
-        tx: &mut Transaction<'_>,
-        id: &BlobId,
-        raw: &[u8],
-    ) -> StoreResult<()> {
+    pub(super) fn keep(&self, tx: &mut Tx<'_>, id: &BlobId, raw: &[u8]) -> StoreResult<()> {
         match &self.place {
             Place::Database => {
                 tx.execute(
@@ -169,7 +164,7 @@ impl Blobs {
     /// One transaction: lock (in id order, as sorted by the caller),
     /// check, delete. Run again whole on a conflict; removing a file
     /// twice is harmless.
-    fn collect_in(&self, tx: &mut Transaction<'_>, ids: &[String]) -> StoreResult<()> {
+    fn collect_in(&self, tx: &mut Tx<'_>, ids: &[String]) -> StoreResult<()> {
         tx.execute(
             "SELECT pg_advisory_xact_lock($1, hashtext(t.id))
              FROM unnest($2::text[]) WITH ORDINALITY AS t(id, n) ORDER BY t.n",

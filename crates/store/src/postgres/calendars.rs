@@ -29,7 +29,9 @@
 
 use std::collections::HashMap;
 
-use postgres::{Row, Transaction};
+use postgres::Row;
+
+use super::Tx;
 
 use super::{is_foreign_key_violation, Effects, PgStore};
 use crate::error::{StoreError, StoreResult};
@@ -166,7 +168,7 @@ pub(super) fn create_calendar_with(
 /// Inserts an empty calendar (sync token 0). A concurrent insert of the
 /// same name waits for the other to commit and then finds it.
 fn insert(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     account: AccountId,
     name: &str,
     components: &[ComponentKind],
@@ -286,7 +288,7 @@ fn set_optional(
 }
 
 /// Writes `cal`'s properties (not its members or sync token).
-fn save(tx: &mut Transaction<'_>, cal: &Calendar) -> StoreResult<()> {
+fn save(tx: &mut Tx<'_>, cal: &Calendar) -> StoreResult<()> {
     tx.execute(
         "UPDATE calendars SET display_name = $2, description = $3, color = $4, timezone = $5
          WHERE id = $1",
@@ -315,7 +317,7 @@ pub(super) fn delete_calendar(store: &PgStore, id: CalendarId) -> StoreResult<()
 }
 
 /// The calendar with this id, or `NotFound`.
-fn require(tx: &mut Transaction<'_>, id: CalendarId) -> StoreResult<Calendar> {
+fn require(tx: &mut Tx<'_>, id: CalendarId) -> StoreResult<Calendar> {
     let sql = format!("SELECT {COLUMNS} FROM calendars WHERE id = $1");
     let row = tx.query_opt(&sql, &[&id.0])?;
     calendar_from_row(&row.ok_or_else(|| calendar_missing(id))?)
@@ -347,7 +349,7 @@ impl Owner {
 /// members: account before calendar, the order every write of the store
 /// takes, so that two nodes do not deadlock. `NotFound` if either is
 /// gone. `NO KEY UPDATE` leaves inserts referencing the rows free.
-fn lock(tx: &mut Transaction<'_>, id: CalendarId) -> StoreResult<(Calendar, Owner)> {
+fn lock(tx: &mut Tx<'_>, id: CalendarId) -> StoreResult<(Calendar, Owner)> {
     let owner = tx
         .query_opt(
             "SELECT address, quota_bytes, used_bytes FROM accounts
@@ -370,7 +372,7 @@ fn lock(tx: &mut Transaction<'_>, id: CalendarId) -> StoreResult<(Calendar, Owne
 /// Moves the calendar's sync token on by one and returns the new value:
 /// the modification sequence of the change being made. The row lock
 /// orders this against every other node's write of the calendar.
-fn bump(tx: &mut Transaction<'_>, id: CalendarId) -> StoreResult<u64> {
+fn bump(tx: &mut Tx<'_>, id: CalendarId) -> StoreResult<u64> {
     let row = tx
         .query_opt(
             "UPDATE calendars SET sync_token = sync_token + 1 WHERE id = $1 RETURNING sync_token",
@@ -493,7 +495,7 @@ pub(super) fn put_calendar_object(
 /// `put_calendar_object`'s transaction: the checks in the trait's order
 /// (precondition, UID, component, quota), then the write.
 fn put(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     calendar: CalendarId,
     obj: &NewCalendarObject<'_>,
     pre: &Precondition,
@@ -534,7 +536,7 @@ fn put(
 
 /// The current ETag and size of a resource, if it exists.
 fn current(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     calendar: CalendarId,
     name: &str,
 ) -> StoreResult<Option<(String, u64)>> {
@@ -550,7 +552,7 @@ fn current(
 /// (RFC 4791 §5.3.2.1 no-uid-conflict). Checked under the calendar's
 /// lock, so no other node adds the UID before this write commits.
 fn refuse_uid_conflict(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     calendar: CalendarId,
     obj: &NewCalendarObject<'_>,
 ) -> StoreResult<()> {
@@ -579,7 +581,7 @@ fn refuse_component(cal: &Calendar, kind: ComponentKind) -> StoreResult<()> {
     })
 }
 
-fn upsert(tx: &mut Transaction<'_>, meta: &CalendarObjectMeta, data: &[u8]) -> StoreResult<()> {
+fn upsert(tx: &mut Tx<'_>, meta: &CalendarObjectMeta, data: &[u8]) -> StoreResult<()> {
     tx.execute(
         "INSERT INTO calendar_objects
              (calendar, name, uid, etag, component, size, first_start, last_end, modseq, data)
@@ -606,7 +608,7 @@ fn upsert(tx: &mut Transaction<'_>, meta: &CalendarObjectMeta, data: &[u8]) -> S
 
 /// Records the last change of `name` (a tombstone when `deleted`).
 fn record(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     calendar: CalendarId,
     name: &str,
     modseq: u64,

@@ -18,7 +18,9 @@
 //! - [`delete_mailbox`], [`rename_mailbox`].
 //! - row mapping and the special-use names on disk.
 
-use postgres::{Row, Transaction};
+use postgres::Row;
+
+use super::Tx;
 
 use super::accounts::{self, missing};
 use super::{is_foreign_key_violation, is_unique_violation, Effects, PgStore};
@@ -40,7 +42,7 @@ pub(super) fn mailboxes(store: &PgStore, account: AccountId) -> StoreResult<Vec<
     })
 }
 
-fn list(tx: &mut Transaction<'_>, account: AccountId) -> StoreResult<Vec<Mailbox>> {
+fn list(tx: &mut Tx<'_>, account: AccountId) -> StoreResult<Vec<Mailbox>> {
     let sql =
         format!("SELECT {COLUMNS} FROM mailboxes WHERE account = $1 ORDER BY name COLLATE \"C\"");
     tx.query(&sql, &[&account.0])?
@@ -65,7 +67,7 @@ pub(super) fn mailbox_by_id(store: &PgStore, id: MailboxId) -> StoreResult<Optio
     store.read(|tx| by_id(tx, id))
 }
 
-fn by_id(tx: &mut Transaction<'_>, id: MailboxId) -> StoreResult<Option<Mailbox>> {
+fn by_id(tx: &mut Tx<'_>, id: MailboxId) -> StoreResult<Option<Mailbox>> {
     let sql = format!("SELECT {COLUMNS} FROM mailboxes WHERE id = $1");
     tx.query_opt(&sql, &[&id.0])?
         .as_ref()
@@ -74,11 +76,7 @@ fn by_id(tx: &mut Transaction<'_>, id: MailboxId) -> StoreResult<Option<Mailbox>
 }
 
 /// The mailbox with exactly this (normalised) name.
-fn by_name(
-    tx: &mut Transaction<'_>,
-    account: AccountId,
-    name: &str,
-) -> StoreResult<Option<Mailbox>> {
+fn by_name(tx: &mut Tx<'_>, account: AccountId, name: &str) -> StoreResult<Option<Mailbox>> {
     let sql = format!("SELECT {COLUMNS} FROM mailboxes WHERE account = $1 AND name = $2");
     tx.query_opt(&sql, &[&account.0, &name])?
         .as_ref()
@@ -109,7 +107,7 @@ pub(super) fn create_mailbox(
 /// Inside a write transaction: creates a mailbox of an existing account;
 /// the name must be free in the account.
 pub(super) fn create_in(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     account: AccountId,
     name: &str,
     special_use: Option<SpecialUse>,
@@ -159,7 +157,7 @@ fn check_uid_validity(value: i64) -> StoreResult<()> {
 }
 
 /// Inside a write transaction: the account's INBOX, where deliveries go.
-pub(super) fn inbox(tx: &mut Transaction<'_>, account: AccountId) -> StoreResult<MailboxId> {
+pub(super) fn inbox(tx: &mut Tx<'_>, account: AccountId) -> StoreResult<MailboxId> {
     by_name(tx, account, "INBOX")?
         .map(|m| m.id)
         .ok_or_else(|| missing(format!("the INBOX of account {}", account.0)))
@@ -173,7 +171,7 @@ const JUNK: &str = "Junk";
 /// renamed it; quarantined mail must still land somewhere their client
 /// shows as junk. An unknown account is `NotFound`.
 pub(super) fn junk(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     account: AccountId,
     fx: &mut Effects,
 ) -> StoreResult<MailboxId> {
@@ -224,7 +222,7 @@ pub(super) fn delete_mailbox(store: &PgStore, id: MailboxId) -> StoreResult<()> 
 
 /// Locks the mailbox's account, then the mailbox (the order every write
 /// takes); the mailbox as it is under the lock.
-fn lock(tx: &mut Transaction<'_>, id: MailboxId) -> StoreResult<Mailbox> {
+fn lock(tx: &mut Tx<'_>, id: MailboxId) -> StoreResult<Mailbox> {
     let gone = || missing(format!("mailbox {}", id.0));
     let account: i64 = tx
         .query_opt("SELECT account FROM mailboxes WHERE id = $1", &[&id.0])?

@@ -34,7 +34,9 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
-use postgres::{Row, Transaction};
+use postgres::Row;
+
+use super::Tx;
 
 use super::blobs::Blobs;
 use super::{mailboxes, queue, Effects, PgStore};
@@ -118,7 +120,7 @@ pub(super) fn accept_with(
     store: &PgStore,
     msg: &Incoming<'_>,
     folder: LocalFolder,
-    before: impl FnMut(&mut Transaction<'_>, &mut Effects) -> StoreResult<()> + Send,
+    before: impl FnMut(&mut Tx<'_>, &mut Effects) -> StoreResult<()> + Send,
 ) -> StoreResult<Accepted> {
     if msg.local.is_empty() && msg.remote.is_empty() {
         return Err(StoreError::Invalid {
@@ -158,7 +160,7 @@ fn store_new(
     store: &PgStore,
     raw: &[u8],
     job: &Job<'_>,
-    mut before: impl FnMut(&mut Transaction<'_>, &mut Effects) -> StoreResult<()> + Send,
+    mut before: impl FnMut(&mut Tx<'_>, &mut Effects) -> StoreResult<()> + Send,
 ) -> StoreResult<Accepted> {
     let blob = store.blobs.stage(raw)?;
     let result = store.write(|tx, fx| {
@@ -176,12 +178,7 @@ fn store_new(
 
 /// Inside a write transaction: the rows of a new message (local copies,
 /// then the queue item), with their changes, in that order.
-fn place(
-    tx: &mut Transaction<'_>,
-    blob: &BlobId,
-    job: &Job<'_>,
-    fx: &mut Effects,
-) -> StoreResult<Accepted> {
+fn place(tx: &mut Tx<'_>, blob: &BlobId, job: &Job<'_>, fx: &mut Effects) -> StoreResult<Accepted> {
     let mut new = NewMessage {
         blob,
         size: job.size,
@@ -221,7 +218,7 @@ fn place(
 /// Locks the accounts' rows in id order, so that deliveries to several
 /// accounts at once wait for each other instead of deadlocking. Unknown
 /// accounts are left for the mailbox lookup to report.
-fn lock_accounts(tx: &mut Transaction<'_>, accounts: &[AccountId]) -> StoreResult<()> {
+fn lock_accounts(tx: &mut Tx<'_>, accounts: &[AccountId]) -> StoreResult<()> {
     let ids: Vec<i64> = accounts.iter().map(|a| a.0).collect();
     tx.execute(
         "SELECT id FROM accounts WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
@@ -232,7 +229,7 @@ fn lock_accounts(tx: &mut Transaction<'_>, accounts: &[AccountId]) -> StoreResul
 
 /// Locks the accounts of `boxes`, then the mailboxes themselves, each in
 /// id order; `NotFound` for the first of `boxes` that does not exist.
-fn lock_mailboxes(tx: &mut Transaction<'_>, boxes: &[MailboxId]) -> StoreResult<()> {
+fn lock_mailboxes(tx: &mut Tx<'_>, boxes: &[MailboxId]) -> StoreResult<()> {
     let mut ids: Vec<i64> = boxes.iter().map(|b| b.0).collect();
     ids.sort_unstable();
     ids.dedup();
@@ -259,7 +256,7 @@ fn lock_mailboxes(tx: &mut Transaction<'_>, boxes: &[MailboxId]) -> StoreResult<
 /// Stores one message in `mailbox` under the next UID, with the next
 /// MODSEQ, after checking the account's quota.
 fn insert(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     mailbox: MailboxId,
     msg: &NewMessage<'_>,
     fx: &mut Effects,
@@ -309,7 +306,7 @@ fn insert(
 /// Refuses a message that would take the mailbox's account over its
 /// quota (0 is none). Locks the account's row first, so that concurrent
 /// deliveries on any node are counted one after the other.
-fn check_quota(tx: &mut Transaction<'_>, mailbox: MailboxId, size: u64) -> StoreResult<()> {
+fn check_quota(tx: &mut Tx<'_>, mailbox: MailboxId, size: u64) -> StoreResult<()> {
     let row = tx
         .query_opt(
             "SELECT a.address, a.quota_bytes, a.used_bytes
@@ -373,11 +370,7 @@ fn with_keywords(
 }
 
 /// The messages of `mailbox` among `uids`, ascending, flags complete.
-fn some(
-    tx: &mut Transaction<'_>,
-    mailbox: MailboxId,
-    uids: &[Uid],
-) -> StoreResult<Vec<(i64, MessageMeta)>> {
+fn some(tx: &mut Tx<'_>, mailbox: MailboxId, uids: &[Uid]) -> StoreResult<Vec<(i64, MessageMeta)>> {
     let uids: Vec<i64> = uids.iter().map(|u| i64::from(u.0)).collect();
     let sql =
         format!("SELECT {COLUMNS} FROM messages WHERE mailbox = $1 AND uid = ANY($2) ORDER BY uid");
@@ -388,16 +381,12 @@ fn some(
 }
 
 /// One message, flags complete.
-fn one(
-    tx: &mut Transaction<'_>,
-    mailbox: MailboxId,
-    uid: Uid,
-) -> StoreResult<Option<(i64, MessageMeta)>> {
+fn one(tx: &mut Tx<'_>, mailbox: MailboxId, uid: Uid) -> StoreResult<Option<(i64, MessageMeta)>> {
     Ok(some(tx, mailbox, &[uid])?.pop())
 }
 
 /// `NotFound` unless the mailbox exists.
-fn require(tx: &mut Transaction<'_>, mailbox: MailboxId) -> StoreResult<()> {
+fn require(tx: &mut Tx<'_>, mailbox: MailboxId) -> StoreResult<()> {
     match tx.query_opt("SELECT 1 FROM mailboxes WHERE id = $1", &[&mailbox.0])? {
         Some(_) => Ok(()),
         None => Err(no_mailbox(mailbox)),
@@ -581,7 +570,7 @@ fn keyword_map(rows: &[Row]) -> HashMap<i64, Vec<String>> {
 }
 
 /// The keywords of the messages `ids`.
-fn keywords_of(tx: &mut Transaction<'_>, ids: &[i64]) -> StoreResult<HashMap<i64, Vec<String>>> {
+fn keywords_of(tx: &mut Tx<'_>, ids: &[i64]) -> StoreResult<HashMap<i64, Vec<String>>> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
@@ -592,7 +581,7 @@ fn keywords_of(tx: &mut Transaction<'_>, ids: &[i64]) -> StoreResult<HashMap<i64
     Ok(keyword_map(&rows))
 }
 
-fn add_keywords(tx: &mut Transaction<'_>, message: i64, keywords: &[String]) -> StoreResult<()> {
+fn add_keywords(tx: &mut Tx<'_>, message: i64, keywords: &[String]) -> StoreResult<()> {
     if !keywords.is_empty() {
         tx.execute(
             "INSERT INTO keywords (message, keyword) SELECT $1, unnest($2::text[])",
@@ -603,12 +592,7 @@ fn add_keywords(tx: &mut Transaction<'_>, message: i64, keywords: &[String]) -> 
 }
 
 /// Sets a message's flags and MODSEQ.
-fn write_flags(
-    tx: &mut Transaction<'_>,
-    message: i64,
-    flags: &[Flag],
-    modseq: i64,
-) -> StoreResult<()> {
+fn write_flags(tx: &mut Tx<'_>, message: i64, flags: &[Flag], modseq: i64) -> StoreResult<()> {
     let (bits, keywords) = split(flags);
     tx.execute(
         "UPDATE messages SET flags = $2, modseq = $3 WHERE id = $1",
@@ -620,7 +604,7 @@ fn write_flags(
 
 /// The mailbox's row, locked until commit: (UIDNEXT, HIGHESTMODSEQ,
 /// recent mark).
-fn lock_counters(tx: &mut Transaction<'_>, mailbox: MailboxId) -> StoreResult<(i64, i64, i64)> {
+fn lock_counters(tx: &mut Tx<'_>, mailbox: MailboxId) -> StoreResult<(i64, i64, i64)> {
     let row = tx
         .query_opt(
             "SELECT uid_next, highest_modseq, recent_mark FROM mailboxes
@@ -631,7 +615,7 @@ fn lock_counters(tx: &mut Transaction<'_>, mailbox: MailboxId) -> StoreResult<(i
     Ok((row.get(0), row.get(1), row.get(2)))
 }
 
-fn store_modseq(tx: &mut Transaction<'_>, mailbox: MailboxId, modseq: i64) -> StoreResult<()> {
+fn store_modseq(tx: &mut Tx<'_>, mailbox: MailboxId, modseq: i64) -> StoreResult<()> {
     tx.execute(
         "UPDATE mailboxes SET highest_modseq = $2 WHERE id = $1",
         &[&mailbox.0, &modseq],
@@ -726,7 +710,7 @@ pub(super) fn expunge(store: &PgStore, mailbox: MailboxId, uids: &[Uid]) -> Stor
 /// announces each, moves the MODSEQ on once if any went and records
 /// their UIDs with it (RFC 7162 §3.2.10). Returns (UID, blob) ascending.
 fn remove(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     mailbox: MailboxId,
     uids: &[Uid],
     kept: usize,
@@ -771,7 +755,7 @@ fn remove(
 /// Drops the expunged rows older than the `kept` newest and raises the
 /// floor to the highest MODSEQ dropped; rows sharing that MODSEQ go
 /// together, so that what is kept above the floor stays complete.
-fn prune(tx: &mut Transaction<'_>, mailbox: MailboxId, kept: usize) -> StoreResult<()> {
+fn prune(tx: &mut Tx<'_>, mailbox: MailboxId, kept: usize) -> StoreResult<()> {
     let offset = i64::try_from(kept).unwrap_or(i64::MAX);
     let oldest_dropped = tx.query_opt(
         "SELECT modseq FROM expunged WHERE mailbox = $1 ORDER BY modseq DESC LIMIT 1 OFFSET $2",
@@ -817,7 +801,7 @@ pub(super) fn vanished_since(
 }
 
 /// Every UID from 1 to `uid_next - 1` that no message of the mailbox has.
-fn absent(tx: &mut Transaction<'_>, mailbox: MailboxId, uid_next: i64) -> StoreResult<Vec<Uid>> {
+fn absent(tx: &mut Tx<'_>, mailbox: MailboxId, uid_next: i64) -> StoreResult<Vec<Uid>> {
     let rows = tx.query(
         "SELECT uid FROM messages WHERE mailbox = $1 ORDER BY uid",
         &[&mailbox.0],
@@ -880,7 +864,7 @@ pub(super) fn move_messages(
 /// keeps the originals (and so their blobs) from being removed before
 /// the copies commit.
 fn copy_locked(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     from: MailboxId,
     uids: &[Uid],
     to: MailboxId,

@@ -45,7 +45,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use postgres::error::SqlState;
-use postgres::Transaction;
+use postgres::types::ToSql;
+use postgres::{Row, Statement, Transaction};
 use tokio::sync::broadcast;
 
 use crate::error::{StoreError, StoreResult};
@@ -248,21 +249,25 @@ impl PgStore {
     /// changes reach other nodes by `pg_notify` inside the transaction.
     pub(super) fn write<T: Send>(
         &self,
-        mut f: impl FnMut(&mut Transaction<'_>, &mut Effects) -> StoreResult<T> + Send,
+        mut f: impl FnMut(&mut Tx<'_>, &mut Effects) -> StoreResult<T> + Send,
     ) -> StoreResult<T> {
         let (value, fx) = pool::off_runtime(|| {
-            let mut client = self.pool.get()?;
+            let mut pooled = self.pool.get()?;
+            let (client, statements) = pooled.parts();
             let mut attempt = 0;
             loop {
                 attempt += 1;
                 let mut fx = Effects::default();
                 let result = (|| {
-                    let mut tx = client.transaction()?;
+                    let mut tx = Tx {
+                        tx: client.transaction()?,
+                        statements: &mut *statements,
+                    };
                     let value = f(&mut tx, &mut fx)?;
                     for payload in notify::encode(&self.node, &fx.changes) {
                         tx.execute("SELECT pg_notify($1, $2)", &[&notify::CHANNEL, &payload])?;
                     }
-                    tx.commit()?;
+                    tx.tx.commit()?;
                     Ok(value)
                 })();
                 match result {
@@ -287,17 +292,21 @@ impl PgStore {
     /// Runs `f` in one consistent read-only snapshot.
     pub(super) fn read<T: Send>(
         &self,
-        f: impl FnOnce(&mut Transaction<'_>) -> StoreResult<T> + Send,
+        f: impl FnOnce(&mut Tx<'_>) -> StoreResult<T> + Send,
     ) -> StoreResult<T> {
         pool::off_runtime(|| {
-            let mut client = self.pool.get()?;
-            let mut tx = client
-                .build_transaction()
-                .isolation_level(postgres::IsolationLevel::RepeatableRead)
-                .read_only(true)
-                .start()?;
+            let mut pooled = self.pool.get()?;
+            let (client, statements) = pooled.parts();
+            let mut tx = Tx {
+                tx: client
+                    .build_transaction()
+                    .isolation_level(postgres::IsolationLevel::RepeatableRead)
+                    .read_only(true)
+                    .start()?,
+                statements,
+            };
             let value = f(&mut tx)?;
-            tx.commit()?;
+            tx.tx.commit()?;
             Ok(value)
         })
     }
@@ -319,6 +328,72 @@ impl Drop for PgStore {
         if let Err(error) = released {
             tracing::warn!(%error, "cannot hand this node's queue leases back; they run out by themselves");
         }
+    }
+}
+
+/// A transaction whose statements are prepared once per connection: the
+/// store's modules call `execute`/`query*` with SQL text as they would on
+/// a `postgres::Transaction` (which this derefs to for everything else).
+pub(super) struct Tx<'a> {
+    tx: Transaction<'a>,
+    statements: &'a mut pool::Statements,
+}
+
+type Params<'p> = &'p [&'p (dyn ToSql + Sync)];
+
+impl<'a> Tx<'a> {
+    fn statement(&mut self, sql: &str) -> Result<Statement, postgres::Error> {
+        let tx = &mut self.tx;
+        self.statements.get(sql, |sql| tx.prepare(sql))
+    }
+
+    pub(super) fn execute(
+        &mut self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> Result<u64, postgres::Error> {
+        let statement = self.statement(sql)?;
+        self.tx.execute(&statement, params)
+    }
+
+    pub(super) fn query(
+        &mut self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> Result<Vec<Row>, postgres::Error> {
+        let statement = self.statement(sql)?;
+        self.tx.query(&statement, params)
+    }
+
+    pub(super) fn query_one(
+        &mut self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> Result<Row, postgres::Error> {
+        let statement = self.statement(sql)?;
+        self.tx.query_one(&statement, params)
+    }
+
+    pub(super) fn query_opt(
+        &mut self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> Result<Option<Row>, postgres::Error> {
+        let statement = self.statement(sql)?;
+        self.tx.query_opt(&statement, params)
+    }
+}
+
+impl<'a> std::ops::Deref for Tx<'a> {
+    type Target = Transaction<'a>;
+    fn deref(&self) -> &Transaction<'a> {
+        &self.tx
+    }
+}
+
+impl<'a> std::ops::DerefMut for Tx<'a> {
+    fn deref_mut(&mut self) -> &mut Transaction<'a> {
+        &mut self.tx
     }
 }
 

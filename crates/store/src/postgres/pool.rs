@@ -17,7 +17,9 @@ use std::ops::{Deref, DerefMut};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use postgres::{Client, Config, NoTls};
+use std::collections::HashMap;
+
+use postgres::{Client, Config, NoTls, Statement};
 
 use crate::error::{StoreError, StoreResult};
 
@@ -34,8 +36,44 @@ pub(super) struct Pool {
     freed: Condvar,
 }
 
+/// A connection and the statements prepared on it.
+pub(super) struct Conn {
+    pub(super) client: Client,
+    pub(super) statements: Statements,
+}
+
+/// Statements prepared once per connection, by their SQL text: a
+/// statement sent as text is parsed and described by the server before
+/// it runs (one more round trip each time); a prepared one only runs.
+#[derive(Default)]
+pub(super) struct Statements(HashMap<String, Statement>);
+
+/// More distinct statements than the store has means SQL built from data
+/// (it is not, today); the cache then starts afresh rather than grow.
+const STATEMENTS_MAX: usize = 512;
+
+impl Statements {
+    /// The prepared statement for `sql`, preparing it on `client`'s
+    /// connection (through `prepare`) the first time.
+    pub(super) fn get(
+        &mut self,
+        sql: &str,
+        prepare: impl FnOnce(&str) -> Result<Statement, postgres::Error>,
+    ) -> Result<Statement, postgres::Error> {
+        if let Some(statement) = self.0.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = prepare(sql)?;
+        if self.0.len() >= STATEMENTS_MAX {
+            self.0.clear();
+        }
+        self.0.insert(sql.to_owned(), statement.clone());
+        Ok(statement)
+    }
+}
+
 struct State {
-    idle: Vec<Client>,
+    idle: Vec<Conn>,
     /// Connections handed out or idle.
     open: usize,
 }
@@ -68,14 +106,14 @@ impl Pool {
     pub(super) fn get(&self) -> StoreResult<Pooled<'_>> {
         let mut state = self.lock();
         loop {
-            if let Some(client) = state.idle.pop() {
-                if client.is_closed() {
+            if let Some(conn) = state.idle.pop() {
+                if conn.client.is_closed() {
                     state.open -= 1;
                     continue;
                 }
                 return Ok(Pooled {
                     pool: self,
-                    client: Some(client),
+                    conn: Some(conn),
                 });
             }
             if state.open < self.size {
@@ -84,7 +122,10 @@ impl Pool {
                 return match self.connect() {
                     Ok(client) => Ok(Pooled {
                         pool: self,
-                        client: Some(client),
+                        conn: Some(Conn {
+                            client,
+                            statements: Statements::default(),
+                        }),
                     }),
                     Err(e) => {
                         self.lock().open -= 1;
@@ -108,12 +149,12 @@ impl Pool {
         }
     }
 
-    fn put_back(&self, client: Client) {
+    fn put_back(&self, conn: Conn) {
         let mut state = self.lock();
-        if client.is_closed() {
+        if conn.client.is_closed() {
             state.open -= 1;
         } else {
-            state.idle.push(client);
+            state.idle.push(conn);
         }
         drop(state);
         self.freed.notify_one();
@@ -136,26 +177,42 @@ fn connect(config: &Config, connector: Option<&super::Connector>) -> StoreResult
 /// A pooled connection, given back when dropped.
 pub(super) struct Pooled<'a> {
     pool: &'a Pool,
-    client: Option<Client>,
+    conn: Option<Conn>,
+}
+
+impl Pooled<'_> {
+    /// The connection and its statements, apart.
+    pub(super) fn parts(&mut self) -> (&mut Client, &mut Statements) {
+        let conn = self.conn.as_mut().expect("a pooled connection until drop");
+        (&mut conn.client, &mut conn.statements)
+    }
 }
 
 impl Deref for Pooled<'_> {
     type Target = Client;
     fn deref(&self) -> &Client {
-        self.client.as_ref().expect("a pooled client until drop")
+        &self
+            .conn
+            .as_ref()
+            .expect("a pooled connection until drop")
+            .client
     }
 }
 
 impl DerefMut for Pooled<'_> {
     fn deref_mut(&mut self) -> &mut Client {
-        self.client.as_mut().expect("a pooled client until drop")
+        &mut self
+            .conn
+            .as_mut()
+            .expect("a pooled connection until drop")
+            .client
     }
 }
 
 impl Drop for Pooled<'_> {
     fn drop(&mut self) {
-        if let Some(client) = self.client.take() {
-            self.pool.put_back(client);
+        if let Some(conn) = self.conn.take() {
+            self.pool.put_back(conn);
         }
     }
 }

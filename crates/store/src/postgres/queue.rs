@@ -25,7 +25,9 @@
 //!   [`queue_retry_now`], [`queue_delete`].
 
 use postgres::types::ToSql;
-use postgres::{Row, Transaction};
+use postgres::Row;
+
+use super::Tx;
 
 use super::accounts::missing;
 use super::{Effects, PgStore};
@@ -43,7 +45,7 @@ const FAILED: i32 = 2;
 /// recipient pending and due at `created` (as `sqlite::queue::insert`).
 /// Called by `messages` when it accepts a message with remote recipients.
 pub(super) fn insert(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     blob: &BlobId,
     size: u64,
     created: i64,
@@ -227,7 +229,7 @@ fn recipient_from_row(id: QueueId, r: &Row) -> StoreResult<QueuedRecipient> {
     })
 }
 
-fn recipients(tx: &mut Transaction<'_>, id: QueueId) -> StoreResult<Vec<QueuedRecipient>> {
+fn recipients(tx: &mut Tx<'_>, id: QueueId) -> StoreResult<Vec<QueuedRecipient>> {
     tx.query(
         "SELECT address, notify, orcpt, state, attempts, next_attempt, last_error, detail
          FROM queue_recipients WHERE queue = $1 ORDER BY position",
@@ -239,7 +241,7 @@ fn recipients(tx: &mut Transaction<'_>, id: QueueId) -> StoreResult<Vec<QueuedRe
 }
 
 /// One item with its recipients.
-fn load(tx: &mut Transaction<'_>, id: QueueId) -> StoreResult<Option<QueueItem>> {
+fn load(tx: &mut Tx<'_>, id: QueueId) -> StoreResult<Option<QueueItem>> {
     let sql = format!("SELECT {ITEM_COLUMNS} FROM queue WHERE id = $1");
     let Some(row) = tx.query_opt(&sql, &[&id.0])? else {
         return Ok(None);
@@ -249,13 +251,13 @@ fn load(tx: &mut Transaction<'_>, id: QueueId) -> StoreResult<Option<QueueItem>>
     Ok(Some(item))
 }
 
-fn load_existing(tx: &mut Transaction<'_>, id: QueueId) -> StoreResult<QueueItem> {
+fn load_existing(tx: &mut Tx<'_>, id: QueueId) -> StoreResult<QueueItem> {
     load(tx, id)?.ok_or_else(|| not_found(id))
 }
 
 /// The items whose ids `sql` selects (first column), in its order.
 fn load_all(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     sql: &str,
     args: &[&(dyn ToSql + Sync)],
 ) -> StoreResult<Vec<QueueItem>> {
@@ -263,7 +265,7 @@ fn load_all(
     load_ids(tx, &ids)
 }
 
-fn load_ids(tx: &mut Transaction<'_>, ids: &[i64]) -> StoreResult<Vec<QueueItem>> {
+fn load_ids(tx: &mut Tx<'_>, ids: &[i64]) -> StoreResult<Vec<QueueItem>> {
     ids.iter()
         .filter_map(|&id| load(tx, QueueId(id)).transpose())
         .collect()
@@ -308,7 +310,7 @@ pub(super) fn queue_claim(
 }
 
 /// Recomputes the item's cached `next_attempt`.
-fn refresh(tx: &mut Transaction<'_>, id: QueueId) -> StoreResult<()> {
+fn refresh(tx: &mut Tx<'_>, id: QueueId) -> StoreResult<()> {
     tx.execute(
         "UPDATE queue SET next_attempt = (SELECT min(next_attempt) FROM queue_recipients
                                           WHERE queue = $1 AND state = 0)
@@ -320,7 +322,7 @@ fn refresh(tx: &mut Transaction<'_>, id: QueueId) -> StoreResult<()> {
 
 /// Locks the item's row (the order every queue write takes: item, then
 /// recipients), or `NotFound`.
-fn lock(tx: &mut Transaction<'_>, id: QueueId) -> StoreResult<()> {
+fn lock(tx: &mut Tx<'_>, id: QueueId) -> StoreResult<()> {
     tx.query_opt("SELECT 1 FROM queue WHERE id = $1 FOR UPDATE", &[&id.0])?
         .ok_or_else(|| not_found(id))?;
     Ok(())
@@ -349,7 +351,7 @@ pub(super) fn queue_update(
 
 /// One recipient's outcome; `Invalid` unless it is a pending recipient.
 fn record(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     id: QueueId,
     address: &str,
     outcome: &RecipientOutcome,
@@ -385,7 +387,7 @@ pub(super) fn queue_finish(
     id: QueueId,
     dsn: Option<&Incoming<'_>>,
 ) -> StoreResult<Option<Accepted>> {
-    let remove = |tx: &mut Transaction<'_>, fx: &mut Effects| {
+    let remove = |tx: &mut Tx<'_>, fx: &mut Effects| {
         lock(tx, id)?;
         if has_pending(tx, id)? {
             return Err(StoreError::InUse {
@@ -410,7 +412,7 @@ pub(super) fn queue_finish(
 }
 
 /// Whether the item has a pending recipient.
-fn has_pending(tx: &mut Transaction<'_>, id: QueueId) -> StoreResult<bool> {
+fn has_pending(tx: &mut Tx<'_>, id: QueueId) -> StoreResult<bool> {
     let row = tx.query_opt(
         "SELECT 1 FROM queue_recipients WHERE queue = $1 AND state = 0 LIMIT 1",
         &[&id.0],
@@ -438,7 +440,7 @@ pub(super) fn queue_delete(store: &PgStore, id: QueueId) -> StoreResult<()> {
 
 /// Removes an item and its recipients; its blob becomes a candidate for
 /// collection after the commit.
-fn delete(tx: &mut Transaction<'_>, id: QueueId, fx: &mut Effects) -> StoreResult<()> {
+fn delete(tx: &mut Tx<'_>, id: QueueId, fx: &mut Effects) -> StoreResult<()> {
     let row = tx
         .query_opt("DELETE FROM queue WHERE id = $1 RETURNING blob", &[&id.0])?
         .ok_or_else(|| not_found(id))?;
