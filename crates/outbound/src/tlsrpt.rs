@@ -43,7 +43,7 @@ use crate::dns::Tlsa;
 use crate::metrics::FailureKind;
 use crate::mta_sts::{self, Mode};
 use crate::policy::Need;
-use crate::routing::Target;
+use crate::routing::{Target, Via};
 use crate::tls::Verification;
 use crate::worker::unix_now;
 
@@ -406,21 +406,26 @@ fn failure(kind: FailureKind, target: &Target, addr: Option<SocketAddr>) -> Opti
 
 /// One target of one delivery attempt, for recording its sessions.
 pub(crate) struct Scope<'a> {
-    ctx: &'a Ctx,
+    /// `None`: nothing to record.
+    rec: Option<&'a Arc<Recorder>>,
     domain: &'a str,
     target: &'a Target,
     sts: &'a mta_sts::Lookup,
 }
 
 impl<'a> Scope<'a> {
+    /// Sessions to the smarthost or a static route are left out: the
+    /// recipient domain did not choose those hosts, and a report about
+    /// them would tell it nothing about its own.
     pub(crate) fn new(
         ctx: &'a Ctx,
         domain: &'a str,
         target: &'a Target,
         sts: &'a mta_sts::Lookup,
     ) -> Self {
+        let mx = matches!(target.via, Via::Mx | Via::Implicit);
         Self {
-            ctx,
+            rec: if mx { ctx.tlsrpt.as_ref() } else { None },
             domain,
             target,
             sts,
@@ -440,7 +445,7 @@ impl<'a> Scope<'a> {
         tls: bool,
         verification: Option<&Verification>,
     ) {
-        let Some(rec) = &self.ctx.tlsrpt else { return };
+        let Some(rec) = self.rec else { return };
         let policy = policy_of(self.target, Some(need), self.sts);
         let listed = match self.sts {
             mta_sts::Lookup::Policy(p) => p.allows(&self.target.host),
@@ -471,7 +476,7 @@ impl<'a> Scope<'a> {
         need: Option<&Need>,
         kind: Option<FailureKind>,
     ) {
-        let (Some(rec), Some(kind)) = (&self.ctx.tlsrpt, kind) else {
+        let (Some(rec), Some(kind)) = (self.rec, kind) else {
             return;
         };
         let mut policy = policy_of(self.target, need, self.sts);
@@ -565,7 +570,11 @@ async fn daily(store: Arc<dyn Store>, ctx: Arc<Ctx>, cancel: CancellationToken) 
         report::send_due(&store, &reporter, &rec, Day::today()).await;
         let now = unix_now();
         let midnight = Day::of(now).start() + 86_400;
-        let wait = u64::try_from(midnight - now).unwrap_or(0) + random_below(3600);
+        let mut wait = u64::try_from(midnight - now).unwrap_or(0) + random_below(3600);
+        if rec.unsent_days(Day::of(now)).is_ok_and(|d| !d.is_empty()) {
+            // Something failed (DNS, the store): again in an hour.
+            wait = wait.min(3600);
+        }
         tokio::select! {
             () = cancel.cancelled() => return,
             () = tokio::time::sleep(Duration::from_secs(wait)) => {}

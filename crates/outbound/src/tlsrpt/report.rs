@@ -264,6 +264,9 @@ pub fn build_message(meta: &Meta<'_>, from: &str, to: &[String], json: &str, now
     m.into_bytes()
 }
 
+/// How many days a report waits for its domain's DNS to answer.
+const GIVE_UP_DAYS: i64 = 3;
+
 /// What sending reports needs besides the store.
 #[derive(Clone, Copy)]
 pub struct Reporter<'a> {
@@ -327,8 +330,14 @@ async fn send_day(
         let ruas = match reporter.dns.txt(&format!("_smtp._tls.{domain}")).await {
             Ok(a) => parse_rua(&a.records),
             Err(LookupError::NoSuchDomain(_)) => Vec::new(),
-            // A DNS failure must not drop the report: the day stays.
-            Err(e) => return Err(e.to_string()),
+            // A DNS failure must not drop the report: the day stays and is
+            // tried again, for a few days (then the domain's report is
+            // given up, so that one broken zone does not hold the rest).
+            Err(e) if day.0 + GIVE_UP_DAYS >= Day::today().0 => return Err(e.to_string()),
+            Err(e) => {
+                tracing::warn!(domain, day = %day, error = %e, "no TLS report for this domain: its _smtp._tls record could not be looked up for days");
+                Vec::new()
+            }
         };
         if send_report(store, reporter, &sender, day, &domain, &ruas, &counts).await? {
             sent += 1;
