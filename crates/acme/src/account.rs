@@ -20,8 +20,14 @@ pub fn account_path(dir: &Path, directory_url: &str) -> PathBuf {
     dir.join(format!("account-{stem}.json"))
 }
 
+/// Held from reading the account file to writing it: two `[[acme]]`
+/// sections renewing at once (an ECDSA and an RSA certificate) must share
+/// one account, not register two and race on the file.
+static REGISTERING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Restores the stored account, or registers one and stores its key.
 pub async fn load_or_create(http: TlsHttpClient, s: &Settings) -> Result<Account, AcmeError> {
+    let _turn = REGISTERING.lock().await;
     let path = account_path(&s.account_dir, &s.directory);
     let builder = Account::builder_with_http(Box::new(http));
     let directory_err = |source| AcmeError::Directory {
@@ -91,7 +97,9 @@ fn write(path: &Path, creds: &AccountCredentials) -> Result<(), AcmeError> {
 pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), AcmeError> {
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| AcmeError::io(dir, e))?;
-    let tmp = path.with_extension("json.tmp");
+    // Unique per process: another process (the command line beside the
+    // server) writing the same file never renames this one's half.
+    let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);
     #[cfg(unix)]

@@ -198,7 +198,7 @@ pub async fn obtain_with(
             Responder::Http(Http01::start(&s.http01_dir, s.http_listen, s.http01_may_listen).await?)
         }
         Challenge::TlsAlpn01 => Responder::Tls(match &s.tls_alpn01_shared {
-            Some(map) => TlsAlpn01::shared(map.clone()),
+            Some(map) => TlsAlpn01::shared(map.clone()).await,
             None => TlsAlpn01::start(s.tls_listen).await?,
         }),
     };

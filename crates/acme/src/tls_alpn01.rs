@@ -40,6 +40,12 @@ const MAX_CONNECTIONS: usize = 32;
 /// How long one validation handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// One order at a time answers through the server's listeners: a name
+/// has one challenge certificate, and the CA's validation says nothing of
+/// which order it is for, so two orders for one name (an ECDSA and an RSA
+/// certificate, say) would replace each other's answer.
+static SHARED_TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Answers tls-alpn-01 for one order; dropping it withdraws every
 /// challenge it published and stops its temporary listener, if any.
 #[derive(Debug)]
@@ -49,6 +55,8 @@ pub struct TlsAlpn01 {
     /// The temporary listener's task; `None` when a server answers.
     task: Option<JoinHandle<()>>,
     published: Vec<String>,
+    /// Held while publishing into a server's map.
+    _turn: Option<tokio::sync::MutexGuard<'static, ()>>,
 }
 
 impl TlsAlpn01 {
@@ -77,17 +85,20 @@ impl TlsAlpn01 {
             provider,
             task: Some(task),
             published: Vec::new(),
+            _turn: None,
         })
     }
 
     /// Publishes into `certs`, which a running server's HTTPS listeners
-    /// read: they answer the CA.
-    pub fn shared(certs: AcmeChallenges) -> Self {
+    /// read: they answer the CA. Waits while another order does.
+    pub async fn shared(certs: AcmeChallenges) -> Self {
+        let turn = SHARED_TURN.lock().await;
         Self {
             certs,
             provider: Arc::new(rustls::crypto::aws_lc_rs::default_provider()),
             task: None,
             published: Vec::new(),
+            _turn: Some(turn),
         }
     }
 
@@ -277,5 +288,21 @@ mod listener_tests {
         // A second listener on the same address is refused with advice.
         let busy = TlsAlpn01::start(port).await.unwrap_err();
         assert!(busy.to_string().contains("--challenge http-01"), "{busy}");
+    }
+
+    #[tokio::test]
+    async fn server_answers_are_withdrawn_and_orders_take_turns() {
+        let map = AcmeChallenges::default();
+        let mut first = TlsAlpn01::shared(map.clone()).await;
+        first.publish("mail.example.org", &[1u8; 32]).unwrap();
+        assert!(map.get("MAIL.example.org").is_some());
+        // A second order (the RSA twin of the first) waits its turn.
+        let second = tokio::spawn(TlsAlpn01::shared(map.clone()));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!second.is_finished());
+        drop(first);
+        assert!(map.get("mail.example.org").is_none());
+        let second = timeout(Duration::from_secs(5), second).await;
+        assert!(second.is_ok(), "the second order never got its turn");
     }
 }

@@ -2,7 +2,9 @@
 //! listener, against Pebble: the renewal task obtains a certificate of the
 //! configured key type while port 80 is unreachable for the CA, and an
 //! ordinary client offering `acme-tls/1` without a pending challenge is
-//! refused, while ordinary HTTPS keeps working.
+//! refused, while ordinary HTTPS keeps working. Two sections keep an
+//! ECDSA and an RSA certificate for the same name, and each client gets
+//! the one its signature algorithms accept.
 
 mod common;
 mod pebble;
@@ -140,5 +142,83 @@ fn the_server_obtains_an_rsa_certificate_by_tls_alpn01() {
     }
     let (_d, _ports, mut server, _pebble, facts) = issued_through_the_server("rsa2048");
     assert!(facts.is_rsa && facts.key_bits == 2048, "{facts:?}");
+    assert!(server.exited().is_none(), "{}", server.logs());
+}
+
+/// What `openssl s_client` is shown for NAME when it accepts only the
+/// signature algorithms `sigalgs`.
+fn served_to(https: u16, sigalgs: &str) -> Option<CertFacts> {
+    let s = s_client(
+        https,
+        &["-servername", NAME, "-sigalgs", sigalgs, "-showcerts"],
+        b"",
+        Duration::from_secs(5),
+    );
+    let start = s.stdout.find("-----BEGIN CERTIFICATE-----")?;
+    Some(cert_facts(&s.stdout.as_bytes()[start..]))
+}
+
+fn from_pebble(f: Option<&CertFacts>) -> bool {
+    f.is_some_and(|f| f.issuer.contains("Pebble Intermediate CA") && f.dns_names == [NAME])
+}
+
+#[test]
+fn an_ecdsa_and_an_rsa_certificate_for_one_name_each_go_to_their_clients() {
+    if !require_pebble() || !require_openssl() {
+        return;
+    }
+    let (d, ports) = acme_dir();
+    let nowhere = free_ports(1)[0];
+    let pebble = start_pebble(&d.scratch(), nowhere, ports.get("https"));
+    // A second [[certificate]] for the RSA twin, first self-signed.
+    let mut text = read_string(&d.config());
+    text.push_str(
+        "\n[[certificate]]\nname = \"rsa\"\ncert = \"certs/rsa.crt.pem\"\nkey = \"certs/rsa.key.pem\"\n",
+    );
+    std::fs::write(d.config(), text).unwrap();
+    d.run(&[
+        "cert",
+        "self-signed",
+        "--name",
+        NAME,
+        "--key",
+        "rsa2048",
+        "--cert-name",
+        "rsa",
+    ])
+    .ok();
+    add_acme_section(&d, &pebble, "ecdsa-p256");
+    let mut text = read_string(&d.config());
+    text.push_str(&format!(
+        "\n[[acme]]\ncertificate = \"rsa\"\ndirectory = \"{}\"\nnames = [\"{NAME}\"]\nchallenge = \"tls-alpn-01\"\nkey = \"rsa2048\"\nca_bundle = \"{}\"\n",
+        pebble.directory, pebble.ca_bundle
+    ));
+    std::fs::write(d.config(), text).unwrap();
+    let mut server = ServerProcess::start(&d.path, &d.scratch());
+    let https = ports.get("https");
+    server.wait_for_port(https);
+
+    // Both orders run at once; they take turns at the listener.
+    let ecdsa_only = "ecdsa_secp256r1_sha256:ecdsa_secp384r1_sha384";
+    let rsa_only = "rsa_pss_rsae_sha256:rsa_pkcs1_sha256";
+    let until = Instant::now() + RENEWAL_DEADLINE * 2;
+    loop {
+        let (ec, rsa) = (served_to(https, ecdsa_only), served_to(https, rsa_only));
+        if from_pebble(ec.as_ref()) && from_pebble(rsa.as_ref()) {
+            let (ec, rsa) = (ec.unwrap(), rsa.unwrap());
+            assert!(ec.is_ec && !ec.is_rsa, "{ec:?}");
+            assert!(rsa.is_rsa && rsa.key_bits == 2048, "{rsa:?}");
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "not both Pebble certificates served: {ec:?} {rsa:?}\n{}",
+            server.logs()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    // A client that accepts both gets the ECDSA one (smaller, faster).
+    let both = served_cert(https).expect("a certificate");
+    assert!(both.is_ec, "{both:?}");
     assert!(server.exited().is_none(), "{}", server.logs());
 }
