@@ -377,3 +377,131 @@ async fn an_https_rua_gets_the_gzipped_report_by_post() {
     assert!(reports(&*store).is_empty());
     assert!(rec.unsent_days(Day::today()).unwrap().is_empty());
 }
+
+/// Serves each domain's MTA-STS policy over HTTPS; returns the port.
+async fn policy_server(ca: &TestCa, policies: &'static [(&'static str, &'static str)]) -> u16 {
+    let names: Vec<String> = policies
+        .iter()
+        .map(|(d, _)| format!("mta-sts.{d}"))
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let tls = server_tls(&ca.server_cert(&names));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = tokio_rustls::TlsAcceptor::from(tls.clone());
+            tokio::spawn(async move {
+                let Ok(mut s) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut req = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => req.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let text = String::from_utf8_lossy(&req).to_string();
+                let Some((_, policy)) = policies
+                    .iter()
+                    .find(|(d, _)| text.contains(&format!("\r\nHost: mta-sts.{d}\r\n")))
+                else {
+                    return;
+                };
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{policy}",
+                    policy.len()
+                );
+                let _ = s.write_all(resp.as_bytes()).await;
+                let _ = s.shutdown().await;
+            });
+        }
+    });
+    port
+}
+
+/// Under MTA-STS the policy is in the record; in `testing` mode an MX the
+/// policy does not list still gets the mail, and the session is a failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mta_sts_sessions_carry_their_policy_and_testing_mode_failures() {
+    const POLICIES: &[(&str, &str)] = &[
+        (
+            "ok.test",
+            "version: STSv1\r\nmode: enforce\r\nmx: mx.ok.test\r\nmax_age: 86400\r\n",
+        ),
+        (
+            "try.test",
+            "version: STSv1\r\nmode: testing\r\nmx: *.elsewhere.test\r\nmax_age: 3600\r\n",
+        ),
+    ];
+    let ca = TestCa::default();
+    let https = policy_server(&ca, POLICIES).await;
+    let peer = Peer::start(PeerOptions {
+        tls: Some(server_tls(&ca.server_cert(&["mx.ok.test", "mx.try.test"]))),
+        ..Default::default()
+    })
+    .await;
+    let mut z = Zone::default();
+    for (d, _) in POLICIES {
+        let mx = format!("mx.{d}");
+        z.add(
+            d,
+            RData::MX(MX::new(10, Name::from_ascii(format!("{mx}.")).unwrap())),
+        )
+        .add(&mx, RData::A(A::new(127, 0, 0, 1)))
+        .add(
+            &format!("_mta-sts.{d}"),
+            RData::TXT(TXT::new(vec!["v=STSv1; id=1;".into()])),
+        )
+        .add(&format!("mta-sts.{d}"), RData::A(A::new(127, 0, 0, 1)));
+    }
+    let dns = FakeDns::start(z).await;
+    let mut s = settings(Some(&ca));
+    s.resolver = Some(dns.addr);
+    s.mx_port = peer.addr.port();
+    s.mta_sts = true;
+    s.mta_sts_port = https;
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path());
+    let data = dir.path().join("data");
+    let running = run(&store, s, &data);
+    deliver(&store, &["bob@ok.test", "bob@try.test"]).await;
+    running.stop().await;
+    assert_eq!(peer.messages().len(), 2, "testing mode delivers anyway");
+
+    let counts = Recorder::open(&data.join("tls-rpt"))
+        .unwrap()
+        .load(Day::today())
+        .unwrap();
+    let find = |d: &str| -> Vec<(&Entry, u64)> {
+        counts
+            .iter()
+            .filter(|(e, _)| e.domain == d)
+            .map(|(e, n)| (e, *n))
+            .collect()
+    };
+    let ok = find("ok.test");
+    assert_eq!(ok.len(), 1);
+    let (e, n) = ok[0];
+    assert_eq!((e.policy.kind.as_str(), n, &e.failure), ("sts", 1, &None));
+    assert_eq!(
+        e.policy.strings,
+        [
+            "version: STSv1",
+            "mode: enforce",
+            "mx: mx.ok.test",
+            "max_age: 86400"
+        ]
+    );
+    assert_eq!(e.policy.mx_host, ["mx.ok.test"]);
+    let tried = find("try.test");
+    assert_eq!(tried.len(), 1);
+    let (e, n) = tried[0];
+    assert_eq!((e.policy.kind.as_str(), n), ("sts", 1));
+    let f = e.failure.as_ref().expect("a failed session");
+    assert_eq!(f.result_type, "validation-failure");
+    assert_eq!(f.receiving_mx_hostname.as_deref(), Some("mx.try.test"));
+    assert_eq!(e.policy.mx_host, ["*.elsewhere.test"]);
+}
