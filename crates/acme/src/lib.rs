@@ -128,7 +128,7 @@ pub enum AcmeError {
     },
     #[error("the CA offers no {kind} challenge for {name}; use --challenge with a type it offers")]
     NotOffered { name: String, kind: &'static str },
-    #[error("{0} is in use (a running server?); tls-alpn-01 needs that address for the length of the order: stop the server for a moment, or use --challenge http-01, which a running server answers")]
+    #[error("{0} is in use (a running server?); this command answers tls-alpn-01 on its own listener, which needs that address for the length of the order: stop the server for a moment, or use --challenge http-01, which a running server answers; a running server renews its tls-alpn-01 [[acme]] sections by itself")]
     TlsAlpnBusy(SocketAddr),
     #[error("cannot listen on {addr} for the challenge: {source}; run as a user allowed to bind it (or give the binary CAP_NET_BIND_SERVICE), or give --http-listen / --tls-listen with an address the CA's requests reach")]
     Listen {
