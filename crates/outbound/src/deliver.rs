@@ -92,7 +92,6 @@ pub async fn deliver(ctx: &Ctx, job: &Job<'_>) -> Vec<RcptResult> {
             PolicyKind::Sts,
             FailureKind::StsPolicyFetchError,
         );
-        crate::tlsrpt::fetch_failed(ctx, job.domain);
     }
     let mut failures = Vec::new();
     for target in &targets {

@@ -346,6 +346,13 @@ pub(crate) fn policy_of(target: &Target, need: Option<&Need>, sts: &mta_sts::Loo
             strings: sts_lines(p),
             mx_host: p.mx.clone(),
         },
+        // §4.3.2.2: the domain has a policy we could not get; the
+        // session went on as without one (RFC 8461 §5.1).
+        (_, mta_sts::Lookup::FetchFailed(_)) => Policy {
+            kind: "sts".into(),
+            strings: Vec::new(),
+            mx_host: Vec::new(),
+        },
         _ => no_policy(),
     }
 }
@@ -433,7 +440,9 @@ impl<'a> Scope<'a> {
     }
 
     /// A session that ran its transaction. A session without TLS failed
-    /// (`starttls-not-supported`), whatever the policy; a certificate
+    /// (`starttls-not-supported`), whatever the policy; one to a domain
+    /// whose MTA-STS policy could not be fetched failed with
+    /// `sts-policy-fetch-error` (it went on without the policy); a certificate
     /// that did not verify, or an MX the policy does not list, is a
     /// failure only under an MTA-STS policy (`testing` delivers anyway,
     /// and §4.3 still counts it), never under opportunistic TLS, which
@@ -453,6 +462,9 @@ impl<'a> Scope<'a> {
         };
         let kind = match (tls, verification) {
             (false, _) => Some(FailureKind::StartTlsNotSupported),
+            _ if policy.kind == "sts" && matches!(self.sts, mta_sts::Lookup::FetchFailed(_)) => {
+                Some(FailureKind::StsPolicyFetchError)
+            }
             _ if policy.kind == "sts" && !listed => Some(FailureKind::StsMxMismatch),
             (true, Some(v @ Verification::Failed(_))) if policy.kind == "sts" => {
                 Some(crate::policy::classify(v))
@@ -497,26 +509,6 @@ impl<'a> Scope<'a> {
             failure: Some(failure),
         });
     }
-}
-
-/// The domain's MTA-STS policy could not be fetched (§4.3.1
-/// `sts-policy-fetch-error`): one failed session, no MX known yet.
-pub(crate) fn fetch_failed(ctx: &Ctx, domain: &str) {
-    let Some(rec) = &ctx.tlsrpt else { return };
-    rec.record(Entry {
-        domain: domain.to_ascii_lowercase(),
-        policy: Policy {
-            kind: "sts".into(),
-            strings: Vec::new(),
-            mx_host: Vec::new(),
-        },
-        failure: Some(Failure {
-            result_type: FailureKind::StsPolicyFetchError.name().to_owned(),
-            sending_mta_ip: None,
-            receiving_mx_hostname: None,
-            receiving_ip: None,
-        }),
-    });
 }
 
 // --- the tasks ---

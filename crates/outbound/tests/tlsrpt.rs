@@ -457,6 +457,17 @@ async fn mta_sts_sessions_carry_their_policy_and_testing_mode_failures() {
         )
         .add(&format!("mta-sts.{d}"), RData::A(A::new(127, 0, 0, 1)));
     }
+    // gone.test announces a policy that its server does not have.
+    z.add(
+        "gone.test",
+        RData::MX(MX::new(10, Name::from_ascii("mx.gone.test.").unwrap())),
+    )
+    .add("mx.gone.test", RData::A(A::new(127, 0, 0, 1)))
+    .add(
+        "_mta-sts.gone.test",
+        RData::TXT(TXT::new(vec!["v=STSv1; id=1;".into()])),
+    )
+    .add("mta-sts.gone.test", RData::A(A::new(127, 0, 0, 1)));
     let dns = FakeDns::start(z).await;
     let mut s = settings(Some(&ca));
     s.resolver = Some(dns.addr);
@@ -467,9 +478,13 @@ async fn mta_sts_sessions_carry_their_policy_and_testing_mode_failures() {
     let store = store(dir.path());
     let data = dir.path().join("data");
     let running = run(&store, s, &data);
-    deliver(&store, &["bob@ok.test", "bob@try.test"]).await;
+    deliver(&store, &["bob@ok.test", "bob@try.test", "bob@gone.test"]).await;
     running.stop().await;
-    assert_eq!(peer.messages().len(), 2, "testing mode delivers anyway");
+    assert_eq!(
+        peer.messages().len(),
+        3,
+        "testing mode delivers anyway, and so does a policy that cannot be fetched"
+    );
 
     let counts = Recorder::open(&data.join("tls-rpt"))
         .unwrap()
@@ -504,4 +519,11 @@ async fn mta_sts_sessions_carry_their_policy_and_testing_mode_failures() {
     assert_eq!(f.result_type, "validation-failure");
     assert_eq!(f.receiving_mx_hostname.as_deref(), Some("mx.try.test"));
     assert_eq!(e.policy.mx_host, ["*.elsewhere.test"]);
+    let gone = find("gone.test");
+    assert_eq!(gone.len(), 1, "{gone:?}");
+    let (e, n) = gone[0];
+    assert_eq!((e.policy.kind.as_str(), n), ("sts", 1));
+    let f = e.failure.as_ref().expect("a failed session");
+    assert_eq!(f.result_type, "sts-policy-fetch-error");
+    assert!(e.policy.strings.is_empty());
 }
