@@ -14,90 +14,15 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
 use common::{DataDir, ServerProcess};
+use postern_store::postgres::testing::TestDatabase;
 use postern_store::sqlite::SqliteStore;
 use postern_store::{Flag, FlagOp, Mailbox, MessageMeta, PgOptions, PgStore, Store, Uid};
 
-/// The environment variable naming the test server.
-const URL_VAR: &str = "POSTERN_TEST_POSTGRES";
 const USER: &str = "alice@example.test";
 const PASSWORD: &str = "a long passphrase";
-
-/// A database of its own on the test server; dropped with the value.
-struct Database {
-    admin_url: String,
-    url: String,
-    name: String,
-}
-
-impl Database {
-    /// A fresh database, or `None` when there is no server (outside CI).
-    fn fresh(what: &str) -> Option<Self> {
-        let Ok(admin_url) = std::env::var(URL_VAR) else {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "{URL_VAR} is not set: CI must run the PostgreSQL tests (see .ci/run)"
-            );
-            eprintln!("{URL_VAR} is not set: this PostgreSQL test does not run here");
-            return None;
-        };
-        let name = format!("postern_cli_{what}_{}", std::process::id());
-        psql(
-            &admin_url,
-            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-        );
-        psql(&admin_url, &format!("CREATE DATABASE {name}"));
-        Some(Self {
-            url: with_database(&admin_url, &name),
-            admin_url,
-            name,
-        })
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        // FORCE: the served node's connections may not be gone yet.
-        let _ = Command::new("psql")
-            .args(["-X", "-q", "-d", &self.admin_url, "-c"])
-            .arg(format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .output();
-    }
-}
-
-/// Runs one statement with `psql`, which `.ci/run` installs with the
-/// PostgreSQL server.
-fn psql(url: &str, sql: &str) {
-    let out = Command::new("psql")
-        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run psql (install postgresql-client): {e}"));
-    assert!(
-        out.status.success(),
-        "psql {sql:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// `url` (postgres://USER:PASSWORD@HOST:PORT/DB?PARAMS) naming another
-/// database.
-fn with_database(url: &str, database: &str) -> String {
-    let (scheme, rest) = url
-        .split_once("://")
-        .unwrap_or_else(|| panic!("{URL_VAR} must be a postgres:// URL, not {url}"));
-    let (authority, tail) = rest.split_once('/').unwrap_or((rest, ""));
-    let query = tail
-        .split_once('?')
-        .map(|(_, q)| format!("?{q}"))
-        .unwrap_or_default();
-    format!("{scheme}://{authority}/{database}{query}")
-}
 
 /// `url` without its password, and the password: what an administrator
 /// gives `migrate` as `--to` and `--password-file`, so that neither the
@@ -242,7 +167,7 @@ fn migrate_moves_an_installation_into_postgresql_with_its_uids() {
     if !common::require_openssl() {
         return;
     }
-    let Some(db) = Database::fresh("migrate") else {
+    let Some(db) = TestDatabase::fresh("cli_migrate") else {
         return;
     };
     let (d, ports) = common::dev_dir();

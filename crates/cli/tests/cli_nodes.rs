@@ -14,91 +14,16 @@ mod common;
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::TcpStream;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use common::{DataDir, Ports, ServerProcess};
+use postern_store::postgres::testing::TestDatabase;
 use postern_store::{PgOptions, PgStore, Store as _};
 
-/// The environment variable naming the test server.
-const URL_VAR: &str = "POSTERN_TEST_POSTGRES";
 const CLIENTS_PER_NODE: usize = 3;
 const RECIPIENT: &str = "alice@example.test";
-
-/// A database of its own on the test server; dropped with the value.
-struct Database {
-    admin_url: String,
-    url: String,
-    name: String,
-}
-
-impl Database {
-    /// A fresh database, or `None` when there is no server (outside CI).
-    fn fresh(what: &str) -> Option<Self> {
-        let Ok(admin_url) = std::env::var(URL_VAR) else {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "{URL_VAR} is not set: CI must run the PostgreSQL tests (see .ci/run)"
-            );
-            eprintln!("{URL_VAR} is not set: this PostgreSQL test does not run here");
-            return None;
-        };
-        let name = format!("postern_cli_{what}_{}", std::process::id());
-        psql(
-            &admin_url,
-            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-        );
-        psql(&admin_url, &format!("CREATE DATABASE {name}"));
-        Some(Self {
-            url: with_database(&admin_url, &name),
-            admin_url,
-            name,
-        })
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        // FORCE: a killed node's connections may not be gone yet.
-        let _ = Command::new("psql")
-            .args(["-X", "-q", "-d", &self.admin_url, "-c"])
-            .arg(format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .output();
-    }
-}
-
-/// Runs one statement with `psql`, which `.ci/run` installs with the
-/// PostgreSQL server.
-fn psql(url: &str, sql: &str) {
-    let out = Command::new("psql")
-        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run psql (install postgresql-client): {e}"));
-    assert!(
-        out.status.success(),
-        "psql {sql:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// `url` (postgres://USER:PASSWORD@HOST:PORT/DB?PARAMS) naming another
-/// database.
-fn with_database(url: &str, database: &str) -> String {
-    let (scheme, rest) = url
-        .split_once("://")
-        .unwrap_or_else(|| panic!("{URL_VAR} must be a postgres:// URL, not {url}"));
-    let (authority, tail) = rest.split_once('/').unwrap_or((rest, ""));
-    let query = tail
-        .split_once('?')
-        .map(|(_, q)| format!("?{q}"))
-        .unwrap_or_default();
-    format!("{scheme}://{authority}/{database}{query}")
-}
 
 /// One node's data directory: `postern init --store URL` on the dev
 /// ports, moved to free ports so that two nodes can run side by side, and
@@ -245,7 +170,7 @@ fn stored_bodies(url: &str) -> Vec<Vec<u8>> {
 
 #[test]
 fn sigkill_of_one_node_loses_no_message_either_node_acknowledged() {
-    let Some(db) = Database::fresh("nodes") else {
+    let Some(db) = TestDatabase::fresh("cli_nodes") else {
         return;
     };
     let (dir_a, ports_a) = node(&db.url);

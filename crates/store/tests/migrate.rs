@@ -9,61 +9,12 @@
 //! without it under CI=true).
 
 use postern_store::migrate::sqlite_to_postgres;
+use postern_store::postgres::testing::TestDatabase;
 use postern_store::postgres::BlobPlace;
 use postern_store::{
     ComponentKind, Envelope, Flag, FlagOp, Incoming, ModSeq, NewCalendarObject, Notify, PgOptions,
     PgStore, Precondition, RemoteRecipient, SqliteStore, Store, StoreError,
 };
-
-const URL_VAR: &str = "POSTERN_TEST_POSTGRES";
-
-/// A fresh empty database, dropped at the end.
-struct Database {
-    admin: String,
-    name: String,
-    url: String,
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        if let Ok(mut c) = postgres::Client::connect(&self.admin, postgres::NoTls) {
-            let _ = c.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ));
-        }
-    }
-}
-
-fn database(tag: &str) -> Option<Database> {
-    let Ok(admin) = std::env::var(URL_VAR) else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{URL_VAR} is not set: CI must run the migration tests (see .ci/run)"
-        );
-        eprintln!("{URL_VAR} is not set: the migration tests do not run here");
-        return None;
-    };
-    let name = format!("postern_migrate_{tag}_{}", std::process::id());
-    let mut c = postgres::Client::connect(&admin, postgres::NoTls).expect("connect");
-    c.batch_execute(&format!("CREATE DATABASE {name}"))
-        .expect("create database");
-    let mut config: postgres::Config = admin.parse().expect("url");
-    config.dbname(&name);
-    let (host, port) = match (config.get_hosts().first(), config.get_ports().first()) {
-        (Some(postgres::config::Host::Tcp(h)), Some(p)) => (h.clone(), *p),
-        _ => panic!("{URL_VAR} must name a TCP host and port"),
-    };
-    let password = config
-        .get_password()
-        .map(|p| format!(" password={}", String::from_utf8_lossy(p)))
-        .unwrap_or_default();
-    let url = format!(
-        "host={host} port={port} user={} dbname={name}{password}",
-        config.get_user().unwrap_or("postgres")
-    );
-    Some(Database { admin, name, url })
-}
 
 fn envelope() -> Envelope {
     Envelope {
@@ -211,7 +162,11 @@ fn snapshot(store: &dyn Store) -> Vec<String> {
 }
 
 fn migrate_and_compare(blobs_in_directory: bool) {
-    let Some(db) = database(if blobs_in_directory { "dir" } else { "db" }) else {
+    let Some(db) = TestDatabase::fresh(if blobs_in_directory {
+        "migrate_dir"
+    } else {
+        "migrate_db"
+    }) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -281,7 +236,7 @@ fn sqlite_moves_to_postgres_with_blobs_in_a_directory() {
 
 #[test]
 fn a_damaged_blob_stops_the_migration_and_the_target_stays_empty() {
-    let Some(db) = database("damaged") else {
+    let Some(db) = TestDatabase::fresh("migrate_damaged") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

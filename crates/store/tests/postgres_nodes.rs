@@ -10,108 +10,22 @@
 //! cases pass without running, except under `CI=true`, where they fail.
 //!
 //! # Layout
-//! - `Database`: a fresh database and the two stores on it.
+//! - `node`: a store on the shared test database.
 //! - the cases: deliveries, queue leases, changes between nodes.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
+use postern_store::postgres::testing::TestDatabase;
 use postern_store::{
     Change, Envelope, Incoming, Notify, QueueId, RemoteRecipient, Store, StoreError,
 };
 use postern_store::{PgOptions, PgStore};
 
-/// The environment variable naming the test server.
-const URL_VAR: &str = "POSTERN_TEST_POSTGRES";
-
-/// A database of its own on the test server; dropped with the value.
-struct Database {
-    admin_url: String,
-    url: String,
-    name: String,
-}
-
-impl Database {
-    /// A fresh database, or `None` when there is no server (outside CI).
-    fn fresh() -> Option<Self> {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let Ok(admin_url) = std::env::var(URL_VAR) else {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "{URL_VAR} is not set: CI must run the PostgreSQL node tests (see .ci/run)"
-            );
-            eprintln!("{URL_VAR} is not set: the PostgreSQL node tests do not run here");
-            return None;
-        };
-        let name = format!(
-            "postern_nodes_{}_{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        let mut admin = postgres::Client::connect(&admin_url, postgres::NoTls)
-            .unwrap_or_else(|e| panic!("{URL_VAR}={admin_url}: cannot connect: {e}"));
-        admin
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .expect("create the test database");
-        let mut config: postgres::Config = admin_url.parse().expect("a PostgreSQL URL");
-        config.dbname(&name);
-        Some(Self {
-            url: config_url(&config),
-            admin_url,
-            name,
-        })
-    }
-
-    /// One node: a store of its own on the shared database.
-    fn node(&self) -> PgStore {
-        PgStore::open(&PgOptions::new(self.url.clone())).expect("open the PostgreSQL store")
-    }
-
-    /// A plain connection, to look at the rows themselves.
-    fn client(&self) -> postgres::Client {
-        postgres::Client::connect(&self.url, postgres::NoTls).expect("connect")
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        if let Ok(mut admin) = postgres::Client::connect(&self.admin_url, postgres::NoTls) {
-            let _ = admin.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ));
-        }
-    }
-}
-
-/// `config` as a key=value connection string.
-fn config_url(config: &postgres::Config) -> String {
-    let mut parts = Vec::new();
-    for host in config.get_hosts() {
-        if let postgres::config::Host::Tcp(h) = host {
-            parts.push(format!("host={h}"));
-        }
-    }
-    if let Some(port) = config.get_ports().first() {
-        parts.push(format!("port={port}"));
-    }
-    if let Some(user) = config.get_user() {
-        parts.push(format!("user={user}"));
-    }
-    if let Some(password) = config.get_password() {
-        parts.push(format!(
-            "password={}",
-            String::from_utf8_lossy(password)
-                .replace('\\', "\\\\")
-                .replace('\'', "\\'")
-        ));
-    }
-    if let Some(db) = config.get_dbname() {
-        parts.push(format!("dbname={db}"));
-    }
-    parts.join(" ")
+/// One node: a store of its own on the shared database.
+fn node(db: &TestDatabase) -> PgStore {
+    PgStore::open(&PgOptions::new(db.url.clone())).expect("open the PostgreSQL store")
 }
 
 /// Unwraps, saying which step failed.
@@ -136,8 +50,10 @@ const PER_WRITER: usize = 25;
 /// message gets its own UID, and both nodes list and read all of them.
 #[test]
 fn deliveries_from_two_nodes_get_distinct_uids() {
-    let Some(db) = Database::fresh() else { return };
-    let nodes = [db.node(), db.node()];
+    let Some(db) = TestDatabase::fresh("nodes") else {
+        return;
+    };
+    let nodes = [node(&db), node(&db)];
     let (alice, inbox) = with_alice(&nodes[0]);
     let start = Barrier::new(WRITERS);
     let body = |w: usize, i: usize| format!("Subject: {w}/{i}\r\n\r\nwriter {w}, #{i}\r\n");
@@ -189,8 +105,10 @@ const ITEMS: usize = 50;
 /// name, and once the lease has run out the other node takes it.
 #[test]
 fn queue_leases_keep_nodes_apart() {
-    let Some(db) = Database::fresh() else { return };
-    let nodes = [db.node(), db.node()];
+    let Some(db) = TestDatabase::fresh("nodes") else {
+        return;
+    };
+    let nodes = [node(&db), node(&db)];
     with_alice(&nodes[0]);
     let queued = enqueue(&nodes[0], ITEMS);
 
@@ -281,7 +199,7 @@ fn claim_all(node: &PgStore, now: i64, lease_until: i64) -> Vec<QueueId> {
 }
 
 /// Each queue row's `lease_owner`.
-fn lease_owners(db: &Database) -> HashMap<QueueId, Option<String>> {
+fn lease_owners(db: &TestDatabase) -> HashMap<QueueId, Option<String>> {
     let rows = db
         .client()
         .query("SELECT id, lease_owner FROM queue", &[])
@@ -301,8 +219,10 @@ fn names(nodes: &[PgStore], owner: &HashMap<QueueId, usize>) -> HashMap<QueueId,
 /// two seconds.
 #[test]
 fn a_delivery_on_one_node_reaches_the_other_s_subscribers() {
-    let Some(db) = Database::fresh() else { return };
-    let (a, b) = (db.node(), db.node());
+    let Some(db) = TestDatabase::fresh("nodes") else {
+        return;
+    };
+    let (a, b) = (node(&db), node(&db));
     let (alice, inbox) = with_alice(&a);
     let mut heard = b.subscribe();
     wait_for_listeners(&db, 2);
@@ -333,7 +253,7 @@ fn a_delivery_on_one_node_reaches_the_other_s_subscribers() {
 /// Waits until `count` sessions on the database have run LISTEN: a store
 /// starts listening on a thread of its own, and a notification sent
 /// before that reaches nobody.
-fn wait_for_listeners(db: &Database, count: i64) {
+fn wait_for_listeners(db: &TestDatabase, count: i64) {
     let mut client = db.client();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {

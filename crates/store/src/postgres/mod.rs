@@ -40,6 +40,7 @@ mod notify;
 mod pool;
 mod queue;
 mod schema;
+pub mod testing;
 
 use std::path::PathBuf;
 use std::sync::Arc;

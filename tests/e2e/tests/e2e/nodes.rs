@@ -11,15 +11,14 @@
 //! `CI=true`, where it fails.
 //!
 //! # Layout
-//! - `Database`: a fresh database; `pair`: two servers on it.
+//! - `pair`: two servers on a fresh test database.
 //! - small IMAP helpers (login, tagged commands).
 //! - the cases: load split over both nodes, IDLE across nodes, CalDAV.
 
 use std::collections::HashSet;
-use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use postern_store::postgres::testing::TestDatabase;
 use postern_testkit::{LineClient, TestServer, TestServerBuilder};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
@@ -27,95 +26,10 @@ use tokio_rustls::client::TlsStream;
 use crate::caldav;
 use crate::smtp::{logged_in, send_mail, ALICE, HOST, PASSWORD};
 
-/// The environment variable naming the test server.
-const URL_VAR: &str = "POSTERN_TEST_POSTGRES";
-
 type Imap = LineClient<TlsStream<TcpStream>>;
 
-/// A database of its own on the test server; dropped with the value.
-struct Database {
-    admin_url: String,
-    url: String,
-    name: String,
-}
-
-impl Database {
-    /// A fresh database, or `None` when there is no server (outside CI).
-    fn fresh() -> Option<Self> {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let Ok(admin_url) = std::env::var(URL_VAR) else {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "{URL_VAR} is not set: CI must run the tests of several nodes (see .ci/run)"
-            );
-            eprintln!("{URL_VAR} is not set: the tests of several nodes do not run here");
-            return None;
-        };
-        let name = format!(
-            "postern_e2e_nodes_{}_{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        psql(&admin_url, &format!("CREATE DATABASE {name}"));
-        Some(Self {
-            url: with_database(&admin_url, &name),
-            admin_url,
-            name,
-        })
-    }
-
-    /// The `[store]` section every node of this database uses.
-    fn store_section(&self) -> String {
-        format!(
-            "[store]\nbackend = \"postgres\"\nurl = \"{}\"\npool_size = 8\n",
-            self.url
-        )
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        // FORCE: a node's pool may still hold connections while it stops.
-        let _ = Command::new("psql")
-            .args(["-X", "-q", "-d", &self.admin_url, "-c"])
-            .arg(format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .output();
-    }
-}
-
-/// Runs one statement with `psql`, which `.ci/run` installs with the
-/// PostgreSQL server.
-fn psql(url: &str, sql: &str) {
-    let out = Command::new("psql")
-        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run psql (install postgresql-client): {e}"));
-    assert!(
-        out.status.success(),
-        "psql {sql:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// `url` (postgres://USER:PASSWORD@HOST:PORT/DB?PARAMS) naming another
-/// database.
-fn with_database(url: &str, database: &str) -> String {
-    let (scheme, rest) = url
-        .split_once("://")
-        .unwrap_or_else(|| panic!("{URL_VAR} must be a postgres:// URL, not {url}"));
-    let (authority, tail) = rest.split_once('/').unwrap_or((rest, ""));
-    let query = tail
-        .split_once('?')
-        .map(|(_, q)| format!("?{q}"))
-        .unwrap_or_default();
-    format!("{scheme}://{authority}/{database}{query}")
-}
-
 /// Two servers on `db`, and alice's account added once, through A.
-async fn pair(db: &Database) -> (TestServer, TestServer) {
+async fn pair(db: &TestDatabase) -> (TestServer, TestServer) {
     let a = TestServerBuilder::new()
         .toml(&db.store_section())
         .start()
@@ -198,7 +112,9 @@ async fn inbox_over_imap(srv: &TestServer) -> (usize, Vec<(u32, String)>) {
 async fn load_split_over_two_nodes_is_stored_once_with_distinct_uids() {
     const CLIENTS: usize = 4;
     const EACH: usize = 25;
-    let Some(db) = Database::fresh() else { return };
+    let Some(db) = TestDatabase::fresh("e2e_nodes") else {
+        return;
+    };
     let (a, b) = pair(&db).await;
 
     let mut tasks = Vec::new();
@@ -255,7 +171,9 @@ async fn load_split_over_two_nodes_is_stored_once_with_distinct_uids() {
 /// database (the 30 s re-read would be far too late).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_on_one_node_hears_a_delivery_through_the_other() {
-    let Some(db) = Database::fresh() else { return };
+    let Some(db) = TestDatabase::fresh("e2e_nodes") else {
+        return;
+    };
     let (a, b) = pair(&db).await;
     let mut idle = imap_login(&a).await;
     let sel = cmd(&mut idle, "s SELECT INBOX").await;
@@ -298,7 +216,9 @@ async fn idle_on_one_node_hears_a_delivery_through_the_other() {
 /// the ETag the other gave must succeed, and a stale one must fail.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_calendar_written_on_one_node_reads_the_same_on_the_other() {
-    let Some(db) = Database::fresh() else { return };
+    let Some(db) = TestDatabase::fresh("e2e_nodes") else {
+        return;
+    };
     let (a, b) = pair(&db).await;
     let creds = Some((ALICE, PASSWORD));
     let mut on_a = caldav::Client::new(&a, creds).await;
