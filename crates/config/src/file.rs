@@ -67,6 +67,7 @@ pub struct OutboundSection {
     pub retry_for: Option<String>,
     pub dane: Option<bool>,
     pub mta_sts: Option<bool>,
+    pub tls_reports: Option<bool>,
     pub ca_file: Option<String>,
     pub concurrency_per_domain: Option<usize>,
     /// `"domain" = "host:port"`: a static route (transport map).

@@ -353,6 +353,9 @@ pub struct OutboundConfig {
     pub concurrency_per_domain: usize,
     /// Per-domain transport security overrides.
     pub tls: Vec<(String, OutboundTls)>,
+    /// TLS reporting (RFC 8460): record each delivery session's TLS
+    /// result and send daily reports to domains that ask for them.
+    pub tls_reports: bool,
 }
 
 impl Default for OutboundConfig {
@@ -368,6 +371,7 @@ impl Default for OutboundConfig {
             ca_file: None,
             concurrency_per_domain: 4,
             tls: Vec::new(),
+            tls_reports: true,
         }
     }
 }

@@ -110,6 +110,9 @@ max_request_size = 10485760
 retry_for = "5d"
 dane = true
 mta_sts = true
+# TLS reporting (RFC 8460): daily reports to recipient domains that
+# publish _smtp._tls, of how TLS went when delivering to them.
+tls_reports = true
 # Send everything through a smarthost instead (TLS always; AUTH if set):
 # relay = "smtp.provider.net:587"
 # relay_tls = "starttls"            # or "implicit" (port 465)

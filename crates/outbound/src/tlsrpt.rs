@@ -18,7 +18,7 @@
 //! - this file: what a session's result is, the journal, the daily task;
 //! - [`report`]: the JSON report (§4), the `rua` record (§3), the message
 //!   (§5.3) and its submission through the queue;
-//! - `json`, `gzip`: the two encodings, small enough to keep here.
+//! - `json`: the report's JSON and the journal lines; `gzip`: flate2.
 
 pub mod gzip;
 mod https;

@@ -114,9 +114,11 @@ impl Server {
         let (cancel, tracker) = (CancellationToken::new(), TaskTracker::new());
         // The queue workers start with the listeners: mail accepted before
         // a restart and still queued is picked up at once.
-        let outbound = postern_outbound::start(
+        let reports = config.outbound.tls_reports.then_some(&*config.data_dir);
+        let outbound = postern_outbound::start_with_tls_reports(
             mail.store.clone(),
             outbound_settings,
+            reports,
             cancel.clone(),
             &tracker,
         );

@@ -126,6 +126,7 @@ impl Resolver<'_> {
             ca_file: s.ca_file.as_deref().map(|p| self.path_of(p)),
             concurrency_per_domain,
             tls: self.tls_overrides(s.tls.unwrap_or_default()),
+            tls_reports: s.tls_reports.unwrap_or(default.tls_reports),
         }
     }
 

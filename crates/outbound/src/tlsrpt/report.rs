@@ -679,7 +679,7 @@ mod tests {
             part.attachment_name(),
             Some("mx.company-x.example!company-y.example!1459468800!1459555199.json.gz")
         );
-        let unzipped = gzip::decode_stored(part.contents()).unwrap();
+        let unzipped = gzip::decode(part.contents()).unwrap();
         assert_eq!(String::from_utf8(unzipped).unwrap(), json);
         let text = String::from_utf8(raw).unwrap();
         assert!(text.lines().all(|l| l.len() <= 998));
