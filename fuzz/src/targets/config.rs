@@ -119,6 +119,7 @@ fn config_seeds() -> Vec<Vec<u8>> {
         dev_ports,
         cert_file: "c.pem".into(),
         key_file: "k.pem".into(),
+        store_url: None,
     };
     let small: &[&str] = &[
         "[server]\nhostname = \"mx.example.org\"\n",
