@@ -1,6 +1,6 @@
 //! ACME (RFC 8555) for Postern: obtain a certificate from a CA such as
-//! Let's Encrypt, proving control of each name with http-01 (§8.3) or
-//! tls-alpn-01 (RFC 8737).
+//! Let's Encrypt, proving control of each name with http-01 (§8.3),
+//! tls-alpn-01 (RFC 8737) or dns-01 (§8.4, through RFC 2136 updates).
 //!
 //! This crate talks to the CA and answers the challenge; it writes nothing
 //! but the account file and the challenge answers. Installing the result
@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 mod account;
+pub mod dns01;
 pub mod http;
 pub mod http01;
 pub mod install;
@@ -31,6 +32,7 @@ use instant_acme::{
 };
 use postern_tls::tooling::{generate_key, KeyType};
 
+pub use dns01::{Dns01, DnsUpdate, TsigKey};
 pub use http::TlsHttpClient;
 pub use http01::Http01;
 pub use renew::{Job, Outcome, Reason};
@@ -91,12 +93,14 @@ impl std::fmt::Debug for Eab {
 }
 
 /// The challenge types answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Challenge {
     /// RFC 8555 §8.3: a file over HTTP on port 80.
     Http01,
     /// RFC 8737: a special certificate over TLS on port 443.
     TlsAlpn01,
+    /// RFC 8555 §8.4: a TXT record, published by a dynamic update.
+    Dns01(DnsUpdate),
 }
 
 /// A certificate chain (leaf first, PEM) and its new key (PEM).
@@ -139,12 +143,14 @@ pub enum AcmeError {
     BadToken(String),
     #[error("the http-01 answer is not served on {addr}: {why}; if another program holds that port stop it, or start `postern serve` (its port-80 listener answers challenges)")]
     SelfCheck { addr: SocketAddr, why: String },
-    #[error("the CA could not validate {}; check that DNS for each name points to this machine and that the CA reaches it on port 80 for http-01, port 443 for tls-alpn-01 (firewall, NAT, --http-listen, --tls-listen)", .0.join("; "))]
+    #[error("the CA could not validate {}; check that DNS for each name points to this machine and that the CA reaches it on port 80 for http-01, port 443 for tls-alpn-01 (firewall, NAT, --http-listen, --tls-listen); for dns-01, that the zone's public servers serve the _acme-challenge TXT records the primary received", .0.join("; "))]
     Validation(Vec<String>),
     #[error("the order ended in state {0:?}; try again later")]
     Order(OrderStatus),
     #[error("cannot make the certificate key or request: {0}")]
     Key(String),
+    #[error("the dynamic DNS update through {server} failed: {why}")]
+    DnsUpdate { server: SocketAddr, why: String },
     #[error("{0}")]
     Config(String),
     #[error("the CA's certificate was refused: {0}; the installed one is unchanged")]
@@ -193,7 +199,7 @@ pub async fn obtain_with(
         .new_order(&new)
         .await
         .map_err(AcmeError::ca("create an order"))?;
-    let responder = match s.challenge {
+    let mut responder = match &s.challenge {
         Challenge::Http01 => {
             Responder::Http(Http01::start(&s.http01_dir, s.http_listen, s.http01_may_listen).await?)
         }
@@ -201,8 +207,14 @@ pub async fn obtain_with(
             Some(map) => TlsAlpn01::shared(map.clone()).await,
             None => TlsAlpn01::start(s.tls_listen).await?,
         }),
+        Challenge::Dns01(update) => Responder::Dns(Dns01::new(update.clone())),
     };
-    answer_challenges(&mut order, responder).await?;
+    let answered = answer_challenges(&mut order, &mut responder).await;
+    // The TXT records go whatever the outcome; the others go on drop.
+    if let Responder::Dns(d) = responder {
+        d.finish().await;
+    }
+    answered?;
     let (key_pem, csr_der) = csr(&s.names, s.key)?;
     order
         .finalize_csr(&csr_der)
@@ -220,6 +232,7 @@ pub async fn obtain_with(
 enum Responder {
     Http(Http01),
     Tls(TlsAlpn01),
+    Dns(Dns01),
 }
 
 impl Responder {
@@ -227,13 +240,14 @@ impl Responder {
         match self {
             Self::Http(_) => (ChallengeType::Http01, "http-01"),
             Self::Tls(_) => (ChallengeType::TlsAlpn01, "tls-alpn-01"),
+            Self::Dns(_) => (ChallengeType::Dns01, "dns-01"),
         }
     }
 }
 
 /// Publishes every pending authorization's answer, tells the CA it is
 /// ready (RFC 8555 §7.5.1) and waits for the order to be ready.
-async fn answer_challenges(order: &mut Order, mut responder: Responder) -> Result<(), AcmeError> {
+async fn answer_challenges(order: &mut Order, responder: &mut Responder) -> Result<(), AcmeError> {
     let (kind, kind_name) = responder.kind();
     let mut authzs = order.authorizations();
     while let Some(authz) = authzs.next().await {
@@ -247,12 +261,16 @@ async fn answer_challenges(order: &mut Order, mut responder: Responder) -> Resul
             kind: kind_name,
         })?;
         let key_auth = challenge.key_authorization();
-        match &mut responder {
+        match responder {
             Responder::Http(h) => {
                 h.publish(&challenge.token, key_auth.as_str())?;
                 h.self_check(&challenge.token, key_auth.as_str()).await?;
             }
             Responder::Tls(t) => t.publish(&name, key_auth.digest().as_ref())?,
+            Responder::Dns(d) => {
+                d.publish(&name, &key_auth.dns_value()).await?;
+                d.wait_visible().await;
+            }
         }
         challenge
             .set_ready()

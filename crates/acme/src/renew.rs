@@ -20,7 +20,9 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use instant_acme::{Account, CertificateIdentifier};
-use postern_config::acme::{reference_problems, required_names, AcmeChallenge, AcmeConfig};
+use postern_config::acme::{
+    reference_problems, required_names, AcmeChallenge, AcmeConfig, DnsUpdateConfig,
+};
 use postern_config::{CertificateConfig, Config};
 use postern_tls::inspect::{format_time, CertSummary};
 use postern_tls::tooling::{ImportedCert, KeyType};
@@ -28,6 +30,7 @@ use postern_types::Service;
 use rustls_pki_types::CertificateDer;
 use time::OffsetDateTime;
 
+use crate::dns01::{read_tsig_secret, DnsUpdate, TsigKey};
 use crate::install::{install, read_record};
 use crate::{obtain_with, open_account, AcmeError, Challenge, Eab, Settings};
 
@@ -154,9 +157,10 @@ impl Job {
             tls,
             account_dir: state_dir.clone(),
             http01_dir: http01_dir(&config.data_dir),
-            challenge: match acme.challenge {
+            challenge: match &acme.challenge {
                 AcmeChallenge::Http01 => Challenge::Http01,
                 AcmeChallenge::TlsAlpn01 => Challenge::TlsAlpn01,
+                AcmeChallenge::Dns01(d) => Challenge::Dns01(dns_update(d)?),
             },
             http_listen: http_listen(config),
             tls_listen: first_bind(config, Service::Https)
@@ -362,6 +366,19 @@ fn first_bind(config: &Config, service: Service) -> Option<SocketAddr> {
         .enabled_listeners()
         .filter(|l| l.service == service && l.proxy.is_none())
         .find_map(|l| l.bind.first().copied())
+}
+
+/// The dns-01 settings of a section, with the TSIG secret read from its
+/// file (the secret never sits in the configuration).
+pub fn dns_update(d: &DnsUpdateConfig) -> Result<DnsUpdate, AcmeError> {
+    Ok(DnsUpdate {
+        server: d.server,
+        zone: d.zone.clone(),
+        key: TsigKey {
+            name: d.key_name.clone(),
+            secret: read_tsig_secret(&d.secret_file)?,
+        },
+    })
 }
 
 /// The External Account Binding key from its file: base64url as CAs hand

@@ -14,6 +14,7 @@
 //! ones that need the certificates and listeners are in
 //! [`reference_problems`].
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -41,6 +42,11 @@ pub struct AcmeSection {
     pub renew_before: Option<String>,
     pub eab_kid: Option<String>,
     pub eab_hmac_file: Option<String>,
+    pub dns_server: Option<String>,
+    pub dns_zone: Option<String>,
+    pub tsig_key_name: Option<String>,
+    pub tsig_algorithm: Option<String>,
+    pub tsig_secret_file: Option<String>,
 }
 
 /// One resolved `[[acme]]` section.
@@ -67,12 +73,38 @@ pub struct AcmeConfig {
 }
 
 /// How control of the names is proven.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AcmeChallenge {
     /// RFC 8555 §8.3, answered by the `http` listener.
     Http01,
     /// RFC 8737, answered by the `https` listener (port 443).
     TlsAlpn01,
+    /// RFC 8555 §8.4: TXT records published by RFC 2136 updates.
+    Dns01(DnsUpdateConfig),
+}
+
+/// Where dns-01 records are published: the zone's primary, which takes
+/// RFC 2136 updates signed with a TSIG key (RFC 8945).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsUpdateConfig {
+    pub server: SocketAddr,
+    /// Absolute (trailing dot); `None`: each name's parent.
+    pub zone: Option<String>,
+    pub key_name: String,
+    /// The secret (base64, first line); never in the configuration itself.
+    pub secret_file: PathBuf,
+}
+
+/// The TSIG algorithms offered: RFC 8945 §6 makes HMAC-SHA256 mandatory.
+pub const TSIG_ALGORITHMS: [&str; 1] = ["hmac-sha256"];
+
+/// The DNS server of `dns_server`: "ip:port", or an IP for port 53.
+pub fn parse_dns_server(v: &str) -> Option<SocketAddr> {
+    v.parse().ok().or_else(|| {
+        v.parse::<std::net::IpAddr>()
+            .ok()
+            .map(|ip| SocketAddr::new(ip, 53))
+    })
 }
 
 /// The key id the CA gave and the file holding its MAC key (base64url, as
@@ -81,6 +113,25 @@ pub enum AcmeChallenge {
 pub struct ExternalAccountBinding {
     pub kid: String,
     pub hmac_file: PathBuf,
+}
+
+/// The dns-01 keys of a section as written.
+struct DnsFields {
+    server: Option<String>,
+    zone: Option<String>,
+    key_name: Option<String>,
+    algorithm: Option<String>,
+    secret_file: Option<String>,
+}
+
+impl DnsFields {
+    fn any(&self) -> bool {
+        self.server.is_some()
+            || self.zone.is_some()
+            || self.key_name.is_some()
+            || self.algorithm.is_some()
+            || self.secret_file.is_some()
+    }
 }
 
 impl Resolver<'_> {
@@ -112,8 +163,16 @@ impl Resolver<'_> {
         };
         let key = format!("acme \"{certificate}\"");
         let directory = self.acme_directory(&key, s.directory);
-        let names = self.acme_names(&key, s.names.unwrap_or_default());
-        let challenge = self.acme_challenge(&key, s.challenge.as_deref());
+        let dns = DnsFields {
+            server: s.dns_server,
+            zone: s.dns_zone,
+            key_name: s.tsig_key_name,
+            algorithm: s.tsig_algorithm,
+            secret_file: s.tsig_secret_file,
+        };
+        let challenge = self.acme_challenge(&key, s.challenge.as_deref(), dns);
+        let wildcards = matches!(challenge, Some(AcmeChallenge::Dns01(_)));
+        let names = self.acme_names(&key, s.names.unwrap_or_default(), wildcards);
         let contact = self.acme_contact(&key, s.contact.unwrap_or_default());
         let key_type = self.acme_key(&key, s.key);
         let renew_before = s
@@ -153,7 +212,7 @@ impl Resolver<'_> {
         Some(url)
     }
 
-    fn acme_names(&mut self, key: &str, names: Vec<String>) -> Vec<String> {
+    fn acme_names(&mut self, key: &str, names: Vec<String>, wildcards: bool) -> Vec<String> {
         if names.is_empty() {
             self.error(
                 format!("{key}: names"),
@@ -163,12 +222,14 @@ impl Resolver<'_> {
         let mut out: Vec<String> = Vec::new();
         for n in names {
             let n = n.trim_end_matches('.').to_ascii_lowercase();
-            if n.starts_with("*.") {
+            // RFC 8555 §7.1.3: only dns-01 proves a wildcard.
+            let base = n.strip_prefix("*.").unwrap_or(&n);
+            if n.starts_with("*.") && !wildcards {
                 self.error(
                     format!("{key}: names = \"{n}\""),
-                    "a wildcard needs the dns-01 challenge, which Postern does not answer; list each host name instead",
+                    "a wildcard needs challenge = \"dns-01\" (RFC 8555 §7.1.3); use it, or list each host name instead",
                 );
-            } else if !is_dns_name(&n) || !n.contains('.') {
+            } else if !is_dns_name(base) || !base.contains('.') {
                 self.error(
                     format!("{key}: names = \"{n}\""),
                     "not a public DNS name (letters, digits, '-' and '.', at least two labels); CAs issue only for names they can resolve",
@@ -180,18 +241,83 @@ impl Resolver<'_> {
         out
     }
 
-    fn acme_challenge(&mut self, key: &str, challenge: Option<&str>) -> Option<AcmeChallenge> {
-        match challenge.unwrap_or("http-01") {
+    fn acme_challenge(
+        &mut self,
+        key: &str,
+        challenge: Option<&str>,
+        dns: DnsFields,
+    ) -> Option<AcmeChallenge> {
+        let name = challenge.unwrap_or("http-01");
+        if name != "dns-01" && dns.any() {
+            self.error(
+                key,
+                "dns_server, dns_zone and the tsig_ keys are for challenge = \"dns-01\"; set it, or remove them",
+            );
+        }
+        match name {
             "http-01" => Some(AcmeChallenge::Http01),
             "tls-alpn-01" => Some(AcmeChallenge::TlsAlpn01),
+            "dns-01" => self.acme_dns(key, dns).map(AcmeChallenge::Dns01),
             other => {
                 self.error(
                     format!("{key}: challenge = \"{other}\""),
-                    "expected \"http-01\" (port 80) or \"tls-alpn-01\" (port 443)",
+                    "expected \"http-01\" (port 80), \"tls-alpn-01\" (port 443) or \"dns-01\" (a TXT record by dynamic DNS update)",
                 );
                 None
             }
         }
+    }
+
+    fn acme_dns(&mut self, key: &str, dns: DnsFields) -> Option<DnsUpdateConfig> {
+        let server = match dns.server.as_deref() {
+            None => {
+                self.error(key, "dns-01 needs dns_server: the address of the zone's primary, which takes dynamic updates, e.g. dns_server = \"192.0.2.53:53\"");
+                None
+            }
+            Some(v) => {
+                let a = parse_dns_server(v);
+                if a.is_none() {
+                    self.error(format!("{key}: dns_server = \"{v}\""), "not an \"ip:port\" address (or an IP for port 53); give the primary's address, not its name");
+                }
+                a
+            }
+        };
+        let algorithm = dns
+            .algorithm
+            .unwrap_or_else(|| TSIG_ALGORITHMS[0].to_owned());
+        if !TSIG_ALGORITHMS.contains(&algorithm.to_ascii_lowercase().trim_end_matches('.')) {
+            self.error(
+                format!("{key}: tsig_algorithm = \"{algorithm}\""),
+                "expected \"hmac-sha256\" (RFC 8945 §6); make the key on the DNS server with it",
+            );
+        }
+        let key_name = dns
+            .key_name
+            .filter(|k| !k.is_empty() && is_dns_name(k.trim_end_matches('.')));
+        if key_name.is_none() {
+            self.error(key, "dns-01 needs tsig_key_name: the name of the TSIG key the zone grants updates to, e.g. tsig_key_name = \"acme-update\"");
+        }
+        let secret_file = dns.secret_file.map(|f| self.path_of(&f));
+        if secret_file.is_none() {
+            self.error(key, "dns-01 needs tsig_secret_file: a file (mode 0600) with the key's base64 secret on its first line");
+        }
+        let zone = dns
+            .zone
+            .map(|z| format!("{}.", z.trim_end_matches('.').to_ascii_lowercase()));
+        if let Some(z) = &zone {
+            if !is_dns_name(z.trim_end_matches('.')) {
+                self.error(
+                    format!("{key}: dns_zone = \"{z}\""),
+                    "not a DNS name; give the zone holding the names, e.g. \"example.org.\"",
+                );
+            }
+        }
+        Some(DnsUpdateConfig {
+            server: server?,
+            zone,
+            key_name: key_name?,
+            secret_file: secret_file?,
+        })
     }
 
     fn acme_contact(&mut self, key: &str, contact: Vec<String>) -> Vec<String> {
@@ -422,7 +548,7 @@ directory = "https://acme.example/dir"
 certificate = "main"
 directory = "http://acme.example/dir"
 names = []
-challenge = "dns-01"
+challenge = "dns-02"
 contact = ["postmaster@example.com"]
 key = "dsa"
 renew_before = "30"
@@ -437,7 +563,7 @@ eab_kid = "kid"
         has(&e, "acme \"main\": names: no names");
         has(
             &e,
-            "challenge = \"dns-01\": expected \"http-01\" (port 80) or \"tls-alpn-01\"",
+            "challenge = \"dns-02\": expected \"http-01\" (port 80), \"tls-alpn-01\"",
         );
         has(
             &e,
@@ -461,7 +587,7 @@ names = ["*.example.com", "localhost", "bad_name.example.com"]
         );
         has(
             &e,
-            "\"*.example.com\": a wildcard needs the dns-01 challenge",
+            "\"*.example.com\": a wildcard needs challenge = \"dns-01\"",
         );
         has(&e, "names = \"localhost\": not a public DNS name");
         has(&e, "names = \"bad_name.example.com\"");
@@ -531,5 +657,85 @@ names = ["*.example.com", "localhost", "bad_name.example.com"]
         let e = errors(&base, GOOD);
         assert_eq!(e.len(), 1, "{e:?}");
         has(&e, "PKCS#12");
+    }
+
+    const DNS01: &str = r#"
+[[acme]]
+certificate = "main"
+directory = "https://acme.example/dir"
+names = ["mail.example.com", "*.Example.com"]
+challenge = "dns-01"
+dns_server = "192.0.2.53:5353"
+dns_zone = "Example.com"
+tsig_key_name = "acme-update"
+tsig_secret_file = "acme.key"
+"#;
+
+    #[test]
+    fn dns01_resolves_and_allows_wildcards() {
+        // No listener is needed: the CA asks DNS.
+        let no_http = BASE.replace("tls = \"none\"", "tls = \"none\"\nenabled = false");
+        let c = parse(&format!("{no_http}{DNS01}")).unwrap();
+        let a = &c.acme[0];
+        assert_eq!(a.names, ["mail.example.com", "*.example.com"]);
+        assert_eq!(
+            a.challenge,
+            AcmeChallenge::Dns01(DnsUpdateConfig {
+                server: "192.0.2.53:5353".parse().unwrap(),
+                zone: Some("example.com.".into()),
+                key_name: "acme-update".into(),
+                secret_file: "/etc/postern/acme.key".into(),
+            })
+        );
+        assert!(references(&c).is_empty(), "{:?}", references(&c));
+        // An IP alone means port 53; the zone is optional.
+        let short = DNS01
+            .replace("192.0.2.53:5353", "192.0.2.53")
+            .replace("dns_zone = \"Example.com\"\n", "");
+        let c = parse(&format!("{BASE}{short}")).unwrap();
+        let AcmeChallenge::Dns01(d) = &c.acme[0].challenge else {
+            panic!("not dns-01");
+        };
+        assert_eq!((d.server.port(), d.zone.as_deref()), (53, None));
+    }
+
+    #[test]
+    fn dns01_settings_are_each_checked() {
+        let e = errors(
+            BASE,
+            r#"
+[[acme]]
+certificate = "main"
+directory = "https://acme.example/dir"
+names = ["mail.example.com"]
+challenge = "dns-01"
+dns_server = "ns1.example.com"
+tsig_algorithm = "hmac-md5"
+"#,
+        );
+        has(
+            &e,
+            "dns_server = \"ns1.example.com\": not an \"ip:port\" address",
+        );
+        has(
+            &e,
+            "tsig_algorithm = \"hmac-md5\": expected \"hmac-sha256\"",
+        );
+        has(&e, "dns-01 needs tsig_key_name");
+        has(&e, "dns-01 needs tsig_secret_file");
+        let e = errors(
+            BASE,
+            &DNS01
+                .replace("dns_server", "challenge_x = 1\ndns_server")
+                .replace("challenge = \"dns-01\"\n", "")
+                .replace("challenge_x = 1\n", ""),
+        );
+        has(&e, "are for challenge = \"dns-01\"");
+        has(&e, "a wildcard needs challenge = \"dns-01\"");
+        let e = errors(
+            BASE,
+            &DNS01.replace("dns_server = \"192.0.2.53:5353\"\n", ""),
+        );
+        has(&e, "dns-01 needs dns_server");
     }
 }

@@ -41,10 +41,29 @@ pub struct AcmeArgs {
     #[arg(long = "name", required = true)]
     names: Vec<String>,
     /// How to prove control of the names: http-01 (port 80; a running
-    /// server answers it) or tls-alpn-01 (port 443, which must be free
-    /// while the command runs).
-    #[arg(long, default_value = "http-01", value_parser = ["http-01", "tls-alpn-01"])]
+    /// server answers it), tls-alpn-01 (port 443, which must be free
+    /// while the command runs) or dns-01 (a TXT record added by a dynamic
+    /// DNS update: --dns-server, --tsig-key-name, --tsig-secret-file;
+    /// the only one for wildcard names).
+    #[arg(long, default_value = "http-01", value_parser = ["http-01", "tls-alpn-01", "dns-01"])]
     challenge: String,
+    /// dns-01: the zone's primary DNS server, which takes RFC 2136
+    /// updates ("ip:port", or an IP for port 53).
+    #[arg(long, value_parser = parse_dns_server)]
+    dns_server: Option<SocketAddr>,
+    /// dns-01: the zone holding the names (default: each name's parent).
+    #[arg(long)]
+    dns_zone: Option<String>,
+    /// dns-01: the TSIG key the zone grants updates to.
+    #[arg(long)]
+    tsig_key_name: Option<String>,
+    /// dns-01: the TSIG algorithm; hmac-sha256 only (RFC 8945 §6).
+    #[arg(long, value_enum, default_value = "hmac-sha256")]
+    tsig_algorithm: TsigAlgorithm,
+    /// dns-01: a file (mode 0600) with the key's base64 secret on its
+    /// first line.
+    #[arg(long)]
+    tsig_secret_file: Option<PathBuf>,
     /// Where the CA's port-80 requests arrive (default: the `http`
     /// listener's address, else 0.0.0.0:80). A running server on it answers
     /// the challenge; otherwise this command listens there itself.
@@ -65,6 +84,13 @@ pub struct AcmeArgs {
     cert_name: Option<String>,
 }
 
+/// The TSIG algorithms offered (RFC 8945 §6: HMAC-SHA256 is mandatory).
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum TsigAlgorithm {
+    #[value(name = "hmac-sha256")]
+    HmacSha256,
+}
+
 pub fn run(loc: &Location, args: AcmeArgs) -> anyhow::Result<ExitCode> {
     let config = loc.load()?;
     // The steps of an order (account registered or reused, which listener
@@ -73,12 +99,13 @@ pub fn run(loc: &Location, args: AcmeArgs) -> anyhow::Result<ExitCode> {
     let target = target(&config, args.cert_name.as_deref())?;
     postern_acme::install::pem_paths(target)?;
     let settings = settings(&config, &args)?;
-    let answered_on = match settings.challenge {
-        Challenge::Http01 => settings.http_listen,
-        Challenge::TlsAlpn01 => settings.tls_listen,
+    let answered_on = match &settings.challenge {
+        Challenge::Http01 => format!("answered on {}", settings.http_listen),
+        Challenge::TlsAlpn01 => format!("answered on {}", settings.tls_listen),
+        Challenge::Dns01(u) => format!("published through {}", u.server),
     };
     eprintln!(
-        "Asking {} for {} ({} answered on {answered_on})...",
+        "Asking {} for {} ({} {answered_on})...",
         settings.directory,
         settings.names.join(", "),
         args.challenge,
@@ -183,6 +210,12 @@ fn settings(config: &Config, args: &AcmeArgs) -> anyhow::Result<postern_acme::Se
             anyhow::bail!("--contact {c}: give a mailto: URL, e.g. mailto:postmaster@example.org (RFC 8555 §7.3)");
         }
     }
+    let challenge = challenge(args)?;
+    if !matches!(challenge, Challenge::Dns01(_)) {
+        if let Some(w) = args.names.iter().find(|n| n.starts_with("*.")) {
+            anyhow::bail!("--name {w}: a wildcard needs --challenge dns-01 (RFC 8555 §7.1.3)");
+        }
+    }
     let acme_dir = config.data_dir.join("acme");
     Ok(postern_acme::Settings {
         directory: args.directory.clone(),
@@ -191,10 +224,7 @@ fn settings(config: &Config, args: &AcmeArgs) -> anyhow::Result<postern_acme::Se
         tls: client_tls(args.ca_bundle.as_deref())?,
         account_dir: acme_dir,
         http01_dir: postern_server::acme_http::challenge_dir(&config.data_dir),
-        challenge: match args.challenge.as_str() {
-            "tls-alpn-01" => Challenge::TlsAlpn01,
-            _ => Challenge::Http01,
-        },
+        challenge,
         http_listen: match args.http_listen {
             Some(a) => a,
             None => listen(config, Service::Http, DEFAULT_HTTP_LISTEN)?,
@@ -208,6 +238,48 @@ fn settings(config: &Config, args: &AcmeArgs) -> anyhow::Result<postern_acme::Se
         http01_may_listen: true,
         eab: None,
     })
+}
+
+/// The challenge of `--challenge`, with the dns-01 options checked.
+fn challenge(args: &AcmeArgs) -> anyhow::Result<Challenge> {
+    let dns_given = args.dns_server.is_some()
+        || args.dns_zone.is_some()
+        || args.tsig_key_name.is_some()
+        || args.tsig_secret_file.is_some();
+    match args.challenge.as_str() {
+        "dns-01" => {}
+        _ if dns_given => {
+            anyhow::bail!("--dns-server, --dns-zone and --tsig-* are for --challenge dns-01")
+        }
+        "tls-alpn-01" => return Ok(Challenge::TlsAlpn01),
+        _ => return Ok(Challenge::Http01),
+    }
+    // The one algorithm, which the signing code implements.
+    let TsigAlgorithm::HmacSha256 = args.tsig_algorithm;
+    let missing = |what: &str| anyhow::anyhow!("--challenge dns-01 needs {what}");
+    let server = args.dns_server.ok_or_else(|| {
+        missing("--dns-server ADDR (the zone's primary, which takes dynamic updates)")
+    })?;
+    let key_name = args
+        .tsig_key_name
+        .clone()
+        .ok_or_else(|| missing("--tsig-key-name NAME (the TSIG key the zone grants updates to)"))?;
+    let file = args.tsig_secret_file.as_deref().ok_or_else(|| {
+        missing("--tsig-secret-file FILE (the key's base64 secret on its first line)")
+    })?;
+    Ok(Challenge::Dns01(postern_acme::DnsUpdate {
+        server,
+        zone: args.dns_zone.clone(),
+        key: postern_acme::TsigKey {
+            name: key_name,
+            secret: postern_acme::dns01::read_tsig_secret(file)?,
+        },
+    }))
+}
+
+fn parse_dns_server(v: &str) -> Result<SocketAddr, String> {
+    postern_config::acme::parse_dns_server(v)
+        .ok_or_else(|| "give the primary's address as ip:port (or an IP for port 53)".to_owned())
 }
 
 /// The TLS client for the CA: the system's roots, as outbound mail uses,

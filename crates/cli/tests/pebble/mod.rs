@@ -87,8 +87,20 @@ fn wait_for(port: u16, what: &str, log: &Path) {
 /// Starts Pebble validating http-01 on 127.0.0.1:`http_port` and
 /// tls-alpn-01 on 127.0.0.1:`tls_port`.
 pub fn start_pebble(dir: &Path, http_port: u16, tls_port: u16) -> Pebble {
+    start_pebble_with_dns(dir, http_port, tls_port, None)
+}
+
+/// Starts Pebble as [`start_pebble`] does, resolving through `dns` (a
+/// test's own authoritative server, for dns-01) instead of
+/// pebble-challtestsrv when it is given.
+pub fn start_pebble_with_dns(
+    dir: &Path,
+    http_port: u16,
+    tls_port: u16,
+    dns: Option<SocketAddr>,
+) -> Pebble {
     pebble_tls(dir);
-    let [acme, mgmt, dns, cts_mgmt] = free_ports(4)[..] else {
+    let [acme, mgmt, dns_port, cts_mgmt] = free_ports(4)[..] else {
         unreachable!()
     };
     let config = format!(
@@ -98,8 +110,39 @@ pub fn start_pebble(dir: &Path, http_port: u16, tls_port: u16) -> Pebble {
         d = dir.display()
     );
     std::fs::write(dir.join("pebble.json"), config).unwrap();
+    let mut children = Vec::new();
+    let dns = match dns {
+        Some(d) => d,
+        None => {
+            children.push(start_challtestsrv(dir, dns_port, cts_mgmt));
+            SocketAddr::from((Ipv4Addr::LOCALHOST, dns_port))
+        }
+    };
+    let log = dir.join("pebble.log");
+    children.push(spawn(
+        Command::new("/usr/bin/pebble")
+            .arg("-config")
+            .arg(dir.join("pebble.json"))
+            .args(["-dnsserver", &dns.to_string()])
+            .env("PEBBLE_VA_NOSLEEP", "1")
+            .env("PEBBLE_WFE_NONCEREJECT", "0")
+            .env("PEBBLE_AUTHZREUSE", "0"),
+        &log,
+    ));
+    let pebble = Pebble {
+        children,
+        directory: format!("https://127.0.0.1:{acme}/dir"),
+        ca_bundle: dir.join("ca.pem").display().to_string(),
+    };
+    wait_for(acme, "pebble", &log);
+    pebble
+}
+
+/// pebble-challtestsrv as a DNS server on `dns` resolving every name to
+/// 127.0.0.1, ready when its management port listens.
+fn start_challtestsrv(dir: &Path, dns: u16, cts_mgmt: u16) -> Child {
     let dns_log = dir.join("challtestsrv.log");
-    let mut children = vec![spawn(
+    let child = spawn(
         Command::new("/usr/bin/pebble-challtestsrv").args([
             "-dns01",
             &format!("127.0.0.1:{dns}"),
@@ -117,26 +160,9 @@ pub fn start_pebble(dir: &Path, http_port: u16, tls_port: u16) -> Pebble {
             "",
         ]),
         &dns_log,
-    )];
+    );
     wait_for(cts_mgmt, "pebble-challtestsrv", &dns_log);
-    let log = dir.join("pebble.log");
-    children.push(spawn(
-        Command::new("/usr/bin/pebble")
-            .arg("-config")
-            .arg(dir.join("pebble.json"))
-            .args(["-dnsserver", &format!("127.0.0.1:{dns}")])
-            .env("PEBBLE_VA_NOSLEEP", "1")
-            .env("PEBBLE_WFE_NONCEREJECT", "0")
-            .env("PEBBLE_AUTHZREUSE", "0"),
-        &log,
-    ));
-    let pebble = Pebble {
-        children,
-        directory: format!("https://127.0.0.1:{acme}/dir"),
-        ca_bundle: dir.join("ca.pem").display().to_string(),
-    };
-    wait_for(acme, "pebble", &log);
-    pebble
+    child
 }
 
 pub fn acme_dir() -> (DataDir, Ports) {
