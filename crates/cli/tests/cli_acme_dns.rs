@@ -159,11 +159,9 @@ fn dns01_args<'a>(pebble: &'a Pebble, named: &'a str, secret_file: &'a str) -> V
     ]
 }
 
-#[test]
-fn dns01_through_bind_issues_a_wildcard_and_cleans_up_and_a_wrong_key_changes_nothing() {
-    if !require_pebble() || !require_bind() {
-        return;
-    }
+/// A data directory for www.example.test, a private `named` for
+/// example.test, Pebble resolving through it, and the key's secret file.
+fn setup() -> (DataDir, Named, Pebble, PathBuf) {
     let d = DataDir::init(&[
         "--dev-ports",
         "--hostname",
@@ -181,6 +179,28 @@ fn dns01_through_bind_issues_a_wildcard_and_cleans_up_and_a_wrong_key_changes_no
     );
     let secret = d.scratch().join("tsig.key");
     std::fs::write(&secret, format!("{SECRET}\n")).unwrap();
+    (d, named, pebble, secret)
+}
+
+/// The installed certificate is Pebble's, for both names.
+#[track_caller]
+fn assert_installed_for_both(d: &DataDir) {
+    let installed = cert_facts(&read_bytes(&d.cert()));
+    assert!(
+        installed.issuer.contains("Pebble Intermediate CA"),
+        "{installed:?}"
+    );
+    let mut names = installed.dns_names;
+    names.sort();
+    assert_eq!(names, ["*.example.test", "www.example.test"]);
+}
+
+#[test]
+fn dns01_through_bind_issues_a_wildcard_and_cleans_up_and_a_wrong_key_changes_nothing() {
+    if !require_pebble() || !require_bind() {
+        return;
+    }
+    let (d, named, pebble, secret) = setup();
     let wrong = d.scratch().join("wrong.key");
     std::fs::write(&wrong, format!("{WRONG_SECRET}\n")).unwrap();
     let addr = named.addr.to_string();
@@ -193,14 +213,7 @@ fn dns01_through_bind_issues_a_wildcard_and_cleans_up_and_a_wrong_key_changes_no
         named.logs()
     );
     run.stdout_has("Installed \"main\"");
-    let installed = cert_facts(&read_bytes(&d.cert()));
-    assert!(
-        installed.issuer.contains("Pebble Intermediate CA"),
-        "{installed:?}"
-    );
-    let mut names = installed.dns_names;
-    names.sort();
-    assert_eq!(names, ["*.example.test", "www.example.test"]);
+    assert_installed_for_both(&d);
     // Both records were added (Pebble validated them) and then deleted.
     let log = named.logs();
     assert!(
@@ -223,4 +236,33 @@ fn dns01_through_bind_issues_a_wildcard_and_cleans_up_and_a_wrong_key_changes_no
         "the certificate or key changed"
     );
     assert_eq!(named.txt("_acme-challenge.www.example.test"), "");
+}
+
+#[test]
+fn an_acme_section_with_dns01_renews_through_bind() {
+    if !require_pebble() || !require_bind() {
+        return;
+    }
+    let (d, named, pebble, secret) = setup();
+    let mut text = read_string(&d.config());
+    text.push_str(&format!(
+        "\n[[acme]]\ncertificate = \"main\"\ndirectory = \"{}\"\nca_bundle = \"{}\"\nnames = [\"www.example.test\", \"*.example.test\"]\nchallenge = \"dns-01\"\ndns_server = \"{}\"\ndns_zone = \"example.test\"\ntsig_key_name = \"{KEY_NAME}\"\ntsig_secret_file = \"{}\"\n",
+        pebble.directory,
+        pebble.ca_bundle,
+        named.addr,
+        secret.display()
+    ));
+    std::fs::write(d.config(), text).unwrap();
+    // The self-signed certificate of `postern init` is replaced.
+    let run = d.run(&["cert", "renew"]);
+    assert!(
+        run.code() == Some(0),
+        "{}\nnamed:\n{}",
+        run.describe(),
+        named.logs()
+    );
+    run.stdout_has("\"main\": renewed");
+    assert_installed_for_both(&d);
+    assert_eq!(named.txt("_acme-challenge.www.example.test"), "");
+    assert_eq!(named.txt("_acme-challenge.example.test"), "");
 }

@@ -44,6 +44,7 @@ pub struct DnsUpdate {
 /// prints it in its `secret "..."` clause.
 pub fn read_tsig_secret(path: &Path) -> Result<Vec<u8>, AcmeError> {
     let text = std::fs::read_to_string(path).map_err(|e| AcmeError::io(path, e))?;
+    warn_if_readable_by_others(path);
     let line = text
         .lines()
         .next()
@@ -65,6 +66,18 @@ pub fn read_tsig_secret(path: &Path) -> Result<Vec<u8>, AcmeError> {
         )));
     }
     Ok(secret)
+}
+
+/// Anyone who reads the secret can change the zone's TXT records (the
+/// key's grant), so a file others may read is worth a warning.
+fn warn_if_readable_by_others(path: &Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    if let Ok(meta) = std::fs::metadata(path) {
+        let mode = meta.permissions().mode();
+        if mode & 0o077 != 0 {
+            tracing::warn!(path = %path.display(), mode = format!("{:o}", mode & 0o777), "the TSIG secret file is readable by other users; chmod 600 it");
+        }
+    }
 }
 
 /// The record name for a name or a wildcard (RFC 8555 §8.4: the wildcard
