@@ -245,3 +245,137 @@ fn dav_ical_1_an_event_nested_in_a_todo_is_not_an_instance() {
     assert_eq!(back.uid, analyzed.uid);
     (targets::find("dav_ical").expect("the target").run)(&input);
 }
+
+/// Was a bug (fixed): `tlsrpt::Day::parse` overflows on a long year. The name
+/// `99999999999999999-2-1` (after the mode octet) reaches
+/// `date::days_from_civil`, whose `era * 146_097` overflows an `i64`: a
+/// panic in a debug build. Day names are read from the journal
+/// directory's listing (`Recorder::unsent_days`), so a stray file there
+/// could stop the daily reports.
+#[test]
+fn tlsrpt_json_1_a_day_name_with_a_long_year() {
+    let input = input("tlsrpt_json-1.bin");
+    let name = String::from_utf8_lossy(&input[1..]).into_owned();
+    assert_eq!(postern_outbound::tlsrpt::Day::parse(&name), None, "{name}");
+    (targets::find("tlsrpt_json").expect("target").run)(&input);
+}
+
+/// Was a bug (fixed): the proxy's IMAP pre-login machine bounds a command
+/// (`MAX_LINE` plus a literal's worth) only while its line end has not
+/// arrived. This 9600-octet `NOOP` over TLS is refused with
+/// `* BYE Command line too long` when it comes in 256-octet reads, but
+/// answered when its CRLF is in the same read, the client's tag of any
+/// length echoed back.
+#[test]
+fn proxy_front_1_the_imap_line_limit_depends_on_the_reads() {
+    let input = input("proxy_front-1.bin");
+    let payload = &input[2..];
+    let at_once = proxy_imap(&[payload]);
+    let in_pieces = proxy_imap(&payload.chunks(256).collect::<Vec<_>>());
+    let refused = |out: &[u8]| out.ends_with(b"* BYE Command line too long\r\n");
+    assert_eq!(
+        refused(&at_once),
+        refused(&in_pieces),
+        "the same {}-octet command is refused in 256-octet reads only",
+        payload.len()
+    );
+    (targets::find("proxy_front").expect("target").run)(&input);
+}
+
+/// Drives the proxy's IMAP core over TLS; what it said after its greeting.
+fn proxy_imap(reads: &[&[u8]]) -> Vec<u8> {
+    use postern_server::proxy::front::{Front, Machine};
+    use postern_server::proxy::imap::Pre;
+    let mut core = Front::new(Machine::Imap(Pre::new("h".into(), false)), true);
+    let _greeting = core.take_output();
+    let mut out = Vec::new();
+    for read in reads {
+        core.enqueue_input(read);
+        loop {
+            match core.next() {
+                Err(Interrupt::Io(Io::Output(bytes))) => out.extend(bytes),
+                Err(Interrupt::Io(Io::NeedMoreInput)) => break,
+                Err(Interrupt::Error(_)) => {
+                    out.extend(core.take_output().unwrap_or_default());
+                    return out;
+                }
+                Ok(event) => panic!("no event expected here: {event:?}"),
+            }
+        }
+    }
+    out
+}
+
+/// Was a bug (fixed): `Recorder::load` adds the counts of a day's lines with `+=`:
+/// three lines for the same sessions, each with the largest count a line
+/// holds (`i64::MAX`), overflow the `u64` sum (a panic in a debug build, a
+/// wrong count in a release build). A damaged journal must not stop the
+/// reports; the sum saturates like the counts written.
+#[test]
+fn tlsrpt_json_2_journal_counts_that_overflow_when_added() {
+    use postern_outbound::tlsrpt::{Day, Recorder};
+    let input = input("tlsrpt_json-2.bin");
+    let dir =
+        std::env::temp_dir().join(format!("postern-regression-tlsrpt-{}", std::process::id()));
+    let rec = Recorder::open(&dir).expect("a temporary directory");
+    std::fs::write(rec.path(Day(20_000), "jsonl"), &input[1..]).expect("written");
+    let counts = rec.load(Day(20_000));
+    let _ = std::fs::remove_dir_all(&dir);
+    let counts = counts.expect("read");
+    assert_eq!(counts.len(), 1);
+    assert!(
+        counts.values().all(|&n| n >= i64::MAX.unsigned_abs()),
+        "{counts:?}"
+    );
+    (targets::find("tlsrpt_json").expect("target").run)(&input);
+}
+
+/// Was a bug (fixed): `report::build_json` adds a policy's failure counts with
+/// `+=`: three failures of one policy, each counted `i64::MAX` times,
+/// overflow the `u64` sum while the report is built.
+#[test]
+fn tlsrpt_json_3_report_counts_that_overflow_when_added() {
+    use postern_outbound::tlsrpt::json::{self, Value};
+    use postern_outbound::tlsrpt::report::{build_json, Meta};
+    use postern_outbound::tlsrpt::{Counts, Day, Entry, Failure, Policy};
+    let input = input("tlsrpt_json-3.bin");
+    let policy = Policy {
+        kind: "no-policy-found".into(),
+        strings: Vec::new(),
+        mx_host: Vec::new(),
+    };
+    let counts: Counts = ["a", "b", "c"]
+        .into_iter()
+        .map(|r| {
+            let failure = Failure {
+                result_type: r.into(),
+                sending_mta_ip: None,
+                receiving_mx_hostname: None,
+                receiving_ip: None,
+            };
+            let entry = Entry {
+                domain: "a.example".into(),
+                policy: policy.clone(),
+                failure: Some(failure),
+            };
+            (entry, i64::MAX.unsigned_abs())
+        })
+        .collect();
+    let meta = Meta {
+        hostname: "mx.example.org",
+        contact: "postmaster@example.org",
+        report_id: "1",
+        day: Day(20_000),
+        domain: "a.example",
+    };
+    let report = json::parse(&build_json(&meta, &counts)).expect("the report reads back");
+    let failed = report
+        .get("policies")
+        .and_then(Value::as_array)
+        .and_then(|p| p.first())
+        .and_then(|p| p.get("summary"))
+        .and_then(|s| s.get("total-failure-session-count"))
+        .and_then(Value::as_i64);
+    assert_eq!(failed, Some(i64::MAX), "the total saturates");
+    (targets::find("tlsrpt_json").expect("target").run)(&input);
+}

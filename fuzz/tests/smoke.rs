@@ -148,3 +148,13 @@ fn dav_ical() {
 fn dav_imip() {
     fuzz("dav_imip");
 }
+
+#[test]
+fn proxy_front() {
+    fuzz("proxy_front");
+}
+
+#[test]
+fn tlsrpt_json() {
+    fuzz("tlsrpt_json");
+}

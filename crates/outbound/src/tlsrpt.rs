@@ -107,6 +107,10 @@ impl Day {
 
     /// `YYYY-MM-DD`.
     pub fn parse(s: &str) -> Option<Self> {
+        // YYYY-MM-DD exactly: a longer year would overflow the day count.
+        if s.len() != 10 {
+            return None;
+        }
         let mut parts = s.splitn(3, '-');
         let y: i64 = parts.next()?.parse().ok()?;
         let m: u32 = parts.next()?.parse().ok()?;
@@ -242,7 +246,9 @@ impl Recorder {
                 }
                 continue;
             };
-            *counts.entry(entry).or_default() += n;
+            // A forged or damaged journal must not overflow the sum.
+            let count = counts.entry(entry).or_default();
+            *count = count.saturating_add(n);
         }
         Ok(counts)
     }

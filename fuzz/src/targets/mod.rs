@@ -14,6 +14,8 @@
 //! - `web`: the compose form's multipart bodies and the message writer.
 //! - `dav`: CalDAV request bodies and iCalendar objects (`postern-dav`).
 //! - `imip`: invitations by mail, read and answered (`postern-dav`).
+//! - `proxy`: the proxy listeners' pre-login core and its relay.
+//! - `tlsrpt`: TLS reporting's JSON, journal, `rua` record and day names.
 
 mod config;
 mod dav;
@@ -23,9 +25,11 @@ mod imap_message;
 mod imip;
 mod outbound;
 mod pop3;
+mod proxy;
 mod session;
 mod smtp;
 mod tls;
+mod tlsrpt;
 mod web;
 
 use crate::{Budget, Failure, Stats};
@@ -76,6 +80,8 @@ pub const ALL: &[Target] = &[
     dav::XML,
     dav::ICAL,
     imip::TARGET,
+    proxy::FRONT,
+    tlsrpt::JSON,
 ];
 
 /// The target called `name`.

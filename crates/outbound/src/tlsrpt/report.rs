@@ -111,10 +111,11 @@ pub fn build_json(meta: &Meta<'_>, counts: &Counts) -> String {
     for (entry, n) in counts.iter().filter(|(e, _)| e.domain == meta.domain) {
         let p = policies.entry(&entry.policy).or_default();
         match &entry.failure {
-            None => p.0 += n,
+            None => p.0 = p.0.saturating_add(*n),
             Some(f) => {
-                p.1 += n;
-                *p.2.entry(f).or_default() += n;
+                p.1 = p.1.saturating_add(*n);
+                let count = p.2.entry(f).or_default();
+                *count = count.saturating_add(*n);
             }
         }
     }

@@ -95,6 +95,11 @@ impl Pre {
                 };
             };
             let eol = self.scan + rel;
+            // The same limit once the line's end is here: a command gets
+            // the same answer however it was cut into reads.
+            if eol > front::MAX_LINE + MAX_LITERAL {
+                return Err("Command line too long");
+            }
             let line = &input[self.scan..eol];
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             let Some((size, sync)) = literal_marker(line) else {

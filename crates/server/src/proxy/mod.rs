@@ -234,6 +234,13 @@ const RELAY_READ: usize = 64 * 1024;
 
 impl ProxySession {
     async fn login(&mut self, proto: &mut Front, login: Login) -> Control {
+        // No user name has control characters; one with CR or LF would
+        // forge lines in the log (and in a back end's protocol).
+        if login.user.chars().any(char::is_control) {
+            tracing::info!(user = ?login.user, "login refused: control characters in the user name");
+            proto.answer(Answer::Refused);
+            return Control::Continue;
+        }
         let keys = [
             Key::ip(self.peer.ip()),
             Key::name(&login.user.to_lowercase()),
