@@ -316,6 +316,28 @@ pub fn sasl_plain(b64: &str) -> Option<(String, String, Secret<String>)> {
     Some((p.authzid, p.authcid, p.password))
 }
 
+/// For the machines' tests: feeds `input`; returns what was written and
+/// the event, if any.
+#[cfg(test)]
+pub(crate) fn run_for_test(f: &mut Front, input: &[u8]) -> (String, Option<Event>) {
+    use postern_types::{Interrupt, Io, Protocol};
+    f.enqueue_input(input);
+    let mut out = Vec::new();
+    loop {
+        match f.next() {
+            Ok(e) => {
+                out.extend(f.take_output().unwrap_or_default());
+                return (String::from_utf8_lossy(&out).into_owned(), Some(e));
+            }
+            Err(Interrupt::Io(Io::Output(b))) => out.extend_from_slice(&b),
+            Err(_) => {
+                out.extend(f.take_output().unwrap_or_default());
+                return (String::from_utf8_lossy(&out).into_owned(), None);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,6 +15,11 @@ use super::Shared;
 /// The longest literal accepted before the login: a user name or a
 /// password (RFC 9051 §4.3 lets the server refuse larger ones).
 const MAX_LITERAL: usize = 1024;
+/// A whole pre-login command, its literals included: a line's worth and
+/// two literals (a user name and a password). One bound, whatever part
+/// of the command has arrived, so a command gets the same answer however
+/// it is cut into reads.
+const MAX_COMMAND: usize = front::MAX_LINE + 2 * MAX_LITERAL;
 
 /// Bad commands before the connection is closed (a client looping on
 /// errors, or someone probing).
@@ -89,15 +94,16 @@ impl Pre {
     ) -> Result<Option<Vec<u8>>, &'static str> {
         loop {
             let Some(rel) = input[self.scan..].iter().position(|&b| b == b'\n') else {
-                return match input.len() > front::MAX_LINE + MAX_LITERAL {
+                let line_so_far = input.len() - self.scan;
+                return match line_so_far > front::MAX_LINE || input.len() > MAX_COMMAND {
                     true => Err("Command line too long"),
                     false => Ok(None),
                 };
             };
             let eol = self.scan + rel;
-            // The same limit once the line's end is here: a command gets
-            // the same answer however it was cut into reads.
-            if eol > front::MAX_LINE + MAX_LITERAL {
+            // The same bounds once the line's end is here: each line at
+            // most MAX_LINE, the whole command at most MAX_COMMAND.
+            if eol - self.scan > front::MAX_LINE || eol > MAX_COMMAND {
                 return Err("Command line too long");
             }
             let line = &input[self.scan..eol];
@@ -110,7 +116,7 @@ impl Pre {
             let start = eol + 1;
             // One literal, and the whole command, are bounded: a user
             // name and a password, never a stream of literals.
-            if size > MAX_LITERAL || start + size > front::MAX_LINE + 2 * MAX_LITERAL {
+            if size > MAX_LITERAL || start + size > MAX_COMMAND {
                 return Err("Literal too large before login");
             }
             if sync && self.announced < start {
@@ -475,7 +481,7 @@ fn quotable(s: &[u8]) -> bool {
 mod tests {
     use super::*;
     use crate::proxy::front::{Front, Machine};
-    use postern_types::{Interrupt, Io, Protocol};
+    use postern_types::Protocol;
 
     fn front(tls: bool) -> Front {
         let mut f = Front::new(Machine::Imap(Pre::new("mx.test".into(), true)), tls);
@@ -483,24 +489,7 @@ mod tests {
         f
     }
 
-    /// Feeds `input`; returns what was written and the event, if any.
-    fn run(f: &mut Front, input: &[u8]) -> (String, Option<Event>) {
-        f.enqueue_input(input);
-        let mut out = Vec::new();
-        loop {
-            match f.next() {
-                Ok(e) => {
-                    out.extend(f.take_output().unwrap_or_default());
-                    return (String::from_utf8_lossy(&out).into_owned(), Some(e));
-                }
-                Err(Interrupt::Io(Io::Output(b))) => out.extend_from_slice(&b),
-                Err(_) => {
-                    out.extend(f.take_output().unwrap_or_default());
-                    return (String::from_utf8_lossy(&out).into_owned(), None);
-                }
-            }
-        }
-    }
+    use crate::proxy::front::run_for_test as run;
 
     #[test]
     fn before_tls_no_login_and_logindisabled() {

@@ -234,25 +234,8 @@ async fn expect_ok(link: &mut Link, what: &str) -> Result<(), Failure> {
 mod tests {
     use super::*;
     use crate::proxy::front::{Front, Machine};
-    use postern_types::{Interrupt, Io, Protocol};
 
-    fn run(f: &mut Front, input: &[u8]) -> (String, Option<Event>) {
-        f.enqueue_input(input);
-        let mut out = Vec::new();
-        loop {
-            match f.next() {
-                Ok(e) => {
-                    out.extend(f.take_output().unwrap_or_default());
-                    return (String::from_utf8_lossy(&out).into_owned(), Some(e));
-                }
-                Err(Interrupt::Io(Io::Output(b))) => out.extend_from_slice(&b),
-                Err(_) => {
-                    out.extend(f.take_output().unwrap_or_default());
-                    return (String::from_utf8_lossy(&out).into_owned(), None);
-                }
-            }
-        }
-    }
+    use crate::proxy::front::run_for_test as run;
 
     #[test]
     fn credentials_only_inside_tls() {

@@ -483,25 +483,9 @@ fn without_starttls(lines: Vec<String>) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::proxy::front::{Front, Machine};
-    use postern_types::{Interrupt, Io, Protocol};
+    use postern_types::Protocol;
 
-    fn run(f: &mut Front, input: &[u8]) -> (String, Option<Event>) {
-        f.enqueue_input(input);
-        let mut out = Vec::new();
-        loop {
-            match f.next() {
-                Ok(e) => {
-                    out.extend(f.take_output().unwrap_or_default());
-                    return (String::from_utf8_lossy(&out).into_owned(), Some(e));
-                }
-                Err(Interrupt::Io(Io::Output(b))) => out.extend_from_slice(&b),
-                Err(_) => {
-                    out.extend(f.take_output().unwrap_or_default());
-                    return (String::from_utf8_lossy(&out).into_owned(), None);
-                }
-            }
-        }
-    }
+    use crate::proxy::front::run_for_test as run;
 
     fn submission(tls: bool) -> Front {
         let mut f = Front::new(
