@@ -258,3 +258,32 @@ fn dns_records_lists_every_record_a_domain_needs() {
         assert!(sha.stdout.starts_with(digest), "{} vs {tlsa}", sha.stdout);
     }
 }
+
+#[test]
+fn check_names_a_domain_without_keys_and_refuses_a_broken_key() {
+    let d = init();
+    d.run(&["check"])
+        .ok()
+        .stdout_has("domain example.test: no DKIM key")
+        .stdout_has("postern dkim generate --domain example.test");
+    d.run(&[
+        "dkim",
+        "generate",
+        "--domain",
+        "example.test",
+        "--selector",
+        "s",
+    ])
+    .ok();
+    d.run(&["check"])
+        .ok()
+        .stdout_has("domain example.test: DKIM keys s-ed (ed25519), s-rsa (rsa)");
+    // A key the server could not use fails the check, naming its file.
+    let path = key_file(&d, "s-rsa.rsa.pem");
+    std::fs::write(
+        &path,
+        "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    d.run(&["check"]).failed().stdout_has("s-rsa.rsa.pem");
+}

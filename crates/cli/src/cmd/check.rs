@@ -1,5 +1,6 @@
-//! `postern check`: the configuration, every certificate, and every
-//! listener's TLS policy, checked without starting anything.
+//! `postern check`: the configuration, every certificate, every
+//! listener's TLS policy, and the DKIM signing keys, checked without
+//! starting anything.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -23,6 +24,7 @@ pub fn run(loc: &Location) -> anyhow::Result<ExitCode> {
     println!("{}: configuration valid", config.path.display());
     let mut worst = certificates(&config);
     worst = worst.max(listeners(&config));
+    worst = worst.max(dkim(&config));
     Ok(match worst {
         Severity::Error => ExitCode::FAILURE,
         Severity::Ok | Severity::Warning => ExitCode::SUCCESS,
@@ -72,6 +74,41 @@ fn listeners(config: &Config) -> Severity {
             Ok((_, offered)) => println!("listener \"{}\": {offered}", l.name),
             Err(e) => {
                 println!("error: {e}");
+                worst = Severity::Error;
+            }
+        }
+    }
+    worst
+}
+
+/// The DKIM keys (`DATA/dkim/DOMAIN/`): a key the server could not use
+/// is an error (it refuses to start, rather than send unsigned mail for a
+/// domain that may publish a DMARC policy); a served domain without a key
+/// is a warning (its mail leaves unsigned, and fails DMARC wherever the
+/// domain's policy asks for alignment the SPF of a forwarder breaks).
+fn dkim(config: &Config) -> Severity {
+    use postern_outbound::dkim::keys;
+    let dir = config.data_dir.join(postern_server::outbound::DKIM_DIR);
+    let mut worst = Severity::Ok;
+    for domain in &config.domains {
+        match keys::domain_keys(&dir, domain) {
+            Ok(found) if found.is_empty() => {
+                println!(
+                    "warning: domain {domain}: no DKIM key, its mail leaves unsigned; make keys with `postern dkim generate --domain {domain}` and publish what it prints"
+                );
+                worst = worst.max(Severity::Warning);
+            }
+            Ok(found) => {
+                let selectors: Vec<String> = found
+                    .iter()
+                    .map(|k| format!("{} ({})", k.selector, k.public.algorithm.name()))
+                    .collect();
+                println!("domain {domain}: DKIM keys {}", selectors.join(", "));
+            }
+            Err(errors) => {
+                for e in errors {
+                    println!("error: domain {domain}: {e}");
+                }
                 worst = Severity::Error;
             }
         }
