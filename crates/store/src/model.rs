@@ -66,6 +66,33 @@ pub enum SpecialUse {
 }
 
 impl SpecialUse {
+    /// The names the back ends store special uses under, both the same so
+    /// that `postern migrate` copies them as they are. Never rename them.
+    const STORED_NAMES: [(Self, &'static str); 6] = [
+        (Self::Inbox, "inbox"),
+        (Self::Sent, "sent"),
+        (Self::Drafts, "drafts"),
+        (Self::Trash, "trash"),
+        (Self::Junk, "junk"),
+        (Self::Archive, "archive"),
+    ];
+
+    /// The name this special use is stored under.
+    pub(crate) fn stored_name(self) -> &'static str {
+        Self::STORED_NAMES
+            .iter()
+            .find(|(s, _)| *s == self)
+            .map_or("", |(_, n)| n)
+    }
+
+    /// The special use stored under `name`, if any.
+    pub(crate) fn from_stored_name(name: &str) -> Option<Self> {
+        Self::STORED_NAMES
+            .iter()
+            .find(|(_, n)| *n == name)
+            .map(|(s, _)| *s)
+    }
+
     /// The mailboxes created with every new account, with their names.
     pub const DEFAULTS: [(Self, &'static str); 6] = [
         (Self::Inbox, "INBOX"),

@@ -16,7 +16,7 @@
 //! - reads: [`mailboxes`], [`mailbox`], [`mailbox_by_id`].
 //! - [`create_mailbox`], [`create_in`]; [`inbox`], [`junk`].
 //! - [`delete_mailbox`], [`rename_mailbox`].
-//! - row mapping and the special-use names on disk.
+//! - row mapping (special uses by `SpecialUse::stored_name`, as SQLite stores them).
 
 use postgres::Row;
 
@@ -124,7 +124,7 @@ pub(super) fn create_in(
              VALUES ($1, $2, $3, nextval('uid_validity_seq'), 1, 1)
              ON CONFLICT (account, name) DO NOTHING
              RETURNING id, uid_validity",
-            &[&account.0, &name, &special_use.map(use_name)],
+            &[&account.0, &name, &special_use.map(SpecialUse::stored_name)],
         )
         .map_err(|e| {
             if is_foreign_key_violation(&e) {
@@ -180,7 +180,7 @@ pub(super) fn junk(
          ORDER BY id LIMIT 1"
     );
     let marked = tx
-        .query_opt(&sql, &[&account.0, &use_name(SpecialUse::Junk)])?
+        .query_opt(&sql, &[&account.0, &SpecialUse::Junk.stored_name()])?
         .as_ref()
         .map(from_row)
         .transpose()?;
@@ -310,33 +310,11 @@ fn from_row(r: &Row) -> StoreResult<Mailbox> {
         id,
         account: AccountId(r.get(1)),
         name: r.get(2),
-        special_use: special.as_deref().and_then(use_from_name),
+        special_use: special.as_deref().and_then(SpecialUse::from_stored_name),
         uid_validity: u32::try_from(r.get::<_, i64>(4)).map_err(|_| damaged("UIDVALIDITY"))?,
         uid_next: Uid(u32::try_from(r.get::<_, i64>(5)).map_err(|_| damaged("UIDNEXT"))?),
         highest_modseq: ModSeq(
             u64::try_from(r.get::<_, i64>(6)).map_err(|_| damaged("HIGHESTMODSEQ"))?,
         ),
     })
-}
-
-/// The special-use names on disk: the SQLite back end's, so that
-/// `postern migrate` copies them as they are. Never rename them.
-const USE_NAMES: [(SpecialUse, &str); 6] = [
-    (SpecialUse::Inbox, "inbox"),
-    (SpecialUse::Sent, "sent"),
-    (SpecialUse::Drafts, "drafts"),
-    (SpecialUse::Trash, "trash"),
-    (SpecialUse::Junk, "junk"),
-    (SpecialUse::Archive, "archive"),
-];
-
-fn use_name(u: SpecialUse) -> &'static str {
-    USE_NAMES
-        .iter()
-        .find(|(s, _)| *s == u)
-        .map_or("", |(_, n)| n)
-}
-
-fn use_from_name(name: &str) -> Option<SpecialUse> {
-    USE_NAMES.iter().find(|(_, n)| *n == name).map(|(s, _)| *s)
 }

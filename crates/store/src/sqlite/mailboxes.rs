@@ -44,7 +44,7 @@ pub(super) fn create(
     .execute(params![
         account.0,
         name,
-        special_use.map(use_name),
+        special_use.map(SpecialUse::stored_name),
         uid_validity
     ])?;
     let id = MailboxId(conn.last_insert_rowid());
@@ -127,7 +127,7 @@ pub(super) fn junk(
     );
     let marked = conn
         .prepare_cached(&sql)?
-        .query_row(params![account.0, use_name(SpecialUse::Junk)], from_row)
+        .query_row(params![account.0, SpecialUse::Junk.stored_name()], from_row)
         .optional()?;
     if let Some(m) = marked.or(by_name(conn, account, JUNK)?) {
         return Ok(m.id);
@@ -206,30 +206,9 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Mailbox> {
         id: MailboxId(r.get(0)?),
         account: AccountId(r.get(1)?),
         name: r.get(2)?,
-        special_use: special.as_deref().and_then(use_from_name),
+        special_use: special.as_deref().and_then(SpecialUse::from_stored_name),
         uid_validity: r.get(4)?,
         uid_next: Uid(r.get(5)?),
         highest_modseq: ModSeq(r.get::<_, i64>(6)? as u64),
     })
-}
-
-/// The special-use names on disk. Never rename them.
-const USE_NAMES: [(SpecialUse, &str); 6] = [
-    (SpecialUse::Inbox, "inbox"),
-    (SpecialUse::Sent, "sent"),
-    (SpecialUse::Drafts, "drafts"),
-    (SpecialUse::Trash, "trash"),
-    (SpecialUse::Junk, "junk"),
-    (SpecialUse::Archive, "archive"),
-];
-
-fn use_name(u: SpecialUse) -> &'static str {
-    USE_NAMES
-        .iter()
-        .find(|(s, _)| *s == u)
-        .map_or("", |(_, n)| n)
-}
-
-fn use_from_name(name: &str) -> Option<SpecialUse> {
-    USE_NAMES.iter().find(|(_, n)| *n == name).map(|(s, _)| *s)
 }
