@@ -98,8 +98,10 @@ impl Trust {
         // forward-secret suites, X25519MLKEM768 first.
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let mut roots = RootCertStore::empty();
-        if system {
-            load_system_roots(&mut roots);
+        if system && load_system_roots(&mut roots) == 0 {
+            tracing::warn!(
+                "no system CA bundle found: only configured trust anchors verify outbound TLS"
+            );
         }
         for c in extra {
             roots
@@ -150,7 +152,10 @@ impl Trust {
     }
 }
 
-fn load_system_roots(roots: &mut RootCertStore) {
+/// Adds the system's CA bundle (`SSL_CERT_FILE`, else the first of the
+/// distributions' usual places that holds certificates) to `roots`;
+/// returns how many were added (none: no bundle found).
+pub fn load_system_roots(roots: &mut RootCertStore) -> usize {
     let from_env = std::env::var("SSL_CERT_FILE").ok();
     let paths = from_env
         .iter()
@@ -163,10 +168,10 @@ fn load_system_roots(roots: &mut RootCertStore) {
         let (added, _) = roots.add_parsable_certificates(iter.flatten());
         if added > 0 {
             tracing::debug!(path, added, "system trust anchors loaded");
-            return;
+            return added;
         }
     }
-    tracing::warn!("no system CA bundle found: only configured trust anchors verify outbound TLS");
+    0
 }
 
 /// PKIX verification that records its result, and fails the handshake

@@ -32,14 +32,6 @@ use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, RootCertStore};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-/// Where the system's CA bundle is on the common distributions.
-const SYSTEM_BUNDLES: &[&str] = &[
-    "/etc/ssl/certs/ca-certificates.crt",
-    "/etc/pki/tls/certs/ca-bundle.crt",
-    "/etc/ssl/ca-bundle.pem",
-    "/etc/ssl/cert.pem",
-];
-
 /// The store's options for `[store]`: the password file read, and TLS
 /// as the module comment says.
 pub fn store_options(
@@ -104,19 +96,8 @@ fn is_loopback(host: &str) -> bool {
 /// and name.
 pub fn connector(ca_file: Option<&Path>) -> Result<Connector, String> {
     let mut roots = RootCertStore::empty();
-    let from_env = std::env::var("SSL_CERT_FILE").ok();
-    for path in from_env
-        .iter()
-        .map(String::as_str)
-        .chain(SYSTEM_BUNDLES.iter().copied())
-    {
-        if let Ok(iter) = CertificateDer::pem_file_iter(path) {
-            let (added, _) = roots.add_parsable_certificates(iter.flatten());
-            if added > 0 {
-                break;
-            }
-        }
-    }
+    // The same system bundle the outbound side verifies peers with.
+    postern_outbound::tls::load_system_roots(&mut roots);
     if let Some(file) = ca_file {
         let certs = CertificateDer::pem_file_iter(file)
             .map_err(|e| format!("[store] ca_file {}: {e}", file.display()))?;
